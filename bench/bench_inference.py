@@ -1,0 +1,152 @@
+"""Inference speed and memory, as ratios measured in one run on this machine.
+
+    python bench/bench_inference.py               # everything (a few minutes on 2 cores)
+    python bench/bench_inference.py --skip-memory # no 50 MP run
+
+1. Model cost: each generator preset (baked, as the pipeline runs it) against a plain
+   torchvision resnet34 forward at the same input size.
+2. End to end: a 12-megapixel JPEG on disk -> decode -> model at render size -> upsample ->
+   join with full-res L -> encode (PNG and JPEG), per stage.
+3. Peak memory of colorizing a 50-megapixel photo, in a fresh process (ru_maxrss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torchvision
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from colorizer.generator import PRESETS, Generator  # noqa: E402
+from colorizer.imaging import read_photo  # noqa: E402
+from colorizer.pipeline import Colorizer  # noqa: E402
+
+
+def best_of(fn, repeats: int) -> float:
+    """Fastest of `repeats` timed calls after one warm-up: the least noisy estimate."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def test_photo(width: int, height: int) -> Image.Image:
+    """A real photo (scikit-image's 'coffee') resized to the given size, as gray."""
+    import skimage.data
+
+    return Image.fromarray(skimage.data.coffee()).convert("L").resize((width, height), Image.Resampling.BICUBIC)
+
+
+@torch.inference_mode()
+def model_ratios(size: int, repeats: int) -> None:
+    x3, x1 = torch.rand(1, 3, size, size), torch.rand(1, 1, size, size) * 2 - 1
+    resnet = torchvision.models.resnet34().eval()
+    base = best_of(lambda: resnet(x3), repeats)
+    print(f"\n## Model forward at {size}x{size}, batch 1 ({torch.get_num_threads()} threads)\n")
+    print("| model | params (M) | seconds | x resnet34 |")
+    print("|---|---:|---:|---:|")
+    print(f"| torchvision resnet34 | {sum(p.numel() for p in resnet.parameters()) / 1e6:.1f} | {base:.3f} | 1.0 |")
+    for name in PRESETS:
+        model = Generator.from_preset(name).bake()
+        t = best_of(lambda: model(x1), repeats)
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        print(f"| generator `{name}` | {params:.1f} | {t:.3f} | {t / base:.1f} |")
+
+
+def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str | None) -> None:
+    width = int((megapixels * 1e6 * 4 / 3) ** 0.5)
+    height = int(width * 3 / 4)
+    buffer = io.BytesIO()
+    test_photo(width, height).save(buffer, format="JPEG", quality=92)
+    data = buffer.getvalue()
+    colorizer = Colorizer.from_pretrained(weights, device="cpu")
+    stages: dict[str, float] = {}
+
+    def run_once() -> None:
+        t0 = time.perf_counter()
+        photo = read_photo(data)
+        t1 = time.perf_counter()
+        ab = colorizer.predict_ab([photo], render_size)[0]
+        t2 = time.perf_counter()
+        image = colorizer._finish(photo, ab, 1.0)
+        t3 = time.perf_counter()
+        image.save(io.BytesIO(), format="PNG", compress_level=1)
+        t4 = time.perf_counter()
+        image.save(io.BytesIO(), format="JPEG", quality=95)
+        t5 = time.perf_counter()
+        for key, value in (("decode + lightness", t1 - t0), ("model at render size", t2 - t1),
+                           ("upsample + join + to sRGB", t3 - t2), ("encode PNG (level 1)", t4 - t3),
+                           ("encode JPEG (q95)", t5 - t4)):
+            stages[key] = min(stages.get(key, float("inf")), value)
+
+    run_once()
+    for _ in range(repeats):
+        run_once()
+    print(f"\n## End to end, {width}x{height} ({width * height / 1e6:.1f} MP) JPEG, render size {render_size}, "
+          f"weights: {colorizer.description} ({colorizer.generator.config.encoder})\n")
+    print("| stage | seconds (best of runs) |")
+    print("|---|---:|")
+    for key, value in stages.items():
+        print(f"| {key} | {value:.3f} |")
+    core = sum(v for k, v in stages.items() if not k.startswith("encode"))
+    print(f"| **total with PNG** | **{core + stages['encode PNG (level 1)']:.3f}** |")
+    print(f"| **total with JPEG** | **{core + stages['encode JPEG (q95)']:.3f}** |")
+
+
+def peak_memory(megapixels: float, render_size: int, weights: str | None) -> None:
+    """Run in a child so its ru_maxrss is this job alone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        width = int((megapixels * 1e6 * 3 / 2) ** 0.5)
+        height = int(width * 2 / 3)
+        path = Path(tmp) / "big.jpg"
+        test_photo(width, height).save(path, quality=90)
+        code = (
+            "import resource, sys; sys.path.insert(0, %r)\n"
+            "from colorizer.pipeline import Colorizer\n"
+            "c = Colorizer.from_pretrained(%r, device='cpu')\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "out = c.colorize(%r, render_size=%d)\n"
+            "out.save(%r, compress_level=1)\n"
+            "print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        ) % (str(Path(__file__).resolve().parents[1]), weights, str(path), render_size, str(Path(tmp) / "o.png"))
+        before, after = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                check=True).stdout.split())
+    print(f"\n## Peak memory, {width}x{height} ({width * height / 1e6:.0f} MP) photo, render size {render_size}\n")
+    print(f"- process peak RSS after loading the model: {before / 1024:.0f} MiB")
+    print(f"- process peak RSS after colorizing and saving: {after / 1024:.0f} MiB "
+          f"(+{(after - before) / 1024:.0f} MiB; the RGB output alone is {width * height * 3 / 2**20:.0f} MiB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=512, help="square input size for the model table")
+    parser.add_argument("--render-size", type=int, default=512, help="render size for end-to-end runs")
+    parser.add_argument("--megapixels", type=float, default=12.0, help="photo size for the end-to-end run")
+    parser.add_argument("--memory-megapixels", type=float, default=50.0, help="photo size for the memory run")
+    parser.add_argument("--weights", default=None, help="weights for end-to-end runs (default: embedded)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (best is kept)")
+    parser.add_argument("--skip-memory", action="store_true", help="skip the 50 MP memory run")
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+          f"torch {torch.__version__}, python {platform.python_version()}")
+    model_ratios(args.size, args.repeats)
+    end_to_end(args.megapixels, args.render_size, args.repeats, args.weights)
+    if not args.skip_memory:
+        peak_memory(args.memory_megapixels, args.render_size, args.weights)
+
+
+if __name__ == "__main__":
+    main()

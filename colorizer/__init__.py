@@ -1,0 +1,24 @@
+"""Colorize and restore black-and-white photographs with a NoGAN-trained U-Net, in Lab.
+
+    from colorizer import Colorizer
+    Colorizer.from_pretrained().colorize("old.jpg").save("colour.png")
+"""
+
+from importlib import import_module
+
+# Imported on first use, so `python -m colorizer --help` answers without loading torch.
+_EXPORTS = {
+    "Colorizer": "colorizer.pipeline",
+    "Generator": "colorizer.generator",
+    "GeneratorConfig": "colorizer.generator",
+    "ColorizerError": "colorizer.errors",
+    "ImageError": "colorizer.errors",
+    "WeightsError": "colorizer.errors",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'colorizer' has no attribute {name!r}")

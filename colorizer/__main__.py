@@ -1,0 +1,5 @@
+import sys
+
+from colorizer.cli import main
+
+sys.exit(main())

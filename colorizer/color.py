@@ -1,0 +1,148 @@
+"""sRGB <-> CIE Lab (D65) in torch: the one place colour maths lives.
+
+Training and inference both call these functions, so the model always sees the same
+L and ab that the pipeline later joins back together. Tensors are channel-first with the
+colour channel at dim -3, i.e. (3, H, W) or (B, 3, H, W); any float dtype works and every
+function is differentiable.
+
+Value ranges at this module's boundary:
+    sRGB   in [0, 1]
+    L      in [0, 100]
+    a, b   roughly in [-110, 110] (sRGB gamut: a in [-86, 98], b in [-108, 95])
+The model sees normalised values: L / 50 - 1 in [-1, 1] and ab / AB_SCALE.
+The constants match scikit-image's rgb2lab / lab2rgb (D65, 2-degree observer).
+"""
+
+from __future__ import annotations
+
+import torch
+
+# sRGB primaries -> CIE XYZ (D65), as scikit-image uses them.
+_RGB_TO_XYZ = (
+    (0.412453, 0.357580, 0.180423),
+    (0.212671, 0.715160, 0.072169),
+    (0.019334, 0.119193, 0.950227),
+)
+_WHITE_D65 = (0.95047, 1.0, 1.08883)
+_EPSILON = 0.008856  # (6/29)^3, where the cube root meets the linear toe
+_KAPPA = 7.787  # slope of the linear toe, (29/6)^2 / 3
+_DELTA = 16.0 / 116.0
+
+AB_SCALE = 110.0  # ab / AB_SCALE is what the generator predicts, bounded by tanh to [-1, 1]
+
+
+def _matrix(values: tuple, like: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(values, dtype=like.dtype, device=like.device)
+
+
+def _apply_matrix(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Mix the channels at dim -3 with a 3x3 matrix: (..., 3, H, W) -> (..., 3, H, W)."""
+    return torch.einsum("ij,...jhw->...ihw", m, x)
+
+
+def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
+    """Undo the sRGB transfer curve; input and output in [0, 1]."""
+    rgb = rgb.clamp(0.0, 1.0)
+    return torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055).pow(2.4), rgb / 12.92)
+
+
+def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
+    """Apply the sRGB transfer curve; the result is clamped to [0, 1]."""
+    lin = lin.clamp(0.0, 1.0)
+    curved = 1.055 * lin.clamp(min=0.0031308).pow(1.0 / 2.4) - 0.055
+    return torch.where(lin > 0.0031308, curved, lin * 12.92).clamp(0.0, 1.0)
+
+
+def _f(t: torch.Tensor) -> torch.Tensor:
+    # clamp inside the cube root keeps the gradient finite at t == 0
+    return torch.where(t > _EPSILON, t.clamp(min=_EPSILON).pow(1.0 / 3.0), _KAPPA * t + _DELTA)
+
+
+def _f_inv(t: torch.Tensor) -> torch.Tensor:
+    return torch.where(t > 6.0 / 29.0, t.pow(3), (t - _DELTA) / _KAPPA)
+
+
+def luminance_to_l(y: torch.Tensor) -> torch.Tensor:
+    """Relative luminance Y in [0, 1] -> L in [0, 100]; shape is kept."""
+    return 116.0 * _f(y) - 16.0
+
+
+def gray_to_l(gray: torch.Tensor) -> torch.Tensor:
+    """sRGB-encoded gray values in [0, 1] (any shape) -> L in [0, 100].
+
+    A gray pixel is R = G = B, and the Y row of the matrix sums to 1, so Y is just the
+    linearised gray value: no need to build three channels.
+    """
+    return luminance_to_l(srgb_to_linear(gray))
+
+
+def rgb_to_l(rgb: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) sRGB -> (..., 1, H, W) L: the lightness alone, cheaper than full Lab."""
+    lin = srgb_to_linear(rgb)
+    weights = _matrix(_RGB_TO_XYZ[1], lin).view(3, 1, 1)
+    return luminance_to_l((lin * weights).sum(dim=-3, keepdim=True))
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) sRGB in [0, 1] -> (..., 3, H, W) Lab (L in [0, 100])."""
+    lin = srgb_to_linear(rgb)
+    xyz = _apply_matrix(_matrix(_RGB_TO_XYZ, lin), lin)
+    white = _matrix(_WHITE_D65, xyz).view(3, 1, 1)
+    fx, fy, fz = _f(xyz / white).unbind(dim=-3)
+    lab = (116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz))
+    return torch.stack(lab, dim=-3)
+
+
+def lab_to_rgb(lab: torch.Tensor, keep_lightness: bool = False) -> torch.Tensor:
+    """(..., 3, H, W) Lab -> (..., 3, H, W) sRGB in [0, 1].
+
+    Out-of-gamut colours are clipped per channel (as scikit-image does), which can shift
+    their lightness. With `keep_lightness` they are instead pulled towards the gray of the
+    same luminance, in linear RGB, just far enough to fit: Y is linear in linear RGB, so
+    L is kept exactly and only chroma is given up. The pipeline uses this, so a colorized
+    photo keeps the tones of the original.
+    """
+    l, a, b = lab.unbind(dim=-3)
+    fy = (l + 16.0) / 116.0
+    fx = fy + a / 500.0
+    fz = (fy - b / 200.0).clamp(min=0.0)  # negative Z is not a colour; skimage clips it too
+    white = _matrix(_WHITE_D65, lab).view(3, 1, 1)
+    xyz = _f_inv(torch.stack((fx, fy, fz), dim=-3)) * white
+    rgb_to_xyz = _matrix(_RGB_TO_XYZ, xyz)
+    lin = _apply_matrix(torch.linalg.inv(rgb_to_xyz), xyz)
+    if keep_lightness:
+        lin = _desaturate_into_gamut(lin, xyz[..., 1:2, :, :].clamp(0.0, 1.0))
+    return linear_to_srgb(lin)
+
+
+def _desaturate_into_gamut(lin: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Scale each pixel's linear RGB towards (Y, Y, Y) until every channel is in [0, 1].
+
+    lin: (..., 3, H, W), y: (..., 1, H, W). For a channel c above 1 the largest allowed
+    step is (1 - Y) / (c - Y); below 0 it is Y / (Y - c). Gray (Y, Y, Y) is always inside.
+    """
+    tiny = 1e-6
+    over = torch.where(lin > 1.0, (1.0 - y) / (lin - y).clamp(min=tiny), torch.ones_like(lin))
+    under = torch.where(lin < 0.0, y / (y - lin).clamp(min=tiny), torch.ones_like(lin))
+    t = torch.minimum(over, under).amin(dim=-3, keepdim=True).clamp(0.0, 1.0)
+    return y + t * (lin - y)
+
+
+def normalize_l(l: torch.Tensor) -> torch.Tensor:
+    """L in [0, 100] -> [-1, 1], the generator's input."""
+    return l / 50.0 - 1.0
+
+
+def denormalize_l(l_norm: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> L in [0, 100]."""
+    return (l_norm + 1.0) * 50.0
+
+
+def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
+    """ab in Lab units -> the generator's output scale (about [-1, 1])."""
+    return ab / AB_SCALE
+
+
+def denormalize_ab(ab_norm: torch.Tensor) -> torch.Tensor:
+    """The generator's output scale -> ab in Lab units."""
+    return ab_norm * AB_SCALE

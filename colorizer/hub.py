@@ -1,0 +1,129 @@
+"""Where generator weights come from: a Hub repo, a local folder, or the embedded default.
+
+A weights folder holds what `Generator.save_pretrained` writes: `config.json` and
+`model.safetensors`. Loading never unpickles anything, and a Hub that cannot be reached
+(offline, no network, repo missing) falls back to the embedded default with a warning
+that says why, so the app and the CLI always have something to run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from colorizer.errors import WeightsError
+from colorizer.generator import Generator, GeneratorConfig
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_WEIGHTS = Path(__file__).parent / "weights" / "default"
+DEFAULT_HUB_REPO = "open-colorizer/nogan-stable"  # the project's own Hub weights (ImageNet-trained)
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass
+class Weights:
+    """A resolved weights folder and a human description of where it came from."""
+
+    folder: Path
+    description: str
+    fallback_reason: str | None = None  # set when the requested source could not be used
+
+
+def resolve(source: str | Path | None = None, revision: str | None = None) -> Weights:
+    """Turn a user's weights choice into a local folder.
+
+    source: None (embedded default), a local folder, or a Hub repo id ("user/name").
+    """
+    if source is None or str(source) == "default":
+        return Weights(EMBEDDED_WEIGHTS, "embedded default")
+    path = Path(source).expanduser()
+    if path.exists():
+        _check_folder(path)
+        return Weights(path, f"local folder {path}")
+    if not _REPO_ID.match(str(source)):
+        raise WeightsError(f"weights {source!r}: no such folder, and not a Hub repo id (user/name)")
+    try:
+        folder = _download(str(source), revision)
+    except Exception as err:  # any Hub failure: offline, DNS, 404, gated, timeout
+        reason = f"could not get {source} from the Hugging Face Hub ({type(err).__name__}: {_first_line(err)})"
+        log.warning("%s; using the embedded default weights instead", reason)
+        return Weights(EMBEDDED_WEIGHTS, "embedded default", fallback_reason=reason)
+    return Weights(folder, f"Hub {source}")
+
+
+def _download(repo_id: str, revision: str | None) -> Path:
+    """Fetch config + weights (cached by huggingface_hub; works offline once cached)."""
+    from huggingface_hub import snapshot_download
+
+    folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=[CONFIG_FILE, WEIGHTS_FILE]))
+    _check_folder(folder)
+    return folder
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else "no details"
+
+
+def _check_folder(folder: Path) -> None:
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (folder / name).is_file():
+            raise WeightsError(f"weights folder {folder} has no {name} (expected what save_pretrained writes)")
+
+
+def read_config(folder: Path) -> GeneratorConfig:
+    """config.json -> GeneratorConfig, with a clear error for damaged or foreign configs."""
+    try:
+        raw = json.loads((folder / CONFIG_FILE).read_text())
+    except (OSError, ValueError) as err:
+        raise WeightsError(f"{folder / CONFIG_FILE}: not a readable JSON config ({err})") from None
+    raw = raw.get("config", raw) if isinstance(raw, dict) else raw
+    known = {f.name for f in fields(GeneratorConfig)}
+    if not isinstance(raw, dict) or not known & raw.keys():
+        raise WeightsError(f"{folder / CONFIG_FILE}: not a colorizer generator config")
+    try:
+        return GeneratorConfig(**{k: v for k, v in raw.items() if k in known})
+    except (TypeError, ValueError) as err:
+        raise WeightsError(f"{folder / CONFIG_FILE}: invalid generator config ({err})") from None
+
+
+def load_generator(weights: Weights | str | Path | None = None) -> tuple[Generator, Weights]:
+    """Build the generator described by a weights folder and load its tensors strictly."""
+    if not isinstance(weights, Weights):
+        weights = resolve(weights)
+    model = Generator(read_config(weights.folder))
+    file = weights.folder / WEIGHTS_FILE
+    try:
+        state = load_file(file)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise WeightsError(f"{file}: damaged or not a safetensors file ({err})") from None
+    try:
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except RuntimeError as err:
+        raise WeightsError(f"{file}: weights do not match {CONFIG_FILE} ({_first_line(err)})") from None
+    return model.eval(), weights
+
+
+def export(generator: Generator, folder: str | Path, half: bool = True, card: str | None = None) -> Path:
+    """Write a weights folder (config.json + model.safetensors [+ README.md model card]).
+
+    half=True stores float16 tensors: half the size, same pictures (loading casts back to float32).
+    """
+    folder = Path(folder)
+    generator.save_pretrained(folder)
+    if half:
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().half().contiguous() for k, v in generator.state_dict().items()}
+        save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+    if card is not None:
+        (folder / "README.md").write_text(card)
+    return folder

@@ -1,0 +1,155 @@
+"""The inference pipeline: photo in, colour photo out, at the photo's own resolution.
+
+    full-res L ──(area resize to render size)──> generator ──> ab at render size
+    ab ──(bilinear upsample to full size)──> joined with the full-res L ──> sRGB
+
+The model only ever sees `render_size` pixels on the long side, so memory and time depend on
+the render size, not the photo; sharpness comes from the photo's own lightness.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from colorizer import color, hub
+from colorizer.errors import ColorizerError
+from colorizer.generator import Generator
+from colorizer.imaging import STRIP_PIXELS, ImageSource, Photo, read_photo
+
+log = logging.getLogger(__name__)
+
+from colorizer.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE
+
+
+def render_shape(width: int, height: int, render_size: int) -> tuple[int, int]:
+    """(h, w) the model runs at: long side = render_size, aspect kept, both multiples of 32."""
+    long_side = max(width, height)
+    scale = render_size / long_side
+    h = max(32, round(height * scale / 32) * 32)
+    w = max(32, round(width * scale / 32) * 32)
+    return h, w
+
+
+def check_render_size(render_size: int) -> int:
+    """Round to a multiple of 32 within the supported range, so odd user values still work."""
+    size = int(round(render_size / 32) * 32)
+    return min(max(size, MIN_RENDER_SIZE), MAX_RENDER_SIZE)
+
+
+@dataclass
+class Colorizer:
+    """Holds a generator ready for inference. Create with `Colorizer.from_pretrained(...)`."""
+
+    generator: Generator
+    weights: hub.Weights
+    device: torch.device
+
+    @classmethod
+    def from_pretrained(cls, source: str | None = None, device: str | None = None,
+                        revision: str | None = None) -> "Colorizer":
+        """source: Hub repo id, local folder, or None for the embedded default.
+
+        An unreachable Hub falls back to the embedded default (see `weights.fallback_reason`);
+        a damaged local checkpoint raises WeightsError.
+        """
+        generator, weights = hub.load_generator(hub.resolve(source, revision))
+        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        generator.bake()  # freeze spectral norm, fold BN: nothing normalises at inference time
+        return cls(generator.to(dev).eval(), weights, dev)
+
+    @property
+    def description(self) -> str:
+        """Which weights are in use, for people (the app shows this)."""
+        return self.weights.description
+
+    def colorize(self, image: ImageSource, render_size: int = DEFAULT_RENDER_SIZE, strength: float = 1.0,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+        """Colorize one image (path, bytes, file object or PIL image); returns a PIL image of the same size.
+
+        strength scales the predicted chroma (0 = gray, 1 = as predicted, >1 = more vivid).
+        """
+        photo = read_photo(image, max_pixels)
+        return self._finish(photo, self.predict_ab([photo], render_size)[0], strength)
+
+    def colorize_many(self, images: Iterable[ImageSource], render_size: int = DEFAULT_RENDER_SIZE,
+                      strength: float = 1.0, batch_size: int = 4,
+                      max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Image.Image | ColorizerError]:
+        """Colorize many images, `batch_size` at a time through the model.
+
+        Yields one item per input, in input order: the colour image, or the ColorizerError that
+        explains why that input could not be used (so one bad file never stops the rest).
+        """
+        pending: list[Photo | ColorizerError] = []
+        for image in images:
+            try:
+                pending.append(read_photo(image, max_pixels))
+            except ColorizerError as err:
+                pending.append(err)
+            if sum(isinstance(p, Photo) for p in pending) == batch_size:
+                yield from self._colorize_pending(pending, render_size, strength)
+                pending = []
+        yield from self._colorize_pending(pending, render_size, strength)
+
+    def _colorize_pending(self, pending: list[Photo | ColorizerError], render_size: int,
+                          strength: float) -> Iterator[Image.Image | ColorizerError]:
+        photos = [p for p in pending if isinstance(p, Photo)]
+        results = iter(self.predict_ab(photos, render_size)) if photos else iter(())
+        for item in pending:
+            yield self._finish(item, next(results), strength) if isinstance(item, Photo) else item
+
+    @torch.inference_mode()
+    def predict_ab(self, photos: list[Photo], render_size: int = DEFAULT_RENDER_SIZE) -> list[torch.Tensor]:
+        """Run the generator; returns one (2, h, w) ab map (Lab units, render size) per photo.
+
+        Photos that share a render shape go through the model together.
+        """
+        render_size = check_render_size(render_size)
+        shapes = [render_shape(*p.size, render_size) for p in photos]
+        out: list[torch.Tensor | None] = [None] * len(photos)
+        for shape in dict.fromkeys(shapes):
+            idx = [i for i, s in enumerate(shapes) if s == shape]
+            l_small = torch.stack([_downsample(photos[i].lightness, shape) for i in idx]).to(self.device)
+            ab = color.denormalize_ab(self.generator(color.normalize_l(l_small))).float().cpu()
+            for i, a in zip(idx, ab):
+                out[i] = a
+        return out  # type: ignore[return-value]
+
+    def _finish(self, photo: Photo, ab_small: torch.Tensor, strength: float) -> Image.Image:
+        """Join full-res L with upsampled ab and convert to an 8-bit sRGB (or RGBA) image."""
+        rgb = join_lightness(photo.lightness, ab_small * float(strength))
+        image = Image.fromarray(rgb, "RGB")
+        if photo.alpha is not None:
+            image.putalpha(photo.alpha)
+        return image
+
+
+def _downsample(lightness: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """(1, H, W) -> (1, h, w); area averaging when shrinking (no aliasing), bilinear when growing."""
+    h, w = lightness.shape[-2:]
+    mode = "area" if shape[0] <= h and shape[1] <= w else "bilinear"
+    kwargs = {} if mode == "area" else {"align_corners": False}
+    return F.interpolate(lightness[None], size=shape, mode=mode, **kwargs)[0]
+
+
+def join_lightness(lightness: torch.Tensor, ab_small: torch.Tensor) -> np.ndarray:
+    """Full-res L (1, H, W) + low-res ab (2, h, w) -> (H, W, 3) uint8 sRGB, converted in strips.
+
+    Lightness is kept exactly (chroma is reduced where a colour falls outside sRGB), so the
+    output has the input's tones; memory stays bounded for 50+ MP photos.
+    """
+    _, height, width = lightness.shape
+    ab = F.interpolate(ab_small[None], size=(height, width), mode="bilinear", align_corners=False)[0]
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    rows = max(1, STRIP_PIXELS // width)
+    for top in range(0, height, rows):
+        lab = torch.cat([lightness[:, top : top + rows], ab[:, top : top + rows]], dim=0)
+        rgb = color.lab_to_rgb(lab, keep_lightness=True)
+        out[top : top + rows] = (rgb * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
+    return out

@@ -1,0 +1,43 @@
+"""Shared fixtures: real photos (from scikit-image's bundled data) and tiny model weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from PIL import Image
+
+from colorizer.generator import Generator
+
+SKIMAGE_DATA = Path(skimage.data.__file__).parent
+REPO = Path(__file__).resolve().parents[1]
+
+
+def real_photo(name: str = "coffee.png", size: int | None = 96) -> Image.Image:
+    """A real colour photo that ships with scikit-image, optionally shrunk (long side = size)."""
+    image = Image.open(SKIMAGE_DATA / name).convert("RGB")
+    if size is not None:
+        image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return image
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A weights folder for the 'tiny' preset, with a non-zero head so outputs are coloured."""
+    torch.manual_seed(0)
+    model = Generator.from_preset("tiny")
+    torch.nn.init.normal_(model.head[-1].weight, std=0.5)
+    folder = tmp_path_factory.mktemp("tiny-weights")
+    model.save_pretrained(folder)
+    return folder
+
+
+def lightness_of(image: Image.Image) -> np.ndarray:
+    """L channel (H, W) in [0, 100] of any RGB(A)/L image, via the project's colour module."""
+    from colorizer import color
+
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return color.rgb_to_l(torch.from_numpy(rgb).permute(2, 0, 1))[0].numpy()

@@ -1,0 +1,84 @@
+"""Generator: shapes and ranges for every preset, Hub-format round trip, inference baking."""
+
+import json
+
+import pytest
+import torch
+
+from colorizer.generator import PRESETS, Generator, GeneratorConfig, preset
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_maps_l_to_bounded_ab(name):
+    torch.manual_seed(0)
+    model = Generator.from_preset(name).eval()
+    torch.nn.init.normal_(model.head[-1].weight)  # so the bound is actually exercised
+    with torch.no_grad():
+        out = model(torch.rand(2, 1, 64, 96) * 2 - 1)
+    assert out.shape == (2, 2, 64, 96)
+    assert out.abs().max() <= 1.0 and out.std() > 0
+
+
+@pytest.mark.parametrize("height,width", [(33, 47), (1, 1), (97, 31), (250, 7)])
+def test_odd_sizes_come_back_at_their_own_size(height, width):
+    model = Generator.from_preset("tiny").eval()
+    with torch.no_grad():
+        assert model(torch.zeros(1, 1, height, width)).shape == (1, 2, height, width)
+
+
+@pytest.mark.parametrize("encoder", ["resnet18", "resnet50"])
+def test_encoders_are_selectable(encoder):
+    config = GeneratorConfig(encoder=encoder, decoder_channels=[16, 16, 16, 16], middle_channels=16, final_channels=8)
+    with torch.no_grad():
+        assert Generator(config).eval()(torch.zeros(1, 1, 64, 64)).shape == (1, 2, 64, 64)
+
+
+def test_bad_config_is_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        GeneratorConfig(encoder="vgg16")
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("nope")
+
+
+def test_untrained_generator_predicts_gray():
+    with torch.no_grad():
+        assert Generator.from_preset("tiny").eval()(torch.rand(1, 1, 64, 64)).abs().max() == 0
+
+
+def test_save_pretrained_round_trip_gives_identical_outputs(tmp_path):
+    torch.manual_seed(1)
+    model = Generator.from_preset("tiny")
+    torch.nn.init.normal_(model.head[-1].weight)
+    model(torch.rand(2, 1, 64, 64))  # a training-mode step moves BN stats and spectral-norm vectors
+    model.eval()
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["encoder"] == "resnet18"
+    loaded = Generator.from_pretrained(tmp_path, strict=True).eval()
+    assert loaded.config == model.config
+    x = torch.rand(1, 1, 80, 48) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+
+
+def test_baking_keeps_outputs_and_folds_normalisation_away():
+    torch.manual_seed(2)
+    model = Generator.from_preset("tiny")
+    torch.nn.init.normal_(model.head[-1].weight)
+    model(torch.rand(2, 1, 64, 64))
+    model.eval()
+    x = torch.rand(1, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        before = model(x)
+        model.bake()
+        after = model(x)
+    assert torch.allclose(before, after, atol=1e-5)
+    assert not any(type(m).__name__ == "ParametrizationList" for m in model.modules())
+    # only the skip connections' BN is left (it follows no convolution it could fold into)
+    leftover = [name for name, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert leftover and all(name.endswith("skip_norm") for name in leftover)
+
+
+def test_imagenet_encoder_is_optional(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    assert Generator.from_preset("tiny").load_imagenet_encoder() is False
+    assert "random init" in caplog.text

@@ -1,0 +1,91 @@
+"""Weights sources: embedded default, local folders, the Hub (mocked at its boundary), damage."""
+
+import logging
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from colorizer import hub
+from colorizer.errors import WeightsError
+from colorizer.generator import Generator
+from colorizer.pipeline import Colorizer
+from tests.conftest import real_photo
+
+
+def test_embedded_default_loads_strictly():
+    model, weights = hub.load_generator(None)
+    assert weights.folder == hub.EMBEDDED_WEIGHTS and weights.fallback_reason is None
+    assert weights.description == "embedded default"
+    assert isinstance(model, Generator)
+
+
+def test_local_folder_is_used(tiny_weights):
+    weights = hub.resolve(str(tiny_weights))
+    assert weights.folder == tiny_weights and "local folder" in weights.description
+
+
+def test_offline_hub_falls_back_to_embedded_with_reason(monkeypatch, caplog):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with caplog.at_level(logging.WARNING):
+        colorizer = Colorizer.from_pretrained("someone/not-cached-anywhere", device="cpu")
+    assert colorizer.weights.folder == hub.EMBEDDED_WEIGHTS
+    assert "someone/not-cached-anywhere" in colorizer.weights.fallback_reason
+    assert "embedded default" in caplog.text
+
+
+def test_hub_download_is_used_when_it_works(monkeypatch, tiny_weights):
+    calls = []
+
+    def fake_snapshot_download(repo_id, revision=None, allow_patterns=None):
+        calls.append((repo_id, revision, tuple(allow_patterns)))
+        return str(tiny_weights)  # what huggingface_hub returns: the cached snapshot folder
+
+    monkeypatch.setattr("huggingface_hub.snapshot_download", fake_snapshot_download)
+    colorizer = Colorizer.from_pretrained("user/weights", device="cpu", revision="v1")
+    assert calls == [("user/weights", "v1", ("config.json", "model.safetensors"))]
+    assert colorizer.description == "Hub user/weights"
+    assert colorizer.generator.config.encoder == "resnet18"
+
+
+def test_half_precision_export_round_trips(tmp_path, tiny_weights):
+    model = Generator.from_pretrained(tiny_weights, strict=True).eval()
+    hub.export(model, tmp_path / "half", half=True, card="# card\n")
+    loaded, _ = hub.load_generator(tmp_path / "half")
+    x = torch.rand(1, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert (model(x) - loaded(x)).abs().max() < 1e-2
+    assert (tmp_path / "half" / "README.md").read_text() == "# card\n"
+
+
+def test_missing_folder_and_files_are_clear_errors(tmp_path):
+    with pytest.raises(WeightsError, match="no such folder"):
+        hub.resolve(str(tmp_path / "nope" / "deeper"))
+    with pytest.raises(WeightsError, match="has no config.json"):
+        hub.resolve(str(tmp_path))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "wrong-shape", "bad-json"])
+def test_damaged_checkpoint_is_a_clear_error(tmp_path, tiny_weights, damage):
+    folder = tmp_path / damage
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_bytes((tiny_weights / name).read_bytes())
+    weights_file = folder / "model.safetensors"
+    if damage == "truncated":
+        weights_file.write_bytes(weights_file.read_bytes()[:5000])
+    elif damage == "garbage":
+        weights_file.write_bytes(b"\x00" * 64)
+    elif damage == "wrong-shape":
+        save_file({"stem.0.weight": torch.zeros(3)}, str(weights_file))
+    else:
+        (folder / "config.json").write_text("{not json")
+    with pytest.raises(WeightsError) as err:
+        Colorizer.from_pretrained(str(folder), device="cpu")
+    assert str(folder) in str(err.value)
+
+
+def test_embedded_default_colorizes_a_real_photo():
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    photo = real_photo("camera.png", size=128)
+    assert colorizer.colorize(photo, render_size=128).size == photo.size

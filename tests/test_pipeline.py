@@ -1,0 +1,141 @@
+"""The pipeline keeps every photo's size and lightness, whatever its mode, orientation or size."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorizer.errors import ImageError
+from colorizer.pipeline import Colorizer, check_render_size, render_shape
+from tests.conftest import lightness_of, real_photo
+
+
+@pytest.fixture(scope="module")
+def colorizer(tiny_weights):
+    return Colorizer.from_pretrained(str(tiny_weights), device="cpu")
+
+
+def _as_mode(mode: str) -> Image.Image:
+    rgb = real_photo("chelsea.png", size=80)
+    if mode == "I;16":
+        gray = np.asarray(rgb.convert("L"), dtype=np.uint16) * 257
+        return Image.fromarray(gray, "I;16")
+    if mode == "P":
+        return rgb.quantize(64)
+    return rgb.convert(mode)
+
+
+def _expected_lightness(mode: str) -> np.ndarray:
+    """Lightness of the input as the pipeline should see it (gray modes via their gray value)."""
+    image = _as_mode(mode)
+    if mode == "I;16":
+        image = Image.fromarray((np.asarray(image, dtype=np.float64) / 257).round().astype(np.uint8), "L")
+    return lightness_of(image.convert("RGBA").convert("RGB") if mode != "CMYK" else image.convert("RGB"))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA", "P", "CMYK", "I;16", "1"])
+def test_every_mode_keeps_size_and_lightness(colorizer, mode):
+    image = _as_mode(mode)
+    out = colorizer.colorize(image, render_size=64)
+    assert out.size == image.size
+    diff = np.abs(lightness_of(out) - _expected_lightness(mode))
+    assert diff.mean() < 0.3 and diff.max() < 1.5  # 8-bit rounding of RGB, nothing more
+
+
+def test_output_really_is_coloured(colorizer):
+    out = np.asarray(colorizer.colorize(real_photo("astronaut.png", size=96).convert("L"), render_size=64))
+    assert np.abs(out[..., 0].astype(int) - out[..., 2]).mean() > 1
+
+
+def test_alpha_is_kept(colorizer):
+    image = real_photo("coffee.png", size=64).convert("RGBA")
+    image.putalpha(Image.linear_gradient("L").resize(image.size))
+    out = colorizer.colorize(image, render_size=64)
+    assert out.mode == "RGBA"
+    assert np.array_equal(np.asarray(out.getchannel("A")), np.asarray(image.getchannel("A")))
+
+
+def test_exif_orientation_is_applied(colorizer):
+    upright = real_photo("rocket.jpg", size=96).convert("L")  # portrait
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # what a camera writes, landscape
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    buffer = io.BytesIO()
+    stored.save(buffer, format="PNG", exif=exif)
+    out = colorizer.colorize(buffer.getvalue(), render_size=64)
+    assert out.size == upright.size
+    assert np.abs(lightness_of(out) - lightness_of(upright)).mean() < 0.3
+
+
+def test_already_coloured_photo_is_recoloured_from_its_lightness(colorizer):
+    photo = real_photo("coffee.png", size=96)
+    from_colour = colorizer.colorize(photo, render_size=64)
+    from_gray = colorizer.colorize(photo.convert("RGB"), render_size=64)
+    assert np.array_equal(np.asarray(from_colour), np.asarray(from_gray))
+    assert np.abs(lightness_of(from_colour) - lightness_of(photo)).mean() < 0.3
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 200), (1000, 2)])
+def test_tiny_and_extreme_shapes(colorizer, size):
+    image = Image.new("L", size, 128)
+    assert colorizer.colorize(image, render_size=64).size == size
+
+
+def test_strength_scales_chroma(colorizer):
+    photo = real_photo("astronaut.png", size=64).convert("L")
+    gray = np.asarray(colorizer.colorize(photo, render_size=64, strength=0.0)).astype(int)
+    assert np.abs(gray[..., 0] - gray[..., 1]).max() <= 1
+    weak = np.asarray(colorizer.colorize(photo, render_size=64, strength=0.5)).astype(int)
+    full = np.asarray(colorizer.colorize(photo, render_size=64, strength=1.0)).astype(int)
+    assert np.abs(weak[..., 0] - weak[..., 2]).mean() < np.abs(full[..., 0] - full[..., 2]).mean()
+
+
+def test_batches_give_the_same_pictures_as_single_calls(colorizer):
+    photos = [real_photo(n, size=64).convert("L") for n in ("coffee.png", "chelsea.png", "camera.png")]
+    photos.append(Image.new("L", (30, 50), 90))  # another shape in the same batch
+    batched = list(colorizer.colorize_many(photos, render_size=64, batch_size=3))
+    for photo, result in zip(photos, batched):
+        single = colorizer.colorize(photo, render_size=64)
+        assert np.abs(np.asarray(result, dtype=int) - np.asarray(single, dtype=int)).max() <= 1
+
+
+def test_bad_inputs_become_errors_in_order(colorizer):
+    items = [b"not an image", real_photo("coffee.png", size=48), b"\x89PNG\r\n\x1a\n broken"]
+    results = list(colorizer.colorize_many(items, render_size=64))
+    assert isinstance(results[0], ImageError) and isinstance(results[2], ImageError)
+    assert results[1].size == items[1].size
+
+
+def test_pixel_limit_refuses_decompression_bombs(colorizer, tmp_path):
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)  # 400 MP that compresses to a few KB
+    with pytest.raises(ImageError, match="above the limit of 120 megapixels"):
+        colorizer.colorize(bomb)
+    with pytest.raises(ImageError, match="3000x1000 is 3 megapixels, above the limit of 1 megapixels"):
+        colorizer.colorize(Image.new("L", (3000, 1000)), max_pixels=1_000_000)
+
+
+def test_truncated_file_is_a_clear_error(colorizer, tmp_path):
+    buffer = io.BytesIO()
+    real_photo("coffee.png", size=200).save(buffer, format="JPEG")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        colorizer.colorize(broken)
+
+
+def test_render_shape_keeps_aspect_in_multiples_of_32():
+    assert render_shape(4000, 3000, 512) == (384, 512)
+    assert render_shape(3000, 4000, 512) == (512, 384)
+    assert render_shape(10000, 10, 512) == (32, 512)
+    assert check_render_size(500) == 512 and check_render_size(10) == 64 and check_render_size(99999) == 2048
+
+
+def test_model_never_sees_more_than_the_render_size(colorizer, monkeypatch):
+    seen = []
+    forward = colorizer.generator.forward
+    monkeypatch.setattr(colorizer.generator, "forward", lambda x: seen.append(x.shape) or forward(x))
+    out = colorizer.colorize(Image.new("L", (1200, 900), 100), render_size=128)
+    assert out.size == (1200, 900) and seen == [torch.Size([1, 1, 96, 128])]
