@@ -36,6 +36,7 @@ def test_lightness_shortcuts_agree_with_full_lab():
     assert torch.allclose(color.rgb_to_l(rgb)[0], color.rgb_to_lab(rgb)[0], atol=1e-3)
     gray = torch.rand(1, 32, 32)
     assert torch.allclose(color.gray_to_l(gray), color.rgb_to_lab(gray.expand(3, -1, -1))[:1], atol=1e-3)
+    assert torch.allclose(color.l_to_gray(color.gray_to_l(gray)), gray, atol=1e-5)
 
 
 def test_keep_lightness_preserves_l_exactly_for_out_of_gamut_colours():

@@ -1,0 +1,296 @@
+"""Score the colorizer on colour photos: turn each one gray, colorize it, compare with the original.
+
+    python -m colorizer.evaluate --images heldout/ --out report.json
+    python -m colorizer.evaluate --images heldout/ --weights user/name --render-size 256 --sheet-rows 12
+
+Three methods are scored on every photo. All of them join the same full-resolution lightness
+with some ab through `pipeline.join_lightness`, so they differ in chroma only:
+    ours         the generator's ab, predicted from the 8-bit gray photo
+    gray         ab = 0: the gray photo itself
+    mean_chroma  one constant ab for the whole photo: the mean ab of the *other* photos in the
+                 folder (leave-one-out, each photo weighted equally). It knows what photos like
+                 these look like on average, as a trained model does, but never the photo at hand.
+The bar for trained weights (issue 5): mean PSNR above both baselines, and mean colourfulness
+closer to the originals' than the gray baseline's (`Report.verdict`).
+
+The gray input is made by `_gray_input`; restoration scoring (issue 6) will swap in a step that
+also degrades the print, and the rest stays as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from tqdm import tqdm
+
+from colorizer import color, metrics
+from colorizer.cli import find_images
+from colorizer.defaults import DEFAULT_RENDER_SIZE
+from colorizer.errors import ColorizerError, ImageError
+from colorizer.imaging import Photo, open_image, read_photo, save_image
+from colorizer.pipeline import Colorizer, check_render_size, join_lightness
+
+log = logging.getLogger("colorizer")
+
+METHODS = ("ours", "gray", "mean_chroma")
+# Below this colourfulness a photo is black-and-white already (a gray PNG or JPEG scores 0;
+# Hasler & Suesstrunk call 15 "slightly colourful"): there is no colour to compare to.
+# Toned prints (sepia scores 20-35) count as colour photos.
+GRAYISH_CF = 5.0
+SCAN_SIZE = 256  # long side at which the first pass looks at each photo (gray check, mean ab)
+THUMB_HEIGHT, SHEET_GAP, LABEL_HEIGHT = 128, 4, 16  # contact sheet layout, in pixels
+SHEET_COLUMNS = ("gray", "ours", "original")
+
+
+@dataclass
+class Scores:
+    """One method's result on one photo (or the mean over photos)."""
+
+    psnr: float  # dB, RGB
+    ssim: float  # RGB, mean over channels
+    ab_error: float  # mean Euclidean ab distance, Lab units
+    colorfulness: float  # Hasler & Suesstrunk, of the result
+    delta_cf: float  # result's colourfulness minus the original's: < 0 is duller
+
+
+@dataclass
+class ImageResult:
+    """One photo's scores, with what is needed to read them."""
+
+    name: str  # relative to the evaluated folder
+    width: int
+    height: int
+    original_colorfulness: float
+    mean_chroma_ab: tuple[float, float]  # the constant (a, b) the mean_chroma baseline used
+    scores: dict[str, Scores]  # method -> scores
+
+
+@dataclass
+class Report:
+    """Everything one evaluation found; `to_dict` is the JSON report, `table` the terminal one."""
+
+    weights: str
+    render_size: int
+    images: list[ImageResult]
+    skipped: dict[str, str]  # name -> why it was not scored
+    sheet: list[tuple[Image.Image, ...]] = field(default_factory=list, repr=False)  # SHEET_COLUMNS thumbnails
+
+    def mean(self) -> dict[str, Scores]:
+        """Per method, each score averaged over photos (PSNR in dB, as papers report it)."""
+        return {m: Scores(**{f.name: float(np.mean([getattr(r.scores[m], f.name) for r in self.images]))
+                             for f in fields(Scores)}) for m in METHODS}
+
+    def mean_original_colorfulness(self) -> float:
+        return float(np.mean([r.original_colorfulness for r in self.images]))
+
+    def verdict(self) -> dict[str, bool]:
+        """The issue's bar for trained weights, judged on the means."""
+        mean = self.mean()
+        return {
+            "psnr_above_baselines": mean["ours"].psnr > max(mean["gray"].psnr, mean["mean_chroma"].psnr),
+            "colorfulness_closer_than_gray": abs(mean["ours"].delta_cf) < abs(mean["gray"].delta_cf),
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "weights": self.weights,
+            "render_size": self.render_size,
+            "images": [asdict(r) for r in self.images],
+            "mean": {"original_colorfulness": self.mean_original_colorfulness(),
+                     **{m: asdict(s) for m, s in self.mean().items()}},
+            "verdict": self.verdict(),
+            "skipped": [{"name": n, "reason": r} for n, r in self.skipped.items()],
+        }
+
+    def table(self) -> str:
+        """Per photo and mean: one row per method, plus the original's colourfulness."""
+        width = max(len(r.name) for r in self.images) + 2
+        lines = [f"{'image':<{width}}{'method':<13}{'PSNR':>7}{'SSIM':>7}{'ab err':>8}{'CF':>7}{'dCF':>8}"]
+        blocks = [(r.name, r.scores, r.original_colorfulness) for r in self.images]
+        blocks.append((f"mean of {len(self.images)}", self.mean(), self.mean_original_colorfulness()))
+        for name, scores, cf in blocks:
+            lines.append("")
+            for method, s in scores.items():
+                lines.append(f"{name:<{width}}{method:<13}{s.psnr:7.2f}{s.ssim:7.3f}{s.ab_error:8.2f}"
+                             f"{s.colorfulness:7.1f}{s.delta_cf:+8.1f}")
+                name = ""
+            lines.append(f"{'':<{width}}{'original':<13}{'':22}{cf:7.1f}")
+        verdict = ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in self.verdict().items())
+        return "\n".join([*lines, "", f"weights: {self.weights}; render size {self.render_size}", verdict])
+
+
+def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DEFAULT_RENDER_SIZE,
+             sheet_rows: int = 0, progress: bool = False) -> Report:
+    """Score `colorizer` and both baselines on every colour photo under `images_dir` (recursive).
+
+    Unreadable files and photos that are black-and-white already are skipped and listed in
+    `Report.skipped`. The first `sheet_rows` photos keep thumbnails for `contact_sheet`.
+    Raises ColorizerError if fewer than two colour photos remain (the mean-chroma baseline
+    needs another photo to take its colour from).
+    """
+    root = Path(images_dir)
+    if not root.is_dir():
+        raise ColorizerError(f"{root}: no such folder")
+    skipped: dict[str, str] = {}
+    photos: list[tuple[Path, torch.Tensor]] = []  # (path, mean ab (2,)) of each colour photo
+    for path in tqdm(find_images([str(root)])[0], desc="scanning", unit="photo", disable=not progress):
+        name = str(path.relative_to(root))
+        try:
+            scan = open_image(path).convert("RGB")
+        except ImageError as err:
+            skipped[name] = str(err).removeprefix(f"{path}: ")
+            continue
+        scan.thumbnail((SCAN_SIZE, SCAN_SIZE))
+        scan_rgb = np.asarray(scan)
+        if (cf := metrics.colorfulness(scan_rgb)) < GRAYISH_CF:
+            skipped[name] = f"black-and-white already (colourfulness {cf:.1f} < {GRAYISH_CF:g}): nothing to compare to"
+            continue
+        photos.append((path, _mean_ab(scan_rgb)))
+    if len(photos) < 2:
+        raise ColorizerError(f"{root}: {len(photos)} usable colour photo(s); evaluation needs at least two")
+
+    render_size = check_render_size(render_size)
+    total_ab = torch.stack([ab for _, ab in photos]).sum(dim=0)
+    results, sheet = [], []
+    for path, ab in tqdm(photos, desc="evaluating", unit="photo", disable=not progress):
+        prior_ab = (total_ab - ab) / (len(photos) - 1)  # leave-one-out mean
+        result, outputs = _evaluate_one(colorizer, path, str(path.relative_to(root)), prior_ab, render_size)
+        results.append(result)
+        if len(sheet) < sheet_rows:
+            sheet.append(tuple(_thumbnail(outputs[column]) for column in SHEET_COLUMNS))
+    return Report(colorizer.description, render_size, results, skipped, sheet)
+
+
+def _mean_ab(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (2,) mean a and b in Lab units."""
+    lab = color.rgb_to_lab(torch.tensor(rgb).permute(2, 0, 1).double() / 255.0)  # (3, H, W)
+    return lab[1:].mean(dim=(1, 2))
+
+
+def _gray_input(original: np.ndarray) -> Photo:
+    """The photo as a black-and-white scan of it would arrive: its lightness alone, in 8 bits.
+
+    Going through an 8-bit image (not the exact float lightness) means the model sees just
+    what it would see from a user's gray file, and every method shares that lightness.
+    """
+    lightness = read_photo(Image.fromarray(original)).lightness
+    return read_photo(Image.fromarray(join_lightness(lightness, torch.zeros(2, 1, 1))))
+
+
+def _evaluate_one(colorizer: Colorizer, path: Path, name: str, prior_ab: torch.Tensor,
+                  render_size: int) -> tuple[ImageResult, dict[str, np.ndarray]]:
+    """Score every method on one photo; also return the images (method or "original" -> (H, W, 3) uint8)."""
+    original = np.asarray(open_image(path).convert("RGB"))
+    photo = _gray_input(original)
+    ab = {  # (2, h, w) at any size: join_lightness upsamples it to the photo
+        "ours": colorizer.predict_ab([photo], render_size)[0],
+        "gray": torch.zeros(2, 1, 1),
+        "mean_chroma": prior_ab.float().view(2, 1, 1),
+    }
+    outputs = {m: join_lightness(photo.lightness, ab[m]) for m in METHODS}
+    cf = metrics.colorfulness(original)
+    scores = {m: _score(out, original, cf) for m, out in outputs.items()}
+    height, width = original.shape[:2]
+    prior = (float(prior_ab[0]), float(prior_ab[1]))
+    return ImageResult(name, width, height, cf, prior, scores), {**outputs, "original": original}
+
+
+def _score(result: np.ndarray, original: np.ndarray, original_cf: float) -> Scores:
+    cf = metrics.colorfulness(result)
+    return Scores(metrics.psnr(result, original), metrics.ssim(result, original),
+                  metrics.ab_error(result, original), cf, cf - original_cf)
+
+
+def _thumbnail(rgb: np.ndarray) -> Image.Image:
+    image = Image.fromarray(rgb)
+    width = max(1, round(image.width * THUMB_HEIGHT / image.height))
+    return image.resize((width, THUMB_HEIGHT), Image.Resampling.LANCZOS)
+
+
+def contact_sheet(rows: list[tuple[Image.Image, ...]]) -> Image.Image:
+    """A grid for people: one row per photo, columns SHEET_COLUMNS under a label each.
+
+    Columns are as wide as their widest thumbnail; narrower thumbnails are centred.
+    """
+    cell = max(t.width for row in rows for t in row)
+    columns = len(SHEET_COLUMNS)
+    sheet = Image.new("RGB", (columns * cell + (columns + 1) * SHEET_GAP,
+                              LABEL_HEIGHT + len(rows) * (THUMB_HEIGHT + SHEET_GAP) + SHEET_GAP), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, label in enumerate(SHEET_COLUMNS):
+        draw.text((SHEET_GAP + c * (cell + SHEET_GAP) + 2, 2), label, fill="black")
+    for r, row in enumerate(rows):
+        top = LABEL_HEIGHT + SHEET_GAP + r * (THUMB_HEIGHT + SHEET_GAP)
+        for c, thumb in enumerate(row):
+            sheet.paste(thumb, (SHEET_GAP + c * (cell + SHEET_GAP) + (cell - thumb.width) // 2, top))
+    return sheet
+
+
+@dataclass
+class Options:
+    """What one evaluation run does; each field is one command-line option."""
+
+    images: Path
+    weights: str | None = None
+    render_size: int = DEFAULT_RENDER_SIZE
+    device: str | None = None
+    out: Path | None = None
+    contact_sheet: Path | None = None
+    sheet_rows: int = 8
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    p = argparse.ArgumentParser(
+        prog="python -m colorizer.evaluate",
+        description="Turn each colour photo in DIR gray, colorize it, and score the result against the "
+        "original (PSNR, SSIM, ab error, colourfulness) beside two baselines: the gray photo and a constant "
+        "mean chroma. Prints a table; writes JSON and a contact sheet (gray | ours | original).",
+    )
+    p.add_argument("--images", type=Path, required=True, metavar="DIR", help="folder of colour photos (recursive)")
+    p.add_argument("--weights", default=None, metavar="SRC",
+                   help="Hub repo id (user/name) or local weights folder; default: the embedded weights")
+    p.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE, metavar="N",
+                   help="long side at which the model sees each photo [%(default)s]")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... [cuda if available, else cpu]")
+    p.add_argument("--out", type=Path, default=None, metavar="JSON", help="write the full report as JSON here")
+    p.add_argument("--contact-sheet", type=Path, default=None, metavar="PNG",
+                   help="where to write the contact sheet [--out with .png, else ./evaluation.png]")
+    p.add_argument("--sheet-rows", type=int, default=8, metavar="N",
+                   help="photos on the contact sheet; 0 writes none [%(default)s]")
+    return Options(**vars(p.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    opts = parse_args(argv)
+    try:
+        colorizer = Colorizer.from_pretrained(opts.weights, device=opts.device)
+        if colorizer.weights.fallback_reason:  # scoring other weights than asked for would mislead
+            raise ColorizerError(colorizer.weights.fallback_reason)
+        report = evaluate(opts.images, colorizer, opts.render_size, opts.sheet_rows, progress=True)
+    except ColorizerError as err:
+        log.error("%s", err)
+        return 1
+    print(report.table())
+    for name, reason in report.skipped.items():
+        log.warning("skipped %s: %s", name, reason)
+    if opts.out:
+        opts.out.parent.mkdir(parents=True, exist_ok=True)
+        opts.out.write_text(json.dumps(report.to_dict(), indent=2))
+        log.info("report: %s", opts.out)
+    if report.sheet:
+        default = opts.out.with_suffix(".png") if opts.out else Path("evaluation.png")
+        log.info("contact sheet: %s", save_image(contact_sheet(report.sheet), opts.contact_sheet or default))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

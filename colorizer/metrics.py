@@ -1,0 +1,113 @@
+"""How close a colorized photo is to the original: PSNR, SSIM, ab error and colorfulness.
+
+Every function takes (H, W, 3) RGB numpy arrays, either uint8 or float in [0, 1], and
+works on the 0-255 scale internally, so a score never depends on how the array was stored.
+PSNR and SSIM judge the whole RGB image; ab error isolates the colour (lightness is shared
+by construction in evaluation); colorfulness says whether a result is as vivid as photos are,
+which PSNR alone punishes (a dull guess often scores better than a bold wrong one).
+Lab values come from `colorizer.color`, the same conversion the model is trained with.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from colorizer import color
+
+PEAK = 255.0
+# SSIM as Wang et al. (2004) define it: an 11x11 Gaussian window with sigma 1.5.
+SSIM_SIGMA, SSIM_RADIUS = 1.5, 5
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+# Hasler & Suesstrunk (2003) weight the mean chroma by 0.3 against its spread.
+CF_MEAN_WEIGHT = 0.3
+
+
+def _to_255(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 or float in [0, 1] -> float64 on the 0-255 scale."""
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB array, got shape {image.shape}")
+    if image.dtype == np.uint8:
+        return image.astype(np.float64)
+    return np.asarray(image, dtype=np.float64) * PEAK
+
+
+def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
+    return _to_255(a), _to_255(b)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB over all RGB values; inf for identical images."""
+    x, y = _pair(a, b)
+    mse = float(np.mean((x - y) ** 2))
+    return math.inf if mse == 0.0 else 10.0 * math.log10(PEAK**2 / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Structural similarity, the mean over every RGB channel and every full 11x11 window.
+
+    Only windows that fit inside the image count (no padding), as in the reference code;
+    scikit-image gives the same number with `gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False, data_range=255, channel_axis=-1`.
+    """
+    x, y = _pair(a, b)
+    if min(x.shape[:2]) < 2 * SSIM_RADIUS + 1:
+        raise ValueError(f"SSIM needs images of at least {2 * SSIM_RADIUS + 1} pixels a side")
+    return float(np.mean([_ssim_channel(x[..., c], y[..., c]) for c in range(3)]))
+
+
+def _ssim_channel(x: np.ndarray, y: np.ndarray) -> float:
+    """(H, W) float64 pair -> mean SSIM over the (H - 10, W - 10) full windows.
+
+    float64, because a variance here is the small difference of two numbers up to 255^2.
+    """
+    mx, my = _local_mean(x), _local_mean(y)
+    var_x = _local_mean(x * x) - mx**2
+    var_y = _local_mean(y * y) - my**2
+    cov = _local_mean(x * y) - mx * my
+    c1, c2 = (SSIM_K1 * PEAK) ** 2, (SSIM_K2 * PEAK) ** 2
+    index = (2 * mx * my + c1) * (2 * cov + c2) / ((mx**2 + my**2 + c1) * (var_x + var_y + c2))
+    return float(index.mean())
+
+
+def _local_mean(t: np.ndarray) -> np.ndarray:
+    """Gaussian-weighted mean of every full window: (H, W) -> (H - 10, W - 10).
+
+    The 2-D Gaussian is separable, so weight shifted copies along rows, then along columns:
+    11 multiply-adds a pixel per axis, exact in float64, and no dependency beyond numpy.
+    """
+    taps = np.arange(-SSIM_RADIUS, SSIM_RADIUS + 1)
+    g = np.exp(-0.5 * (taps / SSIM_SIGMA) ** 2)
+    g /= g.sum()
+    h, w = t.shape[0] - 2 * SSIM_RADIUS, t.shape[1] - 2 * SSIM_RADIUS
+    t = sum(gk * t[k : k + h] for k, gk in enumerate(g))
+    return sum(gk * t[:, k : k + w] for k, gk in enumerate(g))
+
+
+def ab_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean, over pixels, of the Euclidean distance between the two images' (a, b) in Lab units.
+
+    This is CIE76 colour difference with the lightness term left out, so it reads on the
+    familiar Delta E scale (about 2.3 is just noticeable) and measures the colour alone.
+    A mean rather than an RMS, so a few wildly wrong pixels do not dominate the score.
+    """
+    # float32, as the pipeline converts: ab then agrees with float64 to about 1e-4.
+    x, y = (color.rgb_to_lab(torch.from_numpy(i / PEAK).float().permute(2, 0, 1)) for i in _pair(a, b))
+    return float((x[1:] - y[1:]).norm(dim=0).mean())  # (2, H, W) -> (H, W) -> scalar
+
+
+def colorfulness(image: np.ndarray) -> float:
+    """Hasler & Suesstrunk (2003) colourfulness: 0 for gray, about 15 "slightly", 33 "moderately",
+    59 "quite", 109 "extremely colourful". Standard deviations over the pixels (not sample ones).
+    """
+    rgb = _to_255(image)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    spread = math.hypot(rg.std(), yb.std())
+    mean = math.hypot(rg.mean(), yb.mean())
+    return float(spread + CF_MEAN_WEIGHT * mean)

@@ -1,0 +1,165 @@
+"""The evaluation, run for real: `python -m colorizer.evaluate` on a folder of small photos.
+
+The embedded weights are an untrained placeholder, so these tests check the bookkeeping and
+the baselines, whose numbers can be worked out without the model.
+"""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data as skdata
+from skimage.color import rgb2lab
+
+from colorizer import evaluate as ev
+from colorizer.errors import ColorizerError
+from colorizer.pipeline import Colorizer
+
+PHOTOS = {  # name in the test folder -> scikit-image sample; one in a subfolder (folders are searched)
+    "astronaut.png": "astronaut",
+    "chelsea.png": "chelsea",
+    "coffee.png": "coffee",
+    "more/rocket.png": "rocket",
+}
+SHEET_ROWS = 3
+
+
+def small(name: str) -> Image.Image:
+    image = Image.fromarray(getattr(skdata, name)())
+    image.thumbnail((128, 128))
+    return image
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("photos")
+    (root / "more").mkdir()
+    for name, sample in PHOTOS.items():
+        small(sample).save(root / name)
+    small("astronaut").convert("L").save(root / "black_and_white.png")
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n but not really")
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(folder, tmp_path_factory):
+    """One CLI run: (completed process, JSON report, output folder)."""
+    out = tmp_path_factory.mktemp("out")
+    proc = subprocess.run(
+        [sys.executable, "-m", "colorizer.evaluate", "--images", str(folder), "--render-size", "64",
+         "--out", str(out / "report.json"), "--sheet-rows", str(SHEET_ROWS)],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1],
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc, json.loads((out / "report.json").read_text()), out
+
+
+def photo(folder: Path, name: str) -> np.ndarray:
+    return np.asarray(Image.open(folder / name).convert("RGB"))
+
+
+def test_report_scores_every_colour_photo_with_every_method(run):
+    _, report, _ = run
+    assert sorted(r["name"] for r in report["images"]) == sorted(PHOTOS)
+    per_image = [r["scores"][m] for r in report["images"] for m in ev.METHODS]
+    for s in per_image + [report["mean"][m] for m in ev.METHODS]:
+        assert set(s) == {"psnr", "ssim", "ab_error", "colorfulness", "delta_cf"}
+        assert all(math.isfinite(v) for v in s.values())
+    psnrs = [r["scores"]["mean_chroma"]["psnr"] for r in report["images"]]
+    assert report["mean"]["mean_chroma"]["psnr"] == pytest.approx(np.mean(psnrs))
+    assert set(report["verdict"]) == {"psnr_above_baselines", "colorfulness_closer_than_gray"}
+
+
+def test_corrupt_and_black_and_white_files_are_skipped_with_a_reason(run):
+    proc, report, _ = run
+    reasons = {s["name"]: s["reason"] for s in report["skipped"]}
+    assert set(reasons) == {"broken.png", "black_and_white.png"}
+    assert "not an image" in reasons["broken.png"]
+    assert "black-and-white already" in reasons["black_and_white.png"]
+    assert "skipped broken.png" in proc.stderr
+
+
+def test_gray_baseline_loses_all_the_colour(run):
+    # A gray image has colourfulness 0, so its difference is minus the original's.
+    _, report, _ = run
+    for result in report["images"]:
+        gray = result["scores"]["gray"]
+        assert gray["colorfulness"] == pytest.approx(0.0, abs=0.1)
+        assert gray["delta_cf"] == pytest.approx(-result["original_colorfulness"], abs=0.1)
+        assert result["original_colorfulness"] > 20
+
+
+def test_gray_baseline_psnr_matches_an_independent_computation(run, folder):
+    # Gray of the same CIE lightness = sRGB-encode the photo's linear luminance Y.
+    _, report, _ = run
+    for result in report["images"]:
+        rgb = photo(folder, result["name"]) / 255.0
+        linear = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+        y = linear @ np.array([0.212671, 0.715160, 0.072169])
+        gray = np.where(y > 0.0031308, 1.055 * y ** (1 / 2.4) - 0.055, 12.92 * y)
+        mse = np.mean((np.round(gray * 255)[..., None] - rgb * 255) ** 2)
+        assert result["scores"]["gray"]["psnr"] == pytest.approx(10 * np.log10(255**2 / mse), abs=1e-3)
+
+
+def test_mean_chroma_baseline_takes_its_colour_from_the_other_photos(run, folder):
+    _, report, _ = run
+    mean_ab = {name: rgb2lab(photo(folder, name))[..., 1:].mean(axis=(0, 1)) for name in PHOTOS}
+    for result in report["images"]:
+        others = [ab for name, ab in mean_ab.items() if name != result["name"]]
+        assert result["mean_chroma_ab"] == pytest.approx(np.mean(others, axis=0), abs=0.01)
+        assert result["scores"]["mean_chroma"]["colorfulness"] > 5  # it does add colour
+
+
+def test_terminal_table_and_contact_sheet(run, folder):
+    proc, _, out = run
+    assert "mean of 4" in proc.stdout
+    assert "mean_chroma" in proc.stdout
+    sheet = Image.open(out / "report.png")  # default: next to --out
+    widths = [round(photo(folder, n).shape[1] * ev.THUMB_HEIGHT / photo(folder, n).shape[0])
+              for n in sorted(PHOTOS)[:SHEET_ROWS]]
+    assert sheet.size == (3 * max(widths) + 4 * ev.SHEET_GAP,
+                          ev.LABEL_HEIGHT + SHEET_ROWS * (ev.THUMB_HEIGHT + ev.SHEET_GAP) + ev.SHEET_GAP)
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> Colorizer:
+    return Colorizer.from_pretrained(device="cpu")
+
+
+def test_evaluate_as_a_function_keeps_thumbnails_for_the_sheet(tmp_path, colorizer):
+    for sample in ("chelsea", "coffee"):
+        small(sample).save(tmp_path / f"{sample}.png")
+    report = ev.evaluate(tmp_path, colorizer, render_size=64, sheet_rows=1)
+    assert [r.name for r in report.images] == ["chelsea.png", "coffee.png"] and len(report.sheet) == 1
+    gray, ours, original = report.sheet[0]
+    assert gray.size == ours.size == original.size == (193, ev.THUMB_HEIGHT)  # 128 x 85 scaled to height 128
+    assert np.ptp(np.asarray(gray).astype(int), axis=-1).max() <= 1  # the gray column is gray
+    assert np.ptp(np.asarray(original).astype(int), axis=-1).max() > 50  # the original is not
+
+
+def scores(psnr: float, delta_cf: float) -> ev.Scores:
+    return ev.Scores(psnr=psnr, ssim=0.9, ab_error=10.0, colorfulness=30.0 + delta_cf, delta_cf=delta_cf)
+
+
+@pytest.mark.parametrize("ours, expected", [
+    (scores(25.0, -10.0), {"psnr_above_baselines": True, "colorfulness_closer_than_gray": True}),
+    (scores(23.0, 10.0), {"psnr_above_baselines": False, "colorfulness_closer_than_gray": True}),
+    (scores(25.0, -31.0), {"psnr_above_baselines": True, "colorfulness_closer_than_gray": False}),
+])
+def test_verdict_is_the_issues_bar(ours, expected):
+    # Baselines: gray at 22 dB and mean chroma at 24 dB; the originals have CF 30, gray 0.
+    result = ev.ImageResult("a.png", 8, 8, 30.0, (0.0, 0.0),
+                            {"ours": ours, "gray": scores(22.0, -30.0), "mean_chroma": scores(24.0, -20.0)})
+    assert ev.Report("test", 64, [result], {}).verdict() == expected
+
+
+def test_evaluation_needs_two_colour_photos(tmp_path, colorizer):
+    small("coffee").save(tmp_path / "coffee.png")
+    small("coffee").convert("L").save(tmp_path / "gray.png")
+    with pytest.raises(ColorizerError, match="1 usable colour photo"):
+        ev.evaluate(tmp_path, colorizer)

@@ -1,0 +1,108 @@
+"""Each metric against a case small enough to work out by hand (the sums are in the comments)."""
+
+import math
+
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from colorizer import metrics
+
+RED, GREEN, BLACK = (255, 0, 0), (0, 255, 0), (0, 0, 0)
+
+
+def image(*rows: tuple) -> np.ndarray:
+    """Rows of RGB tuples -> (H, W, 3) uint8."""
+    return np.array(rows, dtype=np.uint8)
+
+
+def test_psnr_of_a_one_level_error_everywhere():
+    # Every value off by 1: MSE = 1, PSNR = 10 log10(255^2 / 1) = 20 log10(255) = 48.1308 dB.
+    a = np.full((2, 2, 3), 100, np.uint8)
+    assert metrics.psnr(a, a + 1) == pytest.approx(48.1308, abs=1e-4)
+
+
+def test_psnr_of_a_single_wrong_value():
+    # One of 2 * 2 * 3 = 12 values off by 10: MSE = 100 / 12, PSNR = 10 log10(65025 * 12 / 100)
+    # = 10 log10(7803) = 38.9226 dB. The same images as floats in [0, 1] score the same.
+    a = np.full((2, 2, 3), 50, np.uint8)
+    b = a.copy()
+    b[1, 0, 2] = 60
+    assert metrics.psnr(a, b) == pytest.approx(38.9226, abs=1e-4)
+    assert metrics.psnr(a / 255.0, b / 255.0) == pytest.approx(38.9226, abs=1e-4)
+
+
+def test_psnr_of_identical_images_is_infinite():
+    a = np.full((2, 2, 3), 7, np.uint8)
+    assert metrics.psnr(a, a) == math.inf
+
+
+def test_ssim_of_two_flat_images():
+    # Flat images have no variance, so only the luminance term is left (the contrast-structure
+    # term is c2 / c2 = 1): (2 * 100 * 110 + c1) / (100^2 + 110^2 + c1) with c1 = (0.01 * 255)^2
+    # = 6.5025, i.e. 22006.5025 / 22106.5025 = 0.995476.
+    a = np.full((11, 11, 3), 100, np.uint8)
+    b = np.full((11, 11, 3), 110, np.uint8)
+    assert metrics.ssim(a, b) == pytest.approx(0.995476, abs=1e-6)
+    assert metrics.ssim(a, a) == pytest.approx(1.0)
+
+
+def test_ssim_matches_the_reference_definition():
+    # Not a hand computation: scikit-image, set to Wang et al.'s Gaussian window, on noisy images.
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (23, 31, 3), dtype=np.uint8)
+    b = np.clip(a + rng.integers(-40, 40, a.shape), 0, 255).astype(np.uint8)
+    expected = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                     data_range=255, channel_axis=-1)
+    assert metrics.ssim(a, b) == pytest.approx(expected, abs=1e-6)
+    assert metrics.ssim(a, b) < 0.99  # the noise is visible to it
+
+
+def test_ssim_refuses_images_smaller_than_its_window():
+    a = np.zeros((10, 40, 3), np.uint8)
+    with pytest.raises(ValueError, match="11 pixels"):
+        metrics.ssim(a, a)
+
+
+def test_ab_error_between_red_and_gray():
+    # sRGB red is Lab (53.24, 80.09, 67.20) (D65); any gray has a = b = 0. Its ab distance is
+    # sqrt(80.09^2 + 67.20^2) = 104.55. Two of four pixels differ, so the mean is 104.55 / 2.
+    gray = np.full((2, 2, 3), 128, np.uint8)
+    assert metrics.ab_error(np.full((2, 2, 3), RED, np.uint8), gray) == pytest.approx(104.55, abs=0.02)
+    half_red = image((RED, (128, 128, 128)), ((128, 128, 128), RED))
+    assert metrics.ab_error(half_red, gray) == pytest.approx(104.55 / 2, abs=0.01)
+
+
+def test_ab_error_ignores_lightness():
+    # Black and white are both neutral: far apart in L, zero apart in ab.
+    assert metrics.ab_error(image((BLACK,)), image(((255, 255, 255),))) == pytest.approx(0.0, abs=0.01)
+
+
+def test_colorfulness_of_red_and_green():
+    # rg = R - G = (255, -255), yb = (R + G) / 2 - B = (127.5, 127.5).
+    # std(rg) = 255, std(yb) = 0, mean(rg) = 0, mean(yb) = 127.5.
+    # CF = sqrt(255^2 + 0^2) + 0.3 * sqrt(0^2 + 127.5^2) = 255 + 38.25 = 293.25.
+    assert metrics.colorfulness(image((RED, GREEN))) == pytest.approx(293.25)
+
+
+def test_colorfulness_of_one_red_pixel_among_black():
+    # rg = (255, 0, 0, 0): mean 63.75, std sqrt(255^2 / 4 - 63.75^2) = sqrt(12192.1875)
+    # yb = rg / 2:          mean 31.875, std sqrt(3048.046875)
+    # CF = sqrt(12192.1875 + 3048.046875) + 0.3 * sqrt(63.75^2 + 31.875^2)
+    #    = 123.4513 + 0.3 * 71.2747 = 144.8337
+    a = image((RED, BLACK), (BLACK, BLACK))
+    assert metrics.colorfulness(a) == pytest.approx(144.8337, abs=1e-4)
+    assert metrics.colorfulness(a / 255.0) == pytest.approx(144.8337, abs=1e-4)
+
+
+def test_colorfulness_of_a_flat_colour_and_of_gray():
+    # (200, 100, 50) everywhere: no spread; rg = 100, yb = 150 - 50 = 100, CF = 0.3 * sqrt(2) * 100.
+    assert metrics.colorfulness(np.full((3, 3, 3), (200, 100, 50), np.uint8)) == pytest.approx(42.4264, abs=1e-4)
+    assert metrics.colorfulness(image(((9, 9, 9), (200, 200, 200)))) == 0.0
+
+
+def test_metrics_refuse_mismatched_or_non_rgb_arrays():
+    with pytest.raises(ValueError, match="shape"):
+        metrics.psnr(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 3, 3), np.uint8))
+    with pytest.raises(ValueError, match="RGB"):
+        metrics.colorfulness(np.zeros((2, 2), np.uint8))
