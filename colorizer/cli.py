@@ -36,6 +36,7 @@ class Options:
     batch_size: int = 4
     format: str = "png"
     overwrite: bool = False
+    restore: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
 
 
@@ -59,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="photos per model call [%(default)s]")
     p.add_argument("--format", choices=("png", "jpg"), default="png", help="output format [%(default)s]")
     p.add_argument("--overwrite", action="store_true", help="replace results that already exist in OUTDIR")
+    p.add_argument("--restore", action="store_true",
+                   help="repair old-photo damage first: auto levels, scratch and dust removal, and the learned "
+                   "clean-up of grain, blur and JPEG when the weights were trained for it")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse images larger than this many pixels [%(default)s]")
     return Options(**vars(p.parse_args(argv)))
@@ -123,8 +127,10 @@ def run(opts: Options) -> int:
         log.error("%s", err)
         return 1
     log.info("weights: %s", colorizer.description)
+    if opts.restore and not colorizer.can_restore:
+        log.warning("these weights were not trained to restore: --restore does the classical steps only")
     results = colorizer.colorize_many((i for i, _ in todo), opts.render_size, opts.strength,
-                                      opts.batch_size, opts.max_pixels)
+                                      opts.batch_size, opts.max_pixels, opts.restore)
     params = {"compress_level": 1} if opts.format == "png" else {"quality": 95}
     written = 0
     with tqdm(total=len(todo), unit="photo", desc="colorizing") as bar:

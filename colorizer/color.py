@@ -83,6 +83,11 @@ def l_to_gray(l: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(_f_inv((l + 16.0) / 116.0))
 
 
+def rgb_to_gray(rgb: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) sRGB -> (..., 1, H, W) sRGB gray of the same lightness: the photo in black and white."""
+    return l_to_gray(rgb_to_l(rgb))
+
+
 def rgb_to_l(rgb: torch.Tensor) -> torch.Tensor:
     """(..., 3, H, W) sRGB -> (..., 1, H, W) L: the lightness alone, cheaper than full Lab."""
     lin = srgb_to_linear(rgb)

@@ -2,6 +2,9 @@
 
     L (B, 1, H, W) normalised to [-1, 1]  ->  ab (B, 2, H, W) normalised, bounded to [-1, 1]
 
+With `restore=True` it also cleans the lightness of a damaged photo:
+    L (B, 1, H, W) [-1, 1]  ->  (B, 3, H, W): ab as above, then the restored L in [-1, 1]
+
 Any H, W works: the input is reflect-padded to a multiple of 32 and the output cropped back.
 """
 
@@ -39,6 +42,7 @@ class GeneratorConfig:
     self_attention: bool = True  # after the 1/8 decoder block
     blur: bool = True
     spectral_norm: bool = True
+    restore: bool = False  # also predict a restored lightness (old-photo damage removed)
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -117,9 +121,9 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         # Full-resolution head sees the input lightness again, for sharp colour edges.
         self.head = nn.Sequential(
             ConvBlock(fin + 1, fin, spectral=spectral, norm=False),
-            conv2d(fin, 2, 1, spectral=False),
+            conv2d(fin, 3 if config.restore else 2, 1, spectral=False),
         )
-        nn.init.zeros_(self.head[-1].weight)  # an untrained generator predicts gray, not noise
+        nn.init.zeros_(self.head[-1].weight)  # untrained: gray output, lightness passed through
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -140,7 +144,7 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         return [s2, s4, s8, s16, self.layer4(s16)]
 
     def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
-        """(B, 1, H, W) L in [-1, 1] -> (B, 2, H, W) ab / AB_SCALE in [-1, 1]."""
+        """(B, 1, H, W) L in [-1, 1] -> (B, 2, H, W) ab / AB_SCALE in [-1, 1] (+ restored L if restore)."""
         h, w = l_norm.shape[-2:]
         pad_h, pad_w = (-h) % 32, (-w) % 32
         x = F.pad(l_norm, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else l_norm
@@ -151,8 +155,12 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         y = self.up8(y, s8)
         y = self.up4(y, s4)
         y = self.up2(y, s2)
-        y = self.head(torch.cat([self.up1(y), x], dim=1))
-        return torch.tanh(y[..., :h, :w])
+        y = self.head(torch.cat([self.up1(y), x], dim=1))[..., :h, :w]
+        ab = torch.tanh(y[:, :2])
+        if not self.config.restore:
+            return ab
+        # Lightness is predicted as a correction of the input, so "no damage" is the easy answer.
+        return torch.cat([ab, F.hardtanh(l_norm + y[:, 2:3])], dim=1)
 
     def load_imagenet_encoder(self) -> bool:
         """Copy ImageNet weights into the encoder if torchvision has them cached; never downloads.

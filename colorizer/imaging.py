@@ -67,7 +67,7 @@ def open_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
     if width * height > max_pixels:
         raise ImageError(
             f"{name}: {width}x{height} is {width * height / 1e6:.0f} megapixels, above the limit of "
-            f"{max_pixels / 1e6:.0f} megapixels; downscale it first or raise the limit (--max-pixels)"
+            f"{max_pixels / 1e6:.0f} megapixels; downscale it first"
         )
     if width < 1 or height < 1:
         raise ImageError(f"{name}: image has no pixels")

@@ -22,6 +22,7 @@ from colorizer import color, hub
 from colorizer.errors import ColorizerError
 from colorizer.generator import Generator
 from colorizer.imaging import STRIP_PIXELS, ImageSource, Photo, read_photo
+from colorizer.restore import RestoreOptions, restore_lightness
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +70,33 @@ class Colorizer:
         """Which weights are in use, for people (the app shows this)."""
         return self.weights.description
 
+    @property
+    def can_restore(self) -> bool:
+        """Whether these weights were trained to restore lightness (else restore is classical only)."""
+        return self.generator.config.restore
+
+    def _read(self, image: ImageSource, max_pixels: int, restore: bool | RestoreOptions) -> Photo:
+        """Decode, and restore the lightness first when asked (colour is then predicted from it)."""
+        photo = read_photo(image, max_pixels)
+        if restore:
+            options = restore if isinstance(restore, RestoreOptions) else RestoreOptions()
+            photo.lightness = restore_lightness(photo.lightness, self.generator, self.device, options)
+        return photo
+
     def colorize(self, image: ImageSource, render_size: int = DEFAULT_RENDER_SIZE, strength: float = 1.0,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False) -> Image.Image:
         """Colorize one image (path, bytes, file object or PIL image); returns a PIL image of the same size.
 
         strength scales the predicted chroma (0 = gray, 1 = as predicted, >1 = more vivid).
+        restore first repairs the lightness (see colorizer.restore); the output then has the
+        restored tones instead of the input's.
         """
-        photo = read_photo(image, max_pixels)
+        photo = self._read(image, max_pixels, restore)
         return self._finish(photo, self.predict_ab([photo], render_size)[0], strength)
 
     def colorize_many(self, images: Iterable[ImageSource], render_size: int = DEFAULT_RENDER_SIZE,
-                      strength: float = 1.0, batch_size: int = 4,
-                      max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Image.Image | ColorizerError]:
+                      strength: float = 1.0, batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS,
+                      restore: bool | RestoreOptions = False) -> Iterator[Image.Image | ColorizerError]:
         """Colorize many images, `batch_size` at a time through the model.
 
         Yields one item per input, in input order: the colour image, or the ColorizerError that
@@ -89,7 +105,7 @@ class Colorizer:
         pending: list[Photo | ColorizerError] = []
         for image in images:
             try:
-                pending.append(read_photo(image, max_pixels))
+                pending.append(self._read(image, max_pixels, restore))
             except ColorizerError as err:
                 pending.append(err)
             if sum(isinstance(p, Photo) for p in pending) == batch_size:
@@ -116,7 +132,7 @@ class Colorizer:
         for shape in dict.fromkeys(shapes):
             idx = [i for i, s in enumerate(shapes) if s == shape]
             l_small = torch.stack([_downsample(photos[i].lightness, shape) for i in idx]).to(self.device)
-            ab = color.denormalize_ab(self.generator(color.normalize_l(l_small))).float().cpu()
+            ab = color.denormalize_ab(self.generator(color.normalize_l(l_small))[:, :2]).float().cpu()
             for i, a in zip(idx, ab):
                 out[i] = a
         return out  # type: ignore[return-value]

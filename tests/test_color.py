@@ -61,3 +61,10 @@ def test_normalisation_round_trips():
     ab = torch.tensor([-110.0, 37.0])
     assert torch.allclose(color.denormalize_ab(color.normalize_ab(ab)), ab)
     assert torch.allclose(color.denormalize_l(color.normalize_l(l)), l)
+
+
+def test_rgb_to_gray_is_the_neutral_colour_of_the_same_lightness():
+    rgb = torch.rand(2, 3, 16, 16)
+    lab = color.rgb_to_lab(rgb)
+    neutral = color.lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], dim=1))
+    assert torch.allclose(color.rgb_to_gray(rgb).expand(-1, 3, -1, -1), neutral, atol=1e-5)

@@ -82,3 +82,17 @@ def test_imagenet_encoder_is_optional(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     assert Generator.from_preset("tiny").load_imagenet_encoder() is False
     assert "random init" in caplog.text
+
+
+def test_restore_variant_predicts_lightness_as_a_correction():
+    config = preset("tiny")
+    config.restore = True
+    model = Generator(config).eval()
+    x = torch.rand(1, 1, 40, 56) * 2 - 1
+    with torch.no_grad():
+        out = model(x)
+        assert out.shape == (1, 3, 40, 56)
+        assert torch.equal(out[:, 2:], x)  # untrained: the lightness passes through unchanged
+        torch.nn.init.normal_(model.head[-1].weight)
+        out = model(x)
+    assert not torch.equal(out[:, 2:], x) and out[:, 2:].abs().max() <= 1.0

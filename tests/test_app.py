@@ -1,0 +1,189 @@
+"""The real app (`python app.py`, as Spaces runs it) on 127.0.0.1, driven with gradio_client.
+
+Its weights come from COLORIZER_WEIGHTS: the project's Hub repo, which with HF_HUB_OFFLINE=1
+falls back to the embedded default, and the tests' tiny weights as a second model variant.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import gradio
+import numpy as np
+import pytest
+import yaml
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from colorizer.hub import DEFAULT_HUB_REPO
+from tests.conftest import REPO, lightness_of
+
+STARTUP_TIMEOUT_S = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_weights) -> Iterator[str]:
+    """URL of `python app.py` started as Spaces would start it, stopped after the module."""
+    tmp = tmp_path_factory.mktemp("app")
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLORIZER_WEIGHTS": f"{DEFAULT_HUB_REPO},{tiny_weights}",
+           "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_TEMP_DIR": str(tmp / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = (tmp / "server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        try:
+            _get(url + "config")
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"app did not start:\n{(tmp / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def client(server, tmp_path_factory) -> Client:
+    return Client(server, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    """A real black-and-white photo from examples/, 256x170 (not a multiple of 32), lossless."""
+    image = Image.open(REPO / "examples" / "chelsea.jpg")
+    image.thumbnail((256, 256))
+    path = tmp_path_factory.mktemp("photo") / "chelsea.png"
+    image.save(path)
+    return path
+
+
+def _png_claiming(path: Path, width: int, height: int) -> Path:
+    """A 70-byte PNG whose header claims width x height, as a decompression bomb's does."""
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = struct.pack(">II", width, height)  # IHDR data starts after signature, length, type
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # CRC of IHDR type + data
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _assert_colorized(result_png: str | io.BytesIO, photo: Path) -> np.ndarray:
+    out = Image.open(result_png)
+    source = Image.open(photo)
+    assert out.format == "PNG" and out.size == source.size
+    diff = np.abs(lightness_of(out) - lightness_of(source))
+    assert diff.mean() < 0.3 and diff.max() < 1.5  # the photo's own lightness, up to 8-bit rounding
+    return np.asarray(out.convert("RGB"), dtype=int)
+
+
+def test_page_says_which_weights_are_used_and_the_limits(server, tiny_weights):
+    page = json.loads(_get(server + "config"))
+    text = " ".join(str(c.get("props", {}).get("value", "")) for c in page["components"])
+    assert f"could not get {DEFAULT_HUB_REPO} from the Hugging Face Hub" in text
+    assert "Using the embedded default weights" in text
+    assert f"local folder {tiny_weights}" in text
+    assert "up to 50 megapixels and 50 MB per photo" in text
+    assert page["max_file_size"] == 50 * 1024**2  # what the page says is what Gradio enforces
+    model_menu = next(c for c in page["components"] if c["props"].get("label") == "Model")
+    assert model_menu["props"]["visible"] is True  # two variants configured
+
+
+def test_colorize_keeps_full_size_and_lightness(client, photo):
+    (before, after), download = client.predict(handle_file(photo), api_name="/colorize")
+    _assert_colorized(download, photo)
+    assert Path(download).name == "chelsea-colorized.png"
+    assert Image.open(after).size == Image.open(before).size == Image.open(photo).size
+
+
+def test_controls_reach_the_model(client, photo, tiny_weights):
+    colour = _assert_colorized(client.predict(handle_file(photo), 128, 1.0, str(tiny_weights),
+                                              api_name="/colorize")[1], photo)
+    gray = _assert_colorized(client.predict(handle_file(photo), 128, 0.0, str(tiny_weights),
+                                            api_name="/colorize")[1], photo)
+    assert np.abs(colour[..., 0] - colour[..., 2]).mean() > 1  # the tiny weights really colour
+    assert np.abs(gray[..., 0] - gray[..., 2]).max() <= 1  # strength 0 is gray
+
+
+def test_restore_toggle_repairs_a_faded_photo(client, photo, tmp_path):
+    faded = tmp_path / "faded.png"
+    pixels = np.asarray(Image.open(photo).convert("L"), dtype=np.float32)
+    Image.fromarray((70 + pixels * 0.4).astype(np.uint8)).save(faded)  # washed-out print: grays 70..172
+    _, download = client.predict(handle_file(faded), 128, 1.0, str(DEFAULT_HUB_REPO), True, api_name="/colorize")
+    restored = lightness_of(Image.open(download))
+    assert Image.open(download).size == Image.open(faded).size
+    assert np.percentile(restored, 99) - np.percentile(restored, 1) > 1.5 * np.ptp(lightness_of(Image.open(faded)))
+
+
+def test_corrupt_file_is_a_readable_error_and_the_server_keeps_answering(client, photo, tmp_path):
+    bad = tmp_path / "grandma.png"
+    bad.write_bytes(b"this is not an image")
+    with pytest.raises(AppError) as error:
+        client.predict(handle_file(bad), api_name="/colorize")
+    message = str(error.value)
+    assert "grandma.png" in message and "not an image" in message
+    assert "Traceback" not in message and str(tmp_path) not in message and "/gradio/" not in message
+    _assert_colorized(client.predict(handle_file(photo), api_name="/colorize")[1], photo)
+
+
+@pytest.mark.parametrize(("size", "expected"), [(9000, "9000x9000 is 81 megapixels"),
+                                                (30000, "decompression bomb")])
+def test_huge_images_are_refused_before_decoding(client, tmp_path, size, expected):
+    with pytest.raises(AppError, match=expected):
+        client.predict(handle_file(_png_claiming(tmp_path / "huge.png", size, size)), api_name="/colorize")
+
+
+def test_requests_at_once_are_all_answered(client, photo):
+    jobs = [client.submit(handle_file(photo), 64 * (i + 1), api_name="/colorize") for i in range(4)]
+    for job in jobs:
+        _assert_colorized(job.result(timeout=120)[1], photo)
+
+
+def test_batch_gives_a_zip_and_lists_bad_files(client, photo, tmp_path):
+    bad = tmp_path / "scan.jpg"
+    bad.write_bytes(b"\xff\xd8 broken")
+    zip_path, summary = client.predict([handle_file(photo), handle_file(bad), handle_file(photo)], 64,
+                                       api_name="/colorize_batch")
+    with zipfile.ZipFile(zip_path) as archive:
+        assert archive.namelist() == ["chelsea-colorized.png", "chelsea-2-colorized.png"]
+        for name in archive.namelist():
+            _assert_colorized(io.BytesIO(archive.read(name)), photo)
+    assert "Colorized 2 of 3 photos" in summary and "scan.jpg" in summary
+
+
+def test_space_header_runs_this_app_with_our_model():
+    header = yaml.safe_load((REPO / "README.md").read_text().split("---")[1])
+    assert header["sdk"] == "gradio" and header["sdk_version"] == gradio.__version__
+    assert (REPO / header["app_file"]).is_file() and header["app_file"] == "app.py"
+    assert header["models"] == [DEFAULT_HUB_REPO] and header["license"] and header["title"]
+    assert len(header["short_description"]) <= 60  # the Hub's limit
