@@ -22,13 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import gradio as gr
-import torch
 from PIL import Image
 
 from colorizer import hub
 from colorizer.errors import ColorizerError
-from colorizer.imaging import open_image, read_photo, save_image
-from colorizer.pipeline import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer, join_lightness
+from colorizer.imaging import gray_image, open_image, save_image
+from colorizer.pipeline import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
 
 WEIGHTS_ENV = "COLORIZER_WEIGHTS"  # comma-separated Hub repo ids or local folders
 MAX_PIXELS = 50_000_000  # ~3 GB of memory at ~60 bytes/pixel (measured); larger is refused before decoding
@@ -89,16 +88,6 @@ def _new_folder() -> Path:
     return Path(tempfile.mkdtemp(dir=WORK_ROOT))
 
 
-def _gray_of(image: Image.Image) -> Image.Image:
-    """The photo's own lightness as an 8-bit gray image: exactly what the colorizer keeps.
-
-    Shown as "before", so the slider compares only the colour that was added, and 16-bit or
-    CMYK scans (which browsers cannot show and Pillow converts badly) look right.
-    """
-    rgb = join_lightness(read_photo(image).lightness, torch.zeros(2, 1, 1))
-    return Image.fromarray(rgb[..., 0])  # R = G = B
-
-
 def build_demo(colorizers: dict[str, Colorizer]) -> gr.Blocks:
     """The whole page; nothing runs until it is launched. colorizers: see load_colorizers."""
     variants = list(colorizers)
@@ -120,7 +109,9 @@ def build_demo(colorizers: dict[str, Colorizer]) -> gr.Blocks:
         try:
             image = open_image(path, MAX_PIXELS)
             after = colorizers[variant].colorize(image, int(render_size), float(strength), MAX_PIXELS, bool(restore))
-            before = _gray_of(image)
+            # the photo's own lightness as "before": the slider compares only the colour added, and
+            # 16-bit or CMYK scans (which browsers can't show) look right
+            before = gray_image(image)
         except ColorizerError as err:
             raise _user_error(_user_message(err, path, name)) from None
         result = str(save_image(after, _new_folder() / _result_name(name)))

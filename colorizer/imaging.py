@@ -91,6 +91,26 @@ def read_photo(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
     return Photo(lightness=_lightness(image), alpha=alpha, name=name)
 
 
+def lightness_to_image(lightness: torch.Tensor) -> Image.Image:
+    """(1, H, W) L in [0, 100] -> 8-bit gray PIL image (sRGB-encoded, as a scan of a print is)."""
+    gray = color.l_to_gray(lightness[0]).mul(255.0).add(0.5).clamp(0, 255).to(torch.uint8)
+    return Image.fromarray(gray.numpy(), "L")
+
+
+def image_to_lightness(image: Image.Image) -> torch.Tensor:
+    """8-bit gray PIL image -> (1, H, W) L in [0, 100]."""
+    return _lut_lightness(np.asarray(image.convert("L")))
+
+
+def gray_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """The photo in black and white: its lightness alone, as an 8-bit "L" image of the same size.
+
+    What a black-and-white print of the scene looks like (Lab with a = b = 0); a gray 8-bit
+    photo comes back unchanged.
+    """
+    return lightness_to_image(read_photo(source, max_pixels).lightness)
+
+
 def _lightness(image: Image.Image) -> torch.Tensor:
     """PIL image of any mode -> (1, H, W) float32 L in [0, 100]."""
     if image.mode in ("1", "L"):

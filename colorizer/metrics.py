@@ -2,6 +2,8 @@
 
 Every function takes (H, W, 3) RGB numpy arrays, either uint8 or float in [0, 1], and
 works on the 0-255 scale internally, so a score never depends on how the array was stored.
+PSNR and SSIM also take (H, W) gray arrays, one channel (restoration scores lightness as the
+8-bit gray image that encodes it); a gray image and its (H, W, 3) copy with R = G = B score alike.
 PSNR and SSIM judge the whole RGB image; ab error isolates the colour (lightness is shared
 by construction in evaluation); colorfulness says whether a result is as vivid as photos are,
 which PSNR alone punishes (a dull guess often scores better than a bold wrong one).
@@ -25,39 +27,44 @@ SSIM_K1, SSIM_K2 = 0.01, 0.03
 CF_MEAN_WEIGHT = 0.3
 
 
-def _to_255(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 or float in [0, 1] -> float64 on the 0-255 scale."""
-    if image.ndim != 3 or image.shape[-1] != 3:
-        raise ValueError(f"expected an (H, W, 3) RGB array, got shape {image.shape}")
+def _to_255(image: np.ndarray, gray_ok: bool = False) -> np.ndarray:
+    """(H, W, 3) (or, with gray_ok, (H, W)) uint8 or float in [0, 1] -> float64 on the 0-255 scale."""
+    if gray_ok and image.ndim == 2:
+        pass
+    elif image.ndim != 3 or image.shape[-1] != 3:
+        expected = "an (H, W, 3) RGB or (H, W) gray" if gray_ok else "an (H, W, 3) RGB"
+        raise ValueError(f"expected {expected} array, got shape {image.shape}")
     if image.dtype == np.uint8:
         return image.astype(np.float64)
     return np.asarray(image, dtype=np.float64) * PEAK
 
 
-def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pair(a: np.ndarray, b: np.ndarray, gray_ok: bool = False) -> tuple[np.ndarray, np.ndarray]:
     if a.shape != b.shape:
         raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
-    return _to_255(a), _to_255(b)
+    return _to_255(a, gray_ok), _to_255(b, gray_ok)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB over all RGB values; inf for identical images."""
-    x, y = _pair(a, b)
+    """Peak signal-to-noise ratio in dB over all RGB (or gray) values; inf for identical images."""
+    x, y = _pair(a, b, gray_ok=True)
     mse = float(np.mean((x - y) ** 2))
     return math.inf if mse == 0.0 else 10.0 * math.log10(PEAK**2 / mse)
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Structural similarity, the mean over every RGB channel and every full 11x11 window.
+    """Structural similarity, the mean over every RGB channel (or the one gray) and every full 11x11 window.
 
     Only windows that fit inside the image count (no padding), as in the reference code;
     scikit-image gives the same number with `gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False, data_range=255, channel_axis=-1`.
+    use_sample_covariance=False, data_range=255`, and `channel_axis=-1` for RGB.
     """
-    x, y = _pair(a, b)
+    x, y = _pair(a, b, gray_ok=True)
     if min(x.shape[:2]) < 2 * SSIM_RADIUS + 1:
         raise ValueError(f"SSIM needs images of at least {2 * SSIM_RADIUS + 1} pixels a side")
-    return float(np.mean([_ssim_channel(x[..., c], y[..., c]) for c in range(3)]))
+    if x.ndim == 2:  # (H, W) gray: one channel
+        x, y = x[..., None], y[..., None]
+    return float(np.mean([_ssim_channel(x[..., c], y[..., c]) for c in range(x.shape[-1])]))
 
 
 def _ssim_channel(x: np.ndarray, y: np.ndarray) -> float:

@@ -3,9 +3,14 @@
     L (1, H, W) in [0, 100], full resolution
       -> auto levels              (classical: a faded print's range stretched back)
       -> scratches + dust removed (classical: detected and inpainted)
-      -> the restore generator    (learned: grain, blur, JPEG and what is left of the damage),
-         run fully convolutionally over overlapping tiles at the photo's own resolution
+      -> the restore generator    (learned: fading, grain, blur, JPEG, scratches and dust, from
+         the same damage model as colorizer/degrade.py), run fully convolutionally over
+         overlapping tiles at the photo's own resolution
     -> restored L (1, H, W), same size
+
+By default the classical steps stand in for the model when the weights cannot restore, and
+step aside when they can (the model was trained on untouched damaged scans); RestoreOptions
+turns each step on or off explicitly.
 
 Tiles keep memory bounded by the tile size, not the scan: a 50 MP scan costs what a
 512 x 512 crop costs, plus the output. Only the centre of each tile is kept, so no seams show.
@@ -15,35 +20,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from PIL import Image
 
 from colorizer import classical, color
 from colorizer.generator import Generator
+from colorizer.imaging import image_to_lightness, lightness_to_image
 
 
 @dataclass
 class RestoreOptions:
-    """Which restoration steps run. The CLI's --restore and the app's toggle turn them all on."""
+    """Which restoration steps run. None means "automatic": the classical steps run when the
+    weights cannot restore; weights trained to restore learned fading, scratches and dust from
+    the same damage model, so they get the untouched scan they were trained on."""
 
-    auto_levels: bool = True
-    remove_scratches: bool = True
+    auto_levels: bool | None = None
+    remove_scratches: bool | None = None
     learned: bool = True  # used only when the generator was trained to restore (config.restore)
     tile: int = 512  # pixels per tile side for the learned step
     overlap: int = 32  # context each tile sees beyond what it keeps
 
-
-def lightness_to_image(lightness: torch.Tensor) -> Image.Image:
-    """(1, H, W) L in [0, 100] -> 8-bit gray PIL image (sRGB-encoded, like a scan)."""
-    gray = color.l_to_gray(lightness[0]).mul(255.0).add(0.5).clamp(0, 255).to(torch.uint8)
-    return Image.fromarray(gray.numpy(), "L")
-
-
-def image_to_lightness(image: Image.Image) -> torch.Tensor:
-    """8-bit gray PIL image -> (1, H, W) L in [0, 100]."""
-    gray = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)
-    return color.gray_to_l(gray).unsqueeze(0)
+    def resolved(self, can_restore: bool) -> "RestoreOptions":
+        """These options with every "automatic" choice made for weights that can (not) restore."""
+        learned = self.learned and can_restore
+        classical = not learned
+        return RestoreOptions(
+            auto_levels=classical if self.auto_levels is None else self.auto_levels,
+            remove_scratches=classical if self.remove_scratches is None else self.remove_scratches,
+            learned=learned, tile=self.tile, overlap=self.overlap,
+        )
 
 
 def classical_cleanup(lightness: torch.Tensor, options: RestoreOptions) -> torch.Tensor:
@@ -80,8 +84,8 @@ def learned_lightness(lightness: torch.Tensor, generator: Generator, device: tor
 def restore_lightness(lightness: torch.Tensor, generator: Generator, device: torch.device,
                       options: RestoreOptions | None = None) -> torch.Tensor:
     """The whole restoration of (1, H, W) L: classical steps, then the model if it can restore."""
-    options = options or RestoreOptions()
+    options = (options or RestoreOptions()).resolved(generator.config.restore)
     lightness = classical_cleanup(lightness, options)
-    if options.learned and generator.config.restore:
+    if options.learned:
         lightness = learned_lightness(lightness, generator, device, options.tile, options.overlap)
     return lightness

@@ -106,3 +106,42 @@ def test_metrics_refuse_mismatched_or_non_rgb_arrays():
         metrics.psnr(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 3, 3), np.uint8))
     with pytest.raises(ValueError, match="RGB"):
         metrics.colorfulness(np.zeros((2, 2), np.uint8))
+
+
+# Gray (H, W) arrays: restoration scores lightness as one 8-bit gray channel.
+
+def test_psnr_of_a_gray_image_with_one_wrong_value():
+    # One of 2 * 2 = 4 values off by 10: MSE = 100 / 4 = 25, PSNR = 10 log10(65025 / 25)
+    # = 10 log10(2601) = 34.1514 dB (a quarter of the values, not a twelfth as in RGB).
+    a = np.full((2, 2), 50, np.uint8)
+    b = a.copy()
+    b[1, 1] = 60
+    assert metrics.psnr(a, b) == pytest.approx(34.1514, abs=1e-4)
+    assert metrics.psnr(a / 255.0, b / 255.0) == pytest.approx(34.1514, abs=1e-4)
+
+
+def test_ssim_of_two_flat_gray_images():
+    # As for RGB: only the luminance term is left, (2 * 100 * 110 + c1) / (100^2 + 110^2 + c1)
+    # with c1 = 6.5025, i.e. 22006.5025 / 22106.5025 = 0.995476.
+    a = np.full((11, 11), 100, np.uint8)
+    assert metrics.ssim(a, a + 10) == pytest.approx(0.995476, abs=1e-6)
+
+
+def test_gray_scores_match_the_reference_and_a_gray_rgb_copy():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (23, 31), dtype=np.uint8)
+    b = np.clip(a + rng.integers(-40, 40, a.shape), 0, 255).astype(np.uint8)
+    expected = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                     data_range=255)
+    assert metrics.ssim(a, b) == pytest.approx(expected, abs=1e-6)
+    as_rgb = [np.repeat(x[..., None], 3, axis=-1) for x in (a, b)]
+    assert metrics.ssim(a, b) == pytest.approx(metrics.ssim(*as_rgb), abs=1e-12)
+    assert metrics.psnr(a, b) == pytest.approx(metrics.psnr(*as_rgb), abs=1e-12)
+
+
+def test_only_psnr_and_ssim_take_gray_arrays():
+    gray = np.zeros((11, 11), np.uint8)
+    with pytest.raises(ValueError, match="RGB"):
+        metrics.ab_error(gray, gray)
+    with pytest.raises(ValueError, match=r"\(H, W\) gray"):
+        metrics.psnr(np.zeros((2, 2, 2), np.uint8), np.zeros((2, 2, 2), np.uint8))

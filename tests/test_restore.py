@@ -12,7 +12,8 @@ from colorizer import color
 from colorizer.degrade import DegradeConfig, degrade
 from colorizer.generator import Generator, preset
 from colorizer.pipeline import Colorizer
-from colorizer.restore import RestoreOptions, image_to_lightness, learned_lightness, lightness_to_image
+from colorizer.imaging import image_to_lightness, lightness_to_image
+from colorizer.restore import RestoreOptions, learned_lightness
 from tests.conftest import REPO, lightness_of, real_photo
 
 
@@ -75,3 +76,11 @@ def test_cli_restore_with_weights_that_cannot_restore(tmp_path, tiny_weights):
     out = Image.open(tmp_path / "out" / "old.png")
     assert out.size == damaged.size
     assert np.abs(lightness_of(out) - lightness_of(damaged)).mean() > 0.5  # it did change the tones
+
+
+def test_classical_steps_stand_in_only_for_weights_that_cannot_restore():
+    auto = RestoreOptions()
+    assert auto.resolved(can_restore=True) == RestoreOptions(False, False, True, 512, 32)
+    assert auto.resolved(can_restore=False) == RestoreOptions(True, True, False, 512, 32)
+    explicit = RestoreOptions(auto_levels=True, learned=False)
+    assert explicit.resolved(can_restore=True) == RestoreOptions(True, True, False, 512, 32)
