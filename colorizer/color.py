@@ -15,6 +15,8 @@ Results agree with scikit-image's rgb2lab / lab2rgb (D65, 2-degree observer) to 
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 # sRGB primaries -> CIE XYZ (D65), as scikit-image uses them.
@@ -105,6 +107,18 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack(lab, dim=-3)
 
 
+def _lab_to_linear(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(..., 3, H, W) Lab -> (linear RGB (..., 3, H, W), unclipped; luminance Y (..., 1, H, W))."""
+    l, a, b = lab.unbind(dim=-3)
+    fy = (l + 16.0) / 116.0
+    fx = fy + a / 500.0
+    fz = (fy - b / 200.0).clamp(min=0.0)  # negative Z is not a colour; skimage clips it too
+    white = _matrix(_WHITE_D65, lab).view(3, 1, 1)
+    xyz = _f_inv(torch.stack((fx, fy, fz), dim=-3)) * white
+    lin = _apply_matrix(torch.linalg.inv(_matrix(_RGB_TO_XYZ, xyz)), xyz)
+    return lin, xyz[..., 1:2, :, :]
+
+
 def lab_to_rgb(lab: torch.Tensor, keep_lightness: bool = False) -> torch.Tensor:
     """(..., 3, H, W) Lab -> (..., 3, H, W) sRGB in [0, 1].
 
@@ -114,30 +128,45 @@ def lab_to_rgb(lab: torch.Tensor, keep_lightness: bool = False) -> torch.Tensor:
     L is kept exactly and only chroma is given up. The pipeline uses this, so a colorized
     photo keeps the tones of the original.
     """
-    l, a, b = lab.unbind(dim=-3)
-    fy = (l + 16.0) / 116.0
-    fx = fy + a / 500.0
-    fz = (fy - b / 200.0).clamp(min=0.0)  # negative Z is not a colour; skimage clips it too
-    white = _matrix(_WHITE_D65, lab).view(3, 1, 1)
-    xyz = _f_inv(torch.stack((fx, fy, fz), dim=-3)) * white
-    rgb_to_xyz = _matrix(_RGB_TO_XYZ, xyz)
-    lin = _apply_matrix(torch.linalg.inv(rgb_to_xyz), xyz)
-    if keep_lightness:
-        lin = _desaturate_into_gamut(lin, xyz[..., 1:2, :, :].clamp(0.0, 1.0))
-    return linear_to_srgb(lin)
+    lin, y = _lab_to_linear(lab)
+    return linear_to_srgb(_desaturate_into_gamut(lin, y) if keep_lightness else lin)
+
+
+def lab_to_rgb8(lab: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) Lab -> (..., 3, H, W) uint8 sRGB, lightness kept (see lab_to_rgb).
+
+    The inference path for full-resolution photos: the sRGB curve is a 64 K-entry table
+    indexed by linear value (finer than one 8-bit level everywhere, also near black), which
+    is several times cheaper than evaluating the power function per pixel.
+    """
+    lin, y = _lab_to_linear(lab)
+    lin = _desaturate_into_gamut(lin, y)
+    return _srgb8_table(lin.device)[lin.mul_(_TABLE_STEPS).add_(0.5).to(torch.int32)]
+
+
+_TABLE_STEPS = 65535
+
+
+@functools.cache
+def _srgb8_table(device: torch.device) -> torch.Tensor:
+    levels = linear_to_srgb(torch.linspace(0.0, 1.0, _TABLE_STEPS + 1, dtype=torch.float64))
+    return levels.mul(255.0).add(0.5).to(torch.uint8).to(device)
 
 
 def _desaturate_into_gamut(lin: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Scale each pixel's linear RGB towards (Y, Y, Y) until every channel is in [0, 1].
 
-    lin: (..., 3, H, W), y: (..., 1, H, W). For a channel c above 1 the largest allowed
-    step is (1 - Y) / (c - Y); below 0 it is Y / (Y - c). Gray (Y, Y, Y) is always inside.
+    lin: (..., 3, H, W), y: (..., 1, H, W) in [0, 1]. If the largest channel c is above 1,
+    the largest allowed step is (1 - Y) / (c - Y); if the smallest is below 0, Y / (Y - c).
+    Gray (Y, Y, Y) is always inside. Works on the per-pixel max and min, one channel each.
     """
     tiny = 1e-6
-    over = torch.where(lin > 1.0, (1.0 - y) / (lin - y).clamp(min=tiny), torch.ones_like(lin))
-    under = torch.where(lin < 0.0, y / (y - lin).clamp(min=tiny), torch.ones_like(lin))
-    t = torch.minimum(over, under).amin(dim=-3, keepdim=True).clamp(0.0, 1.0)
-    return y + t * (lin - y)
+    y = y.clamp(0.0, 1.0)
+    high, low = lin.amax(dim=-3, keepdim=True), lin.amin(dim=-3, keepdim=True)
+    t = torch.ones_like(y)
+    t = torch.where(high > 1.0, torch.minimum(t, (1.0 - y) / (high - y).clamp(min=tiny)), t)
+    t = torch.where(low < 0.0, torch.minimum(t, y / (y - low).clamp(min=tiny)), t)
+    return (y + t * (lin - y)).clamp(0.0, 1.0)
 
 
 def normalize_l(l: torch.Tensor) -> torch.Tensor:

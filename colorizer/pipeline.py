@@ -166,6 +166,5 @@ def join_lightness(lightness: torch.Tensor, ab_small: torch.Tensor) -> np.ndarra
     rows = max(1, STRIP_PIXELS // width)
     for top in range(0, height, rows):
         lab = torch.cat([lightness[:, top : top + rows], ab[:, top : top + rows]], dim=0)
-        rgb = color.lab_to_rgb(lab, keep_lightness=True)
-        out[top : top + rows] = (rgb * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
+        out[top : top + rows] = color.lab_to_rgb8(lab).permute(1, 2, 0).numpy()
     return out

@@ -68,3 +68,13 @@ def test_rgb_to_gray_is_the_neutral_colour_of_the_same_lightness():
     lab = color.rgb_to_lab(rgb)
     neutral = color.lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], dim=1))
     assert torch.allclose(color.rgb_to_gray(rgb).expand(-1, 3, -1, -1), neutral, atol=1e-5)
+
+
+def test_8_bit_output_matches_the_float_path_to_one_level():
+    lab = torch.cat([torch.rand(1, 64, 64) * 100, torch.randn(2, 64, 64) * 40])
+    exact = (color.lab_to_rgb(lab, keep_lightness=True) * 255 + 0.5).to(torch.uint8).int()
+    fast = color.lab_to_rgb8(lab)
+    assert fast.dtype == torch.uint8 and fast.shape == lab.shape
+    fast = fast.int()
+    assert (fast - exact).abs().max() <= 1
+    assert (fast != exact).float().mean() < 0.01
