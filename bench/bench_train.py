@@ -1,0 +1,137 @@
+"""Training throughput of each NoGAN phase at its crop size, and of the data pipeline feeding it.
+
+    python bench/bench_train.py                      # stable generator, CPU, all phases
+    python bench/bench_train.py --preset tiny --steps 5
+    python bench/bench_train.py --device cuda --batch-size 16
+
+Model steps run the real `train/nogan.py` step functions (one process, no DDP) on synthetic
+batches, so they measure compute alone; the data rows time `colorizer.data` (decode, crop,
+old-photo damage, Lab conversion) on JPEG re-encodings of scikit-image's colour photos, which
+are ImageNet-sized. Prints a markdown table of images/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import skimage.data  # noqa: E402
+import torch  # noqa: E402
+from accelerate import Accelerator  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from colorizer.critic import Critic  # noqa: E402
+from colorizer.data import Batch, DataConfig, PairStream, open_source  # noqa: E402
+from colorizer.generator import Generator, preset  # noqa: E402
+from train.config import TrainConfig  # noqa: E402
+from train.nogan import Phase, Trainer  # noqa: E402
+
+PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="stable", help="generator preset (default: stable)")
+    parser.add_argument("--feature-net", default="vgg16", choices=("vgg16", "none"),
+                        help="perceptual loss network; random VGG16 weights cost the same as ImageNet ones")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads on CPU (default: 2)")
+    parser.add_argument("--batch-size", type=int, default=4, help="batch size for every model step (default: 4)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per row (default: 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default: 1)")
+    parser.add_argument("--data-batches", type=int, default=8, help="timed batches per data row (default: 8)")
+    parser.add_argument("--data-threads", type=int, nargs="+", default=[1, 2],
+                        help="decode threads to time the data pipeline with (default: 1 2)")
+    return parser.parse_args()
+
+
+def synthetic_batch(size: int, batch: int) -> Batch:
+    g = torch.Generator().manual_seed(size)
+    lab = torch.cat([torch.rand(batch, 1, size, size, generator=g) * 2 - 1,
+                     (torch.rand(batch, 2, size, size, generator=g) - 0.5) * 0.6], dim=1)
+    return Batch(inputs=lab[:, :1].clone(), targets=lab)
+
+
+def timed(step, warmup: int, steps: int, device: torch.device) -> float:
+    """Seconds per call of `step`, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / steps
+
+
+def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float]]:
+    config = TrainConfig(generator_preset=args.preset, cpu=args.device == "cpu")
+    config.loss.net = args.feature_net
+    accelerator = Accelerator(cpu=args.device == "cpu")
+    trainer = Trainer(config, accelerator, Generator(preset(args.preset)), Critic(config.critic))
+    device, b = accelerator.device, args.batch_size
+    for size in config.pretrain.sizes:
+        batch = synthetic_batch(size, b)
+        seconds = timed(lambda batch=batch: trainer.generator_step(batch, adversarial=False), args.warmup, args.steps,
+                        device)
+        yield "pretrain-g (generator step)", size, b, b / seconds
+    size = config.critic_pretrain.size
+    batch = synthetic_batch(size, b)
+    seconds = timed(lambda: trainer.critic_step(batch), args.warmup, args.steps, device)
+    yield "pretrain-critic (critic step)", size, b, b / seconds
+    trainer.start_phase(Phase("gan", 1, 1, 0))
+    size = config.gan.size
+    batch = synthetic_batch(size, b)
+
+    def gan_iteration() -> None:  # the cheapest GAN step: one critic step, then one generator step
+        trainer.critic_step(batch)
+        trainer.generator_step(batch, adversarial=True)
+
+    seconds = timed(gan_iteration, args.warmup, args.steps, device)
+    yield "gan (1 critic + 1 generator step)", size, b, 2 * b / seconds
+
+
+def data_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float]]:
+    with tempfile.TemporaryDirectory() as folder:
+        for name in PHOTOS:  # 450-740 px JPEGs, like ImageNet's
+            image = Image.open(Path(skimage.data.__file__).parent / name).convert("RGB")
+            image.save(Path(folder) / f"{Path(name).stem}.jpg", quality=90)
+        for threads in args.data_threads:
+            data = DataConfig(dataset=folder, shuffle_buffer=0, decode_threads=threads)
+            source = open_source(data, seed=0)
+            for size in (64, 128, 192):
+                pairs = PairStream(source, data, TrainConfig().degrade, size=size, batch_size=args.batch_size, seed=0)
+                next(pairs)
+                start = time.perf_counter()
+                for _ in range(args.data_batches):
+                    next(pairs)
+                seconds = (time.perf_counter() - start) / args.data_batches
+                pairs.close()
+                yield f"data pipeline, {threads} thread(s)", size, args.batch_size, args.batch_size / seconds
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} torch threads"
+    print(f"# NoGAN training throughput: preset {args.preset}, feature net {args.feature_net}, {device}, "
+          f"load average {load:.1f} on {os.cpu_count()} cores\n")
+    print("| what | size (px) | batch | images/s |")
+    print("|---|---|---|---|")
+    for what, size, batch, rate in itertools.chain(model_rows(args), data_rows(args)):
+        print(f"| {what} | {size} | {batch} | {rate:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,315 @@
+"""Training data: colour photos, streamed from the Hub or read from a folder, made into
+(degraded lightness, clean colour) pairs on the fly. Every training phase uses this module.
+
+    record ──decode──> RGB photo ──random crop, resize, flip──> RGB (S, S)
+        target: its Lab                       (3, S, S) as (L / 50 - 1, a / AB_SCALE, b / AB_SCALE)
+        input:  its lightness, old-photo damaged by colorizer.degrade, as L / 50 - 1 in (1, S, S)
+
+Grayscale photos are skipped (there is no colour to learn from), and so is a record that will
+not decode: both are counted, neither stops training. Each process reads its own shard
+(`split_dataset_by_node`), so nothing else may shard the stream again.
+
+Exact resume: every random choice for a sample comes from a generator seeded by
+(seed, rank, epoch, position in the epoch), and the stream's state is just (epoch, position).
+Resuming re-opens the stream at that epoch and skips `position` records without decoding them;
+the shuffle buffer then refills exactly as before, so the data order is the same. (For a streamed
+Hub dataset skipping re-downloads those records, ~110 KB each for ImageNet; `datasets`' own
+state_dict would skip faster but drops the shuffle buffer's content, so the order would differ.)
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+import math
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from datasets.distributed import split_dataset_by_node
+from PIL import Image, ImageOps
+
+from colorizer import color
+from colorizer.degrade import DegradeConfig, degrade
+from colorizer.errors import ColorizerError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATASET = "ILSVRC/imagenet-1k"  # gated parquet (image, label); accept its terms, set HF_TOKEN
+_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}
+_PREFETCH_BATCHES = 2
+_LOGGED_FAILURES = 5  # unreadable records named at warning level; the rest only counted
+
+
+class DataError(ColorizerError):
+    """The dataset cannot be opened, or holds no usable colour photo."""
+
+
+@dataclass
+class DataConfig:
+    """Where photos come from and how each becomes a training sample."""
+
+    dataset: str = field(default=DEFAULT_DATASET, metadata={
+        "help": "a Hub dataset id (streamed; token from HF_TOKEN) or a local folder of images (imagefolder)"})
+    split: str = field(default="train", metadata={"help": "dataset split"})
+    image_column: str = field(default="image", metadata={"help": "column that holds the images"})
+    shuffle_buffer: int = field(default=1000, metadata={"help": "streaming shuffle buffer (records); 0: no shuffle"})
+    min_crop: float = field(default=0.5, metadata={
+        "help": "smallest random crop, as a fraction of the photo's short side (1: always the full short side)"})
+    gray_tolerance: int = field(default=6, metadata={
+        "help": "a photo whose RGB channels differ by at most this (8-bit levels, 99th percentile) is grayscale"})
+    decode_threads: int = field(default=4, metadata={"help": "threads per process that decode and degrade photos"})
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_crop <= 1.0:
+            raise ValueError("min_crop must be in (0, 1]")
+
+
+@dataclass
+class StreamState:
+    """Where one process is in its shard, and what it has met so far; all it takes to resume."""
+
+    epoch: int = 0
+    position: int = 0  # records of this epoch already read (used or skipped)
+    used: int = 0
+    grayscale: int = 0
+    unreadable: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Skipped:
+    """Why a record gave no sample: "grayscale" or "unreadable" (with what went wrong)."""
+
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class Batch:
+    inputs: torch.Tensor  # (B, 1, S, S) degraded L / 50 - 1, in [-1, 1]
+    targets: torch.Tensor  # (B, 3, S, S) clean Lab, normalised like the critic's input
+
+
+def open_source(config: DataConfig, *, seed: int, rank: int = 0, world_size: int = 1) -> datasets.IterableDataset:
+    """This process's shard of the (shuffled) stream of undecoded image records.
+
+    Raises DataError at once when the dataset is missing, gated or unreachable.
+    """
+    name = config.dataset
+    folder = Path(name).expanduser()
+    try:
+        if folder.is_dir():
+            ds = datasets.load_dataset("imagefolder", data_dir=str(folder), split=config.split, streaming=True,
+                                       drop_labels=True)
+        elif name.startswith((".", "/", "~")) or name.count("/") > 1:
+            raise DataError(f"dataset {name!r}: no such folder")
+        else:
+            ds = datasets.load_dataset(name, split=config.split, streaming=True)
+    except DataError:
+        raise
+    except Exception as err:  # offline, 404, gated, bad split: all end here, with the library's reason
+        hint = " (HF_HUB_OFFLINE is set: only cached datasets can be used)" if os.environ.get("HF_HUB_OFFLINE") else (
+            "; for a gated dataset accept its terms on the Hub and set HF_TOKEN")
+        raise DataError(f"cannot open dataset {name!r} split {config.split!r}: {type(err).__name__}: "
+                        f"{_first_line(err)}{hint}") from err
+    columns = list(ds.features) if ds.features is not None else None
+    if columns is not None and config.image_column not in columns:
+        raise DataError(f"dataset {name!r} has no column {config.image_column!r} (columns: {columns}); "
+                        "pass --image-column")
+    ds = ds.select_columns([config.image_column]).cast_column(config.image_column, datasets.Image(decode=False))
+    if config.shuffle_buffer > 0:
+        ds = ds.shuffle(seed=seed, buffer_size=config.shuffle_buffer)
+    return split_dataset_by_node(ds, rank=rank, world_size=world_size)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else "no details"
+
+
+def decode(record: dict, min_short_side: int) -> Image.Image:
+    """An undecoded image record ({"bytes", "path"}) -> upright PIL image.
+
+    JPEGs are decoded at the smallest 1/2^k scale that still leaves `min_short_side` pixels,
+    which makes big photos several times cheaper. Raises whatever the decoder raises.
+    """
+    data, path = record.get("bytes"), record.get("path")
+    if data is not None:
+        image = Image.open(io.BytesIO(data))
+    elif path is not None and os.path.exists(path):
+        image = Image.open(path)
+    else:  # a remote file of a Hub folder dataset: let datasets fetch it (with the user's token)
+        return datasets.Image().decode_example(record)
+    width, height = image.size
+    factor = min_short_side / max(min(width, height), 1)
+    if factor < 1.0:
+        image.draft(None, (max(1, math.ceil(width * factor)), max(1, math.ceil(height * factor))))
+    image.load()
+    return ImageOps.exif_transpose(image)
+
+
+def is_grayscale(image: Image.Image, tolerance: int) -> bool:
+    """True for gray-mode images and for RGB ones whose channels (nearly) agree everywhere."""
+    if image.mode in _GRAY_MODES:
+        return True
+    rgb = image.convert("RGB")
+    rgb = rgb.reduce(max(1, min(rgb.size) // 64))  # a 64 px view is enough to see colour
+    pixels = np.asarray(rgb, dtype=np.int16)
+    spread = pixels.max(axis=-1) - pixels.min(axis=-1)
+    return float(np.percentile(spread, 99)) <= tolerance
+
+
+def random_crop(image: Image.Image, size: int, min_crop: float, rng: np.random.Generator) -> Image.Image:
+    """A random square (side a random fraction of the short side), resized to size, maybe mirrored."""
+    width, height = image.size
+    side = max(1, round(min(width, height) * rng.uniform(min_crop, 1.0)))
+    left = int(rng.integers(0, width - side, endpoint=True))
+    top = int(rng.integers(0, height - side, endpoint=True))
+    crop = image.crop((left, top, left + side, top + side))
+    crop = crop.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    return crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else crop
+
+
+def gray_of(rgb: torch.Tensor) -> Image.Image:
+    """(3, S, S) sRGB in [0, 1] -> the 8-bit gray photo of the same lightness (mode "L").
+
+    This is what a black-and-white print of the scene looks like: Lab with a = b = 0.
+    """
+    lab = color.rgb_to_lab(rgb)
+    gray = color.lab_to_rgb(torch.cat([lab[:1], torch.zeros_like(lab[1:])]))[0]
+    return Image.fromarray((gray * 255.0 + 0.5).to(torch.uint8).numpy(), "L")
+
+
+def make_pair(photo: Image.Image, size: int, min_crop: float, degrade_config: DegradeConfig,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """RGB photo -> (clean RGB crop (S, S, 3) uint8, its damaged gray (S, S) uint8)."""
+    crop = np.array(random_crop(photo.convert("RGB"), size, min_crop, rng))  # a writable copy for torch
+    rgb = torch.from_numpy(crop).permute(2, 0, 1).float() / 255.0
+    damaged = degrade(gray_of(rgb), degrade_config, rng)
+    return crop, np.asarray(damaged)
+
+
+def to_batch(crops: list[np.ndarray], damaged: list[np.ndarray]) -> Batch:
+    """uint8 crops and damaged grays -> normalised model tensors, converted in one go."""
+    rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
+    gray = torch.from_numpy(np.stack(damaged)).unsqueeze(1).float() / 255.0
+    lab = color.rgb_to_lab(rgb)
+    targets = torch.cat([color.normalize_l(lab[:, :1]), color.normalize_ab(lab[:, 1:])], dim=1)
+    return Batch(inputs=color.normalize_l(color.gray_to_l(gray)), targets=targets)
+
+
+class PairStream:
+    """Endless batches of training pairs for one process, prepared ahead in background threads.
+
+    `state` always describes the position right after the last batch handed out, so saving it
+    with a checkpoint and passing it back in resumes with exactly the next batch.
+    """
+
+    def __init__(self, source: datasets.IterableDataset, config: DataConfig, degrade_config: DegradeConfig, *,
+                 size: int, batch_size: int, seed: int, rank: int = 0, state: StreamState | None = None):
+        self.source, self.config, self.degrade_config = source, config, degrade_config
+        self.size, self.batch_size, self.seed, self.rank = size, batch_size, seed, rank
+        self.state = StreamState(**asdict(state)) if state else StreamState()
+        self._queue: queue.Queue = queue.Queue(maxsize=_PREFETCH_BATCHES)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="pair-stream", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> PairStream:
+        return self
+
+    def __next__(self) -> Batch:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        batch, self.state = item
+        return batch
+
+    def close(self) -> None:
+        """Stop the background thread (batches prepared ahead are dropped; `state` stays exact)."""
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+    def _records(self, state: StreamState) -> Iterator[tuple[int, int, dict]]:
+        """(epoch, position, record) forever, epoch after epoch, starting at `state`; advances `state`."""
+        while True:
+            self.source.set_epoch(state.epoch)
+            for record in itertools.islice(iter(self.source), state.position, None):
+                state.position += 1
+                yield state.epoch, state.position - 1, record[self.config.image_column]
+            if state.position == 0:
+                raise DataError(f"dataset {self.config.dataset!r}: this process's shard is empty")
+            state.epoch, state.position = state.epoch + 1, 0
+
+    def _sample(self, item: tuple[int, int, dict]) -> tuple[np.ndarray, np.ndarray] | Skipped:
+        """One record -> (clean RGB crop, damaged gray), or why it was skipped."""
+        epoch, position, record = item
+        rng = np.random.default_rng([self.seed, self.rank, epoch, position])
+        try:
+            photo = decode(record, min_short_side=math.ceil(self.size / self.config.min_crop))
+        except Exception as err:  # any decoder failure: truncated, not an image, bomb, fetch error
+            where = record.get("path") or f"record {position} of epoch {epoch}"
+            return Skipped("unreadable", f"{where}: {type(err).__name__}: {_first_line(err)}")
+        if is_grayscale(photo, self.config.gray_tolerance):
+            return Skipped("grayscale")
+        return make_pair(photo, self.size, self.config.min_crop, self.degrade_config, rng)
+
+    def _produce(self) -> None:
+        state = StreamState(**asdict(self.state))
+        records = self._records(state)
+        last_useful_epoch = state.epoch
+        pool = ThreadPoolExecutor(self.config.decode_threads) if self.config.decode_threads > 0 else None
+        try:
+            while not self._stop.is_set():
+                crops, damaged = [], []
+                while len(crops) < self.batch_size:
+                    chunk = list(itertools.islice(records, self.batch_size - len(crops)))
+                    results = pool.map(self._sample, chunk) if pool else map(self._sample, chunk)
+                    for (epoch, _, _), result in zip(chunk, results):
+                        if not isinstance(result, Skipped):
+                            crops.append(result[0])
+                            damaged.append(result[1])
+                            state.used += 1
+                            last_useful_epoch = epoch
+                            continue
+                        if epoch > last_useful_epoch + 1:  # a whole epoch went by without one usable photo
+                            raise DataError(f"dataset {self.config.dataset!r}: no usable colour photo in this "
+                                            f"process's shard ({state.grayscale} grayscale, "
+                                            f"{state.unreadable} unreadable)")
+                        if result.reason == "grayscale":
+                            state.grayscale += 1
+                        else:
+                            state.unreadable += 1
+                            if state.unreadable <= _LOGGED_FAILURES:
+                                log.warning("skipping an unreadable image (%d so far): %s", state.unreadable,
+                                            result.detail)
+                self._put((to_batch(crops, damaged), StreamState(**asdict(state))))
+        except BaseException as err:  # hand any failure to the training loop, which raises it
+            self._put(err)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue

@@ -1,0 +1,192 @@
+"""train/nogan.py end to end: real 2-process CPU runs under torchrun, a kill and a resume, Hub uploads.
+
+The runs use train/configs/tiny-cpu.yaml (tiny generator, 32-64 px, a few steps per phase) on a
+folder of real photo crops that also holds a grayscale photo and two broken files.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+import yaml
+from PIL import Image
+from safetensors.torch import load_file
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from colorizer.critic import Critic
+from colorizer.generator import Generator
+from colorizer.pipeline import Colorizer
+from test_data import SKIMAGE_DATA, make_photo_folder
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "train" / "configs" / "tiny-cpu.yaml"
+RUN_TIMEOUT = 400
+EXPORTS = ("pretrain-g/generator", "pretrain-critic-1/critic", "gan-1/generator", "gan-1/critic")
+
+
+def nogan(output: Path, photos: Path, *extra: str) -> list[str]:
+    # --standalone: a free rendezvous port, so runs of other people on this machine do not collide.
+    return ["torchrun", "--standalone", "--nproc_per_node", "2", "train/nogan.py", "--cpu", "--config", str(CONFIG),
+            "--dataset", str(photos), "--output-dir", str(output), *extra]
+
+
+def run_env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def run(cmd: list[str], log: Path) -> None:
+    with log.open("a") as out:
+        result = subprocess.run(cmd, cwd=REPO, env=run_env(), stdout=out, stderr=subprocess.STDOUT,
+                                timeout=RUN_TIMEOUT)
+    assert result.returncode == 0, log.read_text()[-4000:]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    return make_photo_folder(tmp_path_factory.mktemp("photos"), colour=24)
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory, photos: Path) -> Path:
+    """All three phases, two processes, never interrupted."""
+    output = tmp_path_factory.mktemp("full-run")
+    run(nogan(output, photos), output / "run.log")
+    return output
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(folder / "model.safetensors")
+
+
+def scalars(run_dir: Path) -> EventAccumulator:
+    events = EventAccumulator(str(run_dir / "logs" / "nogan"), size_guidance={"images": 0, "scalars": 0})
+    return events.Reload()
+
+
+def test_every_phase_exports_models_that_load_strictly_and_colorize(full_run: Path) -> None:
+    for export in EXPORTS:
+        assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in (full_run / export).iterdir()}
+    generator = Generator.from_pretrained(full_run / "gan-1" / "generator", strict=True).eval()
+    with torch.no_grad():
+        ab = generator(torch.zeros(1, 1, 40, 56))
+    assert ab.shape == (1, 2, 40, 56) and ab.abs().max() <= 1
+    Critic.from_pretrained(full_run / "gan-1" / "critic", strict=True)
+    photo = Image.open(SKIMAGE_DATA / "coffee.png").convert("L").resize((120, 80))
+    colorized = Colorizer.from_pretrained(str(full_run / "gan-1" / "generator"), device="cpu").colorize(photo)
+    assert colorized.size == (120, 80) and colorized.mode == "RGB"
+    # The GAN phase moved the generator away from its pretrained weights.
+    before, after = weights(full_run / "pretrain-g" / "generator"), weights(full_run / "gan-1" / "generator")
+    assert before.keys() == after.keys() and any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_model_cards_state_config_data_and_losses(full_run: Path, photos: Path) -> None:
+    card = (full_run / "gan-1" / "generator" / "README.md").read_text()
+    assert "phase `gan-1`" in card and str(photos) in card
+    assert "| loss_generator |" in card and "| loss_adversarial |" in card
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["library_name"] == "colorizer"
+    config = yaml.safe_load(card.split("```yaml")[1].split("```")[0])
+    assert config["gan"]["steps"] == yaml.safe_load(CONFIG.read_text())["gan"]["steps"]
+
+
+def test_tensorboard_has_losses_rates_speed_and_image_grids(full_run: Path) -> None:
+    events = scalars(full_run)
+    tags = events.Tags()
+    assert {"samples/pretrain-g", "samples/gan"} <= set(tags["images"])
+    assert {"pretrain-g/loss_generator", "pretrain-g/lr_generator", "pretrain-g/images_per_s",
+            "pretrain-critic/loss_critic", "gan/loss_critic", "gan/loss_adversarial", "gan/lr_critic",
+            "gan/critic_steps"} <= set(tags["scalars"])
+    grid = events.Images("samples/gan")[0]
+    assert grid.width > grid.height  # rows of (input, prediction, target)
+
+
+def test_grayscale_and_broken_photos_are_skipped_and_counted(full_run: Path) -> None:
+    events = scalars(full_run)
+    assert events.Scalars("data/unreadable")[-1].value >= 2
+    assert events.Scalars("data/grayscale")[-1].value >= 1
+    assert "skipping an unreadable image" in (full_run / "run.log").read_text()
+
+
+def _kill_tree(pid: int) -> None:
+    parent = psutil.Process(pid)
+    for process in parent.children(recursive=True) + [parent]:
+        process.kill()
+    parent.wait(timeout=30)
+
+
+def test_a_run_killed_in_the_gan_phase_resumes_to_the_same_weights(full_run: Path, photos: Path,
+                                                                    tmp_path: Path) -> None:
+    config = yaml.safe_load(CONFIG.read_text())
+    first_gan_checkpoint = (sum(config["pretrain"]["steps"]) + config["critic_pretrain"]["steps"]
+                            + config["gan"]["checkpoint_every"])
+    output, log = tmp_path / "killed", tmp_path / "run.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(nogan(output, photos), cwd=REPO, env=run_env(), stdout=out,
+                                   stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + RUN_TIMEOUT
+    try:
+        while not (output / "checkpoints" / f"checkpoint-{first_gan_checkpoint}").is_dir():
+            assert process.poll() is None, log.read_text()[-4000:]
+            assert time.monotonic() < deadline, "no GAN checkpoint in time"
+            time.sleep(0.02)
+    finally:
+        _kill_tree(process.pid)
+    assert not (output / "gan-1").exists(), "the run finished before it could be killed"
+
+    run(nogan(output, photos, "--resume", "latest"), log)
+    assert "resuming gan-1 at step" in log.read_text()
+    for export in ("gan-1/generator", "gan-1/critic"):
+        resumed, uninterrupted = weights(output / export), weights(full_run / export)
+        assert resumed.keys() == uninterrupted.keys()
+        different = [k for k in resumed if not torch.equal(resumed[k], uninterrupted[k])]
+        assert not different, f"{export}: {len(different)} tensors differ, e.g. {different[:3]}"
+
+
+def test_push_to_hub_uploads_only_exported_generators(tmp_path: Path, photos: Path, monkeypatch) -> None:
+    """In-process, one process; only the network boundary (HfApi) is replaced."""
+    from accelerate.state import AcceleratorState
+    from huggingface_hub import HfApi
+
+    from train.nogan import main
+
+    uploads, repos = [], []
+
+    def upload_folder(self, *, repo_id, folder_path, path_in_repo=None, commit_message=None, **kwargs):
+        uploads.append((repo_id, sorted(p.name for p in Path(folder_path).iterdir()), path_in_repo, commit_message,
+                        (Path(folder_path) / "README.md").read_text()))
+
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: repos.append((repo_id, kw)))
+    monkeypatch.setattr(sys, "argv", ["nogan.py"])
+    try:
+        main(["--config", str(CONFIG), "--dataset", str(photos), "--output-dir", str(tmp_path / "run"),
+              "--phase", "pretrain-g", "--pretrain-steps", "2", "1", "--checkpoint-every", "1", "--push-every", "2",
+              "--push-to-hub", "someone/colorizer-test", "--feature-net", "none"])
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+    assert repos == [("someone/colorizer-test", {"private": True, "exist_ok": True})]
+    # checkpoint 2 (every 2nd) and the phase's final export; never optimizer or RNG state
+    assert [u[3] for u in uploads] == ["pretrain-g: generator at step 2", "pretrain-g: generator"]
+    for repo_id, files, path_in_repo, _, _ in uploads:
+        assert repo_id == "someone/colorizer-test" and path_in_repo is None
+        assert set(files) <= {"config.json", "model.safetensors", "README.md"} and "model.safetensors" in files
+    assert all("phase `pretrain-g`" in u[4] for u in uploads)  # checkpoint uploads carry the real card too
+    assert not [p for p in (tmp_path / "run" / ".hub-staging").rglob("*") if p.is_file()]  # staging cleaned up
+
+
+def test_restore_training_exports_a_generator_that_restores(tmp_path: Path, photos: Path) -> None:
+    output = tmp_path / "restore-run"
+    cmd = [sys.executable, "train/nogan.py", "--config", str(CONFIG), "--dataset", str(photos), "--output-dir",
+           str(output), "--phase", "pretrain-g", "--restore", "--feature-net", "none"]
+    run(cmd, output.parent / "restore.log")
+    colorizer = Colorizer.from_pretrained(str(output / "pretrain-g" / "generator"), device="cpu")
+    assert colorizer.can_restore
+    photo = Image.open(SKIMAGE_DATA / "camera.png").resize((90, 70))
+    assert colorizer.colorize(photo, render_size=64, restore=True).size == (90, 70)

@@ -1,0 +1,100 @@
+"""Checkpoints: written whole or not at all, pruned to the last K, restored exactly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+
+from colorizer.critic import Critic, CriticConfig
+from colorizer.data import StreamState
+from train import checkpoints
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def accelerator():
+    yield Accelerator(cpu=True)
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def _complete(root: Path, step: int) -> Path:
+    folder = root / "checkpoints" / f"checkpoint-{step}"
+    folder.mkdir(parents=True)
+    (folder / checkpoints.TRAIN_STATE).write_text("{}")
+    return folder
+
+
+def test_latest_is_the_newest_complete_checkpoint(tmp_path: Path) -> None:
+    _complete(tmp_path, 5)
+    newest = _complete(tmp_path, 12)
+    (tmp_path / "checkpoints" / ".tmp-checkpoint-14").mkdir()  # a save that was killed half-way
+    (tmp_path / "checkpoints" / "checkpoint-20").mkdir()  # no train state: not complete either
+    assert checkpoints.resolve(tmp_path, "latest") == newest
+    assert [p.name for p in checkpoints.complete_checkpoints(tmp_path)] == ["checkpoint-5", "checkpoint-12"]
+
+
+def test_a_fresh_run_removes_only_later_checkpoints(tmp_path: Path) -> None:
+    for step in (5, 7, 9):
+        _complete(tmp_path, step)
+    removed = checkpoints.remove_after(tmp_path, 7)
+    assert [p.name for p in removed] == ["checkpoint-9"]
+    assert [p.name for p in checkpoints.complete_checkpoints(tmp_path)] == ["checkpoint-5", "checkpoint-7"]
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no complete checkpoint"):
+        checkpoints.resolve(tmp_path, "latest")
+    with pytest.raises(SystemExit, match="not a complete checkpoint"):
+        checkpoints.resolve(tmp_path, str(tmp_path))
+
+
+def test_save_prunes_replaces_leftovers_and_load_restores(tmp_path: Path, accelerator: Accelerator) -> None:
+    torch.manual_seed(0)
+    critic = Critic(CriticConfig(channels=4, depth=1))
+    optimizer = torch.optim.Adam(critic.parameters())
+    critic, optimizer = accelerator.prepare(critic, optimizer)
+    stale = tmp_path / "checkpoints" / ".tmp-checkpoint-3"
+    stale.mkdir(parents=True)
+    (stale / "half-written.bin").write_bytes(b"x")
+    for step in (1, 2, 3):
+        with torch.no_grad():
+            next(critic.parameters()).add_(1.0)
+        state = StreamState(epoch=step, position=10 * step, used=step)
+        checkpoints.save(accelerator, tmp_path, step, {"step": step, "world_size": 1}, state, critic,
+                         f"# card at step {step}\n", keep=2)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["checkpoint-2", "checkpoint-3"]
+    saved = tmp_path / "checkpoints" / "checkpoint-3"
+    assert not (saved / "half-written.bin").exists()
+    assert json.loads((saved / "data_state_0.json").read_text())["position"] == 30
+    assert (saved / "generator" / "model.safetensors").is_file()  # the exported model, for picking by eye
+    assert (saved / "generator" / "README.md").read_text() == "# card at step 3\n"
+
+    expected = next(critic.parameters()).detach().clone()
+    with torch.no_grad():
+        next(critic.parameters()).zero_()
+    train_state, data_state = checkpoints.load(accelerator, checkpoints.resolve(tmp_path, "latest"))
+    assert train_state["step"] == 3 and data_state == StreamState(epoch=3, position=30, used=3)
+    assert torch.equal(next(critic.parameters()), expected)
+
+
+def test_a_checkpoint_from_another_world_size_is_refused(tmp_path: Path, accelerator: Accelerator) -> None:
+    folder = _complete(tmp_path, 4)
+    (folder / checkpoints.TRAIN_STATE).write_text(json.dumps({"world_size": 8}))
+    with pytest.raises(SystemExit, match="8 processes"):
+        checkpoints.load(accelerator, folder)
+
+
+def test_export_replaces_the_folder_whole(tmp_path: Path) -> None:
+    folder = tmp_path / "gan-1" / "critic"
+    checkpoints.export(Critic(CriticConfig(channels=4, depth=1)), folder, "# first card\n")
+    checkpoints.export(Critic(CriticConfig(channels=8, depth=1)), folder, "# second card\n")
+    assert json.loads((folder / "config.json").read_text())["channels"] == 8
+    assert (folder / "README.md").read_text() == "# second card\n"
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["critic"]  # no temporary folder left

@@ -1,0 +1,118 @@
+"""Checkpoints that a kill can never leave half-written, and exports of finished models.
+
+    <output_dir>/checkpoints/checkpoint-<global step>/
+        model.safetensors, model_1.safetensors, optimizer*.bin, random_states_<rank>.pkl  (accelerate)
+        train_state.json        phase, step, plan: where to continue
+        data_state_<rank>.json  each process's position in its data shard
+        generator/              the generator export with its model card (pick GAN checkpoints by eye)
+
+Every rank writes into `.tmp-checkpoint-<step>`; after a barrier the main process renames it to
+`checkpoint-<step>` in one `os.replace`. "latest" only ever considers complete folders, so a kill
+mid-write leaves the previous checkpoint as the latest one. The run folder must be on a file
+system every process sees (as it is for one machine, or a shared disk across nodes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+
+from accelerate import Accelerator
+from huggingface_hub import PyTorchModelHubMixin
+
+from colorizer.data import StreamState
+
+log = logging.getLogger(__name__)
+
+TRAIN_STATE = "train_state.json"
+_NAME = re.compile(r"^checkpoint-(\d+)$")
+
+
+def checkpoints_dir(output_dir: str | Path) -> Path:
+    return Path(output_dir) / "checkpoints"
+
+
+def complete_checkpoints(output_dir: str | Path) -> list[Path]:
+    """Finished checkpoints, oldest first (temporary folders of interrupted saves are ignored)."""
+    root = checkpoints_dir(output_dir)
+    found = [p for p in root.iterdir() if _NAME.match(p.name) and (p / TRAIN_STATE).is_file()] if root.is_dir() else []
+    return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
+
+
+def remove_after(output_dir: str | Path, global_step: int) -> list[Path]:
+    """Delete complete checkpoints later than `global_step`; returns what was removed."""
+    later = [p for p in complete_checkpoints(output_dir) if int(_NAME.match(p.name).group(1)) > global_step]
+    for folder in later:
+        shutil.rmtree(folder)
+    return later
+
+
+def resolve(output_dir: str | Path, resume: str) -> Path:
+    """'latest' or a folder -> the checkpoint folder to load; a clear error when there is none."""
+    if resume == "latest":
+        found = complete_checkpoints(output_dir)
+        if not found:
+            raise SystemExit(f"--resume latest: no complete checkpoint in {checkpoints_dir(output_dir)}")
+        return found[-1]
+    folder = Path(resume)
+    if not (folder / TRAIN_STATE).is_file():
+        raise SystemExit(f"--resume {resume}: not a complete checkpoint folder (no {TRAIN_STATE})")
+    return folder
+
+
+def save(accelerator: Accelerator, output_dir: str | Path, global_step: int, train_state: dict,
+         data_state: StreamState, generator: PyTorchModelHubMixin, model_card: str, keep: int) -> Path:
+    """Write checkpoint-<global_step> atomically on all ranks, then keep only the last `keep`."""
+    root = checkpoints_dir(output_dir)
+    final, tmp = root / f"checkpoint-{global_step}", root / f".tmp-checkpoint-{global_step}"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)  # left over from a run killed while saving
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))  # every rank: models and optimizers from main, RNG state from each
+    _write_json(tmp / f"data_state_{accelerator.process_index}.json", data_state.to_dict())
+    if accelerator.is_main_process:
+        export(generator, tmp / "generator", model_card)
+        _write_json(tmp / TRAIN_STATE, train_state)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if final.exists():  # the same step saved by an earlier run in this folder
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        for old in complete_checkpoints(output_dir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def load(accelerator: Accelerator, folder: Path) -> tuple[dict, StreamState]:
+    """Restore models, optimizers and RNG states; return the train state and this rank's data state."""
+    train_state = json.loads((folder / TRAIN_STATE).read_text())
+    if train_state["world_size"] != accelerator.num_processes:
+        raise SystemExit(f"{folder} was written by {train_state['world_size']} processes; resume it with as many "
+                         f"(this run has {accelerator.num_processes}), or the data shards would not line up")
+    accelerator.load_state(str(folder))
+    data_state = json.loads((folder / f"data_state_{accelerator.process_index}.json").read_text())
+    return train_state, StreamState(**data_state)
+
+
+def export(model: PyTorchModelHubMixin, folder: Path, model_card: str | None = None) -> Path:
+    """save_pretrained into `folder` atomically (config.json, model.safetensors, README.md)."""
+    tmp = folder.with_name(f".tmp-{folder.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if model_card is not None:  # written first: save_pretrained keeps an existing README.md
+        (tmp / "README.md").write_text(model_card)
+    model.save_pretrained(tmp)
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+    return folder
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))

@@ -1,0 +1,453 @@
+"""NoGAN training of the colorizer generator: pretrain it alone, pretrain a critic on its
+output, then a short GAN phase that adds realistic colour without GAN instability.
+
+Phases (`--phase all` runs them in order; `--cycles N` repeats phases 2 and 3 N times):
+  1. pretrain-g       the generator alone, perceptual (VGG16 feature) loss, crops growing 64 -> 128 -> 192 px
+  2. pretrain-critic  the critic alone, a binary classifier: real colour photos vs the generator's output
+  3. gan              192 px; the critic (higher learning rate: TTUR) trains until its loss is under a
+                      threshold, then the generator takes one step on perceptual + weighted adversarial loss
+
+Launch (options come from --config FILE.yaml, overridden by any option below):
+  # CPU, one process
+  python train/nogan.py --config train/configs/tiny-cpu.yaml --dataset ./photos
+  # CPU, two processes over gloo (`accelerate launch --cpu --num_processes 2` starts only one)
+  torchrun --nproc_per_node 2 train/nogan.py --cpu --config train/configs/tiny-cpu.yaml --dataset ./photos
+  # one GPU (bf16 where supported); ImageNet streamed from the Hub, token from HF_TOKEN
+  accelerate launch train/nogan.py --config train/configs/imagenet-gpu.yaml --output-dir runs/imagenet
+  # 8 GPUs on one machine
+  accelerate launch --multi_gpu --num_processes 8 train/nogan.py --config train/configs/imagenet-gpu.yaml
+  # 2 machines x 8 GPUs: run on each machine with its --machine_rank (0 and 1); the run folder on a shared disk
+  accelerate launch --multi_gpu --num_machines 2 --num_processes 16 --machine_rank 0 \\
+      --main_process_ip 10.0.0.1 --main_process_port 29500 train/nogan.py --config train/configs/imagenet-gpu.yaml
+  # after a crash or a kill: the same command plus
+  ... --resume latest
+
+The run folder (--output-dir) gets checkpoints/checkpoint-<step> (the last K), logs/ (TensorBoard:
+`tensorboard --logdir <output-dir>/logs`), config.yaml, and one export per phase:
+pretrain-g/generator, pretrain-critic-<cycle>/critic, gan-<cycle>/{generator,critic}, each loadable with
+`from_pretrained` and described by its README.md. Degradation options (--degrade-*) set, per
+transform of colorizer/degrade.py, its probability p and LOW HIGH ranges drawn uniformly.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python train/nogan.py` from any folder
+
+import torch  # noqa: E402
+import yaml  # noqa: E402
+from accelerate import Accelerator  # noqa: E402
+from accelerate.utils import ProjectConfiguration, set_seed  # noqa: E402
+from torchvision.utils import make_grid  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from colorizer.critic import Critic  # noqa: E402
+from colorizer.data import Batch, PairStream, StreamState, open_source  # noqa: E402
+from colorizer.generator import Generator, preset  # noqa: E402
+from colorizer.losses import FeatureLoss, adversarial_loss, critic_loss, prediction_lab, to_rgb  # noqa: E402
+from train import checkpoints  # noqa: E402
+from train.config import TrainConfig, flatten, parse_args, to_dict  # noqa: E402
+from train.hub_upload import HubUploader  # noqa: E402
+from train.model_card import model_card  # noqa: E402
+
+log = logging.getLogger("nogan")
+
+PRETRAIN_BETAS = (0.9, 0.99)
+GAN_BETAS = (0.0, 0.9)  # no momentum against a moving target, as usual for GANs
+GRID_SAMPLES = 4
+
+
+@dataclass
+class Phase:
+    """One entry of the run's plan."""
+
+    name: str  # "pretrain-g", "pretrain-critic" or "gan"
+    cycle: int  # 1, 2, ... for the critic and GAN phases; 0 for generator pretraining
+    steps: int
+    start: int  # global step before this phase's first step
+
+    @property
+    def label(self) -> str:
+        return self.name if self.cycle == 0 else f"{self.name}-{self.cycle}"
+
+
+@dataclass
+class Stage:
+    """A stretch of a phase with one crop size, batch size and learning rate(s)."""
+
+    size: int
+    batch_size: int
+    end: int  # phase step at which the stage ends
+    lr_generator: float
+    lr_critic: float
+
+
+def plan(config: TrainConfig) -> list[Phase]:
+    """The phases to run, numbered as in `--phase all`: a phase run on its own gets the labels and
+    global steps it would have there, so phases run one by one into one folder line up (exports,
+    checkpoint numbers, TensorBoard steps)."""
+    names = ["pretrain-g"] + ["pretrain-critic", "gan"] * config.cycles
+    phases, start, seen = [], 0, {"pretrain-critic": 0, "gan": 0}
+    for name in names:
+        steps = {"pretrain-g": sum(config.pretrain.steps), "pretrain-critic": config.critic_pretrain.steps,
+                 "gan": config.gan.steps}[name]
+        cycle = 0
+        if name in seen:
+            seen[name] += 1
+            cycle = seen[name]
+        phases.append(Phase(name, cycle, steps, start))
+        start += steps
+    return phases if config.phase == "all" else [next(p for p in phases if p.name == config.phase)]
+
+
+def stages(config: TrainConfig, phase: Phase) -> list[Stage]:
+    if phase.name == "pretrain-g":
+        p, end, out = config.pretrain, 0, []
+        for size, batch, steps, lr in zip(p.sizes, p.batch_sizes, p.steps, p.lrs):
+            end += steps
+            out.append(Stage(size, batch, end, lr_generator=lr, lr_critic=0.0))
+        return out
+    if phase.name == "pretrain-critic":
+        c = config.critic_pretrain
+        return [Stage(c.size, c.batch_size, c.steps, lr_generator=0.0, lr_critic=c.lr)]
+    g = config.gan
+    return [Stage(g.size, g.batch_size, g.steps, lr_generator=g.lr_generator, lr_critic=g.lr_critic)]
+
+
+class Trainer:
+    """The models, their optimizers and one training step of each kind (the benchmark uses them too)."""
+
+    def __init__(self, config: TrainConfig, accelerator: Accelerator, generator: Generator, critic: Critic):
+        self.config, self.acc = config, accelerator
+        self.loss = FeatureLoss(config.loss).to(accelerator.device)
+        # One optimizer per model for the whole run: each phase resets its state and sets its
+        # hyper-parameters, so `save_state` always sees the same two optimizers.
+        # fused: one kernel over all parameters, several times faster than the default loop (CPU and GPU).
+        opt_g = torch.optim.Adam(generator.parameters(), lr=1e-4, betas=PRETRAIN_BETAS, fused=True)
+        opt_c = torch.optim.Adam(critic.parameters(), lr=1e-4, betas=PRETRAIN_BETAS, fused=True)
+        self.generator, self.critic, self.opt_g, self.opt_c = accelerator.prepare(generator, critic, opt_g, opt_c)
+
+    def start_phase(self, phase: Phase) -> None:
+        """Fresh optimizer state for a phase (moments from another loss would only mislead)."""
+        betas = GAN_BETAS if phase.name == "gan" else PRETRAIN_BETAS
+        for opt in (self.opt_g, self.opt_c):
+            opt.state.clear()
+            for group in opt.param_groups:
+                group["betas"] = betas
+
+    def set_lrs(self, stage: Stage) -> None:
+        for opt, lr in ((self.opt_g, stage.lr_generator), (self.opt_c, stage.lr_critic)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+    def _to_device(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        return batch.inputs.to(self.acc.device), batch.targets.to(self.acc.device)
+
+    def generator_step(self, batch: Batch, adversarial: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """One generator update; returns its losses and the prediction (B, 2 or 3, S, S)."""
+        inputs, targets = self._to_device(batch)
+        self.generator.train()
+        with self.acc.autocast():
+            pred = self.generator(inputs)
+            loss, parts = self.loss(pred, targets)
+            metrics = {"loss_perceptual": loss.detach(), **parts}
+            if adversarial:
+                # The critic judges, it does not learn here: unwrapped (no DDP reduction), frozen, eval.
+                critic = self.acc.unwrap_model(self.critic).eval().requires_grad_(False)
+                adv = adversarial_loss(critic(prediction_lab(pred, targets)))
+                critic.requires_grad_(True)
+                loss = loss + self.config.gan.adversarial_weight * adv
+                metrics["loss_adversarial"] = adv.detach()
+        self.opt_g.zero_grad(set_to_none=True)
+        self.acc.backward(loss)
+        self.opt_g.step()
+        metrics["loss_generator"] = loss.detach()
+        return metrics, pred.detach()
+
+    def critic_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """One critic update on real vs generated; returns its loss (mean over processes) and the fake ab."""
+        inputs, targets = self._to_device(batch)
+        self.generator.eval()
+        with torch.no_grad(), self.acc.autocast():
+            fake = self.generator(inputs).float()
+        self.critic.train()
+        with self.acc.autocast():
+            # One batch for both (the critic has no batch norm): one forward, one DDP reduction.
+            logits = self.critic(torch.cat([targets, prediction_lab(fake, targets)]))
+        real_logits, fake_logits = logits.chunk(2)
+        loss = critic_loss(real_logits, fake_logits)
+        self.opt_c.zero_grad(set_to_none=True)
+        self.acc.backward(loss)
+        self.opt_c.step()
+        return self.acc.reduce(loss.detach(), reduction="mean"), fake
+
+    def gan_step(self, stream: PairStream) -> tuple[dict[str, torch.Tensor], Batch, torch.Tensor, int]:
+        """Critic steps until its loss (averaged over processes, so all agree) is under the threshold,
+        then one generator step. Returns metrics, the generator's batch and prediction, batches used."""
+        gan, critic_steps = self.config.gan, 0
+        while True:
+            critic_loss_value, _ = self.critic_step(next(stream))
+            critic_steps += 1
+            if critic_loss_value.item() < gan.critic_threshold or critic_steps == gan.max_critic_steps:
+                break
+        batch = next(stream)
+        metrics, pred = self.generator_step(batch, adversarial=True)
+        metrics.update(loss_critic=critic_loss_value, critic_steps=torch.tensor(float(critic_steps)))
+        return metrics, batch, pred, critic_steps + 1
+
+    def step(self, phase: Phase, stream: PairStream) -> tuple[dict[str, torch.Tensor], Batch, torch.Tensor, int]:
+        """One step of `phase`: (metrics, a batch and its predicted ab for the image grid, batches used)."""
+        if phase.name == "gan":
+            return self.gan_step(stream)
+        batch = next(stream)
+        if phase.name == "pretrain-g":
+            metrics, pred = self.generator_step(batch, adversarial=False)
+            return metrics, batch, pred, 1
+        loss, fake = self.critic_step(batch)
+        return {"loss_critic": loss}, batch, fake, 1
+
+
+def sample_grid(batch: Batch, pred: torch.Tensor) -> torch.Tensor:
+    """Rows of (damaged input, prediction, target) as one (3, H, W) image in [0, 1]."""
+    n = min(GRID_SAMPLES, pred.shape[0])
+    inputs, targets, pred = batch.inputs[:n].float(), batch.targets[:n].float(), pred[:n].float().cpu()
+    gray = to_rgb(torch.cat([inputs, torch.zeros_like(targets[:, 1:])], dim=1))
+    rows = torch.stack([gray, to_rgb(prediction_lab(pred, targets)), to_rgb(targets)], dim=1)  # (n, 3, 3, S, S)
+    return make_grid(rows.flatten(0, 1), nrow=3, padding=2)
+
+
+class Window:
+    """Metrics of the steps since the last log line, averaged over steps and processes."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps = self.images = 0
+        self.started = time.perf_counter()
+
+    def add(self, metrics: dict[str, torch.Tensor], images: int) -> None:
+        for name, value in metrics.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value.detach().float().cpu()
+        self.steps += 1
+        self.images += images
+
+    def means(self, accelerator: Accelerator) -> dict[str, float]:
+        names = sorted(self.sums)
+        local = torch.stack([self.sums[n] / self.steps for n in names]).to(accelerator.device)
+        values = accelerator.reduce(local, reduction="mean").tolist()
+        seconds = time.perf_counter() - self.started
+        out = dict(zip(names, values))
+        out["images_per_s"] = self.images * accelerator.num_processes / max(seconds, 1e-9)
+        return out
+
+
+def data_totals(accelerator: Accelerator, state: StreamState) -> StreamState:
+    """The data counters summed over all processes (a collective: every rank must call it)."""
+    local = torch.tensor([state.used, state.grayscale, state.unreadable], device=accelerator.device)
+    used, grayscale, unreadable = accelerator.reduce(local, reduction="sum").tolist()
+    return StreamState(used=used, grayscale=grayscale, unreadable=unreadable)
+
+
+class Run:
+    """A whole training run: the plan, the phase loop, logging, checkpoints, exports and uploads."""
+
+    def __init__(self, config: TrainConfig, accelerator: Accelerator):
+        self.config, self.acc = config, accelerator
+        self.output = Path(config.output_dir)
+        self.phases = plan(config)
+        self.source = open_source(config.data, seed=config.seed, rank=accelerator.process_index,
+                                  world_size=accelerator.num_processes)  # fails fast on a bad --dataset
+        set_seed(config.seed)
+        first = self.phases[0].name
+        self.trainer = Trainer(config, accelerator, self._initial_generator(first), self._initial_critic(first))
+        self.uploader = None
+        if config.push_to_hub and accelerator.is_main_process:
+            self.uploader = HubUploader(config.push_to_hub, self.output / ".hub-staging", private=config.hub_private)
+        self.last_metrics: dict[str, float] = {}
+
+    def _initial_generator(self, first_phase: str) -> Generator:
+        source = self.config.init_generator
+        if source is None and first_phase != "pretrain-g":
+            source = str(self.output / "pretrain-g" / "generator")
+            if not Path(source).is_dir():
+                raise SystemExit(f"--phase {first_phase} needs a pretrained generator: pass --init-generator, "
+                                 f"or run pretrain-g into {self.output} first")
+        if source is not None:
+            log.info("generator: starting from %s", source)
+            return Generator.from_pretrained(source, strict=True)
+        shape = preset(self.config.generator_preset)
+        shape.restore = self.config.restore
+        generator = Generator(shape)
+        if not self.config.resume:
+            generator.load_imagenet_encoder()  # warns itself when the weights are not cached
+        return generator
+
+    def _initial_critic(self, first_phase: str) -> Critic:
+        source = self.config.init_critic
+        if source is None and first_phase == "gan":
+            source = str(self.output / "pretrain-critic-1" / "critic")
+            if not Path(source).is_dir():
+                raise SystemExit("--phase gan needs a pretrained critic: pass --init-critic, or run "
+                                 f"pretrain-critic into {self.output} first")
+        if source is not None:
+            log.info("critic: starting from %s", source)
+            return Critic.from_pretrained(source, strict=True)
+        return Critic(self.config.critic)
+
+    def run(self) -> None:
+        acc, config = self.acc, self.config
+        start_index, start_step, data_state = 0, 0, StreamState()
+        if config.resume:
+            folder = checkpoints.resolve(config.output_dir, config.resume)
+            train_state, data_state = checkpoints.load(acc, folder)
+            if train_state["plan"] != [p.label for p in self.phases]:
+                raise SystemExit(f"{folder} was written by a run of phases {train_state['plan']}, this run has "
+                                 f"{[p.label for p in self.phases]}: resume with that run's --phase and --cycles, "
+                                 "or start this one afresh (without --resume)")
+            start_index, start_step = train_state["phase_index"], train_state["step"]
+            self.last_metrics = train_state.get("metrics", {})
+            log.info("resuming %s at step %d of %d from %s", train_state["phase"], start_step,
+                     self.phases[start_index].steps, folder)
+        elif acc.is_main_process:
+            # Checkpoints past this run's start are from an earlier run and would pass for "latest".
+            removed = checkpoints.remove_after(config.output_dir, self.phases[0].start)
+            if removed:
+                log.warning("starting afresh: removed %d checkpoint(s) of an earlier run in %s (use --resume latest "
+                            "to continue a run instead)", len(removed), checkpoints.checkpoints_dir(config.output_dir))
+        if acc.is_main_process:
+            self.output.mkdir(parents=True, exist_ok=True)
+            (self.output / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+        acc.init_trackers("nogan", config=flatten(config))
+        try:
+            for index in range(start_index, len(self.phases)):
+                phase = self.phases[index]
+                data_state = self._run_phase(index, phase, start_step if index == start_index else 0, data_state)
+                self._finish_phase(phase, data_state)
+        finally:
+            if self.uploader is not None:
+                self.uploader.close()
+        log.info("done: exports in %s", self.output)
+
+    def _run_phase(self, index: int, phase: Phase, start_step: int, data_state: StreamState) -> StreamState:
+        acc, config = self.acc, self.config
+        if start_step == 0:
+            self.trainer.start_phase(phase)
+            self.last_metrics = {}
+        log.info("phase %s: steps %d to %d (global %d to %d)", phase.label, start_step, phase.steps,
+                 phase.start + start_step, phase.start + phase.steps)
+        every = config.gan.checkpoint_every if phase.name == "gan" else config.checkpoint_every
+        bar = tqdm(total=phase.steps, initial=start_step, desc=phase.label, disable=not acc.is_local_main_process,
+                   dynamic_ncols=True)
+        for stage in stages(config, phase):
+            if start_step >= stage.end:
+                continue
+            self.trainer.set_lrs(stage)
+            stream = PairStream(self.source, config.data, config.degrade, size=stage.size,
+                                batch_size=stage.batch_size, seed=config.seed, rank=acc.process_index,
+                                state=data_state)
+            window = Window()
+            try:
+                for step in range(start_step, stage.end):
+                    metrics, batch, pred, batches = self.trainer.step(phase, stream)
+                    window.add(metrics, batches * stage.batch_size)
+                    done, global_step = step + 1, phase.start + step + 1
+                    bar.update(1)
+                    if done % config.log_every == 0 or done == stage.end:
+                        self._log(phase, stage, window, stream.state, global_step, bar)
+                        window = Window()
+                    if global_step % config.image_every == 0 and acc.is_main_process:
+                        tracker = acc.get_tracker("tensorboard")
+                        tracker.log_images({f"samples/{phase.name}": sample_grid(batch, pred)[None]}, step=global_step)
+                    if done % every == 0 or done == phase.steps:
+                        push = (done // every) % config.push_every == 0
+                        self._checkpoint(index, phase, done, stream.state, push=push)
+            finally:
+                data_state = stream.state
+                stream.close()
+            start_step = stage.end
+        bar.close()
+        return data_state
+
+    def _log(self, phase: Phase, stage: Stage, window: Window, data_state: StreamState, global_step: int,
+             bar: tqdm) -> None:
+        means = window.means(self.acc)
+        totals = data_totals(self.acc, data_state)
+        self.last_metrics = {k: v for k, v in means.items() if k.startswith("loss")}
+        values = {f"{phase.name}/{k}": v for k, v in means.items()}
+        if phase.name != "pretrain-critic":
+            values[f"{phase.name}/lr_generator"] = stage.lr_generator
+        if phase.name != "pretrain-g":
+            values[f"{phase.name}/lr_critic"] = stage.lr_critic
+        values.update({"data/used": totals.used, "data/grayscale": totals.grayscale,
+                       "data/unreadable": totals.unreadable, "data/epoch": data_state.epoch,
+                       f"{phase.name}/size": stage.size})
+        self.acc.log(values, step=global_step)
+        shown = {k: f"{v:.3g}" for k, v in means.items() if k.startswith("loss_") or k == "images_per_s"}
+        bar.set_postfix(shown, refresh=False)
+        if not bar.disable and not sys.stderr.isatty():  # no live bar in a log file: write a line instead
+            log.info("%s step %d: %s", phase.label, global_step, ", ".join(f"{k}={v}" for k, v in shown.items()))
+
+    def _checkpoint(self, index: int, phase: Phase, done: int, data_state: StreamState, push: bool) -> None:
+        global_step = phase.start + done
+        train_state = {"phase_index": index, "phase": phase.label, "step": done, "global_step": global_step,
+                       "world_size": self.acc.num_processes, "plan": [p.label for p in self.phases],
+                       "metrics": self.last_metrics}
+        generator = self.acc.unwrap_model(self.trainer.generator)
+        card = self._card("generator", phase, global_step, data_totals(self.acc, data_state))
+        folder = checkpoints.save(self.acc, self.config.output_dir, global_step, train_state, data_state, generator,
+                                  card, keep=self.config.checkpoints_total_limit)
+        log.info("saved %s", folder)
+        if push and self.uploader is not None and phase.name != "pretrain-critic":
+            self.uploader.submit(folder / "generator", f"{phase.label}: generator at step {global_step}")
+
+    def _card(self, kind: str, phase: Phase, global_step: int, totals: StreamState) -> str:
+        return model_card(kind=kind, phase=phase.label, global_step=global_step, config=to_dict(self.config),
+                          data=totals, world_size=self.acc.num_processes, metrics=self.last_metrics,
+                          loss_source=self.trainer.loss.source)
+
+    def _finish_phase(self, phase: Phase, data_state: StreamState) -> None:
+        """Export the phase's models (with model cards) and queue their upload."""
+        acc = self.acc
+        totals = data_totals(acc, data_state)
+        kinds = {"pretrain-g": ["generator"], "pretrain-critic": ["critic"], "gan": ["generator", "critic"]}
+        if acc.is_main_process:
+            models = {"generator": self.trainer.generator, "critic": self.trainer.critic}
+            for kind in kinds[phase.name]:
+                card = self._card(kind, phase, phase.start + phase.steps, totals)
+                folder = checkpoints.export(acc.unwrap_model(models[kind]), self.output / phase.label / kind, card)
+                log.info("exported %s", folder)
+                if self.uploader is not None and (kind == "generator" or self.config.push_critic):
+                    self.uploader.submit(folder, f"{phase.label}: {kind}", "" if kind == "generator" else "critic")
+        acc.wait_for_everyone()
+
+
+def make_accelerator(config: TrainConfig) -> Accelerator:
+    # Without CUDA, Accelerator() under torchrun gives unconnected processes; cpu=True gives gloo DDP.
+    cpu = config.cpu or not torch.cuda.is_available()
+    precision = config.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if not cpu and torch.cuda.is_bf16_supported() else "no"
+    project = ProjectConfiguration(project_dir=config.output_dir, logging_dir=str(Path(config.output_dir) / "logs"))
+    return Accelerator(cpu=cpu, mixed_precision=precision, log_with="tensorboard", project_config=project)
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv, description=__doc__)
+    accelerator = make_accelerator(config)
+    logging.basicConfig(format=f"%(asctime)s [rank {accelerator.process_index}] %(levelname)s %(name)s: %(message)s",
+                        level=logging.INFO if accelerator.is_main_process else logging.WARNING)
+    logging.getLogger("accelerate").setLevel(logging.WARNING)  # one line per file saved is too much
+    log.info("%d process(es) on %s, mixed precision %s", accelerator.num_processes, accelerator.device,
+             accelerator.mixed_precision)
+    try:
+        Run(config, accelerator).run()
+    finally:
+        accelerator.end_training()
+
+
+if __name__ == "__main__":
+    main()
