@@ -168,9 +168,9 @@ def build_demo(colorizers: dict[str, Colorizer]) -> gr.Blocks:
                                  info="0 = gray, 1 = as predicted, above 1 = more vivid.")
             variant = gr.Dropdown(variants, value=variants[0], label="Model", visible=len(variants) > 1)
             restore = gr.Checkbox(False, label="Restore old-photo damage first",
-                                  info="Auto levels, scratch and dust removal"
-                                  + (", and the model's own clean-up of grain, blur and JPEG."
-                                     if all(c.can_restore for c in colorizers.values()) else "."))
+                                  info=("The model repairs fading, scratches, dust, grain and blur"
+                                        if all(c.can_restore for c in colorizers.values())
+                                        else "Auto levels and scratch removal") + ", then denoising. Slower.")
         with gr.Tab("One photo"):
             with gr.Row():
                 with gr.Column():

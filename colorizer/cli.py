@@ -61,8 +61,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--format", choices=("png", "jpg"), default="png", help="output format [%(default)s]")
     p.add_argument("--overwrite", action="store_true", help="replace results that already exist in OUTDIR")
     p.add_argument("--restore", action="store_true",
-                   help="repair old-photo damage first: auto levels, scratch and dust removal, and the learned "
-                   "clean-up of grain, blur and JPEG when the weights were trained for it")
+                   help="repair old-photo damage first: the model's own clean-up of fading, scratches, dust, "
+                   "grain, blur and JPEG when the weights were trained for it (else classical auto levels and "
+                   "scratch removal), then denoising; slower (seconds per megapixel)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse images larger than this many pixels [%(default)s]")
     return Options(**vars(p.parse_args(argv)))

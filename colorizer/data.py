@@ -186,8 +186,7 @@ def gray_of(rgb: torch.Tensor) -> Image.Image:
 
     This is what a black-and-white print of the scene looks like: Lab with a = b = 0.
     """
-    lab = color.rgb_to_lab(rgb)
-    gray = color.lab_to_rgb(torch.cat([lab[:1], torch.zeros_like(lab[1:])]))[0]
+    gray = color.rgb_to_gray(rgb)[0]
     return Image.fromarray((gray * 255.0 + 0.5).to(torch.uint8).numpy(), "L")
 
 

@@ -19,13 +19,13 @@ Restoration (--degrade, issue 6): every photo, colour or gray, becomes the same 
 (`imaging.gray_image`), is damaged by `degrade.degrade` with the default `DegradeConfig` and a generator
 seeded from --seed and the file name (`damage_rng`: the same seed gives the same damage, whatever
 else the folder holds), and is then restored by four methods:
-    ours            `restore.restore_lightness` with the default `RestoreOptions`: auto levels,
-                    scratch and dust removal, then the learned model. Weights not trained to
-                    restore (`Colorizer.can_restore` False) get the classical steps only; the
-                    report (`learned`) and the table's first line say so.
+    ours            `restore.restore_lightness` with the default `RestoreOptions`: the learned
+                    model, then non-local means. Weights not trained to restore
+                    (`Colorizer.can_restore` False) get the classical steps only; the report
+                    (`learned`) and the table's first line say so.
     none            the damaged photo as it is
     classical       non-local means denoising of the damaged photo (`classical.denoise_nlm`)
-    classical_full  restore's classical steps (auto levels, scratches), then non-local means
+    classical_full  restore without the model: auto levels, scratches, then non-local means
 Each result is scored against the clean gray by PSNR and SSIM of its lightness, measured on the
 8-bit gray image that encodes it (sRGB gray 0-255, peak 255; `metrics` on (H, W) arrays). That
 image is what the damaged input, the classical methods and a saved restoration all are, so no
@@ -38,6 +38,7 @@ The bar (issue 6): ours above every baseline in mean PSNR and in mean SSIM (`Res
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import logging
@@ -60,7 +61,7 @@ from colorizer.errors import ColorizerError, ImageError
 from colorizer.imaging import (Photo, gray_image, image_to_lightness, lightness_to_image, open_image, read_photo,
                                save_image)
 from colorizer.pipeline import Colorizer, check_render_size, join_lightness
-from colorizer.restore import RestoreOptions, classical_cleanup, restore_lightness
+from colorizer.restore import RestoreOptions, restore_lightness
 
 log = logging.getLogger("colorizer")
 
@@ -372,12 +373,13 @@ def _restore_one(colorizer: Colorizer, image: Image.Image, name: str, seed: int
     clean = gray_image(image)
     damaged = degrade(clean, DegradeConfig(), damage_rng(seed, name))
     lightness = image_to_lightness(damaged)  # (1, H, W) L in [0, 100]
-    every_classical_step = RestoreOptions(auto_levels=True, remove_scratches=True)
+    every_classical_step = RestoreOptions(auto_levels=True, remove_scratches=True, learned=False)
+    restore = functools.partial(restore_lightness, lightness, colorizer.generator, colorizer.device)
     outputs = {  # in RESTORE_METHODS order, each an 8-bit "L" image the size of the photo
-        "ours": lightness_to_image(restore_lightness(lightness, colorizer.generator, colorizer.device)),
+        "ours": lightness_to_image(restore()),
         "none": damaged,
         "classical": classical.denoise_nlm(damaged),
-        "classical_full": classical.denoise_nlm(lightness_to_image(classical_cleanup(lightness, every_classical_step))),
+        "classical_full": lightness_to_image(restore(every_classical_step)),
     }
     reference = np.asarray(clean)
     scores = {m: LightnessScores(metrics.psnr(np.asarray(out), reference), metrics.ssim(np.asarray(out), reference))

@@ -136,12 +136,14 @@ def test_no_restoration_scores_match_an_independent_computation(run, folder):
         assert result["scores"]["none"]["psnr"] < 40  # the damage is there
 
 
-def test_ours_with_an_identity_model_is_the_untouched_scan(run):
-    # weights that can restore get the damaged scan as trained (no classical steps by default);
-    # the untrained model passes lightness through, to float precision
+def test_ours_with_an_identity_model_is_the_denoised_scan(run):
+    # weights that can restore get the damaged scan as trained (no auto levels or scratch removal by
+    # default), then denoising; the untrained model passes lightness through, to float precision
     _, report, _ = run
     for result in report["images"]:
-        assert result["scores"]["ours"]["psnr"] == pytest.approx(result["scores"]["none"]["psnr"], abs=0.05)
+        ours, denoised = result["scores"]["ours"], result["scores"]["classical"]
+        assert ours["psnr"] == pytest.approx(denoised["psnr"], abs=0.1)
+        assert ours["ssim"] == pytest.approx(denoised["ssim"], abs=0.005)
 
 
 def test_terminal_table_and_contact_sheet(run):

@@ -13,7 +13,7 @@ from colorizer.degrade import DegradeConfig, degrade
 from colorizer.generator import Generator, preset
 from colorizer.pipeline import Colorizer
 from colorizer.imaging import image_to_lightness, lightness_to_image
-from colorizer.restore import RestoreOptions, learned_lightness
+from colorizer.restore import RestoreOptions, in_tiles, learned_step
 from tests.conftest import REPO, lightness_of, real_photo
 
 
@@ -41,7 +41,7 @@ def scratched_photo() -> tuple[Image.Image, Image.Image]:
 def test_tiles_put_every_pixel_back_in_place(restore_weights, tile, overlap):
     model = Generator.from_pretrained(restore_weights, strict=True).eval()
     lightness = color.gray_to_l(torch.rand(1, 150, 233))
-    out = learned_lightness(lightness, model, torch.device("cpu"), tile=tile, overlap=overlap)
+    out = in_tiles(lightness, learned_step(model, torch.device("cpu")), tile=tile, overlap=overlap)
     assert torch.allclose(out, lightness, atol=1e-3)  # identity model: any misplaced tile would show
 
 
@@ -80,7 +80,7 @@ def test_cli_restore_with_weights_that_cannot_restore(tmp_path, tiny_weights):
 
 def test_classical_steps_stand_in_only_for_weights_that_cannot_restore():
     auto = RestoreOptions()
-    assert auto.resolved(can_restore=True) == RestoreOptions(False, False, True, 512, 32)
-    assert auto.resolved(can_restore=False) == RestoreOptions(True, True, False, 512, 32)
-    explicit = RestoreOptions(auto_levels=True, learned=False)
-    assert explicit.resolved(can_restore=True) == RestoreOptions(True, True, False, 512, 32)
+    assert auto.resolved(can_restore=True) == RestoreOptions(False, False, True, True, 512, 32)
+    assert auto.resolved(can_restore=False) == RestoreOptions(True, True, False, True, 512, 32)
+    explicit = RestoreOptions(auto_levels=True, learned=False, denoise=False)
+    assert explicit.resolved(can_restore=True) == RestoreOptions(True, True, False, False, 512, 32)
