@@ -24,7 +24,7 @@ from colorizer import color
 from colorizer.defaults import DEFAULT_MAX_PIXELS
 from colorizer.errors import ImageError
 
-STRIP_PIXELS = 1 << 21  # pixels converted at a time (~2 MP): bounds temporaries to tens of MB
+STRIP_PIXELS = 1 << 17  # pixels converted at a time: small enough that temporaries stay in cache
 
 ImageSource = str | os.PathLike | bytes | BinaryIO | Image.Image
 
