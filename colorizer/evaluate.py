@@ -293,7 +293,7 @@ def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DE
         result, outputs = _evaluate_one(colorizer, path, str(path.relative_to(root)), prior_ab, render_size)
         results.append(result)
         if len(sheet) < sheet_rows:
-            sheet.append(tuple(_thumbnail(outputs[column]) for column in SHEET_COLUMNS))
+            sheet.append(tuple(thumbnail(outputs[column]) for column in SHEET_COLUMNS))
     return Report(colorizer.description, render_size, results, skipped, sheet)
 
 
@@ -350,7 +350,7 @@ def evaluate_restoration(images_dir: str | Path, colorizer: Colorizer, seed: int
         result, outputs = _restore_one(colorizer, image, name, seed)
         results.append(result)
         if len(sheet) < sheet_rows:
-            sheet.append(tuple(_thumbnail(np.asarray(outputs[column])) for column in RESTORE_SHEET_COLUMNS))
+            sheet.append(tuple(thumbnail(np.asarray(outputs[column])) for column in RESTORE_SHEET_COLUMNS))
     if not results:
         raise ColorizerError(f"{root}: no usable photos")
     return RestoreReport(colorizer.description, colorizer.can_restore, seed, results, skipped, sheet)
@@ -387,7 +387,7 @@ def _restore_one(colorizer: Colorizer, image: Image.Image, name: str, seed: int
     return RestoreResult(name, *clean.size, scores), {**outputs, "clean": clean, "degraded": damaged}
 
 
-def _thumbnail(pixels: np.ndarray) -> Image.Image:
+def thumbnail(pixels: np.ndarray) -> Image.Image:
     """(H, W, 3) RGB or (H, W) gray uint8 -> RGB thumbnail THUMB_HEIGHT high."""
     image = Image.fromarray(pixels).convert("RGB")
     width = max(1, round(image.width * THUMB_HEIGHT / image.height))

@@ -13,7 +13,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from colorizer.evaluate import _thumbnail, contact_sheet  # noqa: E402
+from colorizer.evaluate import thumbnail, contact_sheet  # noqa: E402
 from colorizer.imaging import gray_image  # noqa: E402
 from colorizer.pipeline import Colorizer  # noqa: E402
 
@@ -31,7 +31,7 @@ def main() -> None:
     for path in sorted(EXAMPLES.glob("*.jpg")):
         results = (gray_image(path), colorizer.colorize(path, args.render_size),
                    colorizer.colorize(path, args.render_size, restore=True))
-        rows.append(tuple(_thumbnail(np.asarray(image)) for image in results))
+        rows.append(tuple(thumbnail(np.asarray(image)) for image in results))
     contact_sheet(rows, ("black and white", "colorized", "restored + colorized")).save(args.out)
     print(f"wrote {args.out} ({colorizer.description})")
 
