@@ -39,7 +39,7 @@ from PIL import Image, ImageOps
 
 from colorizer import color
 from colorizer.degrade import DegradeConfig, degrade
-from colorizer.errors import ColorizerError
+from colorizer.errors import ColorizerError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def open_source(config: DataConfig, *, seed: int, rank: int = 0, world_size: int
         hint = " (HF_HUB_OFFLINE is set: only cached datasets can be used)" if os.environ.get("HF_HUB_OFFLINE") else (
             "; for a gated dataset accept its terms on the Hub and set HF_TOKEN")
         raise DataError(f"cannot open dataset {name!r} split {config.split!r}: {type(err).__name__}: "
-                        f"{_first_line(err)}{hint}") from err
+                        f"{first_line(err)}{hint}") from err
     columns = list(ds.features) if ds.features is not None else None
     if columns is not None and config.image_column not in columns:
         raise DataError(f"dataset {name!r} has no column {config.image_column!r} (columns: {columns}); "
@@ -131,11 +131,6 @@ def open_source(config: DataConfig, *, seed: int, rank: int = 0, world_size: int
     if config.shuffle_buffer > 0:
         ds = ds.shuffle(seed=seed, buffer_size=config.shuffle_buffer)
     return split_dataset_by_node(ds, rank=rank, world_size=world_size)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else "no details"
 
 
 def decode(record: dict, min_short_side: int) -> Image.Image:
@@ -264,7 +259,7 @@ class PairStream:
             photo = decode(record, min_short_side=math.ceil(self.size / self.config.min_crop))
         except Exception as err:  # any decoder failure: truncated, not an image, bomb, fetch error
             where = record.get("path") or f"record {position} of epoch {epoch}"
-            return Skipped("unreadable", f"{where}: {type(err).__name__}: {_first_line(err)}")
+            return Skipped("unreadable", f"{where}: {type(err).__name__}: {first_line(err)}")
         if is_grayscale(photo, self.config.gray_tolerance):
             return Skipped("grayscale")
         return make_pair(photo, self.size, self.config.min_crop, self.degrade_config, rng)

@@ -1,6 +1,12 @@
 """Errors a user can act on. Their messages are shown as-is by the CLI and the app."""
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message: enough for a log line or a user message."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else "no details"
+
+
 class ColorizerError(Exception):
     """Base class: anything the user can fix (bad input, bad weights)."""
 

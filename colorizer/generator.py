@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -21,13 +20,11 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from colorizer.layers import ConvBlock, PixelShuffleUp, SelfAttention, bake_for_inference, conv2d
+from colorizer.pretrained import cached_file, imagenet_normalizer
 
 log = logging.getLogger(__name__)
 
 ENCODERS = ("resnet18", "resnet34", "resnet50", "resnet101")
-# ImageNet statistics: a gray pixel is fed to the encoder as the RGB photo it would be.
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -124,8 +121,10 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
             conv2d(fin, 3 if config.restore else 2, 1, spectral=False),
         )
         nn.init.zeros_(self.head[-1].weight)  # untrained: gray output, lightness passed through
-        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        # a gray pixel is fed to the encoder as the RGB photo it would be, in ImageNet statistics
+        mean, std = imagenet_normalizer()
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
 
     @classmethod
     def from_preset(cls, name: str) -> "Generator":
@@ -168,7 +167,7 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         Returns whether they were found, so training can say plainly when it starts from scratch.
         """
         weights = torchvision.models.get_model_weights(self.config.encoder).IMAGENET1K_V1
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        cached = cached_file(weights.url)
         if not cached.is_file():
             log.warning("no cached ImageNet weights for %s at %s: the encoder starts from random init",
                         self.config.encoder, cached)

@@ -17,7 +17,7 @@ from pathlib import Path
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from colorizer.errors import WeightsError
+from colorizer.errors import WeightsError, first_line
 from colorizer.generator import Generator, GeneratorConfig
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def resolve(source: str | Path | None = None, revision: str | None = None) -> We
     try:
         folder = _download(str(source), revision)
     except Exception as err:  # any Hub failure: offline, DNS, 404, gated, timeout
-        reason = f"could not get {source} from the Hugging Face Hub ({type(err).__name__}: {_first_line(err)})"
+        reason = f"could not get {source} from the Hugging Face Hub ({type(err).__name__}: {first_line(err)})"
         log.warning("%s; using the embedded default weights instead", reason)
         return Weights(EMBEDDED_WEIGHTS, "embedded default", fallback_reason=reason)
     return Weights(folder, f"Hub {source}")
@@ -66,11 +66,6 @@ def _download(repo_id: str, revision: str | None) -> Path:
     folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=[CONFIG_FILE, WEIGHTS_FILE]))
     _check_folder(folder)
     return folder
-
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else "no details"
 
 
 def _check_folder(folder: Path) -> None:
@@ -108,7 +103,7 @@ def load_generator(weights: Weights | str | Path | None = None) -> tuple[Generat
     try:
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except RuntimeError as err:
-        raise WeightsError(f"{file}: weights do not match {CONFIG_FILE} ({_first_line(err)})") from None
+        raise WeightsError(f"{file}: weights do not match {CONFIG_FILE} ({first_line(err)})") from None
     return model.eval(), weights
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -21,13 +20,11 @@ import torchvision
 from torch import nn
 
 from colorizer import color
+from colorizer.pretrained import cached_file, imagenet_normalizer
 
 log = logging.getLogger(__name__)
 
 FEATURE_NETS = ("vgg16", "none")
-# ImageNet statistics that torchvision's VGG16 expects of its RGB input.
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -65,7 +62,7 @@ def vgg16_features(last_layer: int, weights_file: str | None) -> tuple[nn.Sequen
     features = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"])[: last_layer + 1]
     if weights_file is None:
         url = torchvision.models.VGG16_Weights.IMAGENET1K_V1.url
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+        cached = cached_file(url)
         weights_file = str(cached) if cached.is_file() else None
     if weights_file is not None:
         state = torch.load(weights_file, map_location="cpu", weights_only=True)
@@ -102,8 +99,9 @@ class FeatureLoss(nn.Module):
         if config.net == "vgg16":
             features, self.source = vgg16_features(max(config.layers), config.weights_file)
             self.features = features.eval().requires_grad_(False)
-        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        mean, std = imagenet_normalizer()  # what torchvision's VGG16 expects of its RGB input
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
 
     def _activations(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """(B, 3, H, W) sRGB in [0, 1] -> the activations at config.layers, in order."""
