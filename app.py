@@ -5,39 +5,56 @@
     COLORIZER_WEIGHTS=user/stable,user/artistic python app.py   # several: a model menu appears
 
 Hugging Face Spaces runs this same file with `python app.py` (configured by the header of README.md).
-The weights load once, at start; requests share them through a queue with a concurrency limit.
+The weights load once, at start; requests share them through a queue with a concurrency limit, and
+each photo is admitted only while the memory it is estimated to need (colorizer.memory) fits the
+budget, so concurrent large renders wait instead of adding up (COLORIZER_MEMORY_BUDGET_MB).
+Results stay downloadable for COLORIZER_RESULT_MAX_AGE_S seconds, then are deleted.
 When the Hub cannot be reached (or HF_HUB_OFFLINE=1) the embedded default is used, and the page says so.
-API users call the `/colorize` endpoint (and `/colorize_batch`), e.g. with gradio_client.
+API users call the `/colorize` endpoint (and `/colorize_batch`), e.g. with gradio_client; numbers
+are checked by colorizer.settings (out of range: clamped, with a note; NaN or infinity: refused).
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import os
 import shutil
 import tempfile
+import threading
 import time
+import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
 from PIL import Image
 
-from colorizer import hub
+from colorizer import hub, settings
+from colorizer.defaults import MAX_STRENGTH, MIN_STRENGTH
 from colorizer.errors import ColorizerError
-from colorizer.imaging import gray_image, open_image, save_image
+from colorizer.imaging import NOTES, gray_image, open_image, save_image
+from colorizer.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
 from colorizer.pipeline import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
 
 WEIGHTS_ENV = "COLORIZER_WEIGHTS"  # comma-separated Hub repo ids or local folders
-MAX_PIXELS = 50_000_000  # ~3 GB of memory at ~60 bytes/pixel (measured); larger is refused before decoding
+MAX_PIXELS = 50_000_000  # at most 1.25 GiB per request (measured, docs/BENCHMARKS.md); larger is refused unread
 MAX_FILE_SIZE_MB = 50  # enforced by Gradio at upload
 MAX_BATCH_FILES = 50
 CONCURRENCY = 2  # requests using the model at once; the rest wait in the queue
 QUEUE_SIZE = 32  # requests beyond this are turned away instead of waiting for minutes
-RESULT_MAX_AGE_S = 3600
+# Memory the photos being worked on may need together, beyond the loaded model (estimates from
+# colorizer.memory). The largest request, 50 MP at render size 2048 with restore, is estimated at
+# 1.4 GiB (measured: 1.25 GiB): it fits, and two of them run in turn. See docs/BENCHMARKS.md.
+MEMORY_BUDGET_MB = int(os.environ.get("COLORIZER_MEMORY_BUDGET_MB", "2048"))
+# Results (and uploads: Gradio's delete_cache ages both) are deleted after this; keep it well above the
+# longest a request may wait in the queue, or a waiting request's upload is deleted before it runs.
+RESULT_MAX_AGE_S = int(os.environ.get("COLORIZER_RESULT_MAX_AGE_S", "3600"))
+CLEANUP_EVERY_S = max(1, min(600, RESULT_MAX_AGE_S // 2))
+WORK_MAX_AGE_S = min(RESULT_MAX_AGE_S, 600)  # our own copies: Gradio has copied them to its cache by then
 EXAMPLES = Path(__file__).resolve().parent / "examples"
-WORK_ROOT = Path(tempfile.gettempdir()) / "colorizer-app"
+WORK_ROOT = Path(os.environ.get("COLORIZER_WORK_DIR") or Path(tempfile.gettempdir()) / "colorizer-app")
 CSS = ".gradio-container { max-width: 1200px !important; margin: auto; }"
 
 
@@ -64,8 +81,11 @@ def weights_note(colorizers: dict[str, Colorizer]) -> str:
 
 
 def _user_message(err: ColorizerError, path: str, name: str) -> str:
-    """The error's own message, naming the upload by its file name rather than its server path."""
-    return str(err).replace(path, name)
+    """The error's own message, naming the upload by its file name rather than its server path.
+
+    HTML-escaped: Gradio renders error messages (and Markdown) as HTML, and a file may be
+    called `<img src=x onerror=...>.jpg`."""
+    return html.escape(str(err).replace(path, name))
 
 
 def _user_error(message: str) -> gr.Error:
@@ -77,24 +97,79 @@ def _result_name(name: str) -> str:
     return f"{Path(name).stem}-colorized.png"
 
 
-def _new_folder() -> Path:
-    """A fresh folder for one request's files. Gradio serves its own copies of what we return,
-    so folders older than RESULT_MAX_AGE_S are removed here: a Space running for weeks keeps its disk."""
+_IN_USE: set[Path] = set()  # folders of requests still running: never pruned, however long they take
+
+
+@contextlib.contextmanager
+def _new_folder() -> Iterator[Path]:
+    """A fresh folder for one request's files (Gradio serves its own copies of what we return)."""
     WORK_ROOT.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=WORK_ROOT))
+    _IN_USE.add(folder)
+    try:
+        yield folder
+    finally:
+        _IN_USE.discard(folder)
+
+
+def _age_s(folder: Path) -> float:
+    """Seconds since anything in `folder` (or the folder itself) last changed."""
+    times = [folder.stat().st_mtime] + [entry.stat().st_mtime for entry in folder.iterdir()]
+    return time.time() - max(times)
+
+
+def prune_work_folders(max_age_s: float = WORK_MAX_AGE_S) -> None:
+    """Remove our request folders untouched for max_age_s: a Space running for weeks keeps its disk.
+    Gradio's copies (what the page links to) are removed by its own delete_cache schedule."""
+    if not WORK_ROOT.is_dir():
+        return
     for old in WORK_ROOT.iterdir():
-        with contextlib.suppress(FileNotFoundError):  # another request may be pruning too
-            if time.time() - old.stat().st_mtime > RESULT_MAX_AGE_S:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # another request may prune too
+            if old not in _IN_USE and _age_s(old) > max_age_s:
                 shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(dir=WORK_ROOT))
 
 
-def build_demo(colorizers: dict[str, Colorizer]) -> gr.Blocks:
+def _prune_forever() -> None:
+    while True:
+        time.sleep(CLEANUP_EVERY_S)
+        prune_work_folders()
+
+
+def _photo_size(path: str) -> tuple[int, int]:
+    """(width, height) from the file's header, for the memory estimate; (1, 1) if unreadable
+    (the pipeline then explains what is wrong with it)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
+    except Exception:  # noqa: BLE001 - any failure is reported by the pipeline
+        return 1, 1
+
+
+def _checked(render_size: object, strength: object) -> tuple[int, float, list[str]]:
+    """The numbers, checked as everywhere else (colorizer.settings); SettingsError -> a readable error."""
+    try:
+        size, size_note = settings.check_render_size(render_size)
+        gain, gain_note = settings.check_strength(strength)
+    except ColorizerError as err:
+        raise _user_error(html.escape(str(err))) from None
+    return size, gain, [note for note in (size_note, gain_note) if note]
+
+
+def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_BUDGET_MB) -> gr.Blocks:
     """The whole page; nothing runs until it is launched. colorizers: see load_colorizers."""
     variants = list(colorizers)
+    gate = MemoryGate(memory_budget_mb * 2**20)
+
+    def pick(variant: str) -> Colorizer:
+        if variant not in colorizers:
+            raise _user_error(html.escape(f"Unknown model {variant!r}; choose one of {', '.join(variants)}."))
+        return colorizers[variant]
 
     def colorize(photo: dict | None, render_size: float = DEFAULT_RENDER_SIZE, strength: float = 1.0,
-                 variant: str = variants[0], restore: bool = False) -> tuple[tuple[Image.Image, str], str]:
-        """Colorize one photo; returns (before, after) for the slider and the full-resolution PNG.
+                 variant: str = variants[0], restore: bool = False) -> tuple[tuple[Image.Image, str], str, str]:
+        """Colorize one photo; returns (before, after) for the slider, the full-resolution PNG, and notes.
 
         Inputs arrive unprocessed (preprocess=False): gr.Image would open the upload with Pillow
         before this runs, so a corrupt file or a decompression bomb would fail there with a bare
@@ -103,53 +178,69 @@ def build_demo(colorizers: dict[str, Colorizer]) -> gr.Blocks:
         """
         if not photo or not photo.get("path"):
             raise _user_error("Add a photo first: drop it in the box, paste it, or click to upload.")
-        if variant not in colorizers:
-            raise _user_error(f"Unknown model {variant!r}; choose one of {', '.join(variants)}.")
+        model = pick(variant)
+        render_size, strength, notes = _checked(render_size, strength)
         path, name = photo["path"], photo.get("orig_name") or Path(photo["path"]).name
-        try:
-            image = open_image(path, MAX_PIXELS)
-            after = colorizers[variant].colorize(image, int(render_size), float(strength), MAX_PIXELS, bool(restore))
-            # the photo's own lightness as "before": the slider compares only the colour added, and
-            # 16-bit or CMYK scans (which browsers can't show) look right
-            before = gray_image(image)
-        except ColorizerError as err:
-            raise _user_error(_user_message(err, path, name)) from None
-        result = str(save_image(after, _new_folder() / _result_name(name)))
-        return (before, result), result
+        with gate.admit(estimate_request_bytes(*_photo_size(path), render_size, bool(restore))):
+            try:
+                image = open_image(path, MAX_PIXELS)
+                after = model.colorize(image, render_size, strength, MAX_PIXELS, bool(restore))
+                # the photo's own lightness as "before": the slider compares only the colour added, and
+                # 16-bit or CMYK scans (which browsers can't show) look right
+                before = gray_image(image)
+            except ColorizerError as err:
+                raise _user_error(_user_message(err, path, name)) from None
+            with _new_folder() as folder:
+                result = str(save_image(after, folder / _result_name(name)))
+        notes += after.info.get(NOTES, [])
+        return (before, result), result, "\n".join(f"- {html.escape(note)}" for note in notes)
 
-    def colorize_batch(files: list[str] | None, render_size: float = DEFAULT_RENDER_SIZE, strength: float = 1.0,
+    def colorize_batch(files: list[dict] | None, render_size: float = DEFAULT_RENDER_SIZE, strength: float = 1.0,
                        variant: str = variants[0], restore: bool = False,
                        progress: gr.Progress = gr.Progress()) -> tuple[str, str]:
-        """Colorize several photos into one zip of full-resolution PNGs; bad files are listed, not fatal."""
+        """Colorize several photos into one zip of full-resolution PNGs; bad files are listed, not fatal.
+
+        Unprocessed inputs, as for `colorize`: upload records, and numbers Gradio has not range-checked
+        (it would refuse out-of-range values where the rest of the project clamps them with a note)."""
+        files = [f for f in files or [] if isinstance(f, dict) and f.get("path")]
         if not files:
             raise _user_error("Add some photos first.")
         if len(files) > MAX_BATCH_FILES:
             raise _user_error(f"{len(files)} photos is more than {MAX_BATCH_FILES} at once; please split them.")
-        zip_path = _new_folder() / "colorized.zip"
-        failures = []
-        progress((0, len(files)), desc="Colorizing", unit="photos")
-        # batch_size=1 keeps one photo in memory at a time; photos seldom share a render shape anyway
-        results = colorizers[variant].colorize_many(files, int(render_size), strength, batch_size=1,
-                                                    max_pixels=MAX_PIXELS, restore=bool(restore))
-        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
-            for done, (path, result) in enumerate(zip(files, results), start=1):
-                if isinstance(result, ColorizerError):
-                    failures.append(f"- {_user_message(result, path, Path(path).name)}")
-                else:
-                    name, n = _result_name(path), 2
-                    while name in archive.namelist():  # two uploads with the same name
-                        name, n = f"{Path(path).stem}-{n}-colorized.png", n + 1
-                    with archive.open(name, "w") as fh:
-                        result.save(fh, format="PNG")
-                progress((done, len(files)), desc="Colorizing", unit="photos")
+        model = pick(variant)
+        render_size, strength, notes = _checked(render_size, strength)
+        with _new_folder() as folder:
+            zip_path = folder / "colorized.zip"
+            failures = []
+            progress((0, len(files)), desc="Colorizing", unit="photos")
+            with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+                for done, record in enumerate(files, start=1):
+                    path, upload_name = record["path"], record.get("orig_name") or Path(record["path"]).name
+                    # one photo in memory at a time, admitted like a single request
+                    with gate.admit(estimate_request_bytes(*_photo_size(path), render_size, bool(restore))):
+                        try:
+                            result = model.colorize(path, render_size, strength, MAX_PIXELS, bool(restore))
+                        except ColorizerError as err:
+                            failures.append(f"- {_user_message(err, path, upload_name)}")
+                            result = None
+                        if result is not None:
+                            notes += [f"{upload_name}: {note}" for note in result.info.get(NOTES, [])]
+                            name, n = _result_name(upload_name), 2
+                            while name in archive.namelist():  # two uploads with the same name
+                                name, n = f"{Path(upload_name).stem}-{n}-colorized.png", n + 1
+                            with archive.open(name, "w") as fh:
+                                result.save(fh, format="PNG")
+                    progress((done, len(files)), desc="Colorizing", unit="photos")
         if len(failures) == len(files):
             raise _user_error("None of the photos could be used:\n" + "\n".join(failures))
         summary = f"Colorized {len(files) - len(failures)} of {len(files)} photos."
         if failures:
             summary += " Skipped:\n" + "\n".join(failures)
+        if notes:
+            summary += "\n\nNotes:\n" + "\n".join(f"- {html.escape(note)}" for note in notes)
         return str(zip_path), summary
 
-    with gr.Blocks(title="Colorize old photos", delete_cache=(RESULT_MAX_AGE_S, RESULT_MAX_AGE_S)) as demo:
+    with gr.Blocks(title="Colorize old photos", delete_cache=(CLEANUP_EVERY_S, RESULT_MAX_AGE_S)) as demo:
         gr.Markdown(
             "# Colorize old photos\n"
             "Drop a black-and-white photo and get it back in colour, at its full resolution. "
@@ -157,14 +248,14 @@ def build_demo(colorizers: dict[str, Colorizer]) -> gr.Blocks:
             "to restore it (repair fading, scratches, dust and grain first).\n\n"
             f"{weights_note(colorizers)}\n"
             f"- **Limits:** up to {MAX_PIXELS / 1e6:.0f} megapixels and {MAX_FILE_SIZE_MB} MB per photo, "
-            f"{MAX_BATCH_FILES} photos per batch."
+            f"{MAX_BATCH_FILES} photos per batch. Results are kept for {RESULT_MAX_AGE_S // 60} minutes."
         )
         with gr.Row():
             render_size = gr.Slider(MIN_RENDER_SIZE, MAX_RENDER_SIZE, value=DEFAULT_RENDER_SIZE, step=32,
                                     label="Render size (pixels, long side)",
                                     info="Higher gives finer colour detail but is slower; "
                                     "the result always has your photo's full size.")
-            strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Colour strength",
+            strength = gr.Slider(MIN_STRENGTH, MAX_STRENGTH, value=1.0, step=0.05, label="Colour strength",
                                  info="0 = gray, 1 = as predicted, above 1 = more vivid.")
             variant = gr.Dropdown(variants, value=variants[0], label="Model", visible=len(variants) > 1)
             restore = gr.Checkbox(False, label="Restore old-photo damage first",
@@ -183,6 +274,7 @@ def build_demo(colorizers: dict[str, Colorizer]) -> gr.Blocks:
                     slider = gr.ImageSlider(label="Before / after: drag the handle", format="png",
                                             interactive=False, elem_id="result")
                     download = gr.File(label="Full-resolution PNG", interactive=False, elem_id="download")
+                    note = gr.Markdown(elem_id="note")
         with gr.Tab("Many photos"):
             with gr.Row():
                 files = gr.File(label="Photos", file_count="multiple", file_types=["image"], elem_id="batch-in")
@@ -191,19 +283,23 @@ def build_demo(colorizers: dict[str, Colorizer]) -> gr.Blocks:
                     summary = gr.Markdown(label="Summary")
             run_batch = gr.Button("Colorize all", variant="primary")
         controls = [render_size, strength, variant, restore]
-        run.click(colorize, [photo, *controls], [slider, download], api_name="colorize", preprocess=False,
+        run.click(colorize, [photo, *controls], [slider, download, note], api_name="colorize", preprocess=False,
                   concurrency_limit=CONCURRENCY, concurrency_id="model")
         run_batch.click(colorize_batch, [files, *controls], [zip_file, summary], api_name="colorize_batch",
-                        concurrency_limit=CONCURRENCY, concurrency_id="model")
+                        preprocess=False, concurrency_limit=CONCURRENCY, concurrency_id="model")
     return demo.queue(max_size=QUEUE_SIZE)
 
 
 def launch(demo: gr.Blocks, **options) -> None:
-    """Start the server with the app's upload limit and look; options go to `Blocks.launch`."""
+    """Start the server with the app's upload limit and look; options go to `Blocks.launch`.
+    Also starts the pruning of our own request folders (see prune_work_folders)."""
+    prune_work_folders()
+    threading.Thread(target=_prune_forever, name="prune-results", daemon=True).start()
     demo.launch(max_file_size=f"{MAX_FILE_SIZE_MB}mb", theme=gr.themes.Soft(), css=CSS, **options)
 
 
 def main() -> None:
+    return_freed_memory_to_the_os()  # before the weights load: see colorizer.memory
     try:
         colorizers = load_colorizers(weights_from_env())
     except ColorizerError as err:

@@ -17,3 +17,7 @@ class ImageError(ColorizerError):
 
 class WeightsError(ColorizerError):
     """A checkpoint is missing, damaged, or does not match its config."""
+
+
+class SettingsError(ColorizerError):
+    """A number given for a setting is not a finite number (see colorizer.settings)."""

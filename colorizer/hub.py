@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 EMBEDDED_WEIGHTS = Path(__file__).parent / "weights" / "default"
 DEFAULT_HUB_REPO = "open-colorizer/nogan-stable"  # the project's own Hub weights (ImageNet-trained)
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+MAX_CHANNELS = 4096  # widest layer a config may ask for (the largest preset uses 1024)
+CHANNEL_KEYS = ("middle_channels", "final_channels")
+FLAG_KEYS = ("self_attention", "blur", "spectral_norm", "restore")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -75,7 +78,7 @@ def _check_folder(folder: Path) -> None:
 
 
 def read_config(folder: Path) -> GeneratorConfig:
-    """config.json -> GeneratorConfig, with a clear error for damaged or foreign configs."""
+    """config.json -> GeneratorConfig, with a clear error for damaged, foreign or absurd configs."""
     try:
         raw = json.loads((folder / CONFIG_FILE).read_text())
     except (OSError, ValueError) as err:
@@ -84,10 +87,56 @@ def read_config(folder: Path) -> GeneratorConfig:
     known = {f.name for f in fields(GeneratorConfig)}
     if not isinstance(raw, dict) or not known & raw.keys():
         raise WeightsError(f"{folder / CONFIG_FILE}: not a colorizer generator config")
+    values = {k: v for k, v in raw.items() if k in known}
+    problems = check_config_values(values)
+    if problems:
+        raise WeightsError(f"{folder / CONFIG_FILE}: invalid generator config: {'; '.join(problems)}")
     try:
-        return GeneratorConfig(**{k: v for k, v in raw.items() if k in known})
+        return GeneratorConfig(**values)
     except (TypeError, ValueError) as err:
         raise WeightsError(f"{folder / CONFIG_FILE}: invalid generator config ({err})") from None
+
+
+def check_config_values(values: dict) -> list[str]:
+    """What is wrong with a config's values (empty when nothing), checked before any layer is built:
+    channel counts are whole numbers from 1 to MAX_CHANNELS, flags are true/false."""
+    problems = []
+
+    def channel_problem(value: object) -> bool:
+        return isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CHANNELS
+
+    for key in CHANNEL_KEYS:
+        if key in values and channel_problem(values[key]):
+            problems.append(f"{key} must be a whole number from 1 to {MAX_CHANNELS}, not {values[key]!r}")
+    if "decoder_channels" in values:
+        widths = values["decoder_channels"]
+        if not isinstance(widths, list) or len(widths) != 4 or any(channel_problem(w) for w in widths):
+            problems.append(f"decoder_channels must be 4 whole numbers from 1 to {MAX_CHANNELS}, not {widths!r}")
+    for key in FLAG_KEYS:
+        if key in values and not isinstance(values[key], bool):
+            problems.append(f"{key} must be true or false, not {values[key]!r}")
+    return problems
+
+
+def describe_mismatch(expected: dict, found: dict, limit: int = 5) -> str:
+    """Which tensor names and shapes differ between what a config builds and what a file holds."""
+
+    def listed(items: list[str]) -> str:
+        more = f" and {len(items) - limit} more" if len(items) > limit else ""
+        return ", ".join(items[:limit]) + more
+
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    shapes = [f"{k} {tuple(found[k].shape)} instead of {tuple(expected[k].shape)}"
+              for k in expected if k in found and found[k].shape != expected[k].shape]
+    parts = []
+    if missing:
+        parts.append(f"missing {len(missing)} tensors ({listed(missing)})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected tensors ({listed(unexpected)})")
+    if shapes:
+        parts.append(f"{len(shapes)} with other shapes ({listed(shapes)})")
+    return "; ".join(parts) or "no differences in names or shapes"
 
 
 def load_generator(weights: Weights | str | Path | None = None) -> tuple[Generator, Weights]:
@@ -100,6 +149,9 @@ def load_generator(weights: Weights | str | Path | None = None) -> tuple[Generat
         state = load_file(file)
     except (SafetensorError, OSError, ValueError) as err:
         raise WeightsError(f"{file}: damaged or not a safetensors file ({err})") from None
+    expected = model.state_dict()
+    if expected.keys() != state.keys() or any(state[k].shape != v.shape for k, v in expected.items()):
+        raise WeightsError(f"{file}: weights do not match {CONFIG_FILE}: {describe_mismatch(expected, state)}")
     try:
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except RuntimeError as err:

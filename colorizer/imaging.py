@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
+import threading
+import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,6 +30,8 @@ from colorizer.errors import ImageError
 STRIP_PIXELS = 1 << 17  # pixels converted at a time: small enough that temporaries stay in cache
 
 ImageSource = str | os.PathLike | bytes | BinaryIO | Image.Image
+NOTES = "notes"  # key in a PIL image's .info: things worth telling the person about this image
+_PILLOW_LIMIT = threading.Lock()  # Image.MAX_IMAGE_PIXELS is global: set it from ours one decode at a time
 
 
 @dataclass
@@ -36,6 +41,7 @@ class Photo:
     lightness: torch.Tensor  # (1, H, W) float32, L in [0, 100], full resolution
     alpha: Image.Image | None  # mode "L" alpha of the input, re-attached to the output
     name: str  # for messages
+    notes: list[str] = field(default_factory=list)  # e.g. "only the first of 12 frames was used"
 
     @property
     def size(self) -> tuple[int, int]:
@@ -44,38 +50,63 @@ class Photo:
 
 
 def open_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode `source` fully, upright (EXIF orientation applied); raise ImageError if unusable."""
+    """Decode `source` fully, upright (EXIF orientation applied); raise ImageError if unusable.
+
+    Pillow's own decompression-bomb limit is set from `max_pixels` while decoding, so the limit
+    reported is the one that applied. `image.info["notes"]` says when only the first frame of an
+    animation (or multi-page file) was kept.
+    """
     if isinstance(source, Image.Image):
-        image, name = source, "image"
-    else:
-        name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "upload"
-        fp = io.BytesIO(source) if isinstance(source, bytes) else source
+        return _decode(source, "image", max_pixels)
+    name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "upload"
+    fp = io.BytesIO(source) if isinstance(source, bytes) else source
+    with _PILLOW_LIMIT:
+        default_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check size ourselves
-                image = Image.open(fp)
-        except FileNotFoundError:
-            raise ImageError(f"{name}: no such file") from None
-        except IsADirectoryError:
-            raise ImageError(f"{name}: is a folder, not an image") from None
-        except Image.DecompressionBombError:
-            raise ImageError(f"{name}: image is above the limit of {max_pixels / 1e6:.0f} megapixels "
-                             "(a decompression bomb?); downscale it first") from None
-        except (UnidentifiedImageError, OSError) as err:
-            raise ImageError(f"{name}: not an image Pillow can read ({err})") from None
+                # Pillow warns above its limit and refuses above twice it; between the two, our
+                # own check below refuses with the image's real size
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                try:
+                    image = Image.open(fp)
+                except FileNotFoundError:
+                    raise ImageError(f"{name}: no such file") from None
+                except IsADirectoryError:
+                    raise ImageError(f"{name}: is a folder, not an image") from None
+                except Image.DecompressionBombError:
+                    raise ImageError(f"{name}: image is above the limit of {max_pixels / 1e6:g} megapixels, "
+                                     "more than twice over (a decompression bomb?); downscale it first") from None
+                except (UnidentifiedImageError, OSError) as err:
+                    raise ImageError(f"{name}: not an image Pillow can read ({err})") from None
+                return _decode(image, name, max_pixels)
+        finally:
+            Image.MAX_IMAGE_PIXELS = default_limit
+
+
+def _decode(image: Image.Image, name: str, max_pixels: int) -> Image.Image:
+    """Check the size, load the first frame, apply EXIF orientation; notes go to image.info."""
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
             f"{name}: {width}x{height} is {width * height / 1e6:.0f} megapixels, above the limit of "
-            f"{max_pixels / 1e6:.0f} megapixels; downscale it first"
+            f"{max_pixels / 1e6:g} megapixels; downscale it first"
         )
     if width < 1 or height < 1:
         raise ImageError(f"{name}: image has no pixels")
+    notes = list(image.info.get(NOTES, []))
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        notes.append(f"the file holds {frames} frames (an animation or several pages): "
+                     "only the first was colorized")
     try:
         image.load()
         image = ImageOps.exif_transpose(image)
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: a frame is above the limit of {max_pixels / 1e6:g} megapixels, "
+                         "more than twice over (a decompression bomb?)") from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated or damaged data
         raise ImageError(f"{name}: the file is damaged or truncated ({err})") from None
+    image.info[NOTES] = notes
     return image
 
 
@@ -83,12 +114,12 @@ def read_photo(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
     """Open any image and return its full-resolution lightness (and alpha, if any)."""
     image = open_image(source, max_pixels)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "image"
-    alpha = None
+    notes, alpha = list(image.info.get(NOTES, [])), None
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
         alpha = image.getchannel("A")
         image = image.convert("RGB")
-    return Photo(lightness=_lightness(image), alpha=alpha, name=name)
+    return Photo(lightness=_lightness(image), alpha=alpha, name=name, notes=notes)
 
 
 def lightness_to_image(lightness: torch.Tensor) -> Image.Image:
@@ -150,7 +181,11 @@ def _in_strips(array: np.ndarray, fn) -> torch.Tensor:
 
 
 def save_image(image: Image.Image, path: str | os.PathLike, **params) -> Path:
-    """Write atomically: a crash or a full disk never leaves a half-written file at `path`."""
+    """Write atomically: a crash or a full disk never leaves a half-written file at `path`.
+
+    The temporary file is `.<name>.<pid>.<random>.tmp` next to `path`; if the process is killed
+    (kill -9, power loss) before it is renamed, `remove_stale_temps` removes it on the next run.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = Image.registered_extensions().get(path.suffix.lower())
@@ -158,7 +193,7 @@ def save_image(image: Image.Image, path: str | os.PathLike, **params) -> Path:
         raise ImageError(f"{path}: unknown image extension {path.suffix!r}")
     if fmt == "JPEG" and image.mode == "RGBA":
         image = image.convert("RGB")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             image.save(fh, format=fmt, **params)
@@ -167,3 +202,44 @@ def save_image(image: Image.Image, path: str | os.PathLike, **params) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+_TEMP_NAME = re.compile(r"^\..+?\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")  # save_image's, before and after the pid
+STALE_TEMP_AGE_S = 24 * 3600  # a temp whose writer seems alive (its pid may have been reused) is stale after this
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Delete save_image temporaries in `folder` left by a process that no longer runs; returns them.
+
+    A temp whose writer is still alive (another run into the same folder) is left alone; one without
+    a pid in its name was written by an earlier version of this package, and is removed.
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        match = _TEMP_NAME.match(entry.name)
+        if not match or not entry.is_file() or entry.is_symlink():
+            continue
+        try:
+            age = time.time() - entry.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        pid = match.group("pid")
+        writer_alive = pid is not None and int(pid) != os.getpid() and _process_exists(int(pid))
+        if writer_alive and age < STALE_TEMP_AGE_S:
+            continue
+        entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

@@ -67,11 +67,16 @@ class PixelShuffleUp(nn.Module):
         return x
 
 
+ATTENTION_CHUNK_BYTES = 32 * 1024**2  # largest attention-score block one forward may hold at once
+
+
 class SelfAttention(nn.Module):
     """SAGAN self-attention (Zhang et al. 2019) over all positions of a feature map.
 
-    Uses scaled_dot_product_attention, whose fused kernels never build the full
-    (HW x HW) matrix, so large render sizes do not run out of memory here.
+    Memory is bounded whatever the render size: queries are processed in chunks so the
+    (queries x positions) score block never exceeds ATTENTION_CHUNK_BYTES. Softmax is taken per
+    query over all positions, so chunking over queries is exact (not an approximation).
+    Without it, a 2048-pixel render (256 x 256 positions at 1/8) asks for one 16 GiB block.
     `gamma` starts at 0: the block begins as identity and learns how much to attend.
     """
 
@@ -88,8 +93,21 @@ class SelfAttention(nn.Module):
         q = self.query(x).flatten(2).transpose(1, 2).unsqueeze(1)  # (B, 1, HW, C/8)
         k = self.key(x).flatten(2).transpose(1, 2).unsqueeze(1)  # (B, 1, HW, C/8)
         v = self.value(x).flatten(2).transpose(1, 2).unsqueeze(1)  # (B, 1, HW, C)
-        out = F.scaled_dot_product_attention(q, k, v, scale=1.0)  # SAGAN uses unscaled dot products
+        out = chunked_attention(q, k, v, ATTENTION_CHUNK_BYTES)  # (B, 1, HW, C)
         return x + self.gamma * out.squeeze(1).transpose(1, 2).reshape(b, c, h, w)
+
+
+def chunked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                      max_bytes: int = ATTENTION_CHUNK_BYTES) -> torch.Tensor:
+    """Unscaled dot-product attention (as SAGAN), (B, 1, N, d) x (B, 1, M, d) x (B, 1, M, C) -> (B, 1, N, C),
+    over chunks of queries so no (B, chunk, M) score block is larger than max_bytes."""
+    batch, _, queries, _ = q.shape
+    positions = k.shape[-2]
+    rows = max(1, max_bytes // (batch * positions * q.element_size()))
+    if rows >= queries:
+        return F.scaled_dot_product_attention(q, k, v, scale=1.0)
+    return torch.cat([F.scaled_dot_product_attention(q[:, :, top : top + rows], k, v, scale=1.0)
+                      for top in range(0, queries, rows)], dim=2)
 
 
 @torch.no_grad()
@@ -108,5 +126,7 @@ def bake_for_inference(model: nn.Module) -> nn.Module:
         for (conv_name, conv), (bn_name, bn) in zip(children, children[1:]):
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
                 setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
-                setattr(module, bn_name, nn.Identity())
+                # timm's BatchNormAct2d also holds the activation (and dropout) after the norm: keep those
+                rest = [m for m in (getattr(bn, "drop", None), getattr(bn, "act", None)) if m is not None]
+                setattr(module, bn_name, nn.Sequential(*rest) if rest else nn.Identity())
     return model

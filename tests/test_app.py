@@ -32,6 +32,7 @@ from colorizer.hub import DEFAULT_HUB_REPO
 from tests.conftest import REPO, lightness_of
 
 STARTUP_TIMEOUT_S = 120
+MEMORY_BUDGET_MB = 900  # one render at 1536 fits (about 0.7 GB estimated), two do not
 
 
 def _free_port() -> int:
@@ -45,6 +46,17 @@ def _get(url: str) -> str:
         return response.read().decode()
 
 
+server_pids: dict[int, int] = {}  # port -> pid of the app serving it
+
+
+def _vm_kib(pid: int, field: str) -> int:
+    """A field of /proc/<pid>/status in KiB (VmRSS: resident now, VmHWM: peak resident)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_weights) -> Iterator[str]:
     """URL of `python app.py` started as Spaces would start it, stopped after the module."""
@@ -52,9 +64,11 @@ def server(tmp_path_factory, tiny_weights) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLORIZER_WEIGHTS": f"{DEFAULT_HUB_REPO},{tiny_weights}",
            "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_TEMP_DIR": str(tmp / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False"}
+           "GRADIO_TEMP_DIR": str(tmp / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
+           "COLORIZER_WORK_DIR": str(tmp / "work"), "COLORIZER_MEMORY_BUDGET_MB": str(MEMORY_BUDGET_MB)}
     log = (tmp / "server.log").open("w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server_pids[port] = proc.pid
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while True:
@@ -120,7 +134,8 @@ def test_page_says_which_weights_are_used_and_the_limits(server, tiny_weights):
 
 
 def test_colorize_keeps_full_size_and_lightness(client, photo):
-    (before, after), download = client.predict(handle_file(photo), api_name="/colorize")
+    (before, after), download, note = client.predict(handle_file(photo), api_name="/colorize")
+    assert note == ""
     _assert_colorized(download, photo)
     assert Path(download).name == "chelsea-colorized.png"
     assert Image.open(after).size == Image.open(before).size == Image.open(photo).size
@@ -139,7 +154,8 @@ def test_restore_toggle_repairs_a_faded_photo(client, photo, tmp_path):
     faded = tmp_path / "faded.png"
     pixels = np.asarray(Image.open(photo).convert("L"), dtype=np.float32)
     Image.fromarray((70 + pixels * 0.4).astype(np.uint8)).save(faded)  # washed-out print: grays 70..172
-    _, download = client.predict(handle_file(faded), 128, 1.0, str(DEFAULT_HUB_REPO), True, api_name="/colorize")
+    _, download, _ = client.predict(handle_file(faded), 128, 1.0, str(DEFAULT_HUB_REPO), True,
+                                    api_name="/colorize")
     restored, before = lightness_of(Image.open(download)), lightness_of(Image.open(faded))
     assert Image.open(download).size == Image.open(faded).size
 
@@ -171,6 +187,18 @@ def test_requests_at_once_are_all_answered(client, photo):
     jobs = [client.submit(handle_file(photo), 64 * (i + 1), api_name="/colorize") for i in range(4)]
     for job in jobs:
         _assert_colorized(job.result(timeout=120)[1], photo)
+
+
+def test_concurrent_large_renders_stay_within_the_memory_budget(server, client, photo):
+    """Two renders at 1536 at once: the memory gate runs them one after the other."""
+    pid = server_pids[int(server.rstrip("/").rsplit(":", 1)[1])]
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
+    start_rss = _vm_kib(pid, "VmHWM") * 1024
+    jobs = [client.submit(handle_file(photo), 1536, api_name="/colorize") for _ in range(2)]
+    for job in jobs:
+        _assert_colorized(job.result(timeout=600)[1], photo)
+    peak = _vm_kib(pid, "VmHWM") * 1024
+    assert peak - start_rss < MEMORY_BUDGET_MB * 2**20, f"grew by {(peak - start_rss) / 2**20:.0f} MiB"
 
 
 def test_batch_gives_a_zip_and_lists_bad_files(client, photo, tmp_path):

@@ -1,12 +1,30 @@
 """The command line, run as a user runs it: a real subprocess over real files."""
 
+import io
+import os
+import signal
+import struct
 import subprocess
 import sys
+import time
+import zlib
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.conftest import REPO, lightness_of, real_photo
+
+
+def _png_claiming(path, width, height):
+    """A tiny PNG whose header claims width x height (as a decompression bomb's does)."""
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+    return path
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -83,3 +101,138 @@ def test_help_explains_the_options():
     assert result.returncode == 0
     for option in ("--weights", "--render-size", "--strength", "--device", "--overwrite"):
         assert option in result.stdout
+
+
+def _photo(path, size=48):
+    real_photo("coffee.png", size=size).save(path)
+    return path
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_strength_is_refused_readably(tmp_path, tiny_weights, value):
+    result = run_cli(str(_photo(tmp_path / "a.png")), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights),
+                     f"--strength={value}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"colour strength must be a finite number from 0 to 2, not {value}" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_of_range_numbers_are_clamped_with_a_note(tmp_path, tiny_weights):
+    result = run_cli(str(_photo(tmp_path / "a.png")), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights),
+                     "--strength", "1e9", "--render-size", "10", "--batch-size", "0")
+    assert result.returncode == 0, result.stderr
+    assert "colour strength 1e+09 is above the maximum of 2: used 2" in result.stderr
+    assert "render size 10 is below the minimum of 64: used 64" in result.stderr
+    assert "batch size 0 is below the minimum of 1: used 1" in result.stderr
+    assert Image.open(tmp_path / "out" / "a.png").size == Image.open(tmp_path / "a.png").size
+
+
+def test_dangling_symlinks_are_reported_by_name(tmp_path, tiny_weights):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    (tmp_path / "alone.png").symlink_to(tmp_path / "also-deleted.png")
+    result = run_cli(str(photos), str(tmp_path / "alone.png"), "-o", str(tmp_path / "out"),
+                     "--weights", str(tiny_weights))
+    assert result.returncode == 1
+    assert "gone.jpg: a symlink to" in result.stderr and "alone.png: a symlink to" in result.stderr
+
+
+def test_one_file_under_two_spellings_is_colorized_once(tmp_path, tiny_weights):
+    _photo(tmp_path / "a.png")
+    result = subprocess.run([sys.executable, "-m", "colorizer", "a.png", str(tmp_path / "a.png"), "./a.png",
+                             "-o", "out", "--weights", str(tiny_weights)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg"])
+def test_results_inside_an_input_folder_are_never_taken_as_inputs(tmp_path, tiny_weights, fmt):
+    photos = tmp_path / "photos"
+    (photos / "colour").mkdir(parents=True)
+    _photo(photos / "a.tif")
+    _photo(photos / "b.bmp")
+    for out in (photos, photos / "colour"):  # -o equal to the input folder, then inside it
+        for _ in range(2):  # a second run must not colorize the first run's results
+            result = run_cli(str(photos), "-o", str(out), "--weights", str(tiny_weights), "--format", fmt)
+            assert result.returncode == 0, result.stderr
+            assert sorted(p.name for p in out.iterdir() if p.suffix == f".{fmt}") == [f"a.{fmt}", f"b.{fmt}"]
+    explicit = run_cli(str(photos / f"a.{fmt}"), "-o", str(tmp_path / "again"), "--weights", str(tiny_weights))
+    assert explicit.returncode == 0 and (tmp_path / "again" / "a.png").is_file()  # named on purpose: taken
+
+
+SLOW_SAVE = """
+import sys
+import numpy as np
+from PIL import Image
+from colorizer.imaging import save_image
+noise = np.random.default_rng(0).integers(0, 256, (4000, 4000, 3), dtype=np.uint8)
+print("saving", flush=True)
+save_image(Image.fromarray(noise), sys.argv[1], compress_level=9)
+"""
+
+
+def test_temp_file_of_a_killed_run_is_removed_on_the_next_run(tmp_path, tiny_weights):
+    out = tmp_path / "out"
+    out.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(out / "p08.png")], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".p08.png.*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(writer.pid, signal.SIGKILL)  # as kill -9 mid-write
+    writer.wait()
+    leftovers = list(out.glob(".p08.png.*.tmp"))
+    assert len(leftovers) == 1 and not (out / "p08.png").exists()
+    result = run_cli(str(_photo(tmp_path / "a.png")), "-o", str(out), "--weights", str(tiny_weights))
+    assert result.returncode == 0, result.stderr
+    assert f"removed {leftovers[0]}" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"]
+
+
+def test_ctrl_c_prints_what_was_and_was_not_written_and_exits_130(tmp_path, tiny_weights):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(40):
+        _photo(photos / f"p{i:02d}.png", size=256)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "colorizer", str(photos), "-o", str(out), "--weights",
+                             str(tiny_weights), "--render-size", "64", "--restore"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    written = sorted(p.name for p in out.iterdir())
+    assert 0 < len(written) < 40 and not any(name.endswith(".tmp") for name in written)
+    assert f"interrupted: {len(written)} written to {out}, {40 - len(written)} not written" in stderr
+    assert stderr.count("not written: ") == 40 - len(written)
+
+
+def test_pillow_bomb_limit_follows_max_pixels(tmp_path, tiny_weights):
+    """200 MP is under --max-pixels 500000000, though over Pillow's own default bomb limit (179 MP)."""
+    big = _png_claiming(tmp_path / "big.png", 20000, 10000)
+    result = run_cli(str(big), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights),
+                     "--max-pixels", "500000000")
+    assert result.returncode == 1
+    assert "above the limit" not in result.stderr and "decompression bomb" not in result.stderr
+    assert "damaged or truncated" in result.stderr  # decoding was attempted: the file holds 1 pixel of data
+    small = run_cli(str(big), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights),
+                    "--max-pixels", "150000000")
+    assert "20000x10000 is 200 megapixels, above the limit of 150 megapixels" in small.stderr
+    bomb = run_cli(str(big), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights), "--max-pixels", "90000000")
+    assert "above the limit of 90 megapixels, more than twice over" in bomb.stderr
+
+
+def test_animated_gif_says_only_the_first_frame_was_used(tmp_path, tiny_weights):
+    frames = [real_photo("coffee.png", size=64).rotate(angle) for angle in (0, 90, 180)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    result = run_cli(str(tmp_path / "anim.gif"), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights))
+    assert result.returncode == 0, result.stderr
+    assert "anim.gif: the file holds 3 frames (an animation or several pages): only the first was colorized" \
+        in result.stderr
+    assert Image.open(tmp_path / "out" / "anim.png").size == frames[0].size

@@ -1,10 +1,11 @@
 """Weights sources: embedded default, local folders, the Hub (mocked at its boundary), damage."""
 
+import json
 import logging
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from colorizer import hub
 from colorizer.errors import WeightsError
@@ -45,7 +46,7 @@ def test_hub_download_is_used_when_it_works(monkeypatch, tiny_weights):
     colorizer = Colorizer.from_pretrained("user/weights", device="cpu", revision="v1")
     assert calls == [("user/weights", "v1", ("config.json", "model.safetensors"))]
     assert colorizer.description == "Hub user/weights"
-    assert colorizer.generator.config.encoder == "resnet18"
+    assert colorizer.generator.config.encoder == "efficientnet_lite0"
 
 
 def test_half_precision_export_round_trips(tmp_path, tiny_weights):
@@ -89,3 +90,51 @@ def test_embedded_default_colorizes_a_real_photo():
     colorizer = Colorizer.from_pretrained(device="cpu")
     photo = real_photo("camera.png", size=128)
     assert colorizer.colorize(photo, render_size=128).size == photo.size
+
+
+def _copy_weights(source, folder):
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_bytes((source / name).read_bytes())
+    return folder
+
+
+@pytest.mark.parametrize(("key", "value"), [("middle_channels", 3_000_000), ("final_channels", -1),
+                                            ("decoder_channels", [32, 24, 0, 16]), ("restore", "yes"),
+                                            ("middle_channels", 2.5)])
+def test_absurd_config_values_are_refused_before_building_anything(tmp_path, tiny_weights, key, value):
+    folder = _copy_weights(tiny_weights, tmp_path / "w")
+    config = json.loads((folder / "config.json").read_text())
+    config[key] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match=f"invalid generator config: {key} must be") as err:
+        Colorizer.from_pretrained(str(folder), device="cpu")
+    assert str(folder) in str(err.value) and repr(value) in str(err.value)
+
+
+def test_config_that_does_not_match_its_tensors_says_which_differ(tmp_path, tiny_weights):
+    folder = _copy_weights(tiny_weights, tmp_path / "w")
+    config = json.loads((folder / "config.json").read_text())
+    config["decoder_channels"] = [40, 24, 16, 16]  # the file holds tensors for [32, 24, 16, 16]
+    (folder / "config.json").write_text(json.dumps(config))
+    built = Generator(hub.read_config(folder)).state_dict()
+    stored = load_file(folder / "model.safetensors")
+    differing = [k for k in built if k in stored and built[k].shape != stored[k].shape]
+    with pytest.raises(WeightsError) as err:
+        hub.load_generator(folder)
+    message = str(err.value)
+    assert f"{len(differing)} with other shapes" in message
+    key = differing[0]
+    assert f"{key} {tuple(stored[key].shape)} instead of {tuple(built[key].shape)}" in message
+
+
+def test_missing_and_unexpected_tensors_are_named(tmp_path, tiny_weights):
+    folder = _copy_weights(tiny_weights, tmp_path / "w")
+    state = load_file(folder / "model.safetensors")
+    dropped = sorted(state)[3]
+    state["extra.weight"] = state.pop(dropped)
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(WeightsError) as err:
+        hub.load_generator(folder)
+    assert f"missing 1 tensors ({dropped})" in str(err.value)
+    assert "1 unexpected tensors (extra.weight)" in str(err.value)

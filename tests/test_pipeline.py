@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer.errors import ImageError
+from colorizer.errors import ImageError, SettingsError
 from colorizer.pipeline import Colorizer, check_render_size, render_shape
 from tests.conftest import lightness_of, real_photo
 
@@ -139,3 +139,53 @@ def test_model_never_sees_more_than_the_render_size(colorizer, monkeypatch):
     monkeypatch.setattr(colorizer.generator, "forward", lambda x: seen.append(x.shape) or forward(x))
     out = colorizer.colorize(Image.new("L", (1200, 900), 100), render_size=128)
     assert out.size == (1200, 900) and seen == [torch.Size([1, 1, 96, 128])]
+
+
+@pytest.mark.parametrize("kwargs", [{"strength": float("nan")}, {"strength": float("inf")},
+                                    {"render_size": float("nan")}, {"render_size": "big"}, {"max_pixels": None}])
+def test_python_api_refuses_non_numbers_like_the_cli_and_the_app(colorizer, kwargs):
+    photo = real_photo("coffee.png", size=48)
+    with pytest.raises(SettingsError, match="must be a"):
+        colorizer.colorize(photo, **kwargs)
+    with pytest.raises(SettingsError, match="must be a"):
+        list(colorizer.colorize_many([photo], **kwargs))
+
+
+def test_python_api_clamps_out_of_range_numbers_with_notes(colorizer):
+    photo = real_photo("coffee.png", size=48).convert("L")
+    out = colorizer.colorize(photo, render_size=10, strength=1e9)
+    assert out.info["notes"] == ["render size 10 is below the minimum of 64: used 64",
+                                 "colour strength 1e+09 is above the maximum of 2: used 2"]
+    assert np.array_equal(np.asarray(out), np.asarray(colorizer.colorize(photo, render_size=64, strength=2.0)))
+    [many] = colorizer.colorize_many([photo], render_size=64, strength=-1, batch_size=0)
+    assert many.info["notes"] == ["colour strength -1 is below the minimum of 0: used 0",
+                                  "batch size 0 is below the minimum of 1: used 1"]
+
+
+def test_a_large_batch_never_sends_more_than_one_maximum_render_to_the_model(colorizer, monkeypatch):
+    """Batch size multiplies the model's memory: photos per call are capped by pixels, not count."""
+    import colorizer.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_MODEL_PIXELS", 2 * 128 * 96)  # two 128 x 96 renders per call
+    calls = []
+    hook = colorizer.generator.register_forward_hook(lambda module, args, out: calls.append(tuple(args[0].shape)))
+    try:
+        photos = [real_photo(name, size=128) for name in ("coffee.png", "chelsea.png", "astronaut.png")]
+        photos = [p.resize((128, 96)) for p in photos] * 2  # six photos of one shape
+        results = list(colorizer.colorize_many(photos, render_size=128, batch_size=64))
+    finally:
+        hook.remove()
+    assert calls == [(2, 1, 96, 128)] * 3
+    for photo, result in zip(photos, results):
+        assert result.size == photo.size
+        assert np.array_equal(np.asarray(result), np.asarray(colorizer.colorize(photo, render_size=128)))
+
+
+def test_animated_and_multi_page_files_say_only_the_first_frame_was_used(colorizer, tmp_path):
+    frames = [real_photo("coffee.png", size=64).rotate(angle) for angle in (0, 90, 180, 270)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:2])
+    assert colorizer.colorize(tmp_path / "anim.gif", render_size=64).info["notes"] == [
+        "the file holds 4 frames (an animation or several pages): only the first was colorized"]
+    assert "holds 2 frames" in colorizer.colorize(tmp_path / "pages.tif", render_size=64).info["notes"][0]
+    assert colorizer.colorize(frames[0], render_size=64).info["notes"] == []

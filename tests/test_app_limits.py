@@ -1,0 +1,141 @@
+"""The app under abuse: numbers from the API, hostile file names, animations, disk and memory limits.
+
+Its own `python app.py` on 127.0.0.1, with short result lifetimes, so cleanup can be seen within a
+test (the memory budget is tested in test_app.py, whose requests may wait longer than that).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from tests.conftest import REPO, real_photo
+from tests.test_app import STARTUP_TIMEOUT_S, _assert_colorized, _free_port, _get
+
+RESULT_MAX_AGE_S = 6  # short, to see the cleanup; uploads waiting longer than this would be deleted too
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> Iterator[dict]:
+    tmp = tmp_path_factory.mktemp("app-limits")
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLORIZER_WEIGHTS": "default",
+           "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_TEMP_DIR": str(tmp / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
+           "COLORIZER_WORK_DIR": str(tmp / "work"), "COLORIZER_RESULT_MAX_AGE_S": str(RESULT_MAX_AGE_S)}
+    log = (tmp / "server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        try:
+            _get(url + "config")
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"app did not start:\n{(tmp / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield {"url": url, "pid": proc.pid, "tmp": tmp, "work": tmp / "work", "gradio": tmp / "gradio"}
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def client(app, tmp_path_factory) -> Client:
+    return Client(app["url"], verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("photo") / "coffee.png"
+    real_photo("coffee.png", size=160).convert("L").save(path)
+    return path
+
+
+@pytest.mark.parametrize("strength", ["nan", "-inf", "lots"])  # JSON itself has no NaN: clients send strings
+def test_non_finite_numbers_are_refused_readably(client, photo, strength):
+    with pytest.raises(AppError, match="colour strength must be a"):
+        client.predict(handle_file(photo), 512, strength, api_name="/colorize")
+    with pytest.raises(AppError, match="colour strength must be a"):
+        client.predict([handle_file(photo)], 512, strength, api_name="/colorize_batch")
+
+
+def test_out_of_range_numbers_are_clamped_with_a_note(client, photo):
+    _, download, note = client.predict(handle_file(photo), 20, 1e9, api_name="/colorize")
+    _assert_colorized(download, photo)
+    assert "render size 20 is below the minimum of 64: used 64" in note
+    assert "colour strength 1e+09 is above the maximum of 2: used 2" in note
+    zip_path, summary = client.predict([handle_file(photo)], 20, -5, api_name="/colorize_batch")
+    assert "Colorized 1 of 1 photos" in summary
+    assert "colour strength -5 is below the minimum of 0: used 0" in summary
+
+
+def _call_raw(app: dict, api_name: str, data: list) -> str:
+    """Call an endpoint over Gradio's REST API as a browser would (gradio_client strips '<' and '>'
+    from upload names; a browser sends the name as it is). Returns the event stream's text."""
+    base = app["url"] + "gradio_api/call/" + api_name
+    event_id = httpx.post(base, json={"data": data}, timeout=60).json()["event_id"]
+    return httpx.get(f"{base}/{event_id}", timeout=300).text
+
+
+def _upload(app: dict, path: Path) -> str:
+    with path.open("rb") as fh:
+        return httpx.post(app["url"] + "gradio_api/upload", files=[("files", ("upload.png", fh))], timeout=60).json()[0]
+
+
+def test_file_names_are_shown_as_text_not_markup(app, tmp_path, photo):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    hostile = "<img src=x onerror=alert(1)>.png"
+
+    def record(path: Path) -> dict:
+        return {"path": _upload(app, path), "orig_name": hostile, "meta": {"_type": "gradio.FileData"}}
+
+    events = _call_raw(app, "colorize", [record(bad), 512, 1.0, "default", False])
+    assert "event: error" in events
+    assert "&lt;img src=x onerror=alert(1)&gt;.png: not an image" in events and "<img" not in events
+    events = _call_raw(app, "colorize_batch", [[record(photo), record(bad)], 64, 1.0, "default", False])
+    assert "event: complete" in events and "Colorized 1 of 2 photos" in events
+    assert "&lt;img src=x onerror=alert(1)&gt;.png: not an image" in events and "<img" not in events
+
+
+def test_animated_gif_says_only_the_first_frame_was_used(client, tmp_path):
+    frames = [real_photo("coffee.png", size=96).rotate(angle) for angle in (0, 90, 180)]
+    gif = tmp_path / "spin.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    _, download, note = client.predict(handle_file(gif), 64, api_name="/colorize")
+    assert Image.open(download).size == frames[0].size
+    assert "3 frames" in note and "only the first was colorized" in note
+    _, summary = client.predict([handle_file(gif)], 64, api_name="/colorize_batch")
+    assert "spin.gif: the file holds 3 frames" in summary
+
+
+def test_results_are_deleted_once_they_are_old(app, client, photo):
+    """Last: waits for the cleanup, which would also delete what earlier tests downloaded."""
+    client.predict(handle_file(photo), 64, api_name="/colorize")
+    client.predict([handle_file(photo)], 64, api_name="/colorize_batch")
+
+    def results() -> list[Path]:
+        return [p for root in (app["work"], app["gradio"]) if root.exists() for p in root.rglob("*")
+                if p.is_file() and (p.name.endswith("-colorized.png") or p.suffix == ".zip")]
+
+    assert results()  # there was something to delete
+    deadline = time.monotonic() + 4 * RESULT_MAX_AGE_S + 10
+    while results() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not results()
+    assert not list(app["work"].iterdir())  # our request folders go too
+    size = sum(p.stat().st_size for p in app["gradio"].rglob("*") if p.is_file())
+    assert size < 1_000_000, f"{size} bytes left in Gradio's cache"
