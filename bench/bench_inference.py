@@ -3,7 +3,8 @@
     python bench/bench_inference.py               # everything (a few minutes on 2 cores)
     python bench/bench_inference.py --skip-memory # no 50 MP run
 
-1. Model cost: each generator preset (baked, as the pipeline runs it) against a plain
+1. Model cost: each generator preset, and the `lite` decoder on EfficientNet-Lite1 and -Lite2
+   (baked, as the pipeline runs it) against a plain
    torchvision resnet34 forward at the same input size.
 2. End to end: a 12-megapixel JPEG on disk -> decode -> model at render size -> upsample ->
    join with full-res L -> encode (PNG and JPEG), per stage.
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import platform
 import subprocess
@@ -27,7 +29,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from colorizer.generator import PRESETS, Generator  # noqa: E402
+from colorizer.generator import PRESETS, Generator, preset  # noqa: E402
 from colorizer.imaging import read_photo  # noqa: E402
 from colorizer.pipeline import Colorizer  # noqa: E402
 
@@ -59,11 +61,14 @@ def model_ratios(size: int, repeats: int) -> None:
     print("| model | params (M) | seconds | x resnet34 |")
     print("|---|---:|---:|---:|")
     print(f"| torchvision resnet34 | {sum(p.numel() for p in resnet.parameters()) / 1e6:.1f} | {base:.3f} | 1.0 |")
-    for name in PRESETS:
-        model = Generator.from_preset(name).bake()
+    shapes = {f"`{name}`": preset(name) for name in PRESETS}
+    for encoder in ("efficientnet_lite1", "efficientnet_lite2"):  # the candidates for the default's encoder
+        shapes[f"`lite` decoder on {encoder}"] = dataclasses.replace(preset("lite"), encoder=encoder)
+    for name, shape in shapes.items():
+        model = Generator(shape).bake()
         t = best_of(lambda: model(x1), repeats)
         params = sum(p.numel() for p in model.parameters()) / 1e6
-        print(f"| generator `{name}` | {params:.1f} | {t:.3f} | {t / base:.1f} |")
+        print(f"| generator {name} | {params:.1f} | {t:.3f} | {t / base:.2f} |")
 
 
 def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str | None) -> None:

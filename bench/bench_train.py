@@ -1,6 +1,7 @@
 """Training throughput of each NoGAN phase at its crop size, and of the data pipeline feeding it.
 
-    python bench/bench_train.py                      # stable generator, CPU, all phases
+    python bench/bench_train.py                      # lite generator, CPU, all phases
+    python bench/bench_train.py --encoder efficientnet_lite2   # the lite decoder on another encoder
     python bench/bench_train.py --preset tiny --steps 5
     python bench/bench_train.py --device cuda --batch-size 16
 
@@ -31,6 +32,7 @@ from PIL import Image  # noqa: E402
 from colorizer.critic import Critic  # noqa: E402
 from colorizer.data import Batch, DataConfig, PairStream, open_source  # noqa: E402
 from colorizer.generator import Generator, preset  # noqa: E402
+from colorizer.losses import FEATURE_NETS  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.nogan import Phase, Trainer  # noqa: E402
 
@@ -39,9 +41,10 @@ PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycl
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="stable", help="generator preset (default: stable)")
-    parser.add_argument("--feature-net", default="vgg16", choices=("vgg16", "none"),
-                        help="perceptual loss network; random VGG16 weights cost the same as ImageNet ones")
+    parser.add_argument("--preset", default="lite", help="generator preset (default: lite)")
+    parser.add_argument("--encoder", help="replace the preset's encoder (a timm name, e.g. efficientnet_lite2)")
+    parser.add_argument("--feature-net", default="auto", choices=FEATURE_NETS,
+                        help="perceptual loss network (auto: VGG16 if cached, else EfficientNet-Lite0)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads on CPU (default: 2)")
     parser.add_argument("--batch-size", type=int, default=4, help="batch size for every model step (default: 4)")
@@ -78,7 +81,9 @@ def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float]
     config = TrainConfig(generator_preset=args.preset, cpu=args.device == "cpu")
     config.loss.net = args.feature_net
     accelerator = Accelerator(cpu=args.device == "cpu")
-    trainer = Trainer(config, accelerator, Generator(preset(args.preset)), Critic(config.critic))
+    shape = preset(args.preset)
+    shape.encoder = args.encoder or shape.encoder
+    trainer = Trainer(config, accelerator, Generator(shape), Critic(config.critic))
     device, b = accelerator.device, args.batch_size
     for size in config.pretrain.sizes:
         batch = synthetic_batch(size, b)
@@ -125,7 +130,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} torch threads"
-    print(f"# NoGAN training throughput: preset {args.preset}, feature net {args.feature_net}, {device}, "
+    print(f"# NoGAN training throughput: preset {args.preset}, encoder {args.encoder or 'as preset'}, feature net {args.feature_net}, {device}, "
           f"load average {load:.1f} on {os.cpu_count()} cores\n")
     print("| what | size (px) | batch | images/s |")
     print("|---|---|---|---|")

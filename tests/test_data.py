@@ -140,6 +140,20 @@ def test_jpegs_are_decoded_at_a_reduced_scale_when_that_is_enough(photos: Path) 
     assert decode(record, min_short_side=20).size == (24, 24)
 
 
+def test_a_folder_is_all_its_photos_whatever_their_names_or_its_split_subfolder(tmp_path: Path) -> None:
+    # "pca-test1.jpg" once made `datasets` invent a "test" split and leave "train" empty
+    flat = make_photo_folder(tmp_path / "flat", colour=3)
+    (flat / "photo-00.jpg").rename(flat / "pca-test1.jpg")
+    (flat / "sub").mkdir()
+    (flat / "photo-01.jpg").rename(flat / "sub" / "validation-1.jpg")
+    count = lambda folder: sum(1 for _ in open_source(DataConfig(dataset=str(folder), shuffle_buffer=0), seed=0))
+    assert count(flat) == 6  # 3 colour, 1 gray, 2 broken: every file, in sub-folders too
+    split = tmp_path / "split"
+    make_photo_folder(split / "train", colour=2)
+    make_photo_folder(split / "holdout", colour=4)
+    assert count(split) == 5  # train/ only: the held-out photos are never trained on
+
+
 def test_a_missing_local_folder_is_a_clear_error() -> None:
     with pytest.raises(DataError, match="no such folder"):
         open_source(DataConfig(dataset="./no/such/photos"), seed=0)

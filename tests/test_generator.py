@@ -26,7 +26,7 @@ def test_odd_sizes_come_back_at_their_own_size(height, width):
         assert model(torch.zeros(1, 1, height, width)).shape == (1, 2, height, width)
 
 
-@pytest.mark.parametrize("encoder", ["resnet18", "resnet50"])
+@pytest.mark.parametrize("encoder", ["resnet18", "resnet50", "efficientnet_lite1", "efficientnet_lite2"])
 def test_encoders_are_selectable(encoder):
     config = GeneratorConfig(encoder=encoder, decoder_channels=[16, 16, 16, 16], middle_channels=16, final_channels=8)
     with torch.no_grad():
@@ -34,8 +34,10 @@ def test_encoders_are_selectable(encoder):
 
 
 def test_bad_config_is_refused_with_a_clear_message():
-    with pytest.raises(ValueError, match="encoder must be one of"):
-        GeneratorConfig(encoder="vgg16")
+    with pytest.raises(ValueError, match="not a timm model name"):
+        GeneratorConfig(encoder="no_such_net")
+    with pytest.raises(ValueError, match="strides"):  # ConvNeXt starts at 1/4: no 1/2 skip for the U-Net
+        Generator(GeneratorConfig(encoder="convnext_atto", decoder_channels=[8, 8, 8, 8], middle_channels=8))
     with pytest.raises(ValueError, match="unknown preset"):
         preset("nope")
 
@@ -52,7 +54,7 @@ def test_save_pretrained_round_trip_gives_identical_outputs(tmp_path):
     model(torch.rand(2, 1, 64, 64))  # a training-mode step moves BN stats and spectral-norm vectors
     model.eval()
     model.save_pretrained(tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text())["encoder"] == "resnet18"
+    assert json.loads((tmp_path / "config.json").read_text())["encoder"] == "efficientnet_lite0"
     loaded = Generator.from_pretrained(tmp_path, strict=True).eval()
     assert loaded.config == model.config
     x = torch.rand(1, 1, 80, 48) * 2 - 1
@@ -78,10 +80,19 @@ def test_baking_keeps_outputs_and_folds_normalisation_away():
     assert leftover and all(name.endswith("skip_norm") for name in leftover)
 
 
-def test_imagenet_encoder_is_optional(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    assert Generator.from_preset("tiny").load_imagenet_encoder() is False
-    assert "random init" in caplog.text
+def test_frozen_encoder_takes_no_gradient_and_keeps_its_statistics():
+    model = Generator.from_preset("tiny").train()
+    model.freeze_encoder(True)
+    assert not model.encoder.training and model.up8.training
+    stats = model.encoder.bn1.running_mean.clone()
+    model(torch.rand(2, 1, 64, 64) * 2 - 1).square().mean().backward()
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert model.up2.conv1[0].parametrizations.weight.original.grad is not None
+    assert torch.equal(stats, model.encoder.bn1.running_mean)
+    model.freeze_encoder(False)
+    assert model.encoder.training
+    model(torch.rand(2, 1, 64, 64) * 2 - 1).square().mean().backward()
+    assert model.encoder.conv_stem.weight.grad is not None
 
 
 def test_restore_variant_predicts_lightness_as_a_correction():

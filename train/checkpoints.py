@@ -89,9 +89,14 @@ def save(accelerator: Accelerator, output_dir: str | Path, global_step: int, tra
     return final
 
 
+def read_state(folder: Path) -> dict:
+    """A checkpoint's train state (phase, step, plan, generator shape), read before anything is restored."""
+    return json.loads((folder / TRAIN_STATE).read_text())
+
+
 def load(accelerator: Accelerator, folder: Path) -> tuple[dict, StreamState]:
     """Restore models, optimizers and RNG states; return the train state and this rank's data state."""
-    train_state = json.loads((folder / TRAIN_STATE).read_text())
+    train_state = read_state(folder)
     if train_state["world_size"] != accelerator.num_processes:
         raise SystemExit(f"{folder} was written by {train_state['world_size']} processes; resume it with as many "
                          f"(this run has {accelerator.num_processes}), or the data shards would not line up")

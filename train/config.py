@@ -40,8 +40,15 @@ class GeneratorPretrainConfig:
         "help": "optimizer steps of each stage"})
     lrs: list[float] = field(default_factory=lambda: [1e-3, 3e-4, 1e-4], metadata={
         "help": "learning rate of each stage"})
+    freeze_encoder_steps: int = field(default=2000, metadata={
+        "help": "the first N steps train the decoder alone: the ImageNet encoder keeps its weights and "
+                "batch-norm statistics until the decoder has settled"})
+    encoder_lr_scale: float = field(default=0.1, metadata={
+        "help": "once released, the encoder learns at this fraction of the learning rate (all phases)"})
 
     def __post_init__(self) -> None:
+        if self.freeze_encoder_steps < 0 or not 0.0 <= self.encoder_lr_scale <= 1.0:
+            raise ValueError("pretrain: freeze_encoder_steps must be >= 0 and encoder_lr_scale in [0, 1]")
         lengths = {len(self.sizes), len(self.batch_sizes), len(self.steps), len(self.lrs)}
         if lengths != {len(self.sizes)} or not self.sizes:
             raise ValueError("pretrain: sizes, batch_sizes, steps and lrs need one value per stage")
@@ -119,6 +126,7 @@ class TrainConfig:
     push_critic: bool = field(default=False, metadata={"help": "also upload the critic (to critic/ in the repo)"})
     push_every: int = field(default=5, metadata={"help": "upload every Kth checkpoint's generator"})
     hub_private: bool = field(default=True, metadata={"help": "create the Hub repo as private"})
+    debug: bool = field(default=False, metadata={"help": "show the full traceback of an error, not just its message"})
     data: DataConfig = field(default_factory=DataConfig, metadata={"prefix": ""})
     degrade: DegradeConfig = field(default_factory=DegradeConfig, metadata={"prefix": "degrade"})
     loss: FeatureLossConfig = field(default_factory=FeatureLossConfig, metadata={"prefix": "feature"})

@@ -8,7 +8,7 @@ from colorizer.data import StreamState
 
 
 def model_card(*, kind: str, phase: str, global_step: int, config: dict, data: StreamState,
-               world_size: int, metrics: dict[str, float], loss_source: str) -> str:
+               world_size: int, metrics: dict[str, float], loss_source: str, encoder_source: str) -> str:
     """kind: "generator" or "critic"; data: the totals over all processes; metrics: last logged values."""
     dataset = config["data"]["dataset"]
     front = {"library_name": "colorizer", "tags": ["image-colorization", "nogan", kind],
@@ -30,7 +30,8 @@ def model_card(*, kind: str, phase: str, global_step: int, config: dict, data: S
 
 # NoGAN colorizer {kind}: phase `{phase}`, global step {global_step}
 
-Exported by `train/nogan.py`, trained on {world_size} process(es).
+Exported by `train/nogan.py`, trained on {world_size} process(es). Generator preset `{config["generator_preset"]}`;
+encoder ImageNet weights: {encoder_source}.
 
 ## Usage
 

@@ -42,14 +42,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python train/no
 import torch  # noqa: E402
 import yaml  # noqa: E402
 from accelerate import Accelerator  # noqa: E402
-from accelerate.utils import ProjectConfiguration, set_seed  # noqa: E402
+from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, set_seed  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from colorizer.critic import Critic  # noqa: E402
 from colorizer.data import Batch, PairStream, StreamState, open_source  # noqa: E402
+from colorizer.errors import ColorizerError  # noqa: E402
 from colorizer.generator import Generator, preset  # noqa: E402
-from colorizer.losses import FeatureLoss, adversarial_loss, critic_loss, prediction_lab, to_rgb  # noqa: E402
+from colorizer.losses import (FeatureLoss, FeatureNetError, adversarial_loss, critic_loss,  # noqa: E402
+                              prediction_lab, to_rgb)
 from train import checkpoints  # noqa: E402
 from train.config import TrainConfig, flatten, parse_args, to_dict  # noqa: E402
 from train.hub_upload import HubUploader  # noqa: E402
@@ -128,7 +130,11 @@ class Trainer:
         # One optimizer per model for the whole run: each phase resets its state and sets its
         # hyper-parameters, so `save_state` always sees the same two optimizers.
         # fused: one kernel over all parameters, several times faster than the default loop (CPU and GPU).
-        opt_g = torch.optim.Adam(generator.parameters(), lr=1e-4, betas=PRETRAIN_BETAS, fused=True)
+        # Two groups: the pretrained encoder learns at encoder_lr_scale times the decoder's rate.
+        encoder = list(generator.encoder.parameters())
+        ids = {id(p) for p in encoder}
+        rest = [p for p in generator.parameters() if id(p) not in ids]
+        opt_g = torch.optim.Adam([{"params": encoder}, {"params": rest}], lr=1e-4, betas=PRETRAIN_BETAS, fused=True)
         opt_c = torch.optim.Adam(critic.parameters(), lr=1e-4, betas=PRETRAIN_BETAS, fused=True)
         self.generator, self.critic, self.opt_g, self.opt_c = accelerator.prepare(generator, critic, opt_g, opt_c)
 
@@ -141,9 +147,15 @@ class Trainer:
                 group["betas"] = betas
 
     def set_lrs(self, stage: Stage) -> None:
-        for opt, lr in ((self.opt_g, stage.lr_generator), (self.opt_c, stage.lr_critic)):
-            for group in opt.param_groups:
-                group["lr"] = lr
+        encoder_group, decoder_group = self.opt_g.param_groups
+        encoder_group["lr"] = stage.lr_generator * self.config.pretrain.encoder_lr_scale
+        decoder_group["lr"] = stage.lr_generator
+        for group in self.opt_c.param_groups:
+            group["lr"] = stage.lr_critic
+
+    def freeze_encoder(self, frozen: bool) -> None:
+        """Keep the generator's encoder fixed (no gradient, ImageNet batch-norm statistics) or release it."""
+        self.acc.unwrap_model(self.generator).freeze_encoder(frozen)
 
     def _to_device(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         return batch.inputs.to(self.acc.device), batch.targets.to(self.acc.device)
@@ -262,6 +274,7 @@ class Run:
         self.source = open_source(config.data, seed=config.seed, rank=accelerator.process_index,
                                   world_size=accelerator.num_processes)  # fails fast on a bad --dataset
         set_seed(config.seed)
+        self.encoder_source = "carried over from the starting weights"  # set anew when ImageNet weights are loaded
         first = self.phases[0].name
         self.trainer = Trainer(config, accelerator, self._initial_generator(first), self._initial_critic(first))
         self.uploader = None
@@ -283,7 +296,8 @@ class Run:
         shape.restore = self.config.restore
         generator = Generator(shape)
         if not self.config.resume:
-            generator.load_imagenet_encoder()  # warns itself when the weights are not cached
+            self.encoder_source = generator.load_imagenet_encoder() or "random init (no ImageNet weights found)"
+            log.info("generator encoder %s: %s", shape.encoder, self.encoder_source)
         return generator
 
     def _initial_critic(self, first_phase: str) -> Critic:
@@ -303,11 +317,8 @@ class Run:
         start_index, start_step, data_state = 0, 0, StreamState()
         if config.resume:
             folder = checkpoints.resolve(config.output_dir, config.resume)
+            self._check_resumable(folder, checkpoints.read_state(folder))
             train_state, data_state = checkpoints.load(acc, folder)
-            if train_state["plan"] != [p.label for p in self.phases]:
-                raise SystemExit(f"{folder} was written by a run of phases {train_state['plan']}, this run has "
-                                 f"{[p.label for p in self.phases]}: resume with that run's --phase and --cycles, "
-                                 "or start this one afresh (without --resume)")
             start_index, start_step = train_state["phase_index"], train_state["step"]
             self.last_metrics = train_state.get("metrics", {})
             log.info("resuming %s at step %d of %d from %s", train_state["phase"], start_step,
@@ -332,6 +343,23 @@ class Run:
                 self.uploader.close()
         log.info("done: exports in %s", self.output)
 
+    def _check_resumable(self, folder: Path, state: dict) -> None:
+        """Refuse, before anything is restored, a checkpoint this run's options cannot continue."""
+        if state["plan"] != [p.label for p in self.phases]:
+            raise SystemExit(f"{folder} was written by a run of phases {state['plan']}, this run has "
+                             f"{[p.label for p in self.phases]}: resume with that run's --phase and --cycles, "
+                             "or start this one afresh (without --resume)")
+        shape = {"generator_preset": self.config.generator_preset, "restore": self.config.restore}
+        saved = state.get("generator", shape)
+        if saved != shape:
+            raise SystemExit(f"{folder} holds a generator made with {saved}, this run asks for {shape}: resume with "
+                             "the same --generator-preset and --restore, or start afresh (without --resume)")
+        phase = self.phases[state["phase_index"]]
+        if state["step"] > phase.steps:
+            raise SystemExit(f"{folder} is at step {state['step']} of {phase.label}, but this run plans only "
+                             f"{phase.steps} steps for it: give that phase at least {state['step']} steps to go on, "
+                             "or start afresh (without --resume)")
+
     def _run_phase(self, index: int, phase: Phase, start_step: int, data_state: StreamState) -> StreamState:
         acc, config = self.acc, self.config
         if start_step == 0:
@@ -342,34 +370,39 @@ class Run:
         every = config.gan.checkpoint_every if phase.name == "gan" else config.checkpoint_every
         bar = tqdm(total=phase.steps, initial=start_step, desc=phase.label, disable=not acc.is_local_main_process,
                    dynamic_ncols=True)
-        for stage in stages(config, phase):
-            if start_step >= stage.end:
-                continue
-            self.trainer.set_lrs(stage)
-            stream = PairStream(self.source, config.data, config.degrade, size=stage.size,
-                                batch_size=stage.batch_size, seed=config.seed, rank=acc.process_index,
-                                state=data_state)
-            window = Window()
-            try:
-                for step in range(start_step, stage.end):
-                    metrics, batch, pred, batches = self.trainer.step(phase, stream)
-                    window.add(metrics, batches * stage.batch_size)
-                    done, global_step = step + 1, phase.start + step + 1
-                    bar.update(1)
-                    if done % config.log_every == 0 or done == stage.end:
-                        self._log(phase, stage, window, stream.state, global_step, bar)
-                        window = Window()
-                    if global_step % config.image_every == 0 and acc.is_main_process:
-                        tracker = acc.get_tracker("tensorboard")
-                        tracker.log_images({f"samples/{phase.name}": sample_grid(batch, pred)[None]}, step=global_step)
-                    if done % every == 0 or done == phase.steps:
-                        push = (done // every) % config.push_every == 0
-                        self._checkpoint(index, phase, done, stream.state, push=push)
-            finally:
-                data_state = stream.state
-                stream.close()
-            start_step = stage.end
-        bar.close()
+        try:
+            for stage in stages(config, phase):
+                if start_step >= stage.end:
+                    continue
+                self.trainer.set_lrs(stage)
+                stream = PairStream(self.source, config.data, config.degrade, size=stage.size,
+                                    batch_size=stage.batch_size, seed=config.seed, rank=acc.process_index,
+                                    state=data_state)
+                window = Window()
+                try:
+                    for step in range(start_step, stage.end):
+                        frozen = phase.name == "pretrain-g" and step < config.pretrain.freeze_encoder_steps
+                        self.trainer.freeze_encoder(frozen)
+                        metrics, batch, pred, batches = self.trainer.step(phase, stream)
+                        window.add(metrics, batches * stage.batch_size)
+                        done, global_step = step + 1, phase.start + step + 1
+                        bar.update(1)
+                        if done % config.log_every == 0 or done == stage.end:
+                            self._log(phase, stage, window, stream.state, global_step, bar)
+                            window = Window()
+                        if global_step % config.image_every == 0 and acc.is_main_process:
+                            tracker = acc.get_tracker("tensorboard")
+                            tracker.log_images({f"samples/{phase.name}": sample_grid(batch, pred)[None]},
+                                               step=global_step)
+                        if done % every == 0 or done == phase.steps:
+                            push = (done // every) % config.push_every == 0
+                            self._checkpoint(index, phase, done, stream.state, push=push)
+                finally:
+                    data_state = stream.state
+                    stream.close()
+                start_step = stage.end
+        finally:
+            bar.close()  # before any error message, so the message is the last line
         return data_state
 
     def _log(self, phase: Phase, stage: Stage, window: Window, data_state: StreamState, global_step: int,
@@ -395,7 +428,8 @@ class Run:
         global_step = phase.start + done
         train_state = {"phase_index": index, "phase": phase.label, "step": done, "global_step": global_step,
                        "world_size": self.acc.num_processes, "plan": [p.label for p in self.phases],
-                       "metrics": self.last_metrics}
+                       "metrics": self.last_metrics,
+                       "generator": {"generator_preset": self.config.generator_preset, "restore": self.config.restore}}
         generator = self.acc.unwrap_model(self.trainer.generator)
         card = self._card("generator", phase, global_step, data_totals(self.acc, data_state))
         folder = checkpoints.save(self.acc, self.config.output_dir, global_step, train_state, data_state, generator,
@@ -407,7 +441,7 @@ class Run:
     def _card(self, kind: str, phase: Phase, global_step: int, totals: StreamState) -> str:
         return model_card(kind=kind, phase=phase.label, global_step=global_step, config=to_dict(self.config),
                           data=totals, world_size=self.acc.num_processes, metrics=self.last_metrics,
-                          loss_source=self.trainer.loss.source)
+                          loss_source=self.trainer.loss.source, encoder_source=self.encoder_source)
 
     def _finish_phase(self, phase: Phase, data_state: StreamState) -> None:
         """Export the phase's models (with model cards) and queue their upload."""
@@ -432,11 +466,15 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     if precision == "auto":
         precision = "bf16" if not cpu and torch.cuda.is_bf16_supported() else "no"
     project = ProjectConfiguration(project_dir=config.output_dir, logging_dir=str(Path(config.output_dir) / "logs"))
-    return Accelerator(cpu=cpu, mixed_precision=precision, log_with="tensorboard", project_config=project)
+    # A frozen encoder takes no gradient for a while: DDP must not wait for its buckets then.
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=config.pretrain.freeze_encoder_steps > 0)
+    return Accelerator(cpu=cpu, mixed_precision=precision, log_with="tensorboard", project_config=project,
+                       kwargs_handlers=[ddp])
 
 
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv, description=__doc__)
+    torch.set_flush_denormal(True)  # subnormal floats make CPU steps several times slower; zero is as good
     accelerator = make_accelerator(config)
     logging.basicConfig(format=f"%(asctime)s [rank {accelerator.process_index}] %(levelname)s %(name)s: %(message)s",
                         level=logging.INFO if accelerator.is_main_process else logging.WARNING)
@@ -445,6 +483,10 @@ def main(argv: list[str] | None = None) -> None:
              accelerator.mixed_precision)
     try:
         Run(config, accelerator).run()
+    except (ColorizerError, FeatureNetError) as err:  # bad dataset, no ImageNet weights: the message says it all
+        if config.debug:
+            raise
+        raise SystemExit(f"error: {err} (--debug shows where)") from None
     finally:
         accelerator.end_training()
 
