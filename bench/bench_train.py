@@ -1,7 +1,7 @@
 """Training throughput of each NoGAN phase at its crop size, and of the data pipeline feeding it.
 
     python bench/bench_train.py                      # lite generator, CPU, all phases
-    python bench/bench_train.py --encoder efficientnet_lite2   # the lite decoder on another encoder
+    python bench/bench_train.py --generator-only --encoder efficientnet_lite2   # the lite decoder on another encoder
     python bench/bench_train.py --preset tiny --steps 5
     python bench/bench_train.py --device cuda --batch-size 16
 
@@ -45,6 +45,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--encoder", help="replace the preset's encoder (a timm name, e.g. efficientnet_lite2)")
     parser.add_argument("--feature-net", default="auto", choices=FEATURE_NETS,
                         help="perceptual loss network (auto: VGG16 if cached, else EfficientNet-Lite0)")
+    parser.add_argument("--generator-only", action="store_true",
+                        help="time generator pretraining steps only (no critic, GAN or data rows): to compare encoders")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads on CPU (default: 2)")
     parser.add_argument("--batch-size", type=int, default=4, help="batch size for every model step (default: 4)")
@@ -90,6 +92,8 @@ def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float]
         seconds = timed(lambda batch=batch: trainer.generator_step(batch, adversarial=False), args.warmup, args.steps,
                         device)
         yield "pretrain-g (generator step)", size, b, b / seconds
+    if args.generator_only:
+        return
     size = config.critic_pretrain.size
     batch = synthetic_batch(size, b)
     seconds = timed(lambda: trainer.critic_step(batch), args.warmup, args.steps, device)
@@ -130,11 +134,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} torch threads"
-    print(f"# NoGAN training throughput: preset {args.preset}, encoder {args.encoder or 'as preset'}, feature net {args.feature_net}, {device}, "
-          f"load average {load:.1f} on {os.cpu_count()} cores\n")
+    print(f"# NoGAN training throughput: preset {args.preset}, encoder {args.encoder or 'as preset'}, "
+          f"feature net {args.feature_net}, {device}, load average {load:.1f} on {os.cpu_count()} cores\n")
     print("| what | size (px) | batch | images/s |")
     print("|---|---|---|---|")
-    for what, size, batch, rate in itertools.chain(model_rows(args), data_rows(args)):
+    rows = model_rows(args) if args.generator_only else itertools.chain(model_rows(args), data_rows(args))
+    for what, size, batch, rate in rows:
         print(f"| {what} | {size} | {batch} | {rate:.2f} |", flush=True)
 
 

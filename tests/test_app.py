@@ -6,6 +6,7 @@ falls back to the embedded default, and the tests' tiny weights as a second mode
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -57,18 +58,16 @@ def _vm_kib(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} for {pid}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_weights) -> Iterator[str]:
-    """URL of `python app.py` started as Spaces would start it, stopped after the module."""
-    tmp = tmp_path_factory.mktemp("app")
+@contextlib.contextmanager
+def running_app(tmp: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`python app.py` started as Spaces would start it, on a free loopback port, with these extra
+    environment variables; yields (URL, process) once it answers, stops it afterwards."""
     port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLORIZER_WEIGHTS": f"{DEFAULT_HUB_REPO},{tiny_weights}",
-           "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_TEMP_DIR": str(tmp / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
-           "COLORIZER_WORK_DIR": str(tmp / "work"), "COLORIZER_MEMORY_BUDGET_MB": str(MEMORY_BUDGET_MB)}
+           "COLORIZER_WORK_DIR": str(tmp / "work"), **env}
     log = (tmp / "server.log").open("w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server_pids[port] = proc.pid
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while True:
@@ -80,10 +79,21 @@ def server(tmp_path_factory, tiny_weights) -> Iterator[str]:
                 proc.kill()
                 pytest.fail(f"app did not start:\n{(tmp / 'server.log').read_text()[-3000:]}")
             time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    try:
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_weights) -> Iterator[str]:
+    """URL of the app serving the embedded default and tiny weights, stopped after the module."""
+    with running_app(tmp_path_factory.mktemp("app"), COLORIZER_WEIGHTS=f"{DEFAULT_HUB_REPO},{tiny_weights}",
+                     COLORIZER_MEMORY_BUDGET_MB=str(MEMORY_BUDGET_MB)) as (url, proc):
+        server_pids[int(url.rstrip("/").rsplit(":", 1)[1])] = proc.pid
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,6 @@ test (the memory budget is tested in test_app.py, whose requests may wait longer
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +16,8 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from tests.conftest import REPO, real_photo
-from tests.test_app import STARTUP_TIMEOUT_S, _assert_colorized, _free_port, _get
+from tests.conftest import real_photo
+from tests.test_app import _assert_colorized, _get, running_app
 
 RESULT_MAX_AGE_S = 6  # short, to see the cleanup; uploads waiting longer than this would be deleted too
 
@@ -28,28 +25,8 @@ RESULT_MAX_AGE_S = 6  # short, to see the cleanup; uploads waiting longer than t
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("app-limits")
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLORIZER_WEIGHTS": "default",
-           "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_TEMP_DIR": str(tmp / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
-           "COLORIZER_WORK_DIR": str(tmp / "work"), "COLORIZER_RESULT_MAX_AGE_S": str(RESULT_MAX_AGE_S)}
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while True:
-        try:
-            _get(url + "config")
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"app did not start:\n{(tmp / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-    yield {"url": url, "pid": proc.pid, "tmp": tmp, "work": tmp / "work", "gradio": tmp / "gradio"}
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    with running_app(tmp, COLORIZER_WEIGHTS="default", COLORIZER_RESULT_MAX_AGE_S=str(RESULT_MAX_AGE_S)) as (url, proc):
+        yield {"url": url, "pid": proc.pid, "tmp": tmp, "work": tmp / "work", "gradio": tmp / "gradio"}
 
 
 @pytest.fixture(scope="module")
