@@ -225,7 +225,8 @@ def _run(opts: Options) -> int:
                         failures += 1
                 bar.update()
     except KeyboardInterrupt:
-        not_written = [image for image, target in todo if target not in written]
+        done = set(written)
+        not_written = [image for image, target in todo if target not in done]
         log.error("interrupted: %d written to %s, %d not written:", len(written), opts.output, len(not_written))
         for image in not_written:
             log.error("  not written: %s", image)

@@ -26,8 +26,7 @@ log = logging.getLogger(__name__)
 
 # Encoders with a known source of ImageNet weights (colorizer/pretrained.py); any other timm model
 # with five feature levels at strides 2-32 works too, from random init.
-PRETRAINED_ENCODERS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2",
-                       "resnet18", "resnet34", "resnet50", "resnet101")
+PRETRAINED_ENCODERS = pretrained.ENCODERS
 STRIDES = [2, 4, 8, 16, 32]
 
 

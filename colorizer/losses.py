@@ -21,6 +21,7 @@ import torchvision
 from torch import nn
 
 from colorizer import color, pretrained
+from colorizer.metrics import colorfulness_of
 
 log = logging.getLogger(__name__)
 
@@ -192,20 +193,11 @@ class FeatureLoss(nn.Module):
                 total = total + weight * term
                 parts[f"feature{index}"] = term.detach()
         if self.config.colorfulness_weight:
-            shortfall = F.relu(colorfulness(target_rgb) - colorfulness(pred_rgb)).mean() / 100.0
+            cf_target, cf_pred = colorfulness_of(target_rgb, eps=1e-6), colorfulness_of(pred_rgb, eps=1e-6)
+            shortfall = F.relu(cf_target - cf_pred).mean() / 100.0
             total = total + self.config.colorfulness_weight * shortfall
             parts["colorfulness_shortfall"] = shortfall.detach()
         return total, parts
-
-
-def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) sRGB in [0, 1] -> (B,) Hasler & Suesstrunk colourfulness on the 0-255 scale,
-    differentiable (colorizer.metrics.colorfulness is the NumPy twin used for evaluation)."""
-    r, g, b = (rgb * 255.0).unbind(1)
-    rg, yb = r - g, 0.5 * (r + g) - b
-    std = torch.sqrt(rg.flatten(1).var(1, correction=0) + yb.flatten(1).var(1, correction=0) + 1e-6)
-    mean = torch.sqrt(rg.flatten(1).mean(1) ** 2 + yb.flatten(1).mean(1) ** 2 + 1e-6)
-    return std + 0.3 * mean
 
 
 def prediction_lab(pred: torch.Tensor, target_lab: torch.Tensor) -> torch.Tensor:

@@ -111,10 +111,16 @@ def colorfulness(image: np.ndarray) -> float:
     """Hasler & Suesstrunk (2003) colourfulness: 0 for gray, about 15 "slightly", 33 "moderately",
     59 "quite", 109 "extremely colourful". Standard deviations over the pixels (not sample ones).
     """
-    rgb = _to_255(image)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    rg = r - g
-    yb = 0.5 * (r + g) - b
-    spread = math.hypot(rg.std(), yb.std())
-    mean = math.hypot(rg.mean(), yb.mean())
-    return float(spread + CF_MEAN_WEIGHT * mean)
+    rgb = torch.from_numpy(_to_255(image).astype(np.float64)).permute(2, 0, 1)[None] / PEAK
+    return float(colorfulness_of(rgb)[0])
+
+
+def colorfulness_of(rgb: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """(B, 3, H, W) sRGB in [0, 1] -> (B,) colourfulness as `colorfulness`: the one formula, for
+    evaluation and for the training loss that pushes against dull colour. A loss passes a small
+    `eps`, which keeps the gradient finite on a gray image (0 keeps gray at exactly 0)."""
+    r, g, b = (rgb * PEAK).unbind(1)
+    rg, yb = (r - g).flatten(1), (0.5 * (r + g) - b).flatten(1)
+    spread = torch.sqrt(rg.var(1, correction=0) + yb.var(1, correction=0) + eps)
+    mean = torch.sqrt(rg.mean(1) ** 2 + yb.mean(1) ** 2 + eps)
+    return spread + CF_MEAN_WEIGHT * mean

