@@ -72,9 +72,6 @@ class Colorizer:
         generator, weights = hub.load_generator(hub.resolve(source, revision))
         dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         generator.bake()  # freeze spectral norm, fold BN: nothing normalises at inference time
-        # Trained weights leave activations near zero that are subnormal floats; CPUs handle those
-        # many times slower (measured: a 512 px forward 5x slower). Flushing them to zero changes no pixel.
-        torch.set_flush_denormal(True)
         return cls(generator.to(dev).eval(), weights, dev)
 
     @property

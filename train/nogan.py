@@ -474,7 +474,6 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
 
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv, description=__doc__)
-    torch.set_flush_denormal(True)  # subnormal floats make CPU steps several times slower; zero is as good
     accelerator = make_accelerator(config)
     logging.basicConfig(format=f"%(asctime)s [rank {accelerator.process_index}] %(levelname)s %(name)s: %(message)s",
                         level=logging.INFO if accelerator.is_main_process else logging.WARNING)
