@@ -3,17 +3,20 @@
     python bench/bench_train.py                      # lite generator, CPU, all phases
     python bench/bench_train.py --generator-only --encoder efficientnet_lite2   # the lite decoder on another encoder
     python bench/bench_train.py --preset tiny --steps 5
-    python bench/bench_train.py --device cuda --batch-size 16
+    python bench/bench_train.py --device cuda --mixed-precision bf16 --batch-size 64 --generator-only
 
 Model steps run the real `train/nogan.py` step functions (one process, no DDP) on synthetic
 batches, so they measure compute alone; the data rows time `colorizer.data` (decode, crop,
 old-photo damage, Lab conversion) on JPEG re-encodings of scikit-image's colour photos, which
-are ImageNet-sized. Prints a markdown table of images/s.
+are ImageNet-sized. Prints a markdown table of images/s and, for model steps, the FLOPs of one
+training image (forward and backward, counted by torch's FlopCounterMode), from which a GPU's
+model FLOPs utilisation (MFU) is images/s x GFLOP / the chip's peak.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import os
 import sys
@@ -28,6 +31,7 @@ import skimage.data  # noqa: E402
 import torch  # noqa: E402
 from accelerate import Accelerator  # noqa: E402
 from PIL import Image  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from colorizer.critic import Critic  # noqa: E402
 from colorizer.data import Batch, DataConfig, PairStream, open_source  # noqa: E402
@@ -48,6 +52,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--generator-only", action="store_true",
                         help="time generator pretraining steps only (no critic, GAN or data rows): to compare encoders")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--mixed-precision", default="no", choices=["no", "bf16", "fp16"],
+                        help="autocast for model steps, as training's --mixed-precision (default: no)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads on CPU (default: 2)")
     parser.add_argument("--batch-size", type=int, default=4, help="batch size for every model step (default: 4)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps per row (default: 3)")
@@ -79,25 +85,33 @@ def timed(step, warmup: int, steps: int, device: torch.device) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float]]:
+def gflop_per_image(step, batch: int) -> float:
+    """Forward + backward FLOPs of one training image, counted over one call of `step`."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops() / batch / 1e9
+
+
+def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float, float | None]]:
     config = TrainConfig(generator_preset=args.preset, cpu=args.device == "cpu")
     config.loss.net = args.feature_net
-    accelerator = Accelerator(cpu=args.device == "cpu")
+    accelerator = Accelerator(cpu=args.device == "cpu", mixed_precision=args.mixed_precision)
     shape = preset(args.preset)
     shape.encoder = args.encoder or shape.encoder
     trainer = Trainer(config, accelerator, Generator(shape), Critic(config.critic))
     device, b = accelerator.device, args.batch_size
     for size in config.pretrain.sizes:
         batch = synthetic_batch(size, b)
-        seconds = timed(lambda batch=batch: trainer.generator_step(batch, adversarial=False), args.warmup, args.steps,
-                        device)
-        yield "pretrain-g (generator step)", size, b, b / seconds
+        step = functools.partial(trainer.generator_step, batch, adversarial=False)
+        seconds = timed(step, args.warmup, args.steps, device)
+        yield "pretrain-g (generator step)", size, b, b / seconds, gflop_per_image(step, b)
     if args.generator_only:
         return
     size = config.critic_pretrain.size
     batch = synthetic_batch(size, b)
-    seconds = timed(lambda: trainer.critic_step(batch), args.warmup, args.steps, device)
-    yield "pretrain-critic (critic step)", size, b, b / seconds
+    step = functools.partial(trainer.critic_step, batch)
+    seconds = timed(step, args.warmup, args.steps, device)
+    yield "pretrain-critic (critic step)", size, b, b / seconds, gflop_per_image(step, b)
     trainer.start_phase(Phase("gan", 1, 1, 0))
     size = config.gan.size
     batch = synthetic_batch(size, b)
@@ -107,10 +121,10 @@ def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float]
         trainer.generator_step(batch, adversarial=True)
 
     seconds = timed(gan_iteration, args.warmup, args.steps, device)
-    yield "gan (1 critic + 1 generator step)", size, b, 2 * b / seconds
+    yield "gan (1 critic + 1 generator step)", size, b, 2 * b / seconds, gflop_per_image(gan_iteration, 2 * b)
 
 
-def data_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float]]:
+def data_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float, float | None]]:
     with tempfile.TemporaryDirectory() as folder:
         for name in PHOTOS:  # 450-740 px JPEGs, like ImageNet's
             image = Image.open(Path(skimage.data.__file__).parent / name).convert("RGB")
@@ -126,7 +140,7 @@ def data_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float]]
                     next(pairs)
                 seconds = (time.perf_counter() - start) / args.data_batches
                 pairs.close()
-                yield f"data pipeline, {threads} thread(s)", size, args.batch_size, args.batch_size / seconds
+                yield f"data pipeline, {threads} thread(s)", size, args.batch_size, args.batch_size / seconds, None
 
 
 def main() -> None:
@@ -135,12 +149,12 @@ def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} torch threads"
     print(f"# NoGAN training throughput: preset {args.preset}, encoder {args.encoder or 'as preset'}, "
-          f"feature net {args.feature_net}, {device}, load average {load:.1f} on {os.cpu_count()} cores\n")
-    print("| what | size (px) | batch | images/s |")
-    print("|---|---|---|---|")
+          f"feature net {args.feature_net}, {device}, mixed precision {args.mixed_precision}, load average {load:.1f} on {os.cpu_count()} cores\n")
+    print("| what | size (px) | batch | images/s | GFLOP/image |")
+    print("|---|---|---|---|---|")
     rows = model_rows(args) if args.generator_only else itertools.chain(model_rows(args), data_rows(args))
-    for what, size, batch, rate in rows:
-        print(f"| {what} | {size} | {batch} | {rate:.2f} |", flush=True)
+    for what, size, batch, rate, gflop in rows:
+        print(f"| {what} | {size} | {batch} | {rate:.2f} | {'-' if gflop is None else f'{gflop:.2f}'} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import io
 import itertools
+import functools
 import logging
 import math
+import multiprocessing
 import os
 import queue
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -67,10 +69,15 @@ class DataConfig:
     gray_tolerance: int = field(default=6, metadata={
         "help": "a photo whose RGB channels differ by at most this (8-bit levels, 99th percentile) is grayscale"})
     decode_threads: int = field(default=4, metadata={"help": "threads per process that decode and degrade photos"})
+    decode_processes: int = field(default=0, metadata={
+        "help": "worker processes per training process that decode and degrade photos, instead of threads "
+                "(0: use decode_threads); threads share one core's worth of Python, so a GPU needs processes"})
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_crop <= 1.0:
             raise ValueError("min_crop must be in (0, 1]")
+        if self.decode_threads < 0 or self.decode_processes < 0:
+            raise ValueError("decode_threads and decode_processes must be 0 or more")
 
 
 @dataclass
@@ -198,6 +205,34 @@ def make_pair(photo: Image.Image, size: int, min_crop: float, degrade_config: De
     return crop, np.asarray(damaged)
 
 
+def sample(item: tuple[int, int, dict], *, size: int, config: DataConfig, degrade_config: DegradeConfig, seed: int,
+           rank: int) -> tuple[np.ndarray, np.ndarray] | Skipped:
+    """One (epoch, position, record) -> (clean RGB crop, damaged gray), or why it was skipped.
+
+    A module-level function of its arguments alone, so that worker processes can run it: every random
+    choice comes from (seed, rank, epoch, position), whichever worker draws it.
+    """
+    epoch, position, record = item
+    rng = np.random.default_rng([seed, rank, epoch, position])
+    try:
+        photo = decode(record, min_short_side=math.ceil(size / config.min_crop))
+    except Exception as err:  # any decoder failure: truncated, not an image, bomb, fetch error
+        where = record.get("path") or f"record {position} of epoch {epoch}"
+        return Skipped("unreadable", f"{where}: {type(err).__name__}: {first_line(err)}")
+    if is_grayscale(photo, config.gray_tolerance):
+        return Skipped("grayscale")
+    return make_pair(photo, size, config.min_crop, degrade_config, rng)
+
+
+def _worker_pool(config: DataConfig) -> Executor | None:
+    """Where samples are made: worker processes, threads, or (None) the loader thread itself."""
+    if config.decode_processes > 0:
+        # forkserver: the training process already runs threads, which fork() must not copy
+        return ProcessPoolExecutor(config.decode_processes, mp_context=multiprocessing.get_context("forkserver"),
+                                   initializer=torch.set_num_threads, initargs=(1,))
+    return ThreadPoolExecutor(config.decode_threads) if config.decode_threads > 0 else None
+
+
 def to_batch(crops: list[np.ndarray], damaged: list[np.ndarray]) -> Batch:
     """uint8 crops and damaged grays -> normalised model tensors, converted in one go."""
     rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
@@ -255,30 +290,19 @@ class PairStream:
                 raise DataError(f"dataset {self.config.dataset!r}: this process's shard is empty")
             state.epoch, state.position = state.epoch + 1, 0
 
-    def _sample(self, item: tuple[int, int, dict]) -> tuple[np.ndarray, np.ndarray] | Skipped:
-        """One record -> (clean RGB crop, damaged gray), or why it was skipped."""
-        epoch, position, record = item
-        rng = np.random.default_rng([self.seed, self.rank, epoch, position])
-        try:
-            photo = decode(record, min_short_side=math.ceil(self.size / self.config.min_crop))
-        except Exception as err:  # any decoder failure: truncated, not an image, bomb, fetch error
-            where = record.get("path") or f"record {position} of epoch {epoch}"
-            return Skipped("unreadable", f"{where}: {type(err).__name__}: {first_line(err)}")
-        if is_grayscale(photo, self.config.gray_tolerance):
-            return Skipped("grayscale")
-        return make_pair(photo, self.size, self.config.min_crop, self.degrade_config, rng)
-
     def _produce(self) -> None:
         state = StreamState(**asdict(self.state))
         records = self._records(state)
         last_useful_epoch = state.epoch
-        pool = ThreadPoolExecutor(self.config.decode_threads) if self.config.decode_threads > 0 else None
+        make = functools.partial(sample, size=self.size, config=self.config, degrade_config=self.degrade_config,
+                                 seed=self.seed, rank=self.rank)
+        pool = _worker_pool(self.config)
         try:
             while not self._stop.is_set():
                 crops, damaged = [], []
                 while len(crops) < self.batch_size:
                     chunk = list(itertools.islice(records, self.batch_size - len(crops)))
-                    results = pool.map(self._sample, chunk) if pool else map(self._sample, chunk)
+                    results = pool.map(make, chunk, chunksize=4) if pool else map(make, chunk)
                     for (epoch, _, _), result in zip(chunk, results):
                         if not isinstance(result, Skipped):
                             crops.append(result[0])

@@ -49,8 +49,10 @@ def no_damage() -> DegradeConfig:
 
 
 def stream(folder: Path, state: StreamState | None = None, degrade: DegradeConfig | None = None, size: int = 32,
-           batch_size: int = 4, shuffle_buffer: int = 8, rank: int = 0, world_size: int = 1) -> PairStream:
-    config = DataConfig(dataset=str(folder), shuffle_buffer=shuffle_buffer, decode_threads=2, min_crop=0.7)
+           batch_size: int = 4, shuffle_buffer: int = 8, rank: int = 0, world_size: int = 1,
+           processes: int = 0) -> PairStream:
+    config = DataConfig(dataset=str(folder), shuffle_buffer=shuffle_buffer, decode_threads=2, min_crop=0.7,
+                        decode_processes=processes)
     source = open_source(config, seed=3, rank=rank, world_size=world_size)
     return PairStream(source, config, degrade or DegradeConfig(), size=size, batch_size=batch_size, seed=3,
                       rank=rank, state=state)
@@ -96,6 +98,17 @@ def test_grayscale_and_broken_images_are_skipped_and_counted(photos: Path) -> No
     assert pairs.state == StreamState(epoch=1, position=10, used=16, grayscale=2, unreadable=3)
     chroma = torch.cat([b.targets[:, 1:] for b in batches]).abs().flatten(1).mean(dim=1)
     assert (chroma > 0.01).all()  # no gray photo slipped in
+
+
+def test_worker_processes_make_exactly_the_batches_threads_make(photos: Path) -> None:
+    threads, processes = stream(photos, shuffle_buffer=0, batch_size=8), stream(photos, shuffle_buffer=0,
+                                                                                batch_size=8, processes=2)
+    for _ in range(2):
+        a, b = next(threads), next(processes)
+        assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
+    assert processes.state == threads.state == StreamState(epoch=1, position=10, used=16, grayscale=2, unreadable=3)
+    threads.close()
+    processes.close()
 
 
 def test_a_shard_without_colour_photos_is_an_error_not_a_hang(tmp_path: Path) -> None:
