@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # with five feature levels at strides 2-32 works too, from random init.
 PRETRAINED_ENCODERS = pretrained.ENCODERS
 STRIDES = [2, 4, 8, 16, 32]
+MAX_CHROMA_GAIN = 2.0
 
 
 @dataclass
@@ -43,6 +44,9 @@ class GeneratorConfig:
     blur: bool = True
     spectral_norm: bool = True
     restore: bool = False  # also predict a restored lightness (old-photo damage removed)
+    # Inference multiplies the predicted ab by this (training never does). Weights trained on targets
+    # saturated 1.2x overshoot a little: tools/calibrate_chroma_gain.py sets it from training photos.
+    chroma_gain: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.encoder, str) or not timm.is_model(self.encoder):
@@ -50,6 +54,10 @@ class GeneratorConfig:
         if len(self.decoder_channels) != 4:
             raise ValueError("decoder_channels needs 4 widths (1/16, 1/8, 1/4, 1/2 resolution)")
         self.decoder_channels = [int(c) for c in self.decoder_channels]
+        if isinstance(self.chroma_gain, bool) or not isinstance(self.chroma_gain, (int, float)) or not (
+                0.0 < self.chroma_gain <= MAX_CHROMA_GAIN):
+            raise ValueError(f"chroma_gain must be a number in (0, {MAX_CHROMA_GAIN}], not {self.chroma_gain!r}")
+        self.chroma_gain = float(self.chroma_gain)
 
 
 PRESETS: dict[str, GeneratorConfig] = {

@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from colorizer.errors import WeightsError, first_line
-from colorizer.generator import Generator, GeneratorConfig
+from colorizer.generator import MAX_CHROMA_GAIN, Generator, GeneratorConfig
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def read_config(folder: Path) -> GeneratorConfig:
 
 def check_config_values(values: dict) -> list[str]:
     """What is wrong with a config's values (empty when nothing), checked before any layer is built:
-    channel counts are whole numbers from 1 to MAX_CHANNELS, flags are true/false."""
+    channel counts are whole numbers from 1 to MAX_CHANNELS, flags are true/false, the chroma gain is in range."""
     problems = []
 
     def channel_problem(value: object) -> bool:
@@ -115,6 +115,9 @@ def check_config_values(values: dict) -> list[str]:
     for key in FLAG_KEYS:
         if key in values and not isinstance(values[key], bool):
             problems.append(f"{key} must be true or false, not {values[key]!r}")
+    gain = values.get("chroma_gain", 1.0)
+    if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not 0 < gain <= MAX_CHROMA_GAIN:
+        problems.append(f"chroma_gain must be a number in (0, {MAX_CHROMA_GAIN}], not {gain!r}")
     return problems
 
 

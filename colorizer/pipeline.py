@@ -162,6 +162,7 @@ class Colorizer:
         """One model call for photos[idx], all resized to `shape`; fills out[idx]."""
         l_small = torch.stack([_downsample(photos[i].lightness, shape) for i in idx]).to(self.device)
         ab = color.denormalize_ab(self.generator(color.normalize_l(l_small))[:, :2]).float().cpu()
+        ab *= self.generator.config.chroma_gain
         for i, a in zip(idx, ab):
             out[i] = a
 

@@ -101,7 +101,8 @@ def _copy_weights(source, folder):
 
 @pytest.mark.parametrize(("key", "value"), [("middle_channels", 3_000_000), ("final_channels", -1),
                                             ("decoder_channels", [32, 24, 0, 16]), ("restore", "yes"),
-                                            ("middle_channels", 2.5)])
+                                            ("middle_channels", 2.5), ("chroma_gain", 0), ("chroma_gain", "1"),
+                                            ("chroma_gain", 7.5)])
 def test_absurd_config_values_are_refused_before_building_anything(tmp_path, tiny_weights, key, value):
     folder = _copy_weights(tiny_weights, tmp_path / "w")
     config = json.loads((folder / "config.json").read_text())

@@ -1,6 +1,7 @@
 """The pipeline keeps every photo's size and lightness, whatever its mode, orientation or size."""
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import torch
 from PIL import Image
 
 from colorizer.errors import ImageError, SettingsError
+from colorizer.imaging import read_photo
 from colorizer.pipeline import Colorizer, check_render_size, render_shape
 from tests.conftest import lightness_of, real_photo
 
@@ -90,6 +92,18 @@ def test_strength_scales_chroma(colorizer):
     weak = np.asarray(colorizer.colorize(photo, render_size=64, strength=0.5)).astype(int)
     full = np.asarray(colorizer.colorize(photo, render_size=64, strength=1.0)).astype(int)
     assert np.abs(weak[..., 0] - weak[..., 2]).mean() < np.abs(full[..., 0] - full[..., 2]).mean()
+
+
+def test_the_weights_chroma_gain_scales_the_models_ab(tiny_weights, tmp_path):
+    folder = tmp_path / "gain"
+    folder.mkdir()
+    config = json.loads((tiny_weights / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "chroma_gain": 0.5}))
+    (folder / "model.safetensors").write_bytes((tiny_weights / "model.safetensors").read_bytes())
+    photo = real_photo("astronaut.png", size=64).convert("L")
+    plain, halved = (Colorizer.from_pretrained(str(w), device="cpu") for w in (tiny_weights, folder))
+    [ab], [ab_half] = (c.predict_ab([read_photo(photo)], 64) for c in (plain, halved))
+    assert ab.abs().mean() > 1.0 and torch.allclose(ab_half, ab * 0.5, atol=1e-5)
 
 
 def test_batches_give_the_same_pictures_as_single_calls(colorizer):

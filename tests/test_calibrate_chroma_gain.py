@@ -1,0 +1,58 @@
+"""tools/calibrate_chroma_gain.py, run as a user runs it: the gain it writes makes the model's colour as
+vivid as the photos it was calibrated on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from colorizer import metrics
+from colorizer.imaging import gray_image
+from colorizer.pipeline import Colorizer
+from tests.conftest import real_photo
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_written_gain_matches_the_photos_colourfulness(tmp_path):
+    weights = shutil.copytree(REPO / "colorizer" / "weights" / "default", tmp_path / "weights")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("astronaut.png", "coffee.png", "chelsea.png"):
+        real_photo(name, size=96).convert("RGB").save(photos / name)
+    run = subprocess.run([sys.executable, str(REPO / "tools" / "calibrate_chroma_gain.py"), "--weights", str(weights),
+                          "--images", str(photos), "--render-size", "64", "--write"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    gain = json.loads((weights / "config.json").read_text())["chroma_gain"]
+    assert f"chroma_gain {gain}" in run.stdout and 0 < gain <= 2 and "warning" not in run.stderr
+
+    colorizer = Colorizer.from_pretrained(str(weights), device="cpu")
+    originals = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(photos.iterdir())]
+    results = [np.asarray(colorizer.colorize(gray_image(Image.fromarray(o)), render_size=64).convert("RGB"))
+               for o in originals]
+    wanted = np.mean([metrics.colorfulness(o) for o in originals])
+    got = np.mean([metrics.colorfulness(r) for r in results])
+    assert abs(got - wanted) < 0.05 * wanted, (got, wanted)
+
+
+def test_a_model_that_cannot_reach_the_photos_colour_is_reported(tiny_weights, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    real_photo("astronaut.png", size=96).convert("RGB").save(photos / "astronaut.png")
+    run = subprocess.run([sys.executable, str(REPO / "tools" / "calibrate_chroma_gain.py"), "--weights",
+                          str(tiny_weights), "--images", str(photos), "--render-size", "64"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "no gain in (0, 2.0] matches" in run.stderr
+
+
+def test_a_folder_without_photos_is_a_clear_error(tiny_weights, tmp_path):
+    run = subprocess.run([sys.executable, str(REPO / "tools" / "calibrate_chroma_gain.py"), "--weights",
+                          str(tiny_weights), "--images", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "no images in" in run.stderr and "Traceback" not in run.stderr

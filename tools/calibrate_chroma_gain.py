@@ -1,0 +1,87 @@
+"""Set a weights folder's chroma gain so that its colour is as vivid as real photos, no more.
+
+Weights trained on targets saturated 1.2x (against brown, averaged colour) overshoot a little. This
+finds the gain g at which the mean colourfulness of g x the model's chroma, on colour photos turned
+gray, equals the originals' mean colourfulness, and writes it to config.json (`chroma_gain`), which
+inference applies. Calibrate on TRAINING photos, never on the photos you evaluate on.
+
+    python tools/calibrate_chroma_gain.py --weights runs/default-gpu/pretrain-g/generator \\
+        --images /work/data/photos/train --every 6 --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from colorizer import metrics  # noqa: E402
+from colorizer.cli import find_images  # noqa: E402
+from colorizer.generator import MAX_CHROMA_GAIN  # noqa: E402
+from colorizer.hub import CONFIG_FILE  # noqa: E402
+from colorizer.imaging import gray_image, open_image, read_photo  # noqa: E402
+from colorizer.pipeline import Colorizer, join_lightness  # noqa: E402
+
+BISECTION_STEPS = 12  # the gain to within (MAX_CHROMA_GAIN - 0) / 2^12, far finer than one can see
+REACH_TOLERANCE = 0.05  # a gain that misses the photos' colourfulness by more than this is reported
+
+
+def calibrate(colorizer: Colorizer, photos: list[Path], render_size: int) -> tuple[float, float, float, float]:
+    """(gain, originals' mean colourfulness, the model's at gain 1, the model's at that gain) over `photos`."""
+    colorizer.generator.config.chroma_gain = 1.0
+    grays, abs_, target = [], [], []
+    for path in tqdm(photos, desc="colorizing", unit="photo"):
+        original = np.asarray(open_image(path).convert("RGB"))
+        photo = read_photo(gray_image(Image.fromarray(original)))  # as a black-and-white photo reaches us
+        grays.append(photo)
+        abs_.append(colorizer.predict_ab([photo], render_size)[0])
+        target.append(metrics.colorfulness(original))
+
+    def mean_cf(gain: float) -> float:
+        return float(np.mean([metrics.colorfulness(join_lightness(p.lightness, ab * gain))
+                              for p, ab in zip(grays, abs_)]))
+
+    # Colourfulness grows with the gain (monotone up to gamut clipping): bisect for the target.
+    wanted, low, high = float(np.mean(target)), 0.0, MAX_CHROMA_GAIN
+    for _ in tqdm(range(BISECTION_STEPS), desc="bisecting", unit="step"):
+        middle = (low + high) / 2
+        low, high = (middle, high) if mean_cf(middle) < wanted else (low, middle)
+    gain = round((low + high) / 2, 3)
+    return gain, wanted, mean_cf(1.0), mean_cf(gain)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, required=True, help="weights folder (config.json + model.safetensors)")
+    parser.add_argument("--images", type=Path, required=True, help="folder of colour TRAINING photos")
+    parser.add_argument("--every", type=int, default=1, help="use every Nth photo (sorted by name) [1]")
+    parser.add_argument("--render-size", type=int, default=512, help="render size to calibrate at [512]")
+    parser.add_argument("--write", action="store_true", help="write the gain into the folder's config.json")
+    args = parser.parse_args(argv)
+    photos = find_images([str(args.images)])[0][:: max(1, args.every)]
+    if not photos:
+        raise SystemExit(f"error: no images in {args.images}")
+    colorizer = Colorizer.from_pretrained(str(args.weights), device="cpu")
+    gain, wanted, at_one, reached = calibrate(colorizer, photos, args.render_size)
+    print(f"{len(photos)} photos: originals' colourfulness {wanted:.1f}, the model's at gain 1 {at_one:.1f}; "
+          f"chroma_gain {gain} gives {reached:.1f}")
+    if abs(reached - wanted) > REACH_TOLERANCE * wanted:
+        print(f"warning: no gain in (0, {MAX_CHROMA_GAIN}] matches; this model's colour is far from these photos'",
+              file=sys.stderr)
+    if args.write:
+        path = args.weights / CONFIG_FILE
+        config = json.loads(path.read_text())
+        config["chroma_gain"] = gain
+        path.write_text(json.dumps(config, indent=2) + "\n")
+        print(f"wrote chroma_gain {gain} to {path}")
+
+
+if __name__ == "__main__":
+    main()
