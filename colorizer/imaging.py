@@ -15,8 +15,8 @@ import secrets
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -184,13 +184,21 @@ def _in_strips(array: np.ndarray, fn) -> torch.Tensor:
 
 def save_image(image: Image.Image, path: str | os.PathLike, **params) -> Path:
     """Encode `image` by the suffix of `path` and write it with `write_atomically`."""
-    path = Path(path)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
+    fmt = image_format(path)
+    return write_atomically(path, lambda fh: encodable(image, fmt).save(fh, format=fmt, **params))
+
+
+def image_format(path: str | os.PathLike) -> str:
+    """Pillow's format name for the suffix of `path` ("PNG", "JPEG" ...); ImageError if unknown."""
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
     if fmt is None:
-        raise ImageError(f"{path}: unknown image extension {path.suffix!r}")
-    if fmt == "JPEG" and image.mode == "RGBA":
-        image = image.convert("RGB")
-    return write_atomically(path, lambda fh: image.save(fh, format=fmt, **params))
+        raise ImageError(f"{path}: unknown image extension {Path(path).suffix!r}")
+    return fmt
+
+
+def encodable(image: Image.Image, fmt: str) -> Image.Image:
+    """`image` in a mode `fmt` can store: JPEG has no alpha, so RGBA becomes RGB."""
+    return image.convert("RGB") if fmt == "JPEG" and image.mode == "RGBA" else image
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:

@@ -29,11 +29,15 @@ LABELS = {  # how each provenance field is named for people
     "restored": "restored",
     "hints": "colour hints",
     "created": "colorized at",
+    "original_taken": "original taken",
+    "original_camera": "original camera",
+    "c2pa_manifest": "C2PA manifest",
 }
 
 
 def describe(path: Path) -> dict[str, str] | None:
-    """Everything the file says about itself, for people; None when it has no colorizer provenance.
+    """Everything the file says about itself (keys: Provenance.as_dict's, then original_taken,
+    original_camera, c2pa_manifest when known); None when it has no colorizer provenance.
     Raises OSError / UnidentifiedImageError when it cannot be read."""
     with Image.open(path) as image:
         facts = provenance.read(image)
@@ -43,13 +47,11 @@ def describe(path: Path) -> dict[str, str] | None:
     if facts is None:
         return None
     values = facts.as_dict()
-    ordered = [k for k in LABELS if k in values] + [k for k in values if k not in LABELS]  # `extra` last
-    fields = {LABELS.get(k, k): values[k] for k in ordered}
-    fields |= {"original taken": str(taken)} if taken else {}
-    fields |= {"original camera": camera} if camera else {}
+    values |= {"original_taken": str(taken)} if taken else {}
+    values |= {"original_camera": camera} if camera else {}
     c2pa = provenance.c2pa_summary(path)
-    fields |= {"C2PA manifest": c2pa} if c2pa else {}
-    return fields
+    values |= {"c2pa_manifest": c2pa} if c2pa else {}
+    return {k: values[k] for k in [*(k for k in LABELS if k in values), *(k for k in values if k not in LABELS)]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{path}: colorized by {fields['tool']} {fields['version']}: AI-assisted, "
                   "the colours were predicted by a neural network")
-            width = max(map(len, fields))
-            for label, value in fields.items():
-                print(f"  {label:<{width}}  {value}")
+            labels = {key: LABELS.get(key, key) for key in fields}  # `extra` keys as they are
+            width = max(map(len, labels.values()))
+            for key, value in fields.items():
+                print(f"  {labels[key]:<{width}}  {value}")
         if fields is None:
             status = max(status, 1)
     return status

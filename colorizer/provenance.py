@@ -393,12 +393,10 @@ def save(image: Image.Image, path: str | os.PathLike, facts: Provenance | None =
 
     facts: default the ones the pipeline attached. mark: add the visible mark. c2pa: also embed
     a signed C2PA manifest. params: Pillow encoder settings (e.g. quality=95)."""
-    from colorizer.imaging import save_image, write_atomically
+    from colorizer.imaging import encodable, image_format, save_image, write_atomically  # torch: not at import
 
     path = Path(path)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ImageError(f"{path}: unknown image extension {path.suffix!r}")
+    fmt = image_format(path)
     facts = facts or image.info.get(INFO_KEY)
     if mark:
         image = add_mark(image)
@@ -408,6 +406,6 @@ def save(image: Image.Image, path: str | os.PathLike, facts: Provenance | None =
     if facts is None:
         raise ColorizerError(f"{path}: no provenance to sign (not an image this package colorized)")
     buffer = io.BytesIO()
-    (image.convert("RGB") if fmt == "JPEG" and image.mode == "RGBA" else image).save(buffer, format=fmt, **params)
+    encodable(image, fmt).save(buffer, format=fmt, **params)
     signed = c2pa_sign(buffer.getvalue(), fmt, facts, c2pa, path.name)
     return write_atomically(path, lambda fh: fh.write(signed))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import stat
 import subprocess
@@ -35,7 +36,8 @@ def run(*args: str, umask: int = 0o022) -> subprocess.CompletedProcess:
 def original(tmp_path_factory) -> Path:
     """A real black-and-white photo as a camera stores it: a JPEG lying on its side (96x64 stored,
     EXIF Orientation 6 = turn 90 degrees clockwise to view), with date taken and camera."""
-    image = Image.open(REPO / "examples" / "camera.jpg").convert("L").resize((64, 96)).transpose(Image.Transpose.ROTATE_90)
+    upright = Image.open(REPO / "examples" / "camera.jpg").convert("L").resize((64, 96))
+    image = upright.transpose(Image.Transpose.ROTATE_90)
     exif = Image.Exif()
     exif[ExifTags.Base.Orientation] = 6
     exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = MAKE, MODEL
@@ -154,7 +156,7 @@ def test_cli_jpeg_with_c2pa_manifest_under_umask_027(tmp_path, original):
     assert_says_what_it_is(path, 96, 1.0)  # the XMP and EXIF survive the manifest's embedding
 
     with c2pa.Reader(str(path)) as reader:
-        store = __import__("json").loads(reader.json())
+        store = json.loads(reader.json())
     manifest = store["manifests"][store["active_manifest"]]
     action = next(a for assertion in manifest["assertions"] if assertion["label"].startswith("c2pa.actions")
                   for a in assertion["data"]["actions"])
@@ -167,6 +169,10 @@ def test_cli_jpeg_with_c2pa_manifest_under_umask_027(tmp_path, original):
     shown = run("-m", "colorizer.inspect", str(path))
     assert shown.returncode == 0
     assert "C2PA manifest" in shown.stdout and "signed by Test signer (Colorizer tests)" in shown.stdout
+    as_json = json.loads(run("-m", "colorizer.inspect", "--json", str(path)).stdout)["provenance"]
+    assert (as_json["weights_sha256"], as_json["render_size"]) == (EMBEDDED_SHA256, "96")
+    assert as_json["original_taken"] == TAKEN
+    assert as_json["c2pa_manifest"].startswith("signed by Test signer")
 
 
 def test_c2pa_refusals_are_one_clear_line_before_any_work(tmp_path, original):
