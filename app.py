@@ -31,10 +31,10 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from colorizer import hub, settings
+from colorizer import hub, provenance, settings
 from colorizer.defaults import MAX_STRENGTH, MIN_STRENGTH
 from colorizer.errors import ColorizerError
-from colorizer.imaging import NOTES, gray_image, open_image, save_image
+from colorizer.imaging import NOTES, gray_image, open_image
 from colorizer.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
 from colorizer.pipeline import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
 
@@ -191,7 +191,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
             except ColorizerError as err:
                 raise _user_error(_user_message(err, path, name)) from None
             with _new_folder() as folder:
-                result = str(save_image(after, folder / _result_name(name)))
+                result = str(provenance.save(after, folder / _result_name(name)))  # says what it is
         notes += after.info.get(NOTES, [])
         return (before, result), result, "\n".join(f"- {html.escape(note)}" for note in notes)
 
@@ -229,7 +229,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                             while name in archive.namelist():  # two uploads with the same name
                                 name, n = f"{Path(upload_name).stem}-{n}-colorized.png", n + 1
                             with archive.open(name, "w") as fh:
-                                result.save(fh, format="PNG")
+                                result.save(fh, format="PNG", **provenance.metadata_params(result, "PNG"))
                     progress((done, len(files)), desc="Colorizing", unit="photos")
         if len(failures) == len(files):
             raise _user_error("None of the photos could be used:\n" + "\n".join(failures))

@@ -1,10 +1,12 @@
 """Colorize and restore black-and-white photographs with a NoGAN-trained U-Net, in Lab.
 
-    from colorizer import Colorizer
-    Colorizer.from_pretrained().colorize("old.jpg").save("colour.png")
+    from colorizer import Colorizer, save
+    save(Colorizer.from_pretrained().colorize("old.jpg"), "colour.png")   # with its provenance
 """
 
 from importlib import import_module
+
+__version__ = "0.1.0"  # written into every result (colorizer.provenance)
 
 # Imported on first use, so `python -m colorizer --help` answers without loading torch.
 _EXPORTS = {
@@ -14,6 +16,8 @@ _EXPORTS = {
     "ColorizerError": "colorizer.errors",
     "ImageError": "colorizer.errors",
     "WeightsError": "colorizer.errors",
+    "save": "colorizer.provenance",
+    "Provenance": "colorizer.provenance",
 }
 __all__ = list(_EXPORTS)
 

@@ -13,18 +13,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, PngImagePlugin
+from PIL import Image
 from tqdm import tqdm
 
-from colorizer import settings
+from colorizer import provenance, settings
 from colorizer.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE  # no torch: --help stays instant
 from colorizer.errors import ColorizerError
 
 log = logging.getLogger("colorizer")
 IMAGE_SUFFIXES = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
-# Written into every result (PNG text chunk, JPEG comment), so a later run whose inputs include
-# OUTDIR never takes our own results for photos to colorize.
-MARK_KEY, MARK_VALUE = "Colorized-By", "colorizer"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
@@ -43,6 +40,9 @@ class Options:
     overwrite: bool = False
     restore: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    mark: bool = False
+    c2pa_cert: Path | None = None
+    c2pa_key: Path | None = None
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -71,6 +71,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    "scratch removal), then denoising; slower (seconds per megapixel)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse images larger than this many pixels (at most 1e9) [%(default)s]")
+    p.add_argument("--mark", action="store_true",
+                   help="put a small visible 'AI colorized' mark in the bottom-right corner (every result "
+                   "carries its provenance in its metadata anyway: see python -m colorizer.inspect)")
+    p.add_argument("--c2pa-cert", type=Path, default=None, metavar="PEM",
+                   help="also embed a signed C2PA manifest, with this certificate chain (signer first, then its "
+                   "CA certificates); needs --c2pa-key and c2pa-python (pip install -r requirements-c2pa.txt)")
+    p.add_argument("--c2pa-key", type=Path, default=None, metavar="PEM", help="the private key for --c2pa-cert")
     return Options(**vars(p.parse_args(argv)))
 
 
@@ -91,7 +98,7 @@ def find_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
     that could not be used (matched nothing, or is a symlink to nothing).
 
     The same file under two spellings (relative, absolute, through a symlink) is taken once.
-    Results of this command (they carry our mark) found in folders or globs are never inputs, so
+    Results of this command (they carry our provenance) found in folders or globs are never inputs, so
     OUTDIR may be, or be inside, an input folder; a result named explicitly is taken.
     """
     found: dict[Path, Path] = {}  # real path -> the spelling first given
@@ -100,7 +107,7 @@ def find_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
     def add(path: Path, expanded: bool) -> None:
         if path.is_symlink() and not path.exists():
             problems.append(f"skipped {path}: a symlink to {os.readlink(path)}, which does not exist")
-        elif not (expanded and _is_our_result(path)):
+        elif not (expanded and provenance.is_colorized(path)):
             found.setdefault(path.resolve(), path)
 
     for item in inputs:
@@ -120,25 +127,20 @@ def find_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
     return list(found.values()), problems
 
 
-def _is_our_result(path: Path) -> bool:
-    """Whether `path` is an image this command wrote (see MARK_KEY)."""
-    try:
-        with Image.open(path) as image:
-            mark = image.info.get(MARK_KEY) or image.info.get("comment", b"")
-    except Exception:  # unreadable: not ours; it is reported when colorized
-        return False
-    if isinstance(mark, bytes):
-        mark = mark.decode("latin-1")
-    return MARK_VALUE in str(mark)
-
-
 def save_params(fmt: str) -> dict:
-    """Encoder settings for results, with our mark in them."""
-    if fmt == "png":
-        info = PngImagePlugin.PngInfo()
-        info.add_text(MARK_KEY, MARK_VALUE)
-        return {"compress_level": 1, "pnginfo": info}
-    return {"quality": 95, "comment": f"{MARK_KEY}: {MARK_VALUE}".encode()}
+    """Encoder settings for results (their metadata comes from colorizer.provenance)."""
+    return {"compress_level": 1} if fmt == "png" else {"quality": 95}
+
+
+def c2pa_signing(opts: Options) -> provenance.C2paSigning | None:
+    """The C2PA signing asked for, checked before any photo is colorized; None when not asked."""
+    if opts.c2pa_cert is None and opts.c2pa_key is None:
+        return None
+    if opts.c2pa_cert is None or opts.c2pa_key is None:
+        raise ColorizerError("--c2pa-cert and --c2pa-key go together: give both, or neither")
+    signing = provenance.C2paSigning(opts.c2pa_cert, opts.c2pa_key)
+    signing.check()  # a refused certificate is reported now, not after the first photo
+    return signing
 
 
 def plan_outputs(images: list[Path], outdir: Path, suffix: str) -> list[Path]:
@@ -161,17 +163,18 @@ def run(opts: Options) -> int:
     try:
         for note in check_settings(opts):
             log.warning("%s", note)
+        signing = c2pa_signing(opts)
     except ColorizerError as err:
         log.error("error: %s", err)
         return 2
     try:
-        return _run(opts)
+        return _run(opts, signing)
     except KeyboardInterrupt:  # before any photo was started (e.g. while the model loads)
         log.error("interrupted: nothing written")
         return EXIT_INTERRUPTED
 
 
-def _run(opts: Options) -> int:
+def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
     from colorizer.imaging import remove_stale_temps
 
     for temp in remove_stale_temps(opts.output):
@@ -193,7 +196,6 @@ def _run(opts: Options) -> int:
     if not todo:
         log.info("nothing to do")
         return 1 if failures else 0
-    from colorizer.imaging import save_image
     from colorizer.pipeline import Colorizer
 
     try:
@@ -218,9 +220,9 @@ def _run(opts: Options) -> int:
                     for note in result.info.get("notes", []):
                         tqdm.write(f"note: {image}: {note}", file=sys.stderr)
                     try:
-                        save_image(result, target, **params)
+                        provenance.save(result, target, mark=opts.mark, c2pa=signing, **params)
                         written.append(target)
-                    except OSError as err:
+                    except (OSError, ColorizerError) as err:
                         tqdm.write(f"could not write {target}: {err}", file=sys.stderr)
                         failures += 1
                 bar.update()

@@ -11,10 +11,11 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
+import secrets
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from colorizer import color
+from colorizer import color, provenance
 from colorizer.defaults import DEFAULT_MAX_PIXELS
 from colorizer.errors import ImageError
 
@@ -42,6 +43,7 @@ class Photo:
     alpha: Image.Image | None  # mode "L" alpha of the input, re-attached to the output
     name: str  # for messages
     notes: list[str] = field(default_factory=list)  # e.g. "only the first of 12 frames was used"
+    exif: bytes | None = None  # the original's EXIF worth keeping in the result (colorizer.provenance)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -114,12 +116,12 @@ def read_photo(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
     """Open any image and return its full-resolution lightness (and alpha, if any)."""
     image = open_image(source, max_pixels)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "image"
-    notes, alpha = list(image.info.get(NOTES, [])), None
+    notes, alpha, exif = list(image.info.get(NOTES, [])), None, provenance.kept_exif(image)
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
         alpha = image.getchannel("A")
         image = image.convert("RGB")
-    return Photo(lightness=_lightness(image), alpha=alpha, name=name, notes=notes)
+    return Photo(lightness=_lightness(image), alpha=alpha, name=name, notes=notes, exif=exif)
 
 
 def lightness_to_image(lightness: torch.Tensor) -> Image.Image:
@@ -181,25 +183,47 @@ def _in_strips(array: np.ndarray, fn) -> torch.Tensor:
 
 
 def save_image(image: Image.Image, path: str | os.PathLike, **params) -> Path:
-    """Write atomically: a crash or a full disk never leaves a half-written file at `path`.
+    """Encode `image` by the suffix of `path` and write it with `write_atomically`."""
+    fmt = image_format(path)
+    return write_atomically(path, lambda fh: encodable(image, fmt).save(fh, format=fmt, **params))
+
+
+def image_format(path: str | os.PathLike) -> str:
+    """Pillow's format name for the suffix of `path` ("PNG", "JPEG" ...); ImageError if unknown."""
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ImageError(f"{path}: unknown image extension {Path(path).suffix!r}")
+    return fmt
+
+
+def encodable(image: Image.Image, fmt: str) -> Image.Image:
+    """`image` in a mode `fmt` can store: JPEG has no alpha, so RGBA becomes RGB."""
+    return image.convert("RGB") if fmt == "JPEG" and image.mode == "RGBA" else image
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Write a file atomically: a crash or a full disk never leaves a half-written file at `path`.
 
     The temporary file is `.<name>.<pid>.<random>.tmp` next to `path`; if the process is killed
     (kill -9, power loss) before it is renamed, `remove_stale_temps` removes it on the next run.
+    It is created with mode 0666 less the umask, as any new file (0644 under the usual 022):
+    not mkstemp's 0600, which would leave results only their owner can read.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ImageError(f"{path}: unknown image extension {path.suffix!r}")
-    if fmt == "JPEG" and image.mode == "RGBA":
-        image = image.convert("RGB")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    while True:
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format=fmt, **params)
+            write(fh)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

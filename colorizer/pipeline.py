@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorizer import color, hub, settings
+from colorizer import color, hub, provenance, settings
 from colorizer.errors import ColorizerError
 from colorizer.generator import Generator
 from colorizer.imaging import STRIP_PIXELS, ImageSource, Photo, read_photo
@@ -106,7 +106,8 @@ class Colorizer:
         max_pixels, pixels_note = settings.check_max_pixels(max_pixels)
         photo = self._read(image, max_pixels, restore)
         photo.notes[:0] = notes + ([pixels_note] if pixels_note else [])
-        return self._finish(photo, self.predict_ab([photo], render_size)[0], strength)
+        facts = self.facts(render_size, strength, bool(restore))
+        return self._finish(photo, self.predict_ab([photo], render_size)[0], strength, facts)
 
     def colorize_many(self, images: Iterable[ImageSource], render_size: int = DEFAULT_RENDER_SIZE,
                       strength: float = 1.0, batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -121,6 +122,7 @@ class Colorizer:
         batch_size, batch_note = settings.check_batch_size(batch_size)
         max_pixels, pixels_note = settings.check_max_pixels(max_pixels)
         notes += [note for note in (batch_note, pixels_note) if note]
+        facts = self.facts(render_size, strength, bool(restore))
         pending: list[Photo | ColorizerError] = []
         for image in images:
             try:
@@ -129,16 +131,16 @@ class Colorizer:
             except ColorizerError as err:
                 pending.append(err)
             if sum(isinstance(p, Photo) for p in pending) == batch_size:
-                yield from self._colorize_pending(pending, render_size, strength)
+                yield from self._colorize_pending(pending, render_size, strength, facts)
                 pending = []
-        yield from self._colorize_pending(pending, render_size, strength)
+        yield from self._colorize_pending(pending, render_size, strength, facts)
 
-    def _colorize_pending(self, pending: list[Photo | ColorizerError], render_size: int,
-                          strength: float) -> Iterator[Image.Image | ColorizerError]:
+    def _colorize_pending(self, pending: list[Photo | ColorizerError], render_size: int, strength: float,
+                          facts: provenance.Provenance) -> Iterator[Image.Image | ColorizerError]:
         photos = [p for p in pending if isinstance(p, Photo)]
         results = iter(self.predict_ab(photos, render_size)) if photos else iter(())
         for item in pending:
-            yield self._finish(item, next(results), strength) if isinstance(item, Photo) else item
+            yield self._finish(item, next(results), strength, facts) if isinstance(item, Photo) else item
 
     @torch.inference_mode()
     def predict_ab(self, photos: list[Photo], render_size: int = DEFAULT_RENDER_SIZE) -> list[torch.Tensor]:
@@ -166,13 +168,25 @@ class Colorizer:
         for i, a in zip(idx, ab):
             out[i] = a
 
-    def _finish(self, photo: Photo, ab_small: torch.Tensor, strength: float) -> Image.Image:
-        """Join full-res L with upsampled ab and convert to an 8-bit sRGB (or RGBA) image."""
+    def facts(self, render_size: int, strength: float, restored: bool, hints: bool = False
+                   ) -> provenance.Provenance:
+        """The facts a result of these settings carries into its file (see colorizer.provenance)."""
+        return provenance.Provenance(weights=provenance.weights_label(self.weights),
+                                     weights_sha256=provenance.weights_sha256(self.weights),
+                                     render_size=render_size, strength=strength, restored=restored, hints=hints)
+
+    def _finish(self, photo: Photo, ab_small: torch.Tensor, strength: float,
+                facts: provenance.Provenance) -> Image.Image:
+        """Join full-res L with upsampled ab and convert to an 8-bit sRGB (or RGBA) image; the
+        result's info carries the facts and the original's EXIF for `colorizer.provenance.save`."""
         rgb = join_lightness(photo.lightness, ab_small * float(strength))
         image = Image.fromarray(rgb, "RGB")
         if photo.alpha is not None:
             image.putalpha(photo.alpha)
         image.info["notes"] = list(photo.notes)
+        image.info[provenance.INFO_KEY] = facts
+        if photo.exif:
+            image.info["exif"] = photo.exif
         return image
 
 

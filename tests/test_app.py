@@ -29,6 +29,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from colorizer import provenance
 from colorizer.hub import DEFAULT_HUB_REPO
 from tests.conftest import REPO, lightness_of
 
@@ -221,6 +222,19 @@ def test_batch_gives_a_zip_and_lists_bad_files(client, photo, tmp_path):
         for name in archive.namelist():
             _assert_colorized(io.BytesIO(archive.read(name)), photo)
     assert "Colorized 2 of 3 photos" in summary and "scan.jpg" in summary
+
+
+def test_downloads_say_they_are_colorized(client, photo, tiny_weights):
+    """The PNG and each PNG in the zip carry the run's provenance (colorizer.provenance)."""
+    download = client.predict(handle_file(photo), 96, 1.5, str(tiny_weights), True, api_name="/colorize")[1]
+    facts = provenance.read(download)
+    assert (facts.weights, facts.render_size, facts.strength, facts.restored) == \
+        (f"local folder {tiny_weights.name}", 96, 1.5, True)
+    assert facts.digital_source_type == provenance.DIGITAL_SOURCE_TYPE
+    zip_path, _ = client.predict([handle_file(photo)], 64, api_name="/colorize_batch")
+    with zipfile.ZipFile(zip_path) as archive:
+        facts = provenance.read(Image.open(io.BytesIO(archive.read("chelsea-colorized.png"))))
+    assert (facts.weights, facts.render_size, facts.restored) == ("embedded default", 64, False)
 
 
 def test_space_header_runs_this_app_with_our_model():
