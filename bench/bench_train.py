@@ -6,7 +6,7 @@
     python bench/bench_train.py --device cuda --mixed-precision bf16 --batch-size 64 --generator-only
 
 Model steps run the real `train/nogan.py` step functions (one process, no DDP) on synthetic
-batches, so they measure compute alone; the data rows time `colorizer.data` (decode, crop,
+batches, so they measure compute alone; the data rows time `train.data` (decode, crop,
 old-photo damage, Lab conversion) on JPEG re-encodings of scikit-image's colour photos, which
 are ImageNet-sized. Prints a markdown table of images/s and, for model steps, the FLOPs of one
 training image (forward and backward, counted by torch's FlopCounterMode), from which a GPU's
@@ -33,10 +33,10 @@ from accelerate import Accelerator  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from colorizer.critic import Critic  # noqa: E402
-from colorizer.data import Batch, DataConfig, PairStream, open_source  # noqa: E402
+from train.critic import Critic  # noqa: E402
+from train.data import Batch, DataConfig, PairStream, open_source  # noqa: E402
 from colorizer.generator import Generator, preset  # noqa: E402
-from colorizer.losses import FEATURE_NETS  # noqa: E402
+from train.losses import FEATURE_NETS  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.nogan import Phase, Trainer  # noqa: E402
 

@@ -13,7 +13,7 @@ import torchvision
 import numpy as np
 
 from colorizer import metrics
-from colorizer.losses import FeatureLoss, FeatureLossConfig, FeatureNetError, adversarial_loss, critic_loss, vgg16_features
+from train.losses import FeatureLoss, FeatureLossConfig, FeatureNetError, adversarial_loss, critic_loss, vgg16_features
 from tests.conftest import real_photo
 
 torch.set_num_threads(1)

@@ -20,7 +20,7 @@ from PIL import Image
 from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from colorizer.critic import Critic
+from train.critic import Critic
 from colorizer.generator import Generator
 from colorizer.pipeline import Colorizer
 from test_data import SKIMAGE_DATA, make_photo_folder

@@ -10,8 +10,8 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 
-from colorizer.critic import Critic, CriticConfig
-from colorizer.data import StreamState
+from train.critic import Critic, CriticConfig
+from train.data import StreamState
 from train import checkpoints
 
 torch.set_num_threads(1)

@@ -24,7 +24,7 @@ from pathlib import Path
 from accelerate import Accelerator
 from huggingface_hub import PyTorchModelHubMixin
 
-from colorizer.data import StreamState
+from train.data import StreamState
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import yaml
 
-from colorizer.critic import CriticConfig
-from colorizer.data import DataConfig
+from train.critic import CriticConfig
+from train.data import DataConfig
 from colorizer.degrade import DegradeConfig
 from colorizer.generator import PRESETS
-from colorizer.losses import FeatureLossConfig
+from train.losses import FeatureLossConfig
 
 PHASES = ("pretrain-g", "pretrain-critic", "gan")
 PHASE_CHOICES = ("all", *PHASES)

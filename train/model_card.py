@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from colorizer.data import StreamState
+from train.data import StreamState
 
 
 def model_card(*, kind: str, phase: str, global_step: int, config: dict, data: StreamState,
@@ -21,7 +21,7 @@ def model_card(*, kind: str, phase: str, global_step: int, config: dict, data: S
         "colorizer = Colorizer.from_pretrained(\"<this repo or folder>\")\n"
         "colorizer.colorize(\"old-photo.jpg\").save(\"colorized.png\")\n```"
         if kind == "generator" else
-        "```python\nfrom colorizer.critic import Critic\n\n"
+        "```python\nfrom train.critic import Critic\n\n"
         "critic = Critic.from_pretrained(\"<folder>\", strict=True)\n```"
     )
     return f"""---

@@ -46,11 +46,11 @@ from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
 from torchvision.utils import make_grid  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from colorizer.critic import Critic  # noqa: E402
-from colorizer.data import Batch, PairStream, StreamState, open_source  # noqa: E402
+from train.critic import Critic  # noqa: E402
+from train.data import Batch, PairStream, StreamState, open_source  # noqa: E402
 from colorizer.errors import ColorizerError  # noqa: E402
 from colorizer.generator import Generator, preset  # noqa: E402
-from colorizer.losses import (FeatureLoss, FeatureNetError, adversarial_loss, critic_loss,  # noqa: E402
+from train.losses import (FeatureLoss, FeatureNetError, adversarial_loss, critic_loss,  # noqa: E402
                               prediction_lab, to_rgb)
 from train import checkpoints  # noqa: E402
 from train.config import TrainConfig, flatten, parse_args, to_dict  # noqa: E402
