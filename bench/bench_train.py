@@ -19,26 +19,23 @@ import argparse
 import functools
 import itertools
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import skimage.data
+import torch
+from accelerate import Accelerator
+from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
 
-import skimage.data  # noqa: E402
-import torch  # noqa: E402
-from accelerate import Accelerator  # noqa: E402
-from PIL import Image  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-from train.critic import Critic  # noqa: E402
-from train.data import Batch, DataConfig, PairStream, open_source  # noqa: E402
-from colorizer.generator import Generator, preset  # noqa: E402
-from train.losses import FEATURE_NETS  # noqa: E402
-from train.config import TrainConfig  # noqa: E402
-from train.nogan import Phase, Trainer  # noqa: E402
+from train.critic import Critic
+from train.data import Batch, DataConfig, PairStream, open_source
+from colorizer.generator import Generator, preset
+from train.losses import FEATURE_NETS
+from train.config import TrainConfig
+from train.nogan import Phase, Trainer
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 

@@ -38,7 +38,9 @@ def nogan(output: Path, photos: Path, *extra: str) -> list[str]:
 
 
 def run_env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    # PYTHONPATH: this checkout's packages, as `pip install -e .` provides them to `python train/nogan.py`.
+    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(REPO)}
 
 
 def run(cmd: list[str], log: Path) -> None:

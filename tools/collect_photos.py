@@ -38,15 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import sys
 
 import numpy as np
 import torch
 from PIL import Image
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
-from colorizer.color import rgb_to_lab  # noqa: E402
+from colorizer.color import rgb_to_lab
 
 LOG = logging.getLogger("collect_photos")
 Image.MAX_IMAGE_PIXELS = None

@@ -37,25 +37,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python train/nogan.py` from any folder
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, set_seed
+from torchvision.utils import make_grid
+from tqdm.auto import tqdm
 
-import torch  # noqa: E402
-import yaml  # noqa: E402
-from accelerate import Accelerator  # noqa: E402
-from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, set_seed  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from train.critic import Critic  # noqa: E402
-from train.data import Batch, PairStream, StreamState, open_source  # noqa: E402
-from colorizer.errors import ColorizerError  # noqa: E402
-from colorizer.generator import Generator, preset  # noqa: E402
-from train.losses import (FeatureLoss, FeatureNetError, adversarial_loss, critic_loss,  # noqa: E402
+from train.critic import Critic
+from train.data import Batch, PairStream, StreamState, open_source
+from colorizer.errors import ColorizerError
+from colorizer.generator import Generator, preset
+from train.losses import (FeatureLoss, FeatureNetError, adversarial_loss, critic_loss,
                               prediction_lab, to_rgb)
-from train import checkpoints  # noqa: E402
-from train.config import TrainConfig, flatten, parse_args, to_dict  # noqa: E402
-from train.hub_upload import HubUploader  # noqa: E402
-from train.model_card import model_card  # noqa: E402
+from train import checkpoints
+from train.config import TrainConfig, flatten, parse_args, to_dict
+from train.hub_upload import HubUploader
+from train.model_card import model_card
 
 log = logging.getLogger("nogan")
 
