@@ -35,7 +35,7 @@ from train.data import Batch, DataConfig, PairStream, open_source
 from colorizer.generator import Generator, preset
 from train.losses import FEATURE_NETS
 from train.config import TrainConfig
-from train.nogan import Phase, Trainer
+from train.nogan import Gan, Trainer
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 
@@ -90,11 +90,11 @@ def gflop_per_image(step, batch: int) -> float:
 
 
 def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float, float | None]]:
-    config = TrainConfig(generator_preset=args.preset, cpu=args.device == "cpu")
-    config.loss.net = args.feature_net
-    accelerator = Accelerator(cpu=args.device == "cpu", mixed_precision=args.mixed_precision)
     shape = preset(args.preset)
     shape.encoder = args.encoder or shape.encoder
+    config = TrainConfig(generator_preset=args.preset, generator=shape, cpu=args.device == "cpu")
+    config.loss.net = args.feature_net
+    accelerator = Accelerator(cpu=args.device == "cpu", mixed_precision=args.mixed_precision)
     trainer = Trainer(config, accelerator, Generator(shape), Critic(config.critic))
     device, b = accelerator.device, args.batch_size
     for size in config.pretrain.sizes:
@@ -109,7 +109,7 @@ def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float,
     step = functools.partial(trainer.critic_step, batch)
     seconds = timed(step, args.warmup, args.steps, device)
     yield "pretrain-critic (critic step)", size, b, b / seconds, gflop_per_image(step, b)
-    trainer.start_phase(Phase("gan", 1, 1, 0))
+    trainer.start_phase(Gan(config, cycle=1, start=0))
     size = config.gan.size
     batch = synthetic_batch(size, b)
 

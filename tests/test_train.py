@@ -218,6 +218,7 @@ def test_resume_refuses_another_generator_or_a_shorter_plan(tmp_path: Path, phot
            str(output), "--phase", "pretrain-g", "--feature-net", "none"]
     run(cmd, tmp_path / "first.log")
     other = _fails([*cmd, "--resume", "latest", "--generator-preset", "lite"])
-    assert "holds a generator made with" in other and "'tiny'" in other and "'lite'" in other
+    assert "holds a generator made with" in other
+    assert "decoder_channels=[32, 24, 16, 16]" in other and "decoder_channels=[128, 96, 64, 32]" in other
     shorter = _fails([*cmd, "--resume", "latest", "--pretrain-steps", "1", "1"])
     assert "is at step 5 of pretrain-g, but this run plans only 2 steps" in shorter

@@ -11,6 +11,9 @@ def model_card(*, kind: str, phase: str, global_step: int, config: dict, data: S
                world_size: int, metrics: dict[str, float], loss_source: str, encoder_source: str) -> str:
     """kind: "generator" or "critic"; data: the totals over all processes; metrics: last logged values."""
     dataset = config["data"]["dataset"]
+    shape = config["generator"]
+    generator = (f"preset `{config['generator_preset']}`, " if config["generator_preset"] else "") + \
+        f"encoder `{shape['encoder']}`, decoder {shape['decoder_channels']}" + (", restores" if shape["restore"] else "")
     front = {"library_name": "colorizer", "tags": ["image-colorization", "nogan", kind],
              "pipeline_tag": "image-to-image"}
     if "/" in dataset and not dataset.startswith((".", "/", "~")):
@@ -30,7 +33,7 @@ def model_card(*, kind: str, phase: str, global_step: int, config: dict, data: S
 
 # NoGAN colorizer {kind}: phase `{phase}`, global step {global_step}
 
-Exported by `train/nogan.py`, trained on {world_size} process(es). Generator preset `{config["generator_preset"]}`;
+Exported by `train/nogan.py`, trained on {world_size} process(es). Generator: {generator};
 encoder ImageNet weights: {encoder_source}.
 
 ## Usage
