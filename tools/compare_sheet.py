@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from colorizer.evaluate import contact_sheet, thumbnail
+from colorizer.report import contact_sheet, thumbnail
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorizer.evaluate import thumbnail, contact_sheet
+from colorizer.report import contact_sheet, thumbnail
 from colorizer.imaging import gray_image
 from colorizer.pipeline import Colorizer
 
