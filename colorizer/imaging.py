@@ -1,4 +1,5 @@
-"""Reading photos of any kind into full-resolution lightness, and writing results safely.
+"""Finding, reading and writing photos: images of any kind into full-resolution lightness, results
+written safely.
 
 Every Pillow mode a scan can arrive in (1-bit, gray, 16-bit gray, palette, RGB(A), CMYK,
 YCbCr, LAB, HSV) becomes one float lightness map; EXIF orientation is applied first so
@@ -8,6 +9,7 @@ small multiple of the image itself.
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import re
@@ -27,6 +29,12 @@ from colorizer import color
 from colorizer.defaults import DEFAULT_MAX_PIXELS
 from colorizer.errors import ImageError
 
+IMAGE_SUFFIXES = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+# Written into every result of the CLI (PNG text chunk, JPEG comment), so a later run whose inputs
+# include its output folder never takes those results for photos to colorize.
+MARK_KEY, MARK_VALUE = "Colorized-By", "colorizer"
+GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}
+GRAY_TOLERANCE = 6  # is_grayscale's default (8-bit levels)
 STRIP_PIXELS = 1 << 17  # pixels converted at a time: small enough that temporaries stay in cache
 
 ImageSource = str | os.PathLike | bytes | BinaryIO | Image.Image
@@ -40,7 +48,6 @@ class Photo:
 
     lightness: torch.Tensor  # (1, H, W) float32, L in [0, 100], full resolution
     alpha: Image.Image | None  # mode "L" alpha of the input, re-attached to the output
-    name: str  # for messages
     notes: list[str] = field(default_factory=list)  # e.g. "only the first of 12 frames was used"
 
     @property
@@ -113,13 +120,12 @@ def _decode(image: Image.Image, name: str, max_pixels: int) -> Image.Image:
 def read_photo(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Open any image and return its full-resolution lightness (and alpha, if any)."""
     image = open_image(source, max_pixels)
-    name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "image"
     notes, alpha = list(image.info.get(NOTES, [])), None
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
         alpha = image.getchannel("A")
         image = image.convert("RGB")
-    return Photo(lightness=_lightness(image), alpha=alpha, name=name, notes=notes)
+    return Photo(lightness=_lightness(image), alpha=alpha, notes=notes)
 
 
 def lightness_to_image(lightness: torch.Tensor) -> Image.Image:
@@ -140,6 +146,19 @@ def gray_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
     photo comes back unchanged.
     """
     return lightness_to_image(read_photo(source, max_pixels).lightness)
+
+
+def is_grayscale(image: Image.Image, tolerance: int = GRAY_TOLERANCE) -> bool:
+    """Whether a photo is black-and-white already (no colour to learn from or score against): a gray
+    mode, or RGB whose channels differ by at most `tolerance` 8-bit levels (99th percentile), as a gray
+    photo saved as RGB or JPEG does. A toned print (sepia) is a colour photo by this rule."""
+    if image.mode in GRAY_MODES:
+        return True
+    rgb = image.convert("RGB")
+    rgb = rgb.reduce(max(1, min(rgb.size) // 64))  # a 64 px view is enough to see colour
+    pixels = np.asarray(rgb, dtype=np.int16)
+    spread = pixels.max(axis=-1) - pixels.min(axis=-1)
+    return float(np.percentile(spread, 99)) <= tolerance
 
 
 def _lightness(image: Image.Image) -> torch.Tensor:
@@ -243,3 +262,49 @@ def _process_exists(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
+
+
+def find_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
+    """Expand files, folders and globs into image paths; also return a message for each input
+    that could not be used (matched nothing, or is a symlink to nothing).
+
+    The same file under two spellings (relative, absolute, through a symlink) is taken once.
+    Results of the CLI (they carry MARK_KEY) found in folders or globs are never inputs, so its
+    OUTDIR may be, or be inside, an input folder; a result named explicitly is taken.
+    """
+    found: dict[Path, Path] = {}  # real path -> the spelling first given
+    problems: list[str] = []
+
+    def add(path: Path, expanded: bool) -> None:
+        if path.is_symlink() and not path.exists():
+            problems.append(f"skipped {path}: a symlink to {os.readlink(path)}, which does not exist")
+        elif not (expanded and _is_our_result(path)):
+            found.setdefault(path.resolve(), path)
+
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for p in sorted(path.rglob("*")):
+                if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink()):
+                    add(p, expanded=True)
+        elif path.is_file() or path.is_symlink():
+            add(path, expanded=False)
+        elif matches := sorted(glob.glob(item, recursive=True)):
+            for m in map(Path, matches):
+                if m.is_file() or (m.is_symlink() and not m.exists()):
+                    add(m, expanded=True)
+        else:
+            problems.append(f"skipped {item}: no such file, folder or match")
+    return list(found.values()), problems
+
+
+def _is_our_result(path: Path) -> bool:
+    """Whether `path` is an image the CLI wrote (see MARK_KEY)."""
+    try:
+        with Image.open(path) as image:
+            mark = image.info.get(MARK_KEY) or image.info.get("comment", b"")
+    except Exception:  # unreadable: not ours; it is reported when colorized
+        return False
+    if isinstance(mark, bytes):
+        mark = mark.decode("latin-1")
+    return MARK_VALUE in str(mark)
