@@ -1,6 +1,6 @@
 """The web app: drop an old photo, get it back in colour at its full resolution.
 
-    python app.py                                        # http://127.0.0.1:7860
+    python app.py                                        # http://127.0.0.1:7860, the embedded weights
     COLORIZER_WEIGHTS=user/repo python app.py            # other Hub weights, or a local folder
     COLORIZER_WEIGHTS=user/stable,user/artistic python app.py   # several: a model menu appears
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from colorizer import hub, settings
+from colorizer import settings
 from colorizer.defaults import MAX_STRENGTH, MIN_STRENGTH
 from colorizer.errors import ColorizerError
 from colorizer.imaging import NOTES, gray_image, open_image, save_image
@@ -64,8 +64,8 @@ def load_colorizers(sources: Sequence[str]) -> dict[str, Colorizer]:
 
 
 def weights_from_env() -> list[str]:
-    """The weights sources named by COLORIZER_WEIGHTS; the project's Hub repo when unset."""
-    value = os.environ.get(WEIGHTS_ENV) or hub.DEFAULT_HUB_REPO
+    """The weights sources named by COLORIZER_WEIGHTS (a Space variable on Spaces); the embedded ones when unset."""
+    value = os.environ.get(WEIGHTS_ENV) or "default"
     return [source.strip() for source in value.split(",") if source.strip()]
 
 
