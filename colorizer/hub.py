@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from huggingface_hub import PyTorchModelHubMixin
+from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -26,7 +27,6 @@ from colorizer.generator import Generator, GeneratorConfig
 log = logging.getLogger(__name__)
 
 EMBEDDED_WEIGHTS = Path(__file__).parent / "weights" / "default"
-DEFAULT_HUB_REPO = "open-colorizer/nogan-stable"  # the project's own Hub weights (ImageNet-trained)
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 MAX_CHANNELS = 4096  # widest layer a config may ask for (the largest preset uses 1024)
 CHANNEL_KEYS = ("middle_channels", "final_channels")
@@ -162,8 +162,10 @@ def load_generator(weights: Weights | str | Path | None = None) -> tuple[Generat
     return model.eval(), weights
 
 
-def export(model: PyTorchModelHubMixin, folder: str | Path, card: str | None = None, *, half: bool = False) -> Path:
-    """Write a weights folder atomically: config.json + model.safetensors [+ README.md model card].
+def export(model: PyTorchModelHubMixin, folder: str | Path, card: str | None = None, *, half: bool = False,
+           images: dict[str, Image.Image] | None = None) -> Path:
+    """Write a weights folder atomically: config.json + model.safetensors [+ README.md model card, and the
+    images it shows, by file name].
 
     Works for any Hub-mixin model (the generator, training's critic). It is written beside `folder`
     and renamed into place in one step, so a kill never leaves half a folder. half=True stores float16
@@ -175,6 +177,8 @@ def export(model: PyTorchModelHubMixin, folder: str | Path, card: str | None = N
     tmp.mkdir(parents=True)
     if card is not None:  # written first: save_pretrained keeps an existing README.md
         (tmp / "README.md").write_text(card)
+    for name, image in (images or {}).items():
+        image.save(tmp / name)
     model.save_pretrained(tmp)
     if half:
         state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}

@@ -96,6 +96,11 @@ def test_model_cards_state_config_data_and_losses(full_run: Path, photos: Path) 
     assert front["library_name"] == "colorizer"
     config = yaml.safe_load(card.split("```yaml")[1].split("```")[0])
     assert config["gan"]["steps"] == yaml.safe_load(CONFIG.read_text())["gan"]["steps"]
+    # held-out photos colorized by the export itself: the picture beside the card, and their scores
+    assert "![held-out results](samples.png)" in card and "| ours |" in card and "| gray |" in card
+    samples = Image.open(full_run / "gan-1" / "generator" / "samples.png")
+    assert samples.height > 3 * 128 and samples.width > 3 * 128  # rows of gray | ours | original thumbnails
+    assert "samples.png" not in (full_run / "gan-1" / "critic" / "README.md").read_text()
 
 
 def test_tensorboard_has_losses_rates_speed_and_image_grids(full_run: Path) -> None:
@@ -178,7 +183,8 @@ def test_push_to_hub_uploads_only_exported_generators(tmp_path: Path, photos: Pa
     assert [u[3] for u in uploads] == ["pretrain-g: generator at step 2", "pretrain-g: generator"]
     for repo_id, files, path_in_repo, _, _ in uploads:
         assert repo_id == "someone/colorizer-test" and path_in_repo is None
-        assert set(files) <= {"config.json", "model.safetensors", "README.md"} and "model.safetensors" in files
+        assert set(files) <= {"config.json", "model.safetensors", "README.md", "samples.png"}
+        assert "model.safetensors" in files
     assert all("phase `pretrain-g`" in u[4] for u in uploads)  # checkpoint uploads carry the real card too
     assert not [p for p in (tmp_path / "run" / ".hub-staging").rglob("*") if p.is_file()]  # staging cleaned up
 

@@ -25,6 +25,7 @@ from colorizer.generator import PRESETS, GeneratorConfig, preset
 from train.losses import FeatureLossConfig
 
 PHASES = ("pretrain-g", "pretrain-critic", "gan")
+HELD_OUT_PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "data" / "holdout"  # never trained on
 PHASE_CHOICES = ("all", *PHASES)
 PRECISIONS = ("auto", "no", "bf16", "fp16")
 
@@ -126,6 +127,9 @@ class TrainConfig:
     push_critic: bool = field(default=False, metadata={"help": "also upload the critic (to critic/ in the repo)"})
     push_every: int = field(default=5, metadata={"help": "upload every Kth checkpoint's generator"})
     hub_private: bool = field(default=True, metadata={"help": "create the Hub repo as private"})
+    card_photos: str = field(default=str(HELD_OUT_PHOTOS), metadata={
+        "help": "folder of held-out colour photos that each exported generator colorizes for its model card "
+                "(samples.png and scores beside the card); empty: no pictures"})
     debug: bool = field(default=False, metadata={"help": "show the full traceback of an error, not just its message"})
     generator: GeneratorConfig = field(default_factory=GeneratorConfig, metadata={
         "prefix": "generator", "aliases": {"restore": ("--restore",)}})

@@ -1,15 +1,68 @@
-"""The README.md that goes with every exported model: how it was trained, on what, how it scored."""
+"""The README.md that goes with every exported model: how it was trained, on what, how it scored,
+and for a generator, held-out photos it colorized (samples.png beside the card, as diffusers'
+`save_model_card` shows its images)."""
 
 from __future__ import annotations
 
-import yaml
+import copy
+import logging
+from pathlib import Path
 
+import torch
+import yaml
+from PIL import Image
+
+from colorizer import hub
+from colorizer.errors import ColorizerError
+from colorizer.evaluate import Report, evaluate
+from colorizer.generator import Generator
+from colorizer.pipeline import Colorizer
+from colorizer.report import contact_sheet
 from train.data import StreamState
+
+log = logging.getLogger(__name__)
+
+SAMPLES_FILE = "samples.png"
+CARD_RENDER_SIZE = 256  # small and quick: the card shows the model's colour, not its finest detail
+CARD_PHOTOS = 6  # rows of the card's picture
+
+
+def held_out_results(generator: Generator, photos: str | Path) -> tuple[Report, Image.Image] | None:
+    """Colorize the held-out colour photos in `photos` with a copy of `generator`, as inference runs it
+    (baked, on the CPU), scored as `python -m colorizer.evaluate` scores them, with their contact sheet
+    (gray | ours | original). None, with a warning, when there is nothing to show."""
+    model = copy.deepcopy(generator).cpu().eval().bake()
+    colorizer = Colorizer(model, hub.Weights(Path(photos), "the exported generator"), torch.device("cpu"))
+    try:
+        report = evaluate(photos, colorizer, CARD_RENDER_SIZE, sheet_rows=CARD_PHOTOS)
+    except ColorizerError as err:
+        log.warning("model card without held-out pictures: %s", err)
+        return None
+    return report, contact_sheet(report.sheet, report.sheet_columns)
+
+
+def _held_out_section(report: Report, photos: str) -> str:
+    mean = report.mean()
+    rows = "\n".join(f"| {m} | {s.psnr:.2f} | {s.ssim:.3f} | {s.colorfulness:.1f} |" for m, s in mean.items())
+    return f"""
+## Held-out photos
+
+{len(report.images)} colour photos from `{photos}` (never trained on), turned gray and colorized at render size
+{report.render_size}; gray | this model | original, the first {len(report.sheet)}:
+
+![held-out results]({SAMPLES_FILE})
+
+| method | PSNR (dB) | SSIM | colourfulness (original: {report.mean_original_colorfulness():.1f}) |
+|---|---:|---:|---:|
+{rows}
+"""
 
 
 def model_card(*, kind: str, phase: str, global_step: int, config: dict, data: StreamState,
-               world_size: int, metrics: dict[str, float], loss_source: str, encoder_source: str) -> str:
-    """kind: "generator" or "critic"; data: the totals over all processes; metrics: last logged values."""
+               world_size: int, metrics: dict[str, float], loss_source: str, encoder_source: str,
+               held_out: Report | None = None) -> str:
+    """kind: "generator" or "critic"; data: the totals over all processes; metrics: last logged values;
+    held_out: the generator's scores on the held-out photos (their picture is SAMPLES_FILE)."""
     dataset = config["data"]["dataset"]
     shape = config["generator"]
     generator = (f"preset `{config['generator_preset']}`, " if config["generator_preset"] else "") + \
@@ -40,6 +93,7 @@ encoder ImageNet weights: {encoder_source}.
 
 {usage}
 
+{_held_out_section(held_out, config["card_photos"]) if held_out is not None else ""}
 ## Data
 
 - dataset: `{dataset}` (split `{config["data"]["split"]}`), colour photos only

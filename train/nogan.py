@@ -25,7 +25,8 @@ Launch (options come from --config FILE.yaml, overridden by any option below):
 The run folder (--output-dir) gets checkpoints/checkpoint-<step> (the last K), logs/ (TensorBoard:
 `tensorboard --logdir <output-dir>/logs`), config.yaml, and one export per phase:
 pretrain-g/generator, pretrain-critic-<cycle>/critic, gan-<cycle>/{generator,critic}, each loadable with
-`from_pretrained` and described by its README.md. Degradation options (--degrade-*) set, per
+`from_pretrained` and described by its README.md (a generator's also shows held-out photos it colorized,
+samples.png, with their scores: --card-photos). Degradation options (--degrade-*) set, per
 transform of colorizer/degrade.py, its probability p and LOW HIGH ranges drawn uniformly.
 """
 
@@ -48,6 +49,7 @@ from tqdm.auto import tqdm
 from train.critic import Critic
 from train.data import Batch, PairStream, StreamState, open_source
 from colorizer.errors import ColorizerError
+from colorizer.evaluate import Report
 from colorizer.generator import Generator, GeneratorConfig
 from colorizer.hub import export
 from train.losses import (FeatureLoss, FeatureNetError, adversarial_loss, critic_loss,
@@ -55,7 +57,7 @@ from train.losses import (FeatureLoss, FeatureNetError, adversarial_loss, critic
 from train import checkpoints
 from train.config import TrainConfig, flatten, parse_args, to_dict
 from train.hub_upload import HubUploader
-from train.model_card import model_card
+from train.model_card import SAMPLES_FILE, held_out_results, model_card
 
 log = logging.getLogger("nogan")
 
@@ -434,8 +436,13 @@ class Publisher:
         if self.acc.is_main_process:
             models = {"generator": self.trainer.generator, "critic": self.trainer.critic}
             for kind in phase.exports:
-                card = self._card(kind, phase, phase.start + phase.steps, totals, metrics)
-                folder = export(self.acc.unwrap_model(models[kind]), self.output / phase.label / kind, card)
+                model = self.acc.unwrap_model(models[kind])
+                held_out, images = None, {}
+                if kind == "generator" and self.config.card_photos:
+                    if results := held_out_results(model, self.config.card_photos):
+                        held_out, images[SAMPLES_FILE] = results
+                card = self._card(kind, phase, phase.start + phase.steps, totals, metrics, held_out)
+                folder = export(model, self.output / phase.label / kind, card, images=images)
                 log.info("exported %s", folder)
                 if self.uploader is not None and (kind == "generator" or self.config.push_critic):
                     self.uploader.submit(folder, f"{phase.label}: {kind}", "" if kind == "generator" else "critic")
@@ -446,10 +453,12 @@ class Publisher:
         if self.uploader is not None:
             self.uploader.close()
 
-    def _card(self, kind: str, phase: Phase, global_step: int, totals: StreamState, metrics: dict[str, float]) -> str:
+    def _card(self, kind: str, phase: Phase, global_step: int, totals: StreamState, metrics: dict[str, float],
+              held_out: Report | None = None) -> str:
         return model_card(kind=kind, phase=phase.label, global_step=global_step, config=to_dict(self.config),
                           data=totals, world_size=self.acc.num_processes, metrics=metrics,
-                          loss_source=self.trainer.loss.source, encoder_source=self.encoder_source)
+                          loss_source=self.trainer.loss.source, encoder_source=self.encoder_source,
+                          held_out=held_out)
 
 
 class Run:
