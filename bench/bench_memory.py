@@ -24,7 +24,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-
 CHILD = r"""
 import json, sys, threading, time
 import torch

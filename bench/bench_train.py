@@ -30,11 +30,11 @@ from accelerate import Accelerator
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
+from colorizer.generator import Generator, preset
+from train.config import TrainConfig
 from train.critic import Critic
 from train.data import Batch, DataConfig, PairStream, open_source
-from colorizer.generator import Generator, preset
 from train.losses import FEATURE_NETS
-from train.config import TrainConfig
 from train.nogan import Gan, Trainer
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")

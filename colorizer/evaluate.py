@@ -36,8 +36,8 @@ from tqdm import tqdm
 from colorizer import color, metrics
 from colorizer.defaults import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
-from colorizer.imaging import Photo, gray_image, is_grayscale, open_image, read_photo, save_image
 from colorizer.evaluate_restore import evaluate_restoration
+from colorizer.imaging import Photo, gray_image, is_grayscale, open_image, read_photo, save_image
 from colorizer.pipeline import Colorizer, check_render_size, join_lightness
 from colorizer.report import contact_sheet, mean_scores, readable_images, thumbnail, verdict_line
 

@@ -16,8 +16,8 @@ import skimage.data
 import torch
 from PIL import Image
 
-from train.data import DataConfig, DataError, PairStream, StreamState, decode, open_source
 from colorizer.degrade import DegradeConfig
+from train.data import DataConfig, DataError, PairStream, StreamState, decode, open_source
 
 torch.set_num_threads(1)
 SKIMAGE_DATA = Path(skimage.data.__file__).parent

@@ -19,11 +19,11 @@ import yaml
 from PIL import Image
 from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from test_data import SKIMAGE_DATA, make_photo_folder
 
-from train.critic import Critic
 from colorizer.generator import Generator
 from colorizer.pipeline import Colorizer
-from test_data import SKIMAGE_DATA, make_photo_folder
+from train.critic import Critic
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "train" / "configs" / "tiny-cpu.yaml"

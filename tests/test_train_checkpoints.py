@@ -10,10 +10,10 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 
-from train.critic import Critic, CriticConfig
-from train.data import StreamState
 from colorizer.hub import export
 from train import checkpoints
+from train.critic import Critic, CriticConfig
+from train.data import StreamState
 
 torch.set_num_threads(1)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from colorizer.report import contact_sheet, thumbnail
 from colorizer.imaging import gray_image
 from colorizer.pipeline import Colorizer
+from colorizer.report import contact_sheet, thumbnail
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import yaml
 
-from train.critic import CriticConfig
-from train.data import DataConfig
 from colorizer.degrade import DegradeConfig
 from colorizer.generator import PRESETS, GeneratorConfig, preset
+from train.critic import CriticConfig
+from train.data import DataConfig
 from train.losses import FeatureLossConfig
 
 PHASES = ("pretrain-g", "pretrain-critic", "gan")

@@ -19,9 +19,9 @@ state_dict would skip faster but drops the shuffle buffer's content, so the orde
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
-import functools
 import logging
 import math
 import multiprocessing

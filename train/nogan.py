@@ -36,8 +36,8 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import yaml
@@ -46,17 +46,16 @@ from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
 from torchvision.utils import make_grid
 from tqdm.auto import tqdm
 
-from train.critic import Critic
-from train.data import Batch, PairStream, StreamState, open_source
 from colorizer.errors import ColorizerError
 from colorizer.evaluate import Report
 from colorizer.generator import Generator, GeneratorConfig
 from colorizer.hub import export
-from train.losses import (FeatureLoss, FeatureNetError, adversarial_loss, critic_loss,
-                              prediction_lab, to_rgb)
 from train import checkpoints
 from train.config import TrainConfig, flatten, parse_args, to_dict
+from train.critic import Critic
+from train.data import Batch, PairStream, StreamState, open_source
 from train.hub_upload import HubUploader
+from train.losses import FeatureLoss, FeatureNetError, adversarial_loss, critic_loss, prediction_lab, to_rgb
 from train.model_card import SAMPLES_FILE, held_out_results, model_card
 
 log = logging.getLogger("nogan")
