@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from colorizer import color
+from colorizer.imaging import gray_image
 
 Range = tuple[float, float]
 IntRange = tuple[int, int]
@@ -392,7 +391,6 @@ def degrade_rgb(image: Image.Image, config: DegradeConfig, rng: np.random.Genera
     Old prints are black and white: the print's gray is the photo's Lab lightness with
     a = b = 0 (as the training data makes it), and its colour comes from toning alone.
     """
-    rgb = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1).float() / 255.0
-    gray = color.rgb_to_gray(rgb)[0].numpy()  # (H, W)
+    gray = _to_float(gray_image(image))  # (H, W): the photo as a black-and-white print
     x = np.repeat(gray[..., None], 3, axis=-1)
     return Image.fromarray(_run(x, config, rng), "RGB")
