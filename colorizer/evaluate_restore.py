@@ -1,13 +1,15 @@
 """Score restoration on held-out photos (`python -m colorizer.evaluate --degrade`).
 
-Every photo, colour or gray, becomes the same clean 8-bit gray
-(`imaging.gray_image`), is damaged by `degrade.degrade` with the default `DegradeConfig` and a generator
-seeded from --seed and the file name (`damage_rng`: the same seed gives the same damage, whatever
-else the folder holds), and is then restored by four methods:
+Every photo, colour or gray, becomes the same clean 8-bit gray (`imaging.gray_image`), is damaged
+by `degrade.degrade` with the default `DegradeConfig` and a generator seeded from --seed and the file
+name (`damage_rng`: the same seed gives the same damage, whatever else the folder holds), and is then
+restored by four methods:
     ours            `restore.restore_lightness` with the default `RestoreOptions`: the learned
-                    model, then non-local means. Weights not trained to restore
-                    (`Colorizer.can_restore` False) get the classical steps only; the report
-                    (`learned`) and the table's first line say so.
+                    model on the damaged scan as it is (no auto levels or scratch removal: it was
+                    trained on untouched damage), then non-local means. Weights not trained to
+                    restore (`Colorizer.can_restore` False) get the classical steps instead (auto
+                    levels, scratch removal, non-local means); the report (`ours`, `learned`) and
+                    the table's first line say which (`restore.describe_steps`).
     none            the damaged photo as it is
     classical       non-local means denoising of the damaged photo (`classical.denoise_nlm`)
     classical_full  restore without the model: auto levels, scratches, then non-local means
