@@ -4,7 +4,6 @@ and for a generator, held-out photos it colorized (samples.png beside the card, 
 
 from __future__ import annotations
 
-import copy
 import logging
 from pathlib import Path
 
@@ -31,7 +30,11 @@ def held_out_results(generator: Generator, photos: str | Path) -> tuple[Report, 
     """Colorize the held-out colour photos in `photos` with a copy of `generator`, as inference runs it
     (baked, on the CPU), scored as `python -m colorizer.evaluate` scores them, with their contact sheet
     (gray | ours | original). None, with a warning, when there is nothing to show."""
-    model = copy.deepcopy(generator).cpu().eval().bake()
+    # A new model with the same weights, not a deepcopy: baking removes spectral norm's parametrizations,
+    # and a deepcopy shares their dynamically made module classes with the model still training.
+    model = Generator(generator.config)
+    model.load_state_dict({k: v.detach().cpu() for k, v in generator.state_dict().items()})
+    model.eval().bake()
     colorizer = Colorizer(model, hub.Weights(Path(photos), "the exported generator"), torch.device("cpu"))
     try:
         report = evaluate(photos, colorizer, CARD_RENDER_SIZE, sheet_rows=CARD_PHOTOS)
