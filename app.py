@@ -1,6 +1,6 @@
 """The web app: drop an old photo, get it back in colour at its full resolution.
 
-    python app.py                                        # http://127.0.0.1:7860
+    python app.py                                        # http://127.0.0.1:7860, the embedded weights
     COLORIZER_WEIGHTS=user/repo python app.py            # other Hub weights, or a local folder
     COLORIZER_WEIGHTS=user/stable,user/artistic python app.py   # several: a model menu appears
 
@@ -31,12 +31,13 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from colorizer import hub, provenance, settings
-from colorizer.defaults import MAX_STRENGTH, MIN_STRENGTH
+from colorizer import provenance, settings
+from colorizer.defaults import (DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MAX_STRENGTH, MIN_RENDER_SIZE,
+                                MIN_STRENGTH)
 from colorizer.errors import ColorizerError
 from colorizer.imaging import NOTES, gray_image, open_image
 from colorizer.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
-from colorizer.pipeline import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
+from colorizer.pipeline import Colorizer
 
 WEIGHTS_ENV = "COLORIZER_WEIGHTS"  # comma-separated Hub repo ids or local folders
 MAX_PIXELS = 50_000_000  # at most 1.25 GiB per request (measured, docs/BENCHMARKS.md); larger is refused unread
@@ -64,8 +65,8 @@ def load_colorizers(sources: Sequence[str]) -> dict[str, Colorizer]:
 
 
 def weights_from_env() -> list[str]:
-    """The weights sources named by COLORIZER_WEIGHTS; the project's Hub repo when unset."""
-    value = os.environ.get(WEIGHTS_ENV) or hub.DEFAULT_HUB_REPO
+    """The weights sources named by COLORIZER_WEIGHTS (a Space variable on Spaces); the embedded ones when unset."""
+    value = os.environ.get(WEIGHTS_ENV) or "default"
     return [source.strip() for source in value.split(",") if source.strip()]
 
 

@@ -27,11 +27,9 @@ import torch
 import torchvision
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from colorizer.generator import PRESETS, Generator, preset  # noqa: E402
-from colorizer.imaging import read_photo  # noqa: E402
-from colorizer.pipeline import Colorizer  # noqa: E402
+from colorizer.generator import PRESETS, Generator, preset
+from colorizer.imaging import read_photo
+from colorizer.pipeline import Colorizer
 
 
 def best_of(fn, repeats: int) -> float:
@@ -119,14 +117,14 @@ def peak_memory(megapixels: float, render_size: int, weights: str | None) -> Non
         path = Path(tmp) / "big.jpg"
         test_photo(width, height).save(path, quality=90)
         code = (
-            "import resource, sys; sys.path.insert(0, %r)\n"
+            "import resource\n"
             "from colorizer.pipeline import Colorizer\n"
             "c = Colorizer.from_pretrained(%r, device='cpu')\n"
             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             "out = c.colorize(%r, render_size=%d)\n"
             "out.save(%r, compress_level=1)\n"
             "print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-        ) % (str(Path(__file__).resolve().parents[1]), weights, str(path), render_size, str(Path(tmp) / "o.png"))
+        ) % (weights, str(path), render_size, str(Path(tmp) / "o.png"))
         before, after = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                                 check=True).stdout.split())
     print(f"\n## Peak memory, {width}x{height} ({width * height / 1e6:.0f} MP) photo, render size {render_size}\n")

@@ -24,12 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 CHILD = r"""
 import json, sys, threading, time
-sys.path.insert(0, {root!r})
 import torch
 torch.set_num_threads({threads})
 from colorizer.imaging import gray_image, open_image, save_image
@@ -76,7 +72,7 @@ def make_photo(megapixels: float, folder: Path) -> tuple[Path, int, int]:
 
 
 def measure(photo: Path, render_size: int, restore: bool, args: argparse.Namespace, folder: Path) -> dict:
-    code = CHILD.format(root=str(ROOT), mallopt=not args.glibc_default, repeat=args.repeat, threads=args.threads,
+    code = CHILD.format(mallopt=not args.glibc_default, repeat=args.repeat, threads=args.threads,
                         weights=args.weights, photo=str(photo),
                         max_pixels=args.max_pixels, render_size=render_size, restore=restore,
                         out=str(folder / "out.png"))

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from colorizer import provenance  # noqa: E402
-from colorizer.cli import save_params  # noqa: E402
-from colorizer.imaging import save_image  # noqa: E402
-from colorizer.pipeline import Colorizer  # noqa: E402
+from colorizer import provenance
+from colorizer.cli import save_params
+from colorizer.imaging import save_image
+from colorizer.pipeline import Colorizer
 
 
 def best_of(fn, repeats: int) -> float:

@@ -6,7 +6,7 @@
     python bench/bench_train.py --device cuda --mixed-precision bf16 --batch-size 64 --generator-only
 
 Model steps run the real `train/nogan.py` step functions (one process, no DDP) on synthetic
-batches, so they measure compute alone; the data rows time `colorizer.data` (decode, crop,
+batches, so they measure compute alone; the data rows time `train.data` (decode, crop,
 old-photo damage, Lab conversion) on JPEG re-encodings of scikit-image's colour photos, which
 are ImageNet-sized. Prints a markdown table of images/s and, for model steps, the FLOPs of one
 training image (forward and backward, counted by torch's FlopCounterMode), from which a GPU's
@@ -19,26 +19,23 @@ import argparse
 import functools
 import itertools
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import skimage.data
+import torch
+from accelerate import Accelerator
+from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
 
-import skimage.data  # noqa: E402
-import torch  # noqa: E402
-from accelerate import Accelerator  # noqa: E402
-from PIL import Image  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-from colorizer.critic import Critic  # noqa: E402
-from colorizer.data import Batch, DataConfig, PairStream, open_source  # noqa: E402
-from colorizer.generator import Generator, preset  # noqa: E402
-from colorizer.losses import FEATURE_NETS  # noqa: E402
-from train.config import TrainConfig  # noqa: E402
-from train.nogan import Phase, Trainer  # noqa: E402
+from colorizer.generator import Generator, preset
+from train.config import TrainConfig
+from train.critic import Critic
+from train.data import Batch, DataConfig, PairStream, open_source
+from train.losses import FEATURE_NETS
+from train.nogan import Gan, Trainer
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 
@@ -93,11 +90,11 @@ def gflop_per_image(step, batch: int) -> float:
 
 
 def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float, float | None]]:
-    config = TrainConfig(generator_preset=args.preset, cpu=args.device == "cpu")
-    config.loss.net = args.feature_net
-    accelerator = Accelerator(cpu=args.device == "cpu", mixed_precision=args.mixed_precision)
     shape = preset(args.preset)
     shape.encoder = args.encoder or shape.encoder
+    config = TrainConfig(generator_preset=args.preset, generator=shape, cpu=args.device == "cpu")
+    config.loss.net = args.feature_net
+    accelerator = Accelerator(cpu=args.device == "cpu", mixed_precision=args.mixed_precision)
     trainer = Trainer(config, accelerator, Generator(shape), Critic(config.critic))
     device, b = accelerator.device, args.batch_size
     for size in config.pretrain.sizes:
@@ -112,7 +109,7 @@ def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float,
     step = functools.partial(trainer.critic_step, batch)
     seconds = timed(step, args.warmup, args.steps, device)
     yield "pretrain-critic (critic step)", size, b, b / seconds, gflop_per_image(step, b)
-    trainer.start_phase(Phase("gan", 1, 1, 0))
+    trainer.start_phase(Gan(config, cycle=1, start=0))
     size = config.gan.size
     batch = synthetic_batch(size, b)
 

@@ -6,14 +6,11 @@
 from __future__ import annotations
 
 import argparse
-import glob
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
 from tqdm import tqdm
 
 from colorizer import provenance, settings
@@ -21,7 +18,6 @@ from colorizer.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE  # no tor
 from colorizer.errors import ColorizerError
 
 log = logging.getLogger("colorizer")
-IMAGE_SUFFIXES = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
@@ -93,40 +89,6 @@ def check_settings(opts: Options) -> list[str]:
     return notes
 
 
-def find_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    """Expand files, folders and globs into image paths; also return a message for each input
-    that could not be used (matched nothing, or is a symlink to nothing).
-
-    The same file under two spellings (relative, absolute, through a symlink) is taken once.
-    Results of this command (they carry our provenance) found in folders or globs are never inputs, so
-    OUTDIR may be, or be inside, an input folder; a result named explicitly is taken.
-    """
-    found: dict[Path, Path] = {}  # real path -> the spelling first given
-    problems: list[str] = []
-
-    def add(path: Path, expanded: bool) -> None:
-        if path.is_symlink() and not path.exists():
-            problems.append(f"skipped {path}: a symlink to {os.readlink(path)}, which does not exist")
-        elif not (expanded and provenance.is_colorized(path)):
-            found.setdefault(path.resolve(), path)
-
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            for p in sorted(path.rglob("*")):
-                if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink()):
-                    add(p, expanded=True)
-        elif path.is_file() or path.is_symlink():
-            add(path, expanded=False)
-        elif matches := sorted(glob.glob(item, recursive=True)):
-            for m in map(Path, matches):
-                if m.is_file() or (m.is_symlink() and not m.exists()):
-                    add(m, expanded=True)
-        else:
-            problems.append(f"skipped {item}: no such file, folder or match")
-    return list(found.values()), problems
-
-
 def save_params(fmt: str) -> dict:
     """Encoder settings for results (their metadata comes from colorizer.provenance)."""
     return {"compress_level": 1} if fmt == "png" else {"quality": 95}
@@ -175,7 +137,7 @@ def run(opts: Options) -> int:
 
 
 def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
-    from colorizer.imaging import remove_stale_temps
+    from colorizer.imaging import find_images, remove_stale_temps
 
     for temp in remove_stale_temps(opts.output):
         log.warning("removed %s, left by an earlier run that was killed while writing", temp)

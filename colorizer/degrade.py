@@ -20,12 +20,12 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from colorizer import color
+from colorizer.imaging import gray_image
 
 Range = tuple[float, float]
 IntRange = tuple[int, int]
@@ -38,92 +38,103 @@ _SEPIA_EXPONENTS = np.array((-0.25, 0.05, 0.6), dtype=np.float32)
 _STAIN_CANVAS = 128  # short side, in pixels, of the canvas stains are drawn on
 
 
+def _h(default: object, help_text: str) -> Any:
+    """A field with its --help text (train/config.py makes each field a --degrade-* option)."""
+    return field(default=default, metadata={"help": help_text})
+
+
+def _p(what: str, default: float) -> Any:
+    """The chance every transform has of being applied."""
+    return _h(default, f"chance that {what} is applied to a photo")
+
+
 @dataclass
 class FadeConfig:
     """A faded print: blacks turn grey, whites dull, midtones shift."""
 
-    p: float = 0.8
-    black: Range = (0.02, 0.22)  # the new black level
-    white: Range = (0.82, 1.0)  # the new white level
-    midtones: Range = (-0.3, 0.3)  # bends the tone curve: above 0 lifts the midtones
+    p: float = _p("fading", 0.8)
+    black: Range = _h((0.02, 0.22), "the new black level (0-1 of the gray range)")
+    white: Range = _h((0.82, 1.0), "the new white level (0-1 of the gray range)")
+    midtones: Range = _h((-0.3, 0.3), "bend of the tone curve: above 0 lifts the midtones, below 0 darkens them")
 
 
 @dataclass
 class ToneConfig:
     """Sepia toning and yellowed, unevenly aged paper (in L: uneven dulling of the whites)."""
 
-    p: float = 0.6
-    sepia: Range = (0.3, 1.0)  # colour strength; only degrade_rgb can show it
-    uneven: Range = (0.05, 0.3)  # how much the paper darkens where it aged most
-    cells: IntRange = (2, 6)  # the ageing varies over about this many patches per side
+    p: float = _p("toning and ageing", 0.6)
+    sepia: Range = _h((0.3, 1.0), "sepia colour strength (0-1); only the RGB damage (degrade_rgb) shows it")
+    uneven: Range = _h((0.05, 0.3), "how much the paper darkens where it aged most (0-1)")
+    cells: IntRange = _h((2, 6), "the ageing varies over about this many patches per side")
 
 
 @dataclass
 class StainConfig:
     """Water stains and foxing: soft blotches with a darker tide line."""
 
-    p: float = 0.25
-    count: IntRange = (1, 4)
-    radius: Range = (0.03, 0.15)
-    strength: Range = (0.05, 0.25)
+    p: float = _p("staining", 0.25)
+    count: IntRange = _h((1, 4), "number of stains")
+    radius: Range = _h((0.03, 0.15), "stain radius, as a fraction of the photo's short side")
+    strength: Range = _h((0.05, 0.25), "how much a stain darkens the paper (0-1)")
 
 
 @dataclass
 class ScratchConfig:
     """Long thin lines: bright where the print was scratched, dark where the negative was."""
 
-    p: float = 0.5
-    count: IntRange = (1, 6)
-    length: Range = (0.2, 1.0)
-    width: Range = (0.002, 0.006)  # narrower than a pixel is drawn as one fainter pixel
-    strength: Range = (0.3, 0.9)
-    bright: float = 0.7  # chance that a scratch is bright rather than dark
+    p: float = _p("scratching", 0.5)
+    count: IntRange = _h((1, 6), "number of scratches")
+    length: Range = _h((0.2, 1.0), "scratch length, as a fraction of the photo's long side")
+    width: Range = _h((0.002, 0.006), "scratch width, as a fraction of the short side (narrower than a pixel is "
+                                      "drawn as one fainter pixel)")
+    strength: Range = _h((0.3, 0.9), "scratch opacity (0-1)")
+    bright: float = _h(0.7, "chance that a scratch is bright (the print scratched) rather than dark (the negative)")
 
 
 @dataclass
 class DustConfig:
     """Dust specks and short fibres, either polarity, plus a few larger spots."""
 
-    p: float = 0.6
-    count: IntRange = (5, 60)
-    radius: Range = (0.001, 0.004)
-    fibres: IntRange = (0, 3)
-    spots: IntRange = (0, 3)  # larger spots, radius up to 3x the dust
-    strength: Range = (0.4, 1.0)
-    bright: float = 0.5
+    p: float = _p("dust", 0.6)
+    count: IntRange = _h((5, 60), "number of dust specks")
+    radius: Range = _h((0.001, 0.004), "speck radius, as a fraction of the short side")
+    fibres: IntRange = _h((0, 3), "number of short fibres")
+    spots: IntRange = _h((0, 3), "number of larger spots (radius up to 3x a speck's)")
+    strength: Range = _h((0.4, 1.0), "opacity of specks, fibres and spots (0-1)")
+    bright: float = _h(0.5, "chance that a speck is bright rather than dark")
 
 
 @dataclass
 class BlurConfig:
     """Soft focus, camera shake and scanner optics, as one Gaussian."""
 
-    p: float = 0.6
-    sigma: Range = (0.001, 0.006)
+    p: float = _p("blur", 0.6)
+    sigma: Range = _h((0.001, 0.006), "Gaussian sigma, as a fraction of the short side")
 
 
 @dataclass
 class NoiseConfig:
     """Film grain: strongest in the midtones, clumped over `grain` (finer than a pixel: white noise)."""
 
-    p: float = 0.8
-    sigma: Range = (0.01, 0.05)  # standard deviation in the midtones
-    grain: Range = (0.0, 0.004)
+    p: float = _p("film grain", 0.8)
+    sigma: Range = _h((0.01, 0.05), "grain standard deviation in the midtones (0-1 of the gray range)")
+    grain: Range = _h((0.0, 0.004), "grain clump size, as a fraction of the short side (below a pixel: white noise)")
 
 
 @dataclass
 class ResizeConfig:
     """A copy of a copy: shrunk by `scale` and blown back up, losing fine detail."""
 
-    p: float = 0.35
-    scale: Range = (1.2, 2.5)
+    p: float = _p("a shrink-and-enlarge", 0.35)
+    scale: Range = _h((1.2, 2.5), "shrink factor before the photo is blown back up to its size")
 
 
 @dataclass
 class JpegConfig:
     """Scans saved as JPEG: blocking and ringing."""
 
-    p: float = 0.5
-    quality: IntRange = (30, 90)
+    p: float = _p("JPEG compression", 0.5)
+    quality: IntRange = _h((30, 90), "JPEG quality (1-95)")
 
 
 @dataclass
@@ -380,7 +391,6 @@ def degrade_rgb(image: Image.Image, config: DegradeConfig, rng: np.random.Genera
     Old prints are black and white: the print's gray is the photo's Lab lightness with
     a = b = 0 (as the training data makes it), and its colour comes from toning alone.
     """
-    rgb = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1).float() / 255.0
-    gray = color.rgb_to_gray(rgb)[0].numpy()  # (H, W)
+    gray = _to_float(gray_image(image))  # (H, W): the photo as a black-and-white print
     x = np.repeat(gray[..., None], 3, axis=-1)
     return Image.fromarray(_run(x, config, rng), "RGB")

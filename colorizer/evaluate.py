@@ -15,68 +15,37 @@ with some ab through `pipeline.join_lightness`, so they differ in chroma only:
 The bar for trained weights (issue 5): mean PSNR above both baselines, and mean colourfulness
 closer to the originals' than the gray baseline's (`Report.verdict`).
 
-Restoration (--degrade, issue 6): every photo, colour or gray, becomes the same clean 8-bit gray
-(`imaging.gray_image`), is damaged by `degrade.degrade` with the default `DegradeConfig` and a generator
-seeded from --seed and the file name (`damage_rng`: the same seed gives the same damage, whatever
-else the folder holds), and is then restored by four methods:
-    ours            `restore.restore_lightness` with the default `RestoreOptions`: the learned
-                    model, then non-local means. Weights not trained to restore
-                    (`Colorizer.can_restore` False) get the classical steps only; the report
-                    (`learned`) and the table's first line say so.
-    none            the damaged photo as it is
-    classical       non-local means denoising of the damaged photo (`classical.denoise_nlm`)
-    classical_full  restore without the model: auto levels, scratches, then non-local means
-Each result is scored against the clean gray by PSNR and SSIM of its lightness, measured on the
-8-bit gray image that encodes it (sRGB gray 0-255, peak 255; `metrics` on (H, W) arrays). That
-image is what the damaged input, the classical methods and a saved restoration all are, so no
-method's output is converted before it is scored, and it is the convention of gray-image
-restoration papers, so the numbers read alike. (L in [0, 100] would serve too: it and the sRGB
-gray code are both near-perceptual encodings of the same luminance; 8-bit gray needs no conversion.)
-The bar (issue 6): ours above every baseline in mean PSNR and in mean SSIM (`RestoreReport.verdict`).
+Restoration (--degrade) is scored by `colorizer.evaluate_restore`; both share `colorizer.report`.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import hashlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path, PurePath
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 from tqdm import tqdm
 
-from colorizer import classical, color, metrics
-from colorizer.cli import find_images
+from colorizer import color, metrics
 from colorizer.defaults import DEFAULT_RENDER_SIZE
-from colorizer.degrade import DegradeConfig, degrade
-from colorizer.errors import ColorizerError, ImageError
-from colorizer.imaging import (Photo, gray_image, image_to_lightness, lightness_to_image, open_image, read_photo,
-                               save_image)
+from colorizer.errors import ColorizerError
+from colorizer.evaluate_restore import evaluate_restoration
+from colorizer.imaging import Photo, gray_image, is_grayscale, open_image, read_photo, save_image
 from colorizer.pipeline import Colorizer, check_render_size, join_lightness
-from colorizer.restore import RestoreOptions, restore_lightness
+from colorizer.report import contact_sheet, mean_scores, readable_images, thumbnail, verdict_line
 
 log = logging.getLogger("colorizer")
 
 METHODS = ("ours", "gray", "mean_chroma")
-# Below this colourfulness a photo is black-and-white already (a gray PNG or JPEG scores 0;
-# Hasler & Suesstrunk call 15 "slightly colourful"): there is no colour to compare to.
-# Toned prints (sepia scores 20-35) count as colour photos.
-GRAYISH_CF = 5.0
-SCAN_SIZE = 256  # long side at which the first pass looks at each photo (gray check, mean ab)
-THUMB_HEIGHT, SHEET_GAP, LABEL_HEIGHT = 128, 4, 16  # contact sheet layout, in pixels
+SCAN_SIZE = 256  # long side at which the first pass takes each photo's mean ab
 SHEET_COLUMNS = ("gray", "ours", "original")
-
-RESTORE_METHODS = ("ours", "none", "classical", "classical_full")  # the first is scored against the rest
-RESTORE_SHEET_COLUMNS = ("clean", "degraded", "classical", "ours")
-MIN_SIDE = 2 * metrics.SSIM_RADIUS + 1  # SSIM needs one full window
 
 
 @dataclass
@@ -114,7 +83,7 @@ class Report:
     sheet_columns: ClassVar[tuple[str, ...]] = SHEET_COLUMNS
 
     def mean(self) -> dict[str, Scores]:
-        return _mean_scores(self.images, METHODS)
+        return mean_scores(self.images, METHODS)
 
     def mean_original_colorfulness(self) -> float:
         return float(np.mean([r.original_colorfulness for r in self.images]))
@@ -151,115 +120,8 @@ class Report:
                              f"{s.colorfulness:7.1f}{s.delta_cf:+8.1f}")
                 name = ""
             lines.append(f"{'':<{width}}{'original':<13}{'':22}{cf:7.1f}")
-        verdict = ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in self.verdict().items())
+        verdict = verdict_line(self.verdict())
         return "\n".join([*lines, "", f"weights: {self.weights}; render size {self.render_size}", verdict])
-
-
-@dataclass
-class LightnessScores:
-    """One restoration method's result on one photo (or the mean over photos), against the clean gray."""
-
-    psnr: float  # dB, on the 8-bit gray (peak 255)
-    ssim: float  # on the 8-bit gray
-
-
-@dataclass
-class RestoreResult:
-    """One photo's restoration scores."""
-
-    name: str  # relative to the evaluated folder; with the seed, it also picks the damage
-    width: int
-    height: int
-    scores: dict[str, LightnessScores]  # method (RESTORE_METHODS) -> scores
-
-
-@dataclass
-class RestoreReport:
-    """Everything one restoration evaluation found; `to_dict` is the JSON report, `table` the terminal one."""
-
-    weights: str
-    learned: bool  # whether `ours` ran the learned model (the weights can restore) or restore's classical steps only
-    seed: int
-    images: list[RestoreResult]
-    skipped: dict[str, str]  # name -> why it was not scored
-    sheet: list[tuple[Image.Image, ...]] = field(default_factory=list, repr=False)  # RESTORE_SHEET_COLUMNS thumbnails
-    sheet_columns: ClassVar[tuple[str, ...]] = RESTORE_SHEET_COLUMNS
-
-    @property
-    def ours(self) -> str:
-        """What the `ours` rows are, for people."""
-        if self.learned:
-            return "ours = restore_lightness: auto levels, scratch removal, then the learned model"
-        return ("ours = restore_lightness's classical steps only (auto levels, scratch removal): "
-                "these weights were not trained to restore")
-
-    def mean(self) -> dict[str, LightnessScores]:
-        return _mean_scores(self.images, RESTORE_METHODS)
-
-    def verdict(self) -> dict[str, bool]:
-        """The issue's bar, judged on the means: ours above no restoration and both classical baselines."""
-        mean = self.mean()
-        ours, *baselines = RESTORE_METHODS
-        return {f"{metric}_above_baselines":
-                getattr(mean[ours], metric) > max(getattr(mean[b], metric) for b in baselines)
-                for metric in ("psnr", "ssim")}
-
-    def to_dict(self) -> dict:
-        return {
-            "mode": "restoration",
-            "weights": self.weights,
-            "learned": self.learned,
-            "ours": self.ours,
-            "scored_on": "lightness as 8-bit sRGB gray (0-255, PSNR peak 255) against the clean gray",
-            "seed": self.seed,
-            "degradation": asdict(DegradeConfig()),
-            "images": [asdict(r) for r in self.images],
-            "mean": {m: asdict(s) for m, s in self.mean().items()},
-            "verdict": self.verdict(),
-            "skipped": [{"name": n, "reason": r} for n, r in self.skipped.items()],
-        }
-
-    def table(self) -> str:
-        """What ours is, then per photo and mean: one row per method."""
-        width = max(len(r.name) for r in self.images) + 2
-        lines = [self.ours, "", f"{'image':<{width}}{'method':<16}{'PSNR':>7}{'SSIM':>7}"]
-        blocks = [(r.name, r.scores) for r in self.images] + [(f"mean of {len(self.images)}", self.mean())]
-        for name, scores in blocks:
-            lines.append("")
-            for method, s in scores.items():
-                lines.append(f"{name:<{width}}{method:<16}{s.psnr:7.2f}{s.ssim:7.3f}")
-                name = ""
-        verdict = ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in self.verdict().items())
-        return "\n".join([*lines, "", f"weights: {self.weights}; lightness (8-bit gray) against the clean photo; "
-                                      f"damage seed {self.seed}", verdict])
-
-
-def _mean_scores(results: list, methods: tuple[str, ...]) -> dict:
-    """Per method, each score averaged over photos (PSNR in dB, as papers report it).
-
-    `results` are ImageResults or RestoreResults; the mean has their scores' type.
-    """
-    kind = type(results[0].scores[methods[0]])
-    return {m: kind(**{f.name: float(np.mean([getattr(r.scores[m], f.name) for r in results]))
-                       for f in fields(kind)}) for m in methods}
-
-
-def _readable_images(root: Path, skipped: dict[str, str], desc: str, progress: bool
-                     ) -> Iterator[tuple[Path, str, Image.Image]]:
-    """(path, name relative to root, decoded image) of every image under root, recursively.
-
-    Files that cannot be read go to `skipped` with the reason. Raises ColorizerError if root is no folder.
-    """
-    if not root.is_dir():
-        raise ColorizerError(f"{root}: no such folder")
-    for path in tqdm(find_images([str(root)])[0], desc=desc, unit="photo", disable=not progress):
-        name = str(path.relative_to(root))
-        try:
-            image = open_image(path)
-        except ImageError as err:
-            skipped[name] = str(err).removeprefix(f"{path}: ")
-            continue
-        yield path, name, image
 
 
 def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DEFAULT_RENDER_SIZE,
@@ -274,14 +136,13 @@ def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DE
     root = Path(images_dir)
     skipped: dict[str, str] = {}
     photos: list[tuple[Path, torch.Tensor]] = []  # (path, mean ab (2,)) of each colour photo
-    for path, name, image in _readable_images(root, skipped, "scanning", progress):
+    for path, name, image in readable_images(root, skipped, "scanning", progress):
+        if is_grayscale(image):
+            skipped[name] = "black-and-white already (imaging.is_grayscale): nothing to compare to"
+            continue
         scan = image.convert("RGB")
         scan.thumbnail((SCAN_SIZE, SCAN_SIZE))
-        scan_rgb = np.asarray(scan)
-        if (cf := metrics.colorfulness(scan_rgb)) < GRAYISH_CF:
-            skipped[name] = f"black-and-white already (colourfulness {cf:.1f} < {GRAYISH_CF:g}): nothing to compare to"
-            continue
-        photos.append((path, _mean_ab(scan_rgb)))
+        photos.append((path, _mean_ab(np.asarray(scan))))
     if len(photos) < 2:
         raise ColorizerError(f"{root}: {len(photos)} usable colour photo(s); evaluation needs at least two")
 
@@ -330,87 +191,6 @@ def _score(result: np.ndarray, original: np.ndarray, original_cf: float) -> Scor
     cf = metrics.colorfulness(result)
     return Scores(metrics.psnr(result, original), metrics.ssim(result, original),
                   metrics.ab_error(result, original), cf, cf - original_cf)
-
-
-def evaluate_restoration(images_dir: str | Path, colorizer: Colorizer, seed: int = 0, sheet_rows: int = 0,
-                         progress: bool = False) -> RestoreReport:
-    """Damage every photo under `images_dir` (recursive, colour or gray), restore it, score each method.
-
-    Unreadable files and photos smaller than an SSIM window are skipped and listed in
-    `RestoreReport.skipped`. The first `sheet_rows` photos keep thumbnails for `contact_sheet`.
-    Raises ColorizerError if no photo remains.
-    """
-    root = Path(images_dir)
-    skipped: dict[str, str] = {}
-    results, sheet = [], []
-    for _, name, image in _readable_images(root, skipped, "restoring", progress):
-        if min(image.size) < MIN_SIDE:
-            skipped[name] = f"{image.width}x{image.height} is too small to score (SSIM needs {MIN_SIDE} px a side)"
-            continue
-        result, outputs = _restore_one(colorizer, image, name, seed)
-        results.append(result)
-        if len(sheet) < sheet_rows:
-            sheet.append(tuple(thumbnail(np.asarray(outputs[column])) for column in RESTORE_SHEET_COLUMNS))
-    if not results:
-        raise ColorizerError(f"{root}: no usable photos")
-    return RestoreReport(colorizer.description, colorizer.can_restore, seed, results, skipped, sheet)
-
-
-def damage_rng(seed: int, name: str) -> np.random.Generator:
-    """The generator that damages photo `name` (its path relative to the folder) for `seed`.
-
-    Seeded by the name, not by the photo's place in the folder, so adding or removing photos
-    changes no other photo's damage. sha256 rather than hash(), which Python salts per process;
-    "/" separators, so a folder gets the same damage on every system.
-    """
-    digest = hashlib.sha256(PurePath(name).as_posix().encode("utf-8")).digest()
-    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
-
-
-def _restore_one(colorizer: Colorizer, image: Image.Image, name: str, seed: int
-                 ) -> tuple[RestoreResult, dict[str, Image.Image]]:
-    """Score every restoration method on one photo; also return the "L" images (method, "clean", "degraded")."""
-    clean = gray_image(image)
-    damaged = degrade(clean, DegradeConfig(), damage_rng(seed, name))
-    lightness = image_to_lightness(damaged)  # (1, H, W) L in [0, 100]
-    every_classical_step = RestoreOptions(auto_levels=True, remove_scratches=True, learned=False)
-    restore = functools.partial(restore_lightness, lightness, colorizer.generator, colorizer.device)
-    outputs = {  # in RESTORE_METHODS order, each an 8-bit "L" image the size of the photo
-        "ours": lightness_to_image(restore()),
-        "none": damaged,
-        "classical": classical.denoise_nlm(damaged),
-        "classical_full": lightness_to_image(restore(every_classical_step)),
-    }
-    reference = np.asarray(clean)
-    scores = {m: LightnessScores(metrics.psnr(np.asarray(out), reference), metrics.ssim(np.asarray(out), reference))
-              for m, out in outputs.items()}
-    return RestoreResult(name, *clean.size, scores), {**outputs, "clean": clean, "degraded": damaged}
-
-
-def thumbnail(pixels: np.ndarray) -> Image.Image:
-    """(H, W, 3) RGB or (H, W) gray uint8 -> RGB thumbnail THUMB_HEIGHT high."""
-    image = Image.fromarray(pixels).convert("RGB")
-    width = max(1, round(image.width * THUMB_HEIGHT / image.height))
-    return image.resize((width, THUMB_HEIGHT), Image.Resampling.LANCZOS)
-
-
-def contact_sheet(rows: list[tuple[Image.Image, ...]], labels: tuple[str, ...] = SHEET_COLUMNS) -> Image.Image:
-    """A grid for people: one row per photo, one column per label (the report's `sheet_columns`).
-
-    Columns are as wide as their widest thumbnail; narrower thumbnails are centred.
-    """
-    cell = max(t.width for row in rows for t in row)
-    columns = len(labels)
-    sheet = Image.new("RGB", (columns * cell + (columns + 1) * SHEET_GAP,
-                              LABEL_HEIGHT + len(rows) * (THUMB_HEIGHT + SHEET_GAP) + SHEET_GAP), "white")
-    draw = ImageDraw.Draw(sheet)
-    for c, label in enumerate(labels):
-        draw.text((SHEET_GAP + c * (cell + SHEET_GAP) + 2, 2), label, fill="black")
-    for r, row in enumerate(rows):
-        top = LABEL_HEIGHT + SHEET_GAP + r * (THUMB_HEIGHT + SHEET_GAP)
-        for c, thumb in enumerate(row):
-            sheet.paste(thumb, (SHEET_GAP + c * (cell + SHEET_GAP) + (cell - thumb.width) // 2, top))
-    return sheet
 
 
 @dataclass

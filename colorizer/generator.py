@@ -35,18 +35,22 @@ MAX_CHROMA_GAIN = 2.0
 class GeneratorConfig:
     """Shape of the generator. Every field is JSON-serialisable: it is the Hub config.json."""
 
-    encoder: str = "resnet34"  # a timm model name (features_only); see PRETRAINED_ENCODERS
-    # Decoder widths at 1/16, 1/8, 1/4 and 1/2 of the input resolution.
-    decoder_channels: list[int] = field(default_factory=lambda: [256, 128, 96, 64])
-    middle_channels: int = 512  # the bottleneck at 1/32
-    final_channels: int = 32  # full resolution head
-    self_attention: bool = True  # after the 1/8 decoder block
-    blur: bool = True
-    spectral_norm: bool = True
-    restore: bool = False  # also predict a restored lightness (old-photo damage removed)
-    # Inference multiplies the predicted ab by this (training never does). Weights trained on targets
-    # saturated 1.2x overshoot a little: tools/calibrate_chroma_gain.py sets it from training photos.
-    chroma_gain: float = 1.0
+    encoder: str = field(default="resnet34", metadata={
+        "help": "a timm model name (features_only, five levels at strides 2-32); ImageNet weights are known for "
+                + ", ".join(PRETRAINED_ENCODERS)})
+    decoder_channels: list[int] = field(default_factory=lambda: [256, 128, 96, 64], metadata={
+        "help": "decoder widths at 1/16, 1/8, 1/4 and 1/2 of the input resolution"})
+    middle_channels: int = field(default=512, metadata={"help": "width of the bottleneck at 1/32"})
+    final_channels: int = field(default=32, metadata={"help": "width of the full-resolution head"})
+    self_attention: bool = field(default=True, metadata={"help": "self-attention after the 1/8 decoder block"})
+    blur: bool = field(default=True, metadata={
+        "help": "blur after each pixel-shuffle upsample (against its checkerboard artefacts)"})
+    spectral_norm: bool = field(default=True, metadata={"help": "spectral norm on the decoder's convolutions"})
+    restore: bool = field(default=False, metadata={
+        "help": "also predict the clean lightness of the damaged input (restoration), not only its colour"})
+    chroma_gain: float = field(default=1.0, metadata={
+        "help": "inference multiplies the predicted ab by this (training never does); weights trained on targets "
+                "saturated 1.2x overshoot a little, and tools/calibrate_chroma_gain.py sets it from training photos"})
 
     def __post_init__(self) -> None:
         if not isinstance(self.encoder, str) or not timm.is_model(self.encoder):
@@ -100,8 +104,7 @@ class UpBlock(nn.Module):
         return self.attention(self.conv2(self.conv1(x)))
 
 
-class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=["image-colorization", "nogan"],
-                repo_url="https://github.com/", docs_url=None):
+class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=["image-colorization", "nogan"]):
     """U-Net colouriser. Build with `Generator(GeneratorConfig(...))` or `Generator.from_preset(name)`."""
 
     def __init__(self, config: GeneratorConfig | dict | None = None):

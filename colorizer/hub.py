@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from huggingface_hub import PyTorchModelHubMixin
+from PIL import Image
 from safetensors import SafetensorError
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from colorizer.errors import WeightsError, first_line
 from colorizer.generator import MAX_CHROMA_GAIN, Generator, GeneratorConfig
@@ -23,7 +27,6 @@ from colorizer.generator import MAX_CHROMA_GAIN, Generator, GeneratorConfig
 log = logging.getLogger(__name__)
 
 EMBEDDED_WEIGHTS = Path(__file__).parent / "weights" / "default"
-DEFAULT_HUB_REPO = "open-colorizer/nogan-stable"  # the project's own Hub weights (ImageNet-trained)
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 MAX_CHANNELS = 4096  # widest layer a config may ask for (the largest preset uses 1024)
 CHANNEL_KEYS = ("middle_channels", "final_channels")
@@ -162,18 +165,28 @@ def load_generator(weights: Weights | str | Path | None = None) -> tuple[Generat
     return model.eval(), weights
 
 
-def export(generator: Generator, folder: str | Path, half: bool = True, card: str | None = None) -> Path:
-    """Write a weights folder (config.json + model.safetensors [+ README.md model card]).
+def export(model: PyTorchModelHubMixin, folder: str | Path, card: str | None = None, *, half: bool = False,
+           images: dict[str, Image.Image] | None = None) -> Path:
+    """Write a weights folder atomically: config.json + model.safetensors [+ README.md model card, and the
+    images it shows, by file name].
 
-    half=True stores float16 tensors: half the size, same pictures (loading casts back to float32).
+    Works for any Hub-mixin model (the generator, training's critic). It is written beside `folder`
+    and renamed into place in one step, so a kill never leaves half a folder. half=True stores float16
+    tensors: half the size, same pictures (loading casts back to float32).
     """
     folder = Path(folder)
-    generator.save_pretrained(folder)
+    tmp = folder.with_name(f".tmp-{folder.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if card is not None:  # written first: save_pretrained keeps an existing README.md
+        (tmp / "README.md").write_text(card)
+    for name, image in (images or {}).items():
+        image.save(tmp / name)
+    model.save_pretrained(tmp)
     if half:
-        from safetensors.torch import save_file
-
-        state = {k: v.detach().half().contiguous() for k, v in generator.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
-    if card is not None:
-        (folder / "README.md").write_text(card)
+        state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
     return folder

@@ -1,4 +1,5 @@
-"""Reading photos of any kind into full-resolution lightness, and writing results safely.
+"""Finding, reading and writing photos: images of any kind into full-resolution lightness, results
+written safely.
 
 Every Pillow mode a scan can arrive in (1-bit, gray, 16-bit gray, palette, RGB(A), CMYK,
 YCbCr, LAB, HSV) becomes one float lightness map; EXIF orientation is applied first so
@@ -8,6 +9,7 @@ small multiple of the image itself.
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import re
@@ -28,6 +30,9 @@ from colorizer import color, provenance
 from colorizer.defaults import DEFAULT_MAX_PIXELS
 from colorizer.errors import ImageError
 
+IMAGE_SUFFIXES = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}
+GRAY_TOLERANCE = 6  # is_grayscale's default (8-bit levels)
 STRIP_PIXELS = 1 << 17  # pixels converted at a time: small enough that temporaries stay in cache
 
 ImageSource = str | os.PathLike | bytes | BinaryIO | Image.Image
@@ -41,7 +46,6 @@ class Photo:
 
     lightness: torch.Tensor  # (1, H, W) float32, L in [0, 100], full resolution
     alpha: Image.Image | None  # mode "L" alpha of the input, re-attached to the output
-    name: str  # for messages
     notes: list[str] = field(default_factory=list)  # e.g. "only the first of 12 frames was used"
     exif: bytes | None = None  # the original's EXIF worth keeping in the result (colorizer.provenance)
 
@@ -115,13 +119,12 @@ def _decode(image: Image.Image, name: str, max_pixels: int) -> Image.Image:
 def read_photo(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Open any image and return its full-resolution lightness (and alpha, if any)."""
     image = open_image(source, max_pixels)
-    name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "image"
     notes, alpha, exif = list(image.info.get(NOTES, [])), None, provenance.kept_exif(image)
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
         alpha = image.getchannel("A")
         image = image.convert("RGB")
-    return Photo(lightness=_lightness(image), alpha=alpha, name=name, notes=notes, exif=exif)
+    return Photo(lightness=_lightness(image), alpha=alpha, notes=notes, exif=exif)
 
 
 def lightness_to_image(lightness: torch.Tensor) -> Image.Image:
@@ -142,6 +145,19 @@ def gray_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
     photo comes back unchanged.
     """
     return lightness_to_image(read_photo(source, max_pixels).lightness)
+
+
+def is_grayscale(image: Image.Image, tolerance: int = GRAY_TOLERANCE) -> bool:
+    """Whether a photo is black-and-white already (no colour to learn from or score against): a gray
+    mode, or RGB whose channels differ by at most `tolerance` 8-bit levels (99th percentile), as a gray
+    photo saved as RGB or JPEG does. A toned print (sepia) is a colour photo by this rule."""
+    if image.mode in GRAY_MODES:
+        return True
+    rgb = image.convert("RGB")
+    rgb = rgb.reduce(max(1, min(rgb.size) // 64))  # a 64 px view is enough to see colour
+    pixels = np.asarray(rgb, dtype=np.int16)
+    spread = pixels.max(axis=-1) - pixels.min(axis=-1)
+    return float(np.percentile(spread, 99)) <= tolerance
 
 
 def _lightness(image: Image.Image) -> torch.Tensor:
@@ -267,3 +283,37 @@ def _process_exists(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
+
+
+def find_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
+    """Expand files, folders and globs into image paths; also return a message for each input
+    that could not be used (matched nothing, or is a symlink to nothing).
+
+    The same file under two spellings (relative, absolute, through a symlink) is taken once.
+    Results of this package (they carry its provenance) found in folders or globs are never inputs, so its
+    OUTDIR may be, or be inside, an input folder; a result named explicitly is taken.
+    """
+    found: dict[Path, Path] = {}  # real path -> the spelling first given
+    problems: list[str] = []
+
+    def add(path: Path, expanded: bool) -> None:
+        if path.is_symlink() and not path.exists():
+            problems.append(f"skipped {path}: a symlink to {os.readlink(path)}, which does not exist")
+        elif not (expanded and provenance.is_colorized(path)):
+            found.setdefault(path.resolve(), path)
+
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for p in sorted(path.rglob("*")):
+                if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink()):
+                    add(p, expanded=True)
+        elif path.is_file() or path.is_symlink():
+            add(path, expanded=False)
+        elif matches := sorted(glob.glob(item, recursive=True)):
+            for m in map(Path, matches):
+                if m.is_file() or (m.is_symlink() and not m.exists()):
+                    add(m, expanded=True)
+        else:
+            problems.append(f"skipped {item}: no such file, folder or match")
+    return list(found.values()), problems

@@ -19,14 +19,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from colorizer import color, hub, provenance, settings
+from colorizer.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
 from colorizer.errors import ColorizerError
 from colorizer.generator import Generator
 from colorizer.imaging import STRIP_PIXELS, ImageSource, Photo, read_photo
 from colorizer.restore import RestoreOptions, restore_lightness
 
 log = logging.getLogger(__name__)
-
-from colorizer.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE
 
 
 def render_shape(width: int, height: int, render_size: int) -> tuple[int, int]:

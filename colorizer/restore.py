@@ -118,3 +118,10 @@ def restore_lightness(lightness: torch.Tensor, generator: Generator, device: tor
         return tile
 
     return in_tiles(lightness, all_steps, options.tile, options.overlap)
+
+
+def describe_steps(options: RestoreOptions) -> str:
+    """The steps `restore_lightness` runs with resolved `options`, in order, for people (reports)."""
+    steps = [name for name, on in (("auto levels", options.auto_levels), ("scratch removal", options.remove_scratches),
+                                   ("the learned model", options.learned), ("non-local means", options.denoise)) if on]
+    return ", then ".join(steps) or "nothing"

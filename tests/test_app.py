@@ -1,6 +1,6 @@
 """The real app (`python app.py`, as Spaces runs it) on 127.0.0.1, driven with gradio_client.
 
-Its weights come from COLORIZER_WEIGHTS: the project's Hub repo, which with HF_HUB_OFFLINE=1
+Its weights come from COLORIZER_WEIGHTS: a Hub repo that with HF_HUB_OFFLINE=1 cannot be had, so it
 falls back to the embedded default, and the tests' tiny weights as a second model variant.
 """
 
@@ -30,10 +30,10 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from colorizer import provenance
-from colorizer.hub import DEFAULT_HUB_REPO
 from tests.conftest import REPO, lightness_of
 
 STARTUP_TIMEOUT_S = 120
+UNREACHABLE_REPO = "someone/colorizer-weights"  # offline (HF_HUB_OFFLINE=1) and never cached here
 MEMORY_BUDGET_MB = 900  # one render at 1536 fits (about 0.7 GB estimated), two do not
 
 
@@ -91,7 +91,7 @@ def running_app(tmp: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_weights) -> Iterator[str]:
     """URL of the app serving the embedded default and tiny weights, stopped after the module."""
-    with running_app(tmp_path_factory.mktemp("app"), COLORIZER_WEIGHTS=f"{DEFAULT_HUB_REPO},{tiny_weights}",
+    with running_app(tmp_path_factory.mktemp("app"), COLORIZER_WEIGHTS=f"{UNREACHABLE_REPO},{tiny_weights}",
                      COLORIZER_MEMORY_BUDGET_MB=str(MEMORY_BUDGET_MB)) as (url, proc):
         server_pids[int(url.rstrip("/").rsplit(":", 1)[1])] = proc.pid
         yield url
@@ -135,7 +135,7 @@ def _assert_colorized(result_png: str | io.BytesIO, photo: Path) -> np.ndarray:
 def test_page_says_which_weights_are_used_and_the_limits(server, tiny_weights):
     page = json.loads(_get(server + "config"))
     text = " ".join(str(c.get("props", {}).get("value", "")) for c in page["components"])
-    assert f"could not get {DEFAULT_HUB_REPO} from the Hugging Face Hub" in text
+    assert f"could not get {UNREACHABLE_REPO} from the Hugging Face Hub" in text
     assert "Using the embedded default weights" in text
     assert f"local folder {tiny_weights}" in text
     assert "up to 50 megapixels and 50 MB per photo" in text
@@ -165,7 +165,7 @@ def test_restore_toggle_repairs_a_faded_photo(client, photo, tmp_path):
     faded = tmp_path / "faded.png"
     pixels = np.asarray(Image.open(photo).convert("L"), dtype=np.float32)
     Image.fromarray((70 + pixels * 0.4).astype(np.uint8)).save(faded)  # washed-out print: grays 70..172
-    _, download, _ = client.predict(handle_file(faded), 128, 1.0, str(DEFAULT_HUB_REPO), True,
+    _, download, _ = client.predict(handle_file(faded), 128, 1.0, str(UNREACHABLE_REPO), True,
                                     api_name="/colorize")
     restored, before = lightness_of(Image.open(download)), lightness_of(Image.open(faded))
     assert Image.open(download).size == Image.open(faded).size
@@ -237,9 +237,19 @@ def test_downloads_say_they_are_colorized(client, photo, tiny_weights):
     assert (facts.weights, facts.render_size, facts.restored) == ("embedded default", 64, False)
 
 
-def test_space_header_runs_this_app_with_our_model():
+def test_space_header_runs_this_app():
     header = yaml.safe_load((REPO / "README.md").read_text().split("---")[1])
     assert header["sdk"] == "gradio" and header["sdk_version"] == gradio.__version__
     assert (REPO / header["app_file"]).is_file() and header["app_file"] == "app.py"
-    assert header["models"] == [DEFAULT_HUB_REPO] and header["license"] and header["title"]
+    assert header["license"] and header["title"]
     assert len(header["short_description"]) <= 60  # the Hub's limit
+
+
+def test_without_colorizer_weights_the_embedded_weights_are_used(monkeypatch):
+    """No network try at start: a Hub repo is used only when COLORIZER_WEIGHTS names one."""
+    import app
+
+    monkeypatch.delenv(app.WEIGHTS_ENV, raising=False)
+    assert app.weights_from_env() == ["default"]
+    monkeypatch.setenv(app.WEIGHTS_ENV, "you/colorizer, ./weights")
+    assert app.weights_from_env() == ["you/colorizer", "./weights"]

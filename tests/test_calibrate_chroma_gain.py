@@ -4,6 +4,7 @@ vivid as the photos it was calibrated on."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from colorizer.pipeline import Colorizer
 from tests.conftest import real_photo
 
 REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's packages, as `pip install -e .` provides them
 
 
 def test_the_written_gain_matches_the_photos_colourfulness(tmp_path):
@@ -28,7 +30,7 @@ def test_the_written_gain_matches_the_photos_colourfulness(tmp_path):
         real_photo(name, size=96).convert("RGB").save(photos / name)
     run = subprocess.run([sys.executable, str(REPO / "tools" / "calibrate_chroma_gain.py"), "--weights", str(weights),
                           "--images", str(photos), "--render-size", "64", "--write"],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=ENV)
     assert run.returncode == 0, run.stderr
     gain = json.loads((weights / "config.json").read_text())["chroma_gain"]
     assert f"chroma_gain {gain}" in run.stdout and 0 < gain <= 2 and "warning" not in run.stderr
@@ -48,11 +50,11 @@ def test_a_model_that_cannot_reach_the_photos_colour_is_reported(tiny_weights, t
     real_photo("astronaut.png", size=96).convert("RGB").save(photos / "astronaut.png")
     run = subprocess.run([sys.executable, str(REPO / "tools" / "calibrate_chroma_gain.py"), "--weights",
                           str(tiny_weights), "--images", str(photos), "--render-size", "64"],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=ENV)
     assert run.returncode == 0 and "no gain in (0, 2.0] matches" in run.stderr
 
 
 def test_a_folder_without_photos_is_a_clear_error(tiny_weights, tmp_path):
     run = subprocess.run([sys.executable, str(REPO / "tools" / "calibrate_chroma_gain.py"), "--weights",
-                          str(tiny_weights), "--images", str(tmp_path)], capture_output=True, text=True, timeout=120)
+                          str(tiny_weights), "--images", str(tmp_path)], capture_output=True, text=True, timeout=120, env=ENV)
     assert run.returncode != 0 and "no images in" in run.stderr and "Traceback" not in run.stderr

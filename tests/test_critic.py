@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn.utils import parametrize
 
-from colorizer.critic import Critic, CriticConfig
+from train.critic import Critic, CriticConfig
 
 torch.set_num_threads(1)
 

@@ -16,8 +16,8 @@ import skimage.data
 import torch
 from PIL import Image
 
-from colorizer.data import DataConfig, DataError, PairStream, StreamState, decode, open_source
 from colorizer.degrade import DegradeConfig
+from train.data import DataConfig, DataError, PairStream, StreamState, decode, open_source
 
 torch.set_num_threads(1)
 SKIMAGE_DATA = Path(skimage.data.__file__).parent
@@ -174,7 +174,7 @@ def test_a_missing_local_folder_is_a_clear_error() -> None:
 
 def test_a_missing_hub_dataset_fails_fast_offline() -> None:
     code = textwrap.dedent("""
-        from colorizer.data import DataConfig, DataError, open_source
+        from train.data import DataConfig, DataError, open_source
         try:
             open_source(DataConfig(dataset="nobody-here/no-such-dataset"), seed=0)
         except DataError as err:

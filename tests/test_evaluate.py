@@ -17,6 +17,7 @@ from skimage import data as skdata
 from skimage.color import rgb2lab
 
 from colorizer import evaluate as ev
+from colorizer import report as rp
 from colorizer.errors import ColorizerError
 from colorizer.pipeline import Colorizer
 
@@ -120,10 +121,10 @@ def test_terminal_table_and_contact_sheet(run, folder):
     assert "mean of 4" in proc.stdout
     assert "mean_chroma" in proc.stdout
     sheet = Image.open(out / "report.png")  # default: next to --out
-    widths = [round(photo(folder, n).shape[1] * ev.THUMB_HEIGHT / photo(folder, n).shape[0])
+    widths = [round(photo(folder, n).shape[1] * rp.THUMB_HEIGHT / photo(folder, n).shape[0])
               for n in sorted(PHOTOS)[:SHEET_ROWS]]
-    assert sheet.size == (3 * max(widths) + 4 * ev.SHEET_GAP,
-                          ev.LABEL_HEIGHT + SHEET_ROWS * (ev.THUMB_HEIGHT + ev.SHEET_GAP) + ev.SHEET_GAP)
+    assert sheet.size == (3 * max(widths) + 4 * rp.SHEET_GAP,
+                          rp.LABEL_HEIGHT + SHEET_ROWS * (rp.THUMB_HEIGHT + rp.SHEET_GAP) + rp.SHEET_GAP)
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,7 @@ def test_evaluate_as_a_function_keeps_thumbnails_for_the_sheet(tmp_path, coloriz
     report = ev.evaluate(tmp_path, colorizer, render_size=64, sheet_rows=1)
     assert [r.name for r in report.images] == ["chelsea.png", "coffee.png"] and len(report.sheet) == 1
     gray, ours, original = report.sheet[0]
-    assert gray.size == ours.size == original.size == (193, ev.THUMB_HEIGHT)  # 128 x 85 scaled to height 128
+    assert gray.size == ours.size == original.size == (193, rp.THUMB_HEIGHT)  # 128 x 85 scaled to height 128
     assert np.ptp(np.asarray(gray).astype(int), axis=-1).max() <= 1  # the gray column is gray
     assert np.ptp(np.asarray(original).astype(int), axis=-1).max() > 50  # the original is not
 

@@ -18,7 +18,9 @@ import pytest
 from PIL import Image
 from skimage.metrics import structural_similarity
 
-from colorizer import evaluate as ev
+from colorizer import evaluate as cli
+from colorizer import evaluate_restore as ev
+from colorizer import report as rp
 from colorizer.degrade import DegradeConfig, degrade
 from colorizer.generator import Generator, preset
 from colorizer.imaging import gray_image
@@ -149,12 +151,13 @@ def test_ours_with_an_identity_model_is_the_denoised_scan(run):
 def test_terminal_table_and_contact_sheet(run):
     proc, _, out = run
     first = proc.stdout.splitlines()[0]
-    assert first.startswith("ours = ") and "learned model" in first
+    # weights that can restore: no auto levels or scratch removal (RestoreOptions.resolved), NLM after the model
+    assert first == "ours = restore_lightness: the learned model, then non-local means"
     assert "mean of 3" in proc.stdout and "classical_full" in proc.stdout
     sheet = Image.open(out / "sheet.png")
-    widest = round(128 * ev.THUMB_HEIGHT / 85)  # coffee.png, 128 x 85, is the widest at 128 px high
-    assert sheet.size == (4 * widest + 5 * ev.SHEET_GAP,
-                          ev.LABEL_HEIGHT + len(PHOTOS) * (ev.THUMB_HEIGHT + ev.SHEET_GAP) + ev.SHEET_GAP)
+    widest = round(128 * rp.THUMB_HEIGHT / 85)  # coffee.png, 128 x 85, is the widest at 128 px high
+    assert sheet.size == (4 * widest + 5 * rp.SHEET_GAP,
+                          rp.LABEL_HEIGHT + len(PHOTOS) * (rp.THUMB_HEIGHT + rp.SHEET_GAP) + rp.SHEET_GAP)
 
 
 def test_the_damage_depends_on_the_seed_and_the_name_only(run, folder, restore_weights, tmp_path):
@@ -174,7 +177,9 @@ def test_weights_that_cannot_restore_say_ours_is_classical_only(folder, tiny_wei
     assert not colorizer.can_restore
     report = ev.evaluate_restoration(tmp_path, colorizer, seed=SEED, sheet_rows=1)
     assert report.learned is False and report.to_dict()["learned"] is False
-    assert report.table().splitlines()[0].startswith("ours = restore_lightness's classical steps only")
+    assert report.table().splitlines()[0] == ("ours = restore_lightness's classical steps only (auto levels, then "
+                                              "scratch removal, then non-local means): these weights were not "
+                                              "trained to restore")
     assert [len(row) for row in report.sheet] == [len(ev.RESTORE_SHEET_COLUMNS)]
 
 
@@ -197,5 +202,5 @@ def test_verdict_is_the_issues_bar(ours, expected):
 
 def test_the_seed_must_not_be_negative(capsys):
     with pytest.raises(SystemExit):
-        ev.parse_args(["--images", ".", "--degrade", "--seed", "-1"])
+        cli.parse_args(["--images", ".", "--degrade", "--seed", "-1"])
     assert "0 or more" in capsys.readouterr().err

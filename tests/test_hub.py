@@ -51,7 +51,7 @@ def test_hub_download_is_used_when_it_works(monkeypatch, tiny_weights):
 
 def test_half_precision_export_round_trips(tmp_path, tiny_weights):
     model = Generator.from_pretrained(tiny_weights, strict=True).eval()
-    hub.export(model, tmp_path / "half", half=True, card="# card\n")
+    hub.export(model, tmp_path / "half", "# card\n", half=True)
     loaded, _ = hub.load_generator(tmp_path / "half")
     x = torch.rand(1, 1, 64, 64) * 2 - 1
     with torch.no_grad():

@@ -6,15 +6,14 @@ from __future__ import annotations
 import logging
 import math
 
+import numpy as np
 import pytest
 import torch
 import torchvision
 
-import numpy as np
-
 from colorizer import metrics
-from colorizer.losses import FeatureLoss, FeatureLossConfig, FeatureNetError, adversarial_loss, critic_loss, vgg16_features
 from tests.conftest import real_photo
+from train.losses import FeatureLoss, FeatureLossConfig, FeatureNetError, adversarial_loss, critic_loss, vgg16_features
 
 torch.set_num_threads(1)
 SMALL_LITE = dict(net="efficientnet_lite0", layers=[1, 2], layer_weights=[1.0, 2.0])

@@ -19,11 +19,11 @@ import yaml
 from PIL import Image
 from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from test_data import SKIMAGE_DATA, make_photo_folder
 
-from colorizer.critic import Critic
 from colorizer.generator import Generator
 from colorizer.pipeline import Colorizer
-from test_data import SKIMAGE_DATA, make_photo_folder
+from train.critic import Critic
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "train" / "configs" / "tiny-cpu.yaml"
@@ -38,7 +38,9 @@ def nogan(output: Path, photos: Path, *extra: str) -> list[str]:
 
 
 def run_env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    # PYTHONPATH: this checkout's packages, as `pip install -e .` provides them to `python train/nogan.py`.
+    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(REPO)}
 
 
 def run(cmd: list[str], log: Path) -> None:
@@ -94,6 +96,11 @@ def test_model_cards_state_config_data_and_losses(full_run: Path, photos: Path) 
     assert front["library_name"] == "colorizer"
     config = yaml.safe_load(card.split("```yaml")[1].split("```")[0])
     assert config["gan"]["steps"] == yaml.safe_load(CONFIG.read_text())["gan"]["steps"]
+    # held-out photos colorized by the export itself: the picture beside the card, and their scores
+    assert "![held-out results](samples.png)" in card and "| ours |" in card and "| gray |" in card
+    samples = Image.open(full_run / "gan-1" / "generator" / "samples.png")
+    assert samples.height > 3 * 128 and samples.width > 3 * 128  # rows of gray | ours | original thumbnails
+    assert "samples.png" not in (full_run / "gan-1" / "critic" / "README.md").read_text()
 
 
 def test_tensorboard_has_losses_rates_speed_and_image_grids(full_run: Path) -> None:
@@ -176,7 +183,8 @@ def test_push_to_hub_uploads_only_exported_generators(tmp_path: Path, photos: Pa
     assert [u[3] for u in uploads] == ["pretrain-g: generator at step 2", "pretrain-g: generator"]
     for repo_id, files, path_in_repo, _, _ in uploads:
         assert repo_id == "someone/colorizer-test" and path_in_repo is None
-        assert set(files) <= {"config.json", "model.safetensors", "README.md"} and "model.safetensors" in files
+        assert set(files) <= {"config.json", "model.safetensors", "README.md", "samples.png"}
+        assert "model.safetensors" in files
     assert all("phase `pretrain-g`" in u[4] for u in uploads)  # checkpoint uploads carry the real card too
     assert not [p for p in (tmp_path / "run" / ".hub-staging").rglob("*") if p.is_file()]  # staging cleaned up
 
@@ -216,6 +224,7 @@ def test_resume_refuses_another_generator_or_a_shorter_plan(tmp_path: Path, phot
            str(output), "--phase", "pretrain-g", "--feature-net", "none"]
     run(cmd, tmp_path / "first.log")
     other = _fails([*cmd, "--resume", "latest", "--generator-preset", "lite"])
-    assert "holds a generator made with" in other and "'tiny'" in other and "'lite'" in other
+    assert "holds a generator made with" in other
+    assert "decoder_channels=[32, 24, 16, 16]" in other and "decoder_channels=[128, 96, 64, 32]" in other
     shorter = _fails([*cmd, "--resume", "latest", "--pretrain-steps", "1", "1"])
     assert "is at step 5 of pretrain-g, but this run plans only 2 steps" in shorter

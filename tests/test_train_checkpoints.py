@@ -10,9 +10,10 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 
-from colorizer.critic import Critic, CriticConfig
-from colorizer.data import StreamState
+from colorizer.hub import export
 from train import checkpoints
+from train.critic import Critic, CriticConfig
+from train.data import StreamState
 
 torch.set_num_threads(1)
 
@@ -93,8 +94,8 @@ def test_a_checkpoint_from_another_world_size_is_refused(tmp_path: Path, acceler
 
 def test_export_replaces_the_folder_whole(tmp_path: Path) -> None:
     folder = tmp_path / "gan-1" / "critic"
-    checkpoints.export(Critic(CriticConfig(channels=4, depth=1)), folder, "# first card\n")
-    checkpoints.export(Critic(CriticConfig(channels=8, depth=1)), folder, "# second card\n")
+    export(Critic(CriticConfig(channels=4, depth=1)), folder, "# first card\n")
+    export(Critic(CriticConfig(channels=8, depth=1)), folder, "# second card\n")
     assert json.loads((folder / "config.json").read_text())["channels"] == 8
     assert (folder / "README.md").read_text() == "# second card\n"
     assert sorted(p.name for p in folder.parent.iterdir()) == ["critic"]  # no temporary folder left

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from train.config import TrainConfig, _options, build_parser, flatten, parse_args
-from train.nogan import plan, stages
+from colorizer.generator import preset
+from train.config import PHASES, TrainConfig, _options, build_parser, flatten, parse_args
+from train.nogan import GAN_BETAS, PHASE_KINDS, PRETRAIN_BETAS, plan
 
 
 def test_yaml_then_command_line(tmp_path: Path) -> None:
@@ -61,15 +62,51 @@ def test_help_explains_every_field() -> None:
         assert flag in text
 
 
+def test_the_generator_section_takes_a_preset_then_single_fields(tmp_path: Path) -> None:
+    assert TrainConfig().generator == preset("stable")  # the default without a preset
+    config = parse_args(["--generator-preset", "tiny", "--generator-final-channels", "4", "--restore"])
+    assert config.generator.encoder == preset("tiny").encoder and config.generator.final_channels == 4
+    assert config.generator.restore is True  # --restore is short for --generator-restore
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("generator_preset: lite\ngenerator:\n  middle_channels: 64\n  restore: true\n")
+    config = parse_args(["--config", str(config_file), "--no-generator-self-attention"])
+    assert (config.generator.decoder_channels, config.generator.middle_channels) == (preset("lite").decoder_channels, 64)
+    assert config.generator.restore is True and config.generator.self_attention is False
+    with pytest.raises(SystemExit, match="not a timm model"):
+        parse_args(["--generator-encoder", "no_such_net"])
+
+
+def test_degradation_options_say_what_they_do() -> None:
+    helps = {o.flag: o.help for o in _options(TrainConfig)}
+    assert helps["--degrade-noise-sigma"].startswith("grain standard deviation")
+    assert helps["--degrade-scratch-p"] == "chance that scratching is applied to a photo"
+    assert not [flag for flag, text in helps.items() if "see " in text]
+
+
 def test_plan_repeats_critic_pretraining_and_gan_for_each_cycle() -> None:
     config = parse_args(["--cycles", "2", "--pretrain-steps", "3", "2", "1", "--critic-pretrain-steps", "4",
                          "--gan-steps", "5"])
     phases = plan(config)
     assert [p.label for p in phases] == ["pretrain-g", "pretrain-critic-1", "gan-1", "pretrain-critic-2", "gan-2"]
     assert [p.start for p in phases] == [0, 6, 10, 15, 19]
-    assert [(s.size, s.end) for s in stages(config, phases[0])] == [(64, 3), (128, 5), (192, 6)]
-    gan = stages(config, phases[2])[0]
+    assert [(s.size, s.end) for s in phases[0].stages()] == [(64, 3), (128, 5), (192, 6)]
+    gan = phases[2].stages()[0]
     assert gan.lr_critic > gan.lr_generator
+
+
+def test_each_phase_holds_its_own_behaviour() -> None:
+    config = parse_args(["--pretrain-freeze-encoder-steps", "2", "--checkpoint-every", "7", "--gan-checkpoint-every",
+                         "3"])
+    pretrain_g, pretrain_critic, gan = plan(config)
+    assert tuple(PHASE_KINDS) == PHASES  # the config's --phase choices
+    assert [p.exports for p in (pretrain_g, pretrain_critic, gan)] == [("generator",), ("critic",),
+                                                                      ("generator", "critic")]
+    assert (pretrain_g.betas, pretrain_critic.betas, gan.betas) == (PRETRAIN_BETAS, PRETRAIN_BETAS, GAN_BETAS)
+    assert [p.checkpoint_every for p in (pretrain_g, pretrain_critic, gan)] == [7, 7, 3]
+    assert [pretrain_g.encoder_frozen(s) for s in range(3)] == [True, True, False]
+    assert not gan.encoder_frozen(0) and not pretrain_critic.trains_generator
+    assert set(gan.learning_rates(gan.stages()[0])) == {"lr_generator", "lr_critic"}
+    assert set(pretrain_critic.learning_rates(pretrain_critic.stages()[0])) == {"lr_critic"}
 
 
 def test_a_phase_run_alone_is_numbered_as_in_the_whole_plan() -> None:

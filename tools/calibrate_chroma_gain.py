@@ -20,14 +20,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from colorizer import metrics  # noqa: E402
-from colorizer.cli import find_images  # noqa: E402
-from colorizer.generator import MAX_CHROMA_GAIN  # noqa: E402
-from colorizer.hub import CONFIG_FILE  # noqa: E402
-from colorizer.imaging import gray_image, open_image, read_photo  # noqa: E402
-from colorizer.pipeline import Colorizer, join_lightness  # noqa: E402
+from colorizer import metrics
+from colorizer.generator import MAX_CHROMA_GAIN
+from colorizer.hub import CONFIG_FILE
+from colorizer.imaging import find_images, gray_image, open_image, read_photo
+from colorizer.pipeline import Colorizer, join_lightness
 
 BISECTION_STEPS = 12  # the gain to within (MAX_CHROMA_GAIN - 0) / 2^12, far finer than one can see
 REACH_TOLERANCE = 0.05  # a gain that misses the photos' colourfulness by more than this is reported

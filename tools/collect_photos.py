@@ -38,15 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import sys
-
 import numpy as np
 import torch
 from PIL import Image
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
-from colorizer.color import rgb_to_lab  # noqa: E402
+from colorizer.color import rgb_to_lab
+from colorizer.imaging import is_grayscale
 
 LOG = logging.getLogger("collect_photos")
 Image.MAX_IMAGE_PIXELS = None
@@ -434,6 +432,7 @@ def tiles(image: Image.Image, max_aspect: float = 2.0) -> list[Image.Image]:
 class Stats:
     """Cheap statistics that separate photographs from drawings, icons and gray images."""
 
+    grayscale: bool  # imaging.is_grayscale: black-and-white already
     chroma: float  # mean Lab chroma
     ab_spread: float  # std of (a, b): near 0 for sepia / single-tint images
     colours: int  # distinct colours (5 bits per channel) in a 128 px thumbnail
@@ -457,13 +456,15 @@ def image_stats(image: Image.Image) -> Stats:
     top = float(np.sort(counts)[-8:].sum() / counts.sum())
     full = np.asarray(image.convert("L").resize(thumb.size, Image.Resampling.NEAREST), np.int16)
     grad = np.abs(np.diff(full, axis=0))[:, :-1] + np.abs(np.diff(full, axis=1))[:-1, :]
-    return Stats(chroma, spread, colours, float((grad <= 1).mean()), top)
+    return Stats(is_grayscale(image), chroma, spread, colours, float((grad <= 1).mean()), top)
 
 
 def is_photo(stats: Stats) -> tuple[bool, str]:
     """Decide from Stats whether an image looks like a real colour photograph."""
-    if stats.chroma < 4.0 or stats.ab_spread < 4.0:
+    if stats.grayscale:
         return False, "gray"
+    if stats.chroma < 4.0 or stats.ab_spread < 4.0:  # colour, but too little of it to learn from
+        return False, "nearly gray or one tint (sepia)"
     if stats.colours < 200:
         return False, "few colours"
     if stats.flat > 0.6:

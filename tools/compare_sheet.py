@@ -11,15 +11,12 @@ The weights that made each folder may need different code versions, so this tool
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from colorizer.evaluate import contact_sheet, thumbnail  # noqa: E402
+from colorizer.report import contact_sheet, thumbnail
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 

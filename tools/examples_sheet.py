@@ -6,16 +6,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from colorizer.evaluate import thumbnail, contact_sheet  # noqa: E402
-from colorizer.imaging import gray_image  # noqa: E402
-from colorizer.pipeline import Colorizer  # noqa: E402
+from colorizer.imaging import gray_image
+from colorizer.pipeline import Colorizer
+from colorizer.report import contact_sheet, thumbnail
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

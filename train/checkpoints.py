@@ -1,4 +1,4 @@
-"""Checkpoints that a kill can never leave half-written, and exports of finished models.
+"""Checkpoints that a kill can never leave half-written.
 
     <output_dir>/checkpoints/checkpoint-<global step>/
         model.safetensors, model_1.safetensors, optimizer*.bin, random_states_<rank>.pkl  (accelerate)
@@ -24,7 +24,8 @@ from pathlib import Path
 from accelerate import Accelerator
 from huggingface_hub import PyTorchModelHubMixin
 
-from colorizer.data import StreamState
+from colorizer.hub import export
+from train.data import StreamState
 
 log = logging.getLogger(__name__)
 
@@ -103,20 +104,6 @@ def load(accelerator: Accelerator, folder: Path) -> tuple[dict, StreamState]:
     accelerator.load_state(str(folder))
     data_state = json.loads((folder / f"data_state_{accelerator.process_index}.json").read_text())
     return train_state, StreamState(**data_state)
-
-
-def export(model: PyTorchModelHubMixin, folder: Path, model_card: str | None = None) -> Path:
-    """save_pretrained into `folder` atomically (config.json, model.safetensors, README.md)."""
-    tmp = folder.with_name(f".tmp-{folder.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    if model_card is not None:  # written first: save_pretrained keeps an existing README.md
-        (tmp / "README.md").write_text(model_card)
-    model.save_pretrained(tmp)
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
-    return folder
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import yaml
 
-from colorizer.critic import CriticConfig
-from colorizer.data import DataConfig
 from colorizer.degrade import DegradeConfig
-from colorizer.generator import PRESETS
-from colorizer.losses import FeatureLossConfig
+from colorizer.generator import PRESETS, GeneratorConfig, preset
+from train.critic import CriticConfig
+from train.data import DataConfig
+from train.losses import FeatureLossConfig
 
 PHASES = ("pretrain-g", "pretrain-critic", "gan")
+HELD_OUT_PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "data" / "holdout"  # never trained on
 PHASE_CHOICES = ("all", *PHASES)
 PRECISIONS = ("auto", "no", "bf16", "fp16")
 
@@ -99,10 +100,10 @@ class TrainConfig:
     cycles: int = field(default=1, metadata={
         "help": "with --phase all: run critic pretraining + GAN phase this many times"})
     seed: int = field(default=42, metadata={"help": "seed for weights, data order and augmentation"})
-    generator_preset: str = field(default="stable", metadata={"help": f"generator shape: {', '.join(PRESETS)}"})
-    restore: bool = field(default=False, metadata={
-        "help": "the generator also predicts the clean lightness of the degraded input (restoration), "
-                "not only its colour"})
+    generator_preset: str | None = field(default=None, metadata={
+        "help": f"shortcut for the generator section: start it from this preset ({', '.join(PRESETS)}); "
+                "--generator-* options (or the YAML generator section) then change single fields. "
+                "Without it the generator section's defaults are the 'stable' preset"})
     init_generator: str | None = field(default=None, metadata={
         "help": "start the generator from these weights (folder or Hub id); default: the previous phase's "
                 "export in output_dir, or ImageNet encoder weights for phase 1"})
@@ -126,7 +127,12 @@ class TrainConfig:
     push_critic: bool = field(default=False, metadata={"help": "also upload the critic (to critic/ in the repo)"})
     push_every: int = field(default=5, metadata={"help": "upload every Kth checkpoint's generator"})
     hub_private: bool = field(default=True, metadata={"help": "create the Hub repo as private"})
+    card_photos: str = field(default=str(HELD_OUT_PHOTOS), metadata={
+        "help": "folder of held-out colour photos that each exported generator colorizes for its model card "
+                "(samples.png and scores beside the card); empty: no pictures"})
     debug: bool = field(default=False, metadata={"help": "show the full traceback of an error, not just its message"})
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig, metadata={
+        "prefix": "generator", "aliases": {"restore": ("--restore",)}})
     data: DataConfig = field(default_factory=DataConfig, metadata={"prefix": ""})
     degrade: DegradeConfig = field(default_factory=DegradeConfig, metadata={"prefix": "degrade"})
     loss: FeatureLossConfig = field(default_factory=FeatureLossConfig, metadata={"prefix": "feature"})
@@ -141,7 +147,7 @@ class TrainConfig:
             raise ValueError(f"phase must be one of {PHASE_CHOICES}, not {self.phase!r}")
         if self.cycles < 1 or (self.cycles > 1 and self.phase != "all"):
             raise ValueError("cycles must be >= 1, and above 1 only with --phase all")
-        if self.generator_preset not in PRESETS:
+        if self.generator_preset is not None and self.generator_preset not in PRESETS:
             raise ValueError(f"generator_preset must be one of {sorted(PRESETS)}")
         if self.mixed_precision not in PRECISIONS:
             raise ValueError(f"mixed_precision must be one of {PRECISIONS}")
@@ -236,21 +242,25 @@ class _Option:
     default: object
     help: str
     section: type  # the dataclass that holds the field: its docstring heads the --help group
+    aliases: tuple[str, ...] = ()  # shorter flags for the same field (--restore)
 
 
-def _options(cls: type, prefix: str = "", path: tuple[str, ...] = ()) -> list[_Option]:
+def _options(cls: type, prefix: str = "", path: tuple[str, ...] = (),
+             aliases: dict[str, tuple[str, ...]] | None = None) -> list[_Option]:
+    """One option per leaf field; a section's metadata may give some of its fields extra flags."""
     hints, defaults, out = _hints(cls), cls(), []
     for f in dataclasses.fields(cls):
         kind, default = hints[f.name], getattr(defaults, f.name)
         if dataclasses.is_dataclass(kind):
             sub = f.metadata.get("prefix", f.name.replace("_", "-"))
             sub_prefix = "-".join(p for p in (prefix, sub) if p)
-            out += _options(kind, sub_prefix, (*path, f.name))
+            out += _options(kind, sub_prefix, (*path, f.name), f.metadata.get("aliases"))
             continue
         name = "-".join(p for p in (prefix, f.name.replace("_", "-")) if p)
-        where = ".".join((*path, f.name))
-        help_text = f.metadata.get("help") or f"{where}, see {cls.__module__}.{cls.__qualname__}"
-        out.append(_Option(f"--{name}", (*path, f.name), kind, default, help_text, cls))
+        if "help" not in f.metadata:  # every option explains itself in --help
+            raise TypeError(f"{cls.__qualname__}.{f.name} has no help text (field metadata 'help')")
+        out.append(_Option(f"--{name}", (*path, f.name), kind, default, f.metadata["help"], cls,
+                           (aliases or {}).get(f.name, ())))
     return out
 
 
@@ -264,14 +274,17 @@ def _add(parser: argparse._ActionsContainer, option: _Option) -> None:
     help_text = f"{option.help} (default: {shown})".replace("%", "%%")
     dest = ".".join(option.path)
     if kind is bool:
-        parser.add_argument(option.flag, dest=dest, action=argparse.BooleanOptionalAction, help=help_text)
+        parser.add_argument(option.flag, *option.aliases, dest=dest, action=argparse.BooleanOptionalAction,
+                            help=help_text)
     elif origin is list:
-        parser.add_argument(option.flag, dest=dest, nargs="+", type=args[0], metavar="V", help=help_text)
+        parser.add_argument(option.flag, *option.aliases, dest=dest, nargs="+", type=args[0], metavar="V",
+                            help=help_text)
     elif origin is tuple:
-        parser.add_argument(option.flag, dest=dest, nargs=len(args), type=args[0], metavar=("LOW", "HIGH")[:len(args)]
-                            if len(args) == 2 else "V", help=help_text)
+        parser.add_argument(option.flag, *option.aliases, dest=dest, nargs=len(args), type=args[0],
+                            metavar=("LOW", "HIGH")[:len(args)] if len(args) == 2 else "V", help=help_text)
     else:
-        parser.add_argument(option.flag, dest=dest, type=kind, metavar=option.path[-1].upper(), help=help_text)
+        parser.add_argument(option.flag, *option.aliases, dest=dest, type=kind, metavar=option.path[-1].upper(),
+                            help=help_text)
 
 
 def build_parser(description: str | None = None) -> argparse.ArgumentParser:
@@ -290,7 +303,8 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None = None, description: str | None = None) -> TrainConfig:
-    """defaults <- --config YAML <- command-line options."""
+    """defaults <- --config YAML <- command-line options; a generator_preset (from either) is the base
+    of the generator section, whose fields given in either override it."""
     args = vars(build_parser(description).parse_args(argv))
     data: dict = {}
     config_file = args.pop("config", None)
@@ -304,6 +318,9 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
+    name = data.get("generator_preset")
+    if name is not None and name in PRESETS:  # the shortcut: the preset, then any generator field given
+        data["generator"] = {**to_dict(preset(name)), **data.get("generator", {})}
     try:
         return from_dict(TrainConfig, data)  # type: ignore[return-value]
     except (ValueError, TypeError) as err:

@@ -1,16 +1,75 @@
-"""The README.md that goes with every exported model: how it was trained, on what, how it scored."""
+"""The README.md that goes with every exported model: how it was trained, on what, how it scored,
+and for a generator, held-out photos it colorized (samples.png beside the card, as diffusers'
+`save_model_card` shows its images)."""
 
 from __future__ import annotations
 
-import yaml
+import logging
+from pathlib import Path
 
-from colorizer.data import StreamState
+import torch
+import yaml
+from PIL import Image
+
+from colorizer import hub
+from colorizer.errors import ColorizerError
+from colorizer.evaluate import Report, evaluate
+from colorizer.generator import Generator
+from colorizer.pipeline import Colorizer
+from colorizer.report import contact_sheet
+from train.data import StreamState
+
+log = logging.getLogger(__name__)
+
+SAMPLES_FILE = "samples.png"
+CARD_RENDER_SIZE = 256  # small and quick: the card shows the model's colour, not its finest detail
+CARD_PHOTOS = 6  # rows of the card's picture
+
+
+def held_out_results(generator: Generator, photos: str | Path) -> tuple[Report, Image.Image] | None:
+    """Colorize the held-out colour photos in `photos` with a copy of `generator`, as inference runs it
+    (baked, on the CPU), scored as `python -m colorizer.evaluate` scores them, with their contact sheet
+    (gray | ours | original). None, with a warning, when there is nothing to show."""
+    # A new model with the same weights, not a deepcopy: baking removes spectral norm's parametrizations,
+    # and a deepcopy shares their dynamically made module classes with the model still training.
+    model = Generator(generator.config)
+    model.load_state_dict({k: v.detach().cpu() for k, v in generator.state_dict().items()})
+    model.eval().bake()
+    colorizer = Colorizer(model, hub.Weights(Path(photos), "the exported generator"), torch.device("cpu"))
+    try:
+        report = evaluate(photos, colorizer, CARD_RENDER_SIZE, sheet_rows=CARD_PHOTOS)
+    except ColorizerError as err:
+        log.warning("model card without held-out pictures: %s", err)
+        return None
+    return report, contact_sheet(report.sheet, report.sheet_columns)
+
+
+def _held_out_section(report: Report, photos: str) -> str:
+    mean = report.mean()
+    rows = "\n".join(f"| {m} | {s.psnr:.2f} | {s.ssim:.3f} | {s.colorfulness:.1f} |" for m, s in mean.items())
+    return f"""
+## Held-out photos
+
+{len(report.images)} colour photos from `{photos}` (never trained on), turned gray and colorized at render size
+{report.render_size}; gray | this model | original, the first {len(report.sheet)}:
+
+![held-out results]({SAMPLES_FILE})
+
+| method | PSNR (dB) | SSIM | colourfulness (original: {report.mean_original_colorfulness():.1f}) |
+|---|---:|---:|---:|
+{rows}
+"""
 
 
 def model_card(*, kind: str, phase: str, global_step: int, config: dict, data: StreamState,
-               world_size: int, metrics: dict[str, float], loss_source: str, encoder_source: str) -> str:
-    """kind: "generator" or "critic"; data: the totals over all processes; metrics: last logged values."""
+               world_size: int, metrics: dict[str, float], loss_source: str, encoder_source: str,
+               held_out: Report | None = None) -> str:
+    """kind: "generator" or "critic"; data: the totals over all processes; metrics: last logged values;
+    held_out: the generator's scores on the held-out photos (their picture is SAMPLES_FILE)."""
     dataset = config["data"]["dataset"]
+    shape = config["generator"]
+    generator = (f"preset `{config['generator_preset']}`, " if config["generator_preset"] else "") + \
+        f"encoder `{shape['encoder']}`, decoder {shape['decoder_channels']}" + (", restores" if shape["restore"] else "")
     front = {"library_name": "colorizer", "tags": ["image-colorization", "nogan", kind],
              "pipeline_tag": "image-to-image"}
     if "/" in dataset and not dataset.startswith((".", "/", "~")):
@@ -21,7 +80,7 @@ def model_card(*, kind: str, phase: str, global_step: int, config: dict, data: S
         "colorizer = Colorizer.from_pretrained(\"<this repo or folder>\")\n"
         "colorizer.colorize(\"old-photo.jpg\").save(\"colorized.png\")\n```"
         if kind == "generator" else
-        "```python\nfrom colorizer.critic import Critic\n\n"
+        "```python\nfrom train.critic import Critic\n\n"
         "critic = Critic.from_pretrained(\"<folder>\", strict=True)\n```"
     )
     return f"""---
@@ -30,13 +89,14 @@ def model_card(*, kind: str, phase: str, global_step: int, config: dict, data: S
 
 # NoGAN colorizer {kind}: phase `{phase}`, global step {global_step}
 
-Exported by `train/nogan.py`, trained on {world_size} process(es). Generator preset `{config["generator_preset"]}`;
+Exported by `train/nogan.py`, trained on {world_size} process(es). Generator: {generator};
 encoder ImageNet weights: {encoder_source}.
 
 ## Usage
 
 {usage}
 
+{_held_out_section(held_out, config["card_photos"]) if held_out is not None else ""}
 ## Data
 
 - dataset: `{dataset}` (split `{config["data"]["split"]}`), colour photos only

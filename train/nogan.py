@@ -25,7 +25,8 @@ Launch (options come from --config FILE.yaml, overridden by any option below):
 The run folder (--output-dir) gets checkpoints/checkpoint-<step> (the last K), logs/ (TensorBoard:
 `tensorboard --logdir <output-dir>/logs`), config.yaml, and one export per phase:
 pretrain-g/generator, pretrain-critic-<cycle>/critic, gan-<cycle>/{generator,critic}, each loadable with
-`from_pretrained` and described by its README.md. Degradation options (--degrade-*) set, per
+`from_pretrained` and described by its README.md (a generator's also shows held-out photos it colorized,
+samples.png, with their scores: --card-photos). Degradation options (--degrade-*) set, per
 transform of colorizer/degrade.py, its probability p and LOW HIGH ranges drawn uniformly.
 """
 
@@ -36,89 +37,32 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python train/nogan.py` from any folder
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, set_seed
+from torchvision.utils import make_grid
+from tqdm.auto import tqdm
 
-import torch  # noqa: E402
-import yaml  # noqa: E402
-from accelerate import Accelerator  # noqa: E402
-from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, set_seed  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from colorizer.critic import Critic  # noqa: E402
-from colorizer.data import Batch, PairStream, StreamState, open_source  # noqa: E402
-from colorizer.errors import ColorizerError  # noqa: E402
-from colorizer.generator import Generator, preset  # noqa: E402
-from colorizer.losses import (FeatureLoss, FeatureNetError, adversarial_loss, critic_loss,  # noqa: E402
-                              prediction_lab, to_rgb)
-from train import checkpoints  # noqa: E402
-from train.config import TrainConfig, flatten, parse_args, to_dict  # noqa: E402
-from train.hub_upload import HubUploader  # noqa: E402
-from train.model_card import model_card  # noqa: E402
+from colorizer.errors import ColorizerError
+from colorizer.evaluate import Report
+from colorizer.generator import Generator, GeneratorConfig
+from colorizer.hub import export
+from train import checkpoints
+from train.config import TrainConfig, flatten, parse_args, to_dict
+from train.critic import Critic
+from train.data import Batch, PairStream, StreamState, open_source
+from train.hub_upload import HubUploader
+from train.losses import FeatureLoss, FeatureNetError, adversarial_loss, critic_loss, prediction_lab, to_rgb
+from train.model_card import SAMPLES_FILE, held_out_results, model_card
 
 log = logging.getLogger("nogan")
 
 PRETRAIN_BETAS = (0.9, 0.99)
 GAN_BETAS = (0.0, 0.9)  # no momentum against a moving target, as usual for GANs
 GRID_SAMPLES = 4
-
-
-@dataclass
-class Phase:
-    """One entry of the run's plan."""
-
-    name: str  # "pretrain-g", "pretrain-critic" or "gan"
-    cycle: int  # 1, 2, ... for the critic and GAN phases; 0 for generator pretraining
-    steps: int
-    start: int  # global step before this phase's first step
-
-    @property
-    def label(self) -> str:
-        return self.name if self.cycle == 0 else f"{self.name}-{self.cycle}"
-
-
-@dataclass
-class Stage:
-    """A stretch of a phase with one crop size, batch size and learning rate(s)."""
-
-    size: int
-    batch_size: int
-    end: int  # phase step at which the stage ends
-    lr_generator: float
-    lr_critic: float
-
-
-def plan(config: TrainConfig) -> list[Phase]:
-    """The phases to run, numbered as in `--phase all`: a phase run on its own gets the labels and
-    global steps it would have there, so phases run one by one into one folder line up (exports,
-    checkpoint numbers, TensorBoard steps)."""
-    names = ["pretrain-g"] + ["pretrain-critic", "gan"] * config.cycles
-    phases, start, seen = [], 0, {"pretrain-critic": 0, "gan": 0}
-    for name in names:
-        steps = {"pretrain-g": sum(config.pretrain.steps), "pretrain-critic": config.critic_pretrain.steps,
-                 "gan": config.gan.steps}[name]
-        cycle = 0
-        if name in seen:
-            seen[name] += 1
-            cycle = seen[name]
-        phases.append(Phase(name, cycle, steps, start))
-        start += steps
-    return phases if config.phase == "all" else [next(p for p in phases if p.name == config.phase)]
-
-
-def stages(config: TrainConfig, phase: Phase) -> list[Stage]:
-    if phase.name == "pretrain-g":
-        p, end, out = config.pretrain, 0, []
-        for size, batch, steps, lr in zip(p.sizes, p.batch_sizes, p.steps, p.lrs):
-            end += steps
-            out.append(Stage(size, batch, end, lr_generator=lr, lr_critic=0.0))
-        return out
-    if phase.name == "pretrain-critic":
-        c = config.critic_pretrain
-        return [Stage(c.size, c.batch_size, c.steps, lr_generator=0.0, lr_critic=c.lr)]
-    g = config.gan
-    return [Stage(g.size, g.batch_size, g.steps, lr_generator=g.lr_generator, lr_critic=g.lr_critic)]
 
 
 class Trainer:
@@ -140,11 +84,10 @@ class Trainer:
 
     def start_phase(self, phase: Phase) -> None:
         """Fresh optimizer state for a phase (moments from another loss would only mislead)."""
-        betas = GAN_BETAS if phase.name == "gan" else PRETRAIN_BETAS
         for opt in (self.opt_g, self.opt_c):
             opt.state.clear()
             for group in opt.param_groups:
-                group["betas"] = betas
+                group["betas"] = phase.betas
 
     def set_lrs(self, stage: Stage) -> None:
         encoder_group, decoder_group = self.opt_g.param_groups
@@ -198,30 +141,163 @@ class Trainer:
         self.opt_c.step()
         return self.acc.reduce(loss.detach(), reduction="mean"), fake
 
-    def gan_step(self, stream: PairStream) -> tuple[dict[str, torch.Tensor], Batch, torch.Tensor, int]:
-        """Critic steps until its loss (averaged over processes, so all agree) is under the threshold,
-        then one generator step. Returns metrics, the generator's batch and prediction, batches used."""
+
+@dataclass
+class Stage:
+    """A stretch of a phase with one crop size, batch size and learning rate(s)."""
+
+    size: int
+    batch_size: int
+    end: int  # phase step at which the stage ends
+    lr_generator: float
+    lr_critic: float
+
+
+@dataclass
+class StepResult:
+    """What one step of a phase hands back for logging and the image grid."""
+
+    metrics: dict[str, torch.Tensor]
+    batch: Batch  # a batch of this step and the ab predicted for it (B, 2 or 3, S, S)
+    pred: torch.Tensor
+    batches: int  # batches the step used (images/s)
+
+
+class Phase:
+    """One entry of the run's plan. Each kind of phase says what it trains and how (schedule, optimizer
+    betas, one step), where a phase run on its own finds its starting weights, and what it exports."""
+
+    name: ClassVar[str]
+    betas: ClassVar[tuple[float, float]] = PRETRAIN_BETAS
+    exports: ClassVar[tuple[str, ...]]  # the models written (and uploaded) at the phase's end
+    trains_generator: ClassVar[bool] = True  # its checkpoints hold a new generator worth uploading
+    # Exports of earlier phases (in output_dir) a phase run on its own starts from, per model.
+    starts_from: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, config: TrainConfig, cycle: int, start: int):
+        self.config = config
+        self.cycle = cycle  # 1, 2, ... for the critic and GAN phases; 0 for generator pretraining
+        self.start = start  # global step before this phase's first step
+
+    @property
+    def label(self) -> str:
+        return self.name if self.cycle == 0 else f"{self.name}-{self.cycle}"
+
+    @property
+    def steps(self) -> int:
+        return self.stages()[-1].end
+
+    @property
+    def checkpoint_every(self) -> int:
+        return self.config.checkpoint_every
+
+    def stages(self) -> list[Stage]:
+        raise NotImplementedError
+
+    def encoder_frozen(self, step: int) -> bool:
+        """Whether the generator's encoder stays fixed at this phase step."""
+        return False
+
+    def step(self, trainer: Trainer, stream: PairStream) -> StepResult:
+        raise NotImplementedError
+
+    def learning_rates(self, stage: Stage) -> dict[str, float]:
+        """The learning rates this phase uses, for the logs."""
+        raise NotImplementedError
+
+
+class PretrainGenerator(Phase):
+    """1. The generator alone on the perceptual loss, crops growing stage by stage."""
+
+    name, exports = "pretrain-g", ("generator",)
+
+    def stages(self) -> list[Stage]:
+        p, end, out = self.config.pretrain, 0, []
+        for size, batch, steps, lr in zip(p.sizes, p.batch_sizes, p.steps, p.lrs):
+            end += steps
+            out.append(Stage(size, batch, end, lr_generator=lr, lr_critic=0.0))
+        return out
+
+    def encoder_frozen(self, step: int) -> bool:
+        return step < self.config.pretrain.freeze_encoder_steps
+
+    def step(self, trainer: Trainer, stream: PairStream) -> StepResult:
+        batch = next(stream)
+        metrics, pred = trainer.generator_step(batch, adversarial=False)
+        return StepResult(metrics, batch, pred, 1)
+
+    def learning_rates(self, stage: Stage) -> dict[str, float]:
+        return {"lr_generator": stage.lr_generator}
+
+
+class PretrainCritic(Phase):
+    """2. The critic alone: real photos vs the pretrained generator's output."""
+
+    name, exports, trains_generator = "pretrain-critic", ("critic",), False
+    starts_from = {"generator": "pretrain-g/generator"}
+
+    def stages(self) -> list[Stage]:
+        c = self.config.critic_pretrain
+        return [Stage(c.size, c.batch_size, c.steps, lr_generator=0.0, lr_critic=c.lr)]
+
+    def step(self, trainer: Trainer, stream: PairStream) -> StepResult:
+        batch = next(stream)
+        loss, fake = trainer.critic_step(batch)
+        return StepResult({"loss_critic": loss}, batch, fake, 1)
+
+    def learning_rates(self, stage: Stage) -> dict[str, float]:
+        return {"lr_critic": stage.lr_critic}
+
+
+class Gan(Phase):
+    """3. Critic steps until its loss is under the threshold, then one generator step on perceptual +
+    adversarial loss; no momentum against a moving target, and frequent checkpoints (the window is short)."""
+
+    name, exports, betas = "gan", ("generator", "critic"), GAN_BETAS
+    starts_from = {"generator": "pretrain-g/generator", "critic": "pretrain-critic-1/critic"}
+
+    @property
+    def checkpoint_every(self) -> int:
+        return self.config.gan.checkpoint_every
+
+    def stages(self) -> list[Stage]:
+        g = self.config.gan
+        return [Stage(g.size, g.batch_size, g.steps, lr_generator=g.lr_generator, lr_critic=g.lr_critic)]
+
+    def step(self, trainer: Trainer, stream: PairStream) -> StepResult:
+        """The critic's loss is averaged over processes, so all of them stop at the same step."""
         gan, critic_steps = self.config.gan, 0
         while True:
-            critic_loss_value, _ = self.critic_step(next(stream))
+            critic_loss_value, _ = trainer.critic_step(next(stream))
             critic_steps += 1
             if critic_loss_value.item() < gan.critic_threshold or critic_steps == gan.max_critic_steps:
                 break
         batch = next(stream)
-        metrics, pred = self.generator_step(batch, adversarial=True)
+        metrics, pred = trainer.generator_step(batch, adversarial=True)
         metrics.update(loss_critic=critic_loss_value, critic_steps=torch.tensor(float(critic_steps)))
-        return metrics, batch, pred, critic_steps + 1
+        return StepResult(metrics, batch, pred, critic_steps + 1)
 
-    def step(self, phase: Phase, stream: PairStream) -> tuple[dict[str, torch.Tensor], Batch, torch.Tensor, int]:
-        """One step of `phase`: (metrics, a batch and its predicted ab for the image grid, batches used)."""
-        if phase.name == "gan":
-            return self.gan_step(stream)
-        batch = next(stream)
-        if phase.name == "pretrain-g":
-            metrics, pred = self.generator_step(batch, adversarial=False)
-            return metrics, batch, pred, 1
-        loss, fake = self.critic_step(batch)
-        return {"loss_critic": loss}, batch, fake, 1
+    def learning_rates(self, stage: Stage) -> dict[str, float]:
+        return {"lr_generator": stage.lr_generator, "lr_critic": stage.lr_critic}
+
+
+PHASE_KINDS: dict[str, type[Phase]] = {kind.name: kind for kind in (PretrainGenerator, PretrainCritic, Gan)}
+
+
+def plan(config: TrainConfig) -> list[Phase]:
+    """The phases to run, numbered as in `--phase all`: a phase run on its own gets the labels and
+    global steps it would have there, so phases run one by one into one folder line up (exports,
+    checkpoint numbers, TensorBoard steps)."""
+    kinds = [PretrainGenerator] + [PretrainCritic, Gan] * config.cycles
+    phases: list[Phase] = []
+    start, cycles = 0, {PretrainCritic: 0, Gan: 0}
+    for kind in kinds:
+        if kind in cycles:
+            cycles[kind] += 1
+        phase = kind(config, cycles.get(kind, 0), start)
+        phases.append(phase)
+        start += phase.steps
+    return phases if config.phase == "all" else [next(p for p in phases if p.name == config.phase)]
 
 
 def sample_grid(batch: Batch, pred: torch.Tensor) -> torch.Tensor:
@@ -264,8 +340,128 @@ def data_totals(accelerator: Accelerator, state: StreamState) -> StreamState:
     return StreamState(used=used, grayscale=grayscale, unreadable=unreadable)
 
 
+def initial_generator(config: TrainConfig, first: Phase) -> tuple[Generator, str]:
+    """The generator the run starts from, and where its encoder's weights came from (for the card)."""
+    source = config.init_generator or _earlier_export(config, first, "generator")
+    if source is not None:
+        log.info("generator: starting from %s", source)
+        return Generator.from_pretrained(source, strict=True), "carried over from the starting weights"
+    shape = GeneratorConfig(**to_dict(config.generator))  # a copy: the run's config stays as given
+    generator = Generator(shape)
+    if config.resume:  # the checkpoint brings every weight
+        return generator, "carried over from the starting weights"
+    encoder_source = generator.load_imagenet_encoder() or "random init (no ImageNet weights found)"
+    log.info("generator encoder %s: %s", shape.encoder, encoder_source)
+    return generator, encoder_source
+
+
+def initial_critic(config: TrainConfig, first: Phase) -> Critic:
+    source = config.init_critic or _earlier_export(config, first, "critic")
+    if source is not None:
+        log.info("critic: starting from %s", source)
+        return Critic.from_pretrained(source, strict=True)
+    return Critic(config.critic)
+
+
+def _earlier_export(config: TrainConfig, first: Phase, kind: str) -> str | None:
+    """The export of an earlier phase in output_dir that `first`, run on its own, starts `kind` from."""
+    if kind not in first.starts_from:
+        return None
+    folder = Path(config.output_dir) / first.starts_from[kind]
+    if not folder.is_dir():
+        raise SystemExit(f"--phase {first.name} needs a pretrained {kind}: pass --init-{kind}, or run the phases "
+                         f"before it into {config.output_dir} first (there is no {folder})")
+    return str(folder)
+
+
+def generator_shape(config: TrainConfig) -> dict[str, object]:
+    """What a checkpoint records of the generator, so a resume cannot continue another one."""
+    return to_dict(config.generator)
+
+
+def check_resumable(config: TrainConfig, phases: list[Phase], folder: Path, state: dict) -> None:
+    """Refuse, before anything is restored, a checkpoint this run's options cannot continue."""
+    if state["plan"] != [p.label for p in phases]:
+        raise SystemExit(f"{folder} was written by a run of phases {state['plan']}, this run has "
+                         f"{[p.label for p in phases]}: resume with that run's --phase and --cycles, "
+                         "or start this one afresh (without --resume)")
+    shape = generator_shape(config)
+    saved = state.get("generator", shape)
+    if saved != shape:
+        differ = sorted(k for k in shape.keys() | saved.keys() if shape.get(k) != saved.get(k))
+        theirs = ", ".join(f"{k}={saved.get(k)!r}" for k in differ)
+        ours = ", ".join(f"{k}={shape.get(k)!r}" for k in differ)
+        raise SystemExit(f"{folder} holds a generator made with {theirs}; this run asks for {ours}: resume with the "
+                         "same generator options (--generator-preset, --generator-*, --restore), or start afresh "
+                         "(without --resume)")
+    phase = phases[state["phase_index"]]
+    if state["step"] > phase.steps:
+        raise SystemExit(f"{folder} is at step {state['step']} of {phase.label}, but this run plans only "
+                         f"{phase.steps} steps for it: give that phase at least {state['step']} steps to go on, "
+                         "or start afresh (without --resume)")
+
+
+class Publisher:
+    """What a run leaves behind: checkpoints, each phase's exports with their model cards, Hub uploads."""
+
+    def __init__(self, config: TrainConfig, accelerator: Accelerator, trainer: Trainer, phases: list[Phase],
+                 encoder_source: str):
+        self.config, self.acc, self.trainer, self.phases = config, accelerator, trainer, phases
+        self.output = Path(config.output_dir)
+        self.encoder_source = encoder_source
+        self.uploader = None
+        if config.push_to_hub and accelerator.is_main_process:
+            self.uploader = HubUploader(config.push_to_hub, self.output / ".hub-staging", private=config.hub_private)
+
+    def checkpoint(self, index: int, done: int, data_state: StreamState, metrics: dict[str, float]) -> None:
+        """Checkpoint phase `index` after `done` steps; every --push-every'th one's generator is uploaded."""
+        phase = self.phases[index]
+        global_step = phase.start + done
+        train_state = {"phase_index": index, "phase": phase.label, "step": done, "global_step": global_step,
+                       "world_size": self.acc.num_processes, "plan": [p.label for p in self.phases],
+                       "metrics": metrics, "generator": generator_shape(self.config)}
+        generator = self.acc.unwrap_model(self.trainer.generator)
+        card = self._card("generator", phase, global_step, data_totals(self.acc, data_state), metrics)
+        folder = checkpoints.save(self.acc, self.config.output_dir, global_step, train_state, data_state, generator,
+                                  card, keep=self.config.checkpoints_total_limit)
+        log.info("saved %s", folder)
+        push = (done // phase.checkpoint_every) % self.config.push_every == 0
+        if push and self.uploader is not None and phase.trains_generator:
+            self.uploader.submit(folder / "generator", f"{phase.label}: generator at step {global_step}")
+
+    def export(self, phase: Phase, data_state: StreamState, metrics: dict[str, float]) -> None:
+        """Export the phase's models (with model cards) and queue their upload."""
+        totals = data_totals(self.acc, data_state)
+        if self.acc.is_main_process:
+            models = {"generator": self.trainer.generator, "critic": self.trainer.critic}
+            for kind in phase.exports:
+                model = self.acc.unwrap_model(models[kind])
+                held_out, images = None, {}
+                if kind == "generator" and self.config.card_photos:
+                    if results := held_out_results(model, self.config.card_photos):
+                        held_out, images[SAMPLES_FILE] = results
+                card = self._card(kind, phase, phase.start + phase.steps, totals, metrics, held_out)
+                folder = export(model, self.output / phase.label / kind, card, images=images)
+                log.info("exported %s", folder)
+                if self.uploader is not None and (kind == "generator" or self.config.push_critic):
+                    self.uploader.submit(folder, f"{phase.label}: {kind}", "" if kind == "generator" else "critic")
+        self.acc.wait_for_everyone()
+
+    def close(self) -> None:
+        """Wait for queued uploads."""
+        if self.uploader is not None:
+            self.uploader.close()
+
+    def _card(self, kind: str, phase: Phase, global_step: int, totals: StreamState, metrics: dict[str, float],
+              held_out: Report | None = None) -> str:
+        return model_card(kind=kind, phase=phase.label, global_step=global_step, config=to_dict(self.config),
+                          data=totals, world_size=self.acc.num_processes, metrics=metrics,
+                          loss_source=self.trainer.loss.source, encoder_source=self.encoder_source,
+                          held_out=held_out)
+
+
 class Run:
-    """A whole training run: the plan, the phase loop, logging, checkpoints, exports and uploads."""
+    """A whole training run: the plan, resuming, and the phase loop with its logging."""
 
     def __init__(self, config: TrainConfig, accelerator: Accelerator):
         self.config, self.acc = config, accelerator
@@ -274,50 +470,17 @@ class Run:
         self.source = open_source(config.data, seed=config.seed, rank=accelerator.process_index,
                                   world_size=accelerator.num_processes)  # fails fast on a bad --dataset
         set_seed(config.seed)
-        self.encoder_source = "carried over from the starting weights"  # set anew when ImageNet weights are loaded
-        first = self.phases[0].name
-        self.trainer = Trainer(config, accelerator, self._initial_generator(first), self._initial_critic(first))
-        self.uploader = None
-        if config.push_to_hub and accelerator.is_main_process:
-            self.uploader = HubUploader(config.push_to_hub, self.output / ".hub-staging", private=config.hub_private)
-        self.last_metrics: dict[str, float] = {}
-
-    def _initial_generator(self, first_phase: str) -> Generator:
-        source = self.config.init_generator
-        if source is None and first_phase != "pretrain-g":
-            source = str(self.output / "pretrain-g" / "generator")
-            if not Path(source).is_dir():
-                raise SystemExit(f"--phase {first_phase} needs a pretrained generator: pass --init-generator, "
-                                 f"or run pretrain-g into {self.output} first")
-        if source is not None:
-            log.info("generator: starting from %s", source)
-            return Generator.from_pretrained(source, strict=True)
-        shape = preset(self.config.generator_preset)
-        shape.restore = self.config.restore
-        generator = Generator(shape)
-        if not self.config.resume:
-            self.encoder_source = generator.load_imagenet_encoder() or "random init (no ImageNet weights found)"
-            log.info("generator encoder %s: %s", shape.encoder, self.encoder_source)
-        return generator
-
-    def _initial_critic(self, first_phase: str) -> Critic:
-        source = self.config.init_critic
-        if source is None and first_phase == "gan":
-            source = str(self.output / "pretrain-critic-1" / "critic")
-            if not Path(source).is_dir():
-                raise SystemExit("--phase gan needs a pretrained critic: pass --init-critic, or run "
-                                 f"pretrain-critic into {self.output} first")
-        if source is not None:
-            log.info("critic: starting from %s", source)
-            return Critic.from_pretrained(source, strict=True)
-        return Critic(self.config.critic)
+        generator, encoder_source = initial_generator(config, self.phases[0])
+        self.trainer = Trainer(config, accelerator, generator, initial_critic(config, self.phases[0]))
+        self.publisher = Publisher(config, accelerator, self.trainer, self.phases, encoder_source)
+        self.last_metrics: dict[str, float] = {}  # the last logged losses, for checkpoints and model cards
 
     def run(self) -> None:
         acc, config = self.acc, self.config
         start_index, start_step, data_state = 0, 0, StreamState()
         if config.resume:
             folder = checkpoints.resolve(config.output_dir, config.resume)
-            self._check_resumable(folder, checkpoints.read_state(folder))
+            check_resumable(config, self.phases, folder, checkpoints.read_state(folder))
             train_state, data_state = checkpoints.load(acc, folder)
             start_index, start_step = train_state["phase_index"], train_state["step"]
             self.last_metrics = train_state.get("metrics", {})
@@ -336,42 +499,23 @@ class Run:
         try:
             for index in range(start_index, len(self.phases)):
                 phase = self.phases[index]
-                data_state = self._run_phase(index, phase, start_step if index == start_index else 0, data_state)
-                self._finish_phase(phase, data_state)
+                data_state = self._run_phase(index, start_step if index == start_index else 0, data_state)
+                self.publisher.export(phase, data_state, self.last_metrics)
         finally:
-            if self.uploader is not None:
-                self.uploader.close()
+            self.publisher.close()
         log.info("done: exports in %s", self.output)
 
-    def _check_resumable(self, folder: Path, state: dict) -> None:
-        """Refuse, before anything is restored, a checkpoint this run's options cannot continue."""
-        if state["plan"] != [p.label for p in self.phases]:
-            raise SystemExit(f"{folder} was written by a run of phases {state['plan']}, this run has "
-                             f"{[p.label for p in self.phases]}: resume with that run's --phase and --cycles, "
-                             "or start this one afresh (without --resume)")
-        shape = {"generator_preset": self.config.generator_preset, "restore": self.config.restore}
-        saved = state.get("generator", shape)
-        if saved != shape:
-            raise SystemExit(f"{folder} holds a generator made with {saved}, this run asks for {shape}: resume with "
-                             "the same --generator-preset and --restore, or start afresh (without --resume)")
-        phase = self.phases[state["phase_index"]]
-        if state["step"] > phase.steps:
-            raise SystemExit(f"{folder} is at step {state['step']} of {phase.label}, but this run plans only "
-                             f"{phase.steps} steps for it: give that phase at least {state['step']} steps to go on, "
-                             "or start afresh (without --resume)")
-
-    def _run_phase(self, index: int, phase: Phase, start_step: int, data_state: StreamState) -> StreamState:
-        acc, config = self.acc, self.config
+    def _run_phase(self, index: int, start_step: int, data_state: StreamState) -> StreamState:
+        acc, config, phase = self.acc, self.config, self.phases[index]
         if start_step == 0:
             self.trainer.start_phase(phase)
             self.last_metrics = {}
         log.info("phase %s: steps %d to %d (global %d to %d)", phase.label, start_step, phase.steps,
                  phase.start + start_step, phase.start + phase.steps)
-        every = config.gan.checkpoint_every if phase.name == "gan" else config.checkpoint_every
         bar = tqdm(total=phase.steps, initial=start_step, desc=phase.label, disable=not acc.is_local_main_process,
                    dynamic_ncols=True)
         try:
-            for stage in stages(config, phase):
+            for stage in phase.stages():
                 if start_step >= stage.end:
                     continue
                 self.trainer.set_lrs(stage)
@@ -381,10 +525,9 @@ class Run:
                 window = Window()
                 try:
                     for step in range(start_step, stage.end):
-                        frozen = phase.name == "pretrain-g" and step < config.pretrain.freeze_encoder_steps
-                        self.trainer.freeze_encoder(frozen)
-                        metrics, batch, pred, batches = self.trainer.step(phase, stream)
-                        window.add(metrics, batches * stage.batch_size)
+                        self.trainer.freeze_encoder(phase.encoder_frozen(step))
+                        result = phase.step(self.trainer, stream)
+                        window.add(result.metrics, result.batches * stage.batch_size)
                         done, global_step = step + 1, phase.start + step + 1
                         bar.update(1)
                         if done % config.log_every == 0 or done == stage.end:
@@ -392,11 +535,10 @@ class Run:
                             window = Window()
                         if global_step % config.image_every == 0 and acc.is_main_process:
                             tracker = acc.get_tracker("tensorboard")
-                            tracker.log_images({f"samples/{phase.name}": sample_grid(batch, pred)[None]},
+                            tracker.log_images({f"samples/{phase.name}": sample_grid(result.batch, result.pred)[None]},
                                                step=global_step)
-                        if done % every == 0 or done == phase.steps:
-                            push = (done // every) % config.push_every == 0
-                            self._checkpoint(index, phase, done, stream.state, push=push)
+                        if done % phase.checkpoint_every == 0 or done == phase.steps:
+                            self.publisher.checkpoint(index, done, stream.state, self.last_metrics)
                 finally:
                     data_state = stream.state
                     stream.close()
@@ -410,11 +552,7 @@ class Run:
         means = window.means(self.acc)
         totals = data_totals(self.acc, data_state)
         self.last_metrics = {k: v for k, v in means.items() if k.startswith("loss")}
-        values = {f"{phase.name}/{k}": v for k, v in means.items()}
-        if phase.name != "pretrain-critic":
-            values[f"{phase.name}/lr_generator"] = stage.lr_generator
-        if phase.name != "pretrain-g":
-            values[f"{phase.name}/lr_critic"] = stage.lr_critic
+        values = {f"{phase.name}/{k}": v for k, v in {**means, **phase.learning_rates(stage)}.items()}
         values.update({"data/used": totals.used, "data/grayscale": totals.grayscale,
                        "data/unreadable": totals.unreadable, "data/epoch": data_state.epoch,
                        f"{phase.name}/size": stage.size})
@@ -423,40 +561,6 @@ class Run:
         bar.set_postfix(shown, refresh=False)
         if not bar.disable and not sys.stderr.isatty():  # no live bar in a log file: write a line instead
             log.info("%s step %d: %s", phase.label, global_step, ", ".join(f"{k}={v}" for k, v in shown.items()))
-
-    def _checkpoint(self, index: int, phase: Phase, done: int, data_state: StreamState, push: bool) -> None:
-        global_step = phase.start + done
-        train_state = {"phase_index": index, "phase": phase.label, "step": done, "global_step": global_step,
-                       "world_size": self.acc.num_processes, "plan": [p.label for p in self.phases],
-                       "metrics": self.last_metrics,
-                       "generator": {"generator_preset": self.config.generator_preset, "restore": self.config.restore}}
-        generator = self.acc.unwrap_model(self.trainer.generator)
-        card = self._card("generator", phase, global_step, data_totals(self.acc, data_state))
-        folder = checkpoints.save(self.acc, self.config.output_dir, global_step, train_state, data_state, generator,
-                                  card, keep=self.config.checkpoints_total_limit)
-        log.info("saved %s", folder)
-        if push and self.uploader is not None and phase.name != "pretrain-critic":
-            self.uploader.submit(folder / "generator", f"{phase.label}: generator at step {global_step}")
-
-    def _card(self, kind: str, phase: Phase, global_step: int, totals: StreamState) -> str:
-        return model_card(kind=kind, phase=phase.label, global_step=global_step, config=to_dict(self.config),
-                          data=totals, world_size=self.acc.num_processes, metrics=self.last_metrics,
-                          loss_source=self.trainer.loss.source, encoder_source=self.encoder_source)
-
-    def _finish_phase(self, phase: Phase, data_state: StreamState) -> None:
-        """Export the phase's models (with model cards) and queue their upload."""
-        acc = self.acc
-        totals = data_totals(acc, data_state)
-        kinds = {"pretrain-g": ["generator"], "pretrain-critic": ["critic"], "gan": ["generator", "critic"]}
-        if acc.is_main_process:
-            models = {"generator": self.trainer.generator, "critic": self.trainer.critic}
-            for kind in kinds[phase.name]:
-                card = self._card(kind, phase, phase.start + phase.steps, totals)
-                folder = checkpoints.export(acc.unwrap_model(models[kind]), self.output / phase.label / kind, card)
-                log.info("exported %s", folder)
-                if self.uploader is not None and (kind == "generator" or self.config.push_critic):
-                    self.uploader.submit(folder, f"{phase.label}: {kind}", "" if kind == "generator" else "critic")
-        acc.wait_for_everyone()
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:

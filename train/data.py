@@ -19,9 +19,9 @@ state_dict would skip faster but drops the shuffle buffer's content, so the orde
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
-import functools
 import logging
 import math
 import multiprocessing
@@ -42,11 +42,11 @@ from PIL import Image, ImageOps
 from colorizer import color
 from colorizer.degrade import DegradeConfig, degrade
 from colorizer.errors import ColorizerError, first_line
+from colorizer.imaging import GRAY_TOLERANCE, gray_image, is_grayscale
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DATASET = "ILSVRC/imagenet-1k"  # gated parquet (image, label); accept its terms, set HF_TOKEN
-_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}
 _PREFETCH_BATCHES = 2
 _LOGGED_FAILURES = 5  # unreadable records named at warning level; the rest only counted
 
@@ -66,7 +66,7 @@ class DataConfig:
     shuffle_buffer: int = field(default=1000, metadata={"help": "streaming shuffle buffer (records); 0: no shuffle"})
     min_crop: float = field(default=0.5, metadata={
         "help": "smallest random crop, as a fraction of the photo's short side (1: always the full short side)"})
-    gray_tolerance: int = field(default=6, metadata={
+    gray_tolerance: int = field(default=GRAY_TOLERANCE, metadata={
         "help": "a photo whose RGB channels differ by at most this (8-bit levels, 99th percentile) is grayscale"})
     decode_threads: int = field(default=4, metadata={"help": "threads per process that decode and degrade photos"})
     decode_processes: int = field(default=0, metadata={
@@ -165,17 +165,6 @@ def decode(record: dict, min_short_side: int) -> Image.Image:
     return ImageOps.exif_transpose(image)
 
 
-def is_grayscale(image: Image.Image, tolerance: int) -> bool:
-    """True for gray-mode images and for RGB ones whose channels (nearly) agree everywhere."""
-    if image.mode in _GRAY_MODES:
-        return True
-    rgb = image.convert("RGB")
-    rgb = rgb.reduce(max(1, min(rgb.size) // 64))  # a 64 px view is enough to see colour
-    pixels = np.asarray(rgb, dtype=np.int16)
-    spread = pixels.max(axis=-1) - pixels.min(axis=-1)
-    return float(np.percentile(spread, 99)) <= tolerance
-
-
 def random_crop(image: Image.Image, size: int, min_crop: float, rng: np.random.Generator) -> Image.Image:
     """A random square (side a random fraction of the short side), resized to size, maybe mirrored."""
     width, height = image.size
@@ -187,22 +176,12 @@ def random_crop(image: Image.Image, size: int, min_crop: float, rng: np.random.G
     return crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else crop
 
 
-def gray_of(rgb: torch.Tensor) -> Image.Image:
-    """(3, S, S) sRGB in [0, 1] -> the 8-bit gray photo of the same lightness (mode "L").
-
-    This is what a black-and-white print of the scene looks like: Lab with a = b = 0.
-    """
-    gray = color.rgb_to_gray(rgb)[0]
-    return Image.fromarray((gray * 255.0 + 0.5).to(torch.uint8).numpy(), "L")
-
-
 def make_pair(photo: Image.Image, size: int, min_crop: float, degrade_config: DegradeConfig,
               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """RGB photo -> (clean RGB crop (S, S, 3) uint8, its damaged gray (S, S) uint8)."""
-    crop = np.array(random_crop(photo.convert("RGB"), size, min_crop, rng))  # a writable copy for torch
-    rgb = torch.from_numpy(crop).permute(2, 0, 1).float() / 255.0
-    damaged = degrade(gray_of(rgb), degrade_config, rng)
-    return crop, np.asarray(damaged)
+    crop = random_crop(photo.convert("RGB"), size, min_crop, rng)
+    damaged = degrade(gray_image(crop), degrade_config, rng)  # the crop as a black-and-white print
+    return np.array(crop), np.asarray(damaged)  # np.array: a writable copy for torch
 
 
 def sample(item: tuple[int, int, dict], *, size: int, config: DataConfig, degrade_config: DegradeConfig, seed: int,

@@ -43,8 +43,7 @@ def _conv_act(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(conv2d(cin, cout, 3, stride, spectral=True), nn.LeakyReLU(0.2, inplace=True))
 
 
-class Critic(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=["image-colorization", "nogan"],
-             repo_url="https://github.com/", docs_url=None):
+class Critic(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=["image-colorization", "nogan"]):
     """Real/fake patch critic. Build with `Critic(CriticConfig(...))`."""
 
     def __init__(self, config: CriticConfig | dict | None = None):

@@ -1,0 +1,77 @@
+"""What both evaluations (colour: `colorizer.evaluate`, restoration: `colorizer.evaluate_restore`)
+share: the photos of a folder, means over photos, the verdict line, and the contact sheets people
+look at (also used by tools/ for the README's figures)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from tqdm import tqdm
+
+from colorizer.errors import ColorizerError, ImageError
+from colorizer.imaging import find_images, open_image
+
+THUMB_HEIGHT, SHEET_GAP, LABEL_HEIGHT = 128, 4, 16  # contact sheet layout, in pixels
+
+
+def mean_scores(results: list, methods: tuple[str, ...]) -> dict:
+    """Per method, each score averaged over photos (PSNR in dB, as papers report it).
+
+    `results` are ImageResults or RestoreResults; the mean has their scores' type.
+    """
+    kind = type(results[0].scores[methods[0]])
+    return {m: kind(**{f.name: float(np.mean([getattr(r.scores[m], f.name) for r in results]))
+                       for f in fields(kind)}) for m in methods}
+
+
+def readable_images(root: Path, skipped: dict[str, str], desc: str, progress: bool
+                    ) -> Iterator[tuple[Path, str, Image.Image]]:
+    """(path, name relative to root, decoded image) of every image under root, recursively.
+
+    Files that cannot be read go to `skipped` with the reason. Raises ColorizerError if root is no folder.
+    """
+    if not root.is_dir():
+        raise ColorizerError(f"{root}: no such folder")
+    for path in tqdm(find_images([str(root)])[0], desc=desc, unit="photo", disable=not progress):
+        name = str(path.relative_to(root))
+        try:
+            image = open_image(path)
+        except ImageError as err:
+            skipped[name] = str(err).removeprefix(f"{path}: ")
+            continue
+        yield path, name, image
+
+
+def verdict_line(verdict: dict[str, bool]) -> str:
+    """A report's verdict for the terminal: "psnr_above_baselines: yes, ..."."""
+    return ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in verdict.items())
+
+
+def thumbnail(pixels: np.ndarray) -> Image.Image:
+    """(H, W, 3) RGB or (H, W) gray uint8 -> RGB thumbnail THUMB_HEIGHT high."""
+    image = Image.fromarray(pixels).convert("RGB")
+    width = max(1, round(image.width * THUMB_HEIGHT / image.height))
+    return image.resize((width, THUMB_HEIGHT), Image.Resampling.LANCZOS)
+
+
+def contact_sheet(rows: list[tuple[Image.Image, ...]], labels: tuple[str, ...]) -> Image.Image:
+    """A grid for people: one row per photo, one column per label (the report's `sheet_columns`).
+
+    Columns are as wide as their widest thumbnail; narrower thumbnails are centred.
+    """
+    cell = max(t.width for row in rows for t in row)
+    columns = len(labels)
+    sheet = Image.new("RGB", (columns * cell + (columns + 1) * SHEET_GAP,
+                              LABEL_HEIGHT + len(rows) * (THUMB_HEIGHT + SHEET_GAP) + SHEET_GAP), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, label in enumerate(labels):
+        draw.text((SHEET_GAP + c * (cell + SHEET_GAP) + 2, 2), label, fill="black")
+    for r, row in enumerate(rows):
+        top = LABEL_HEIGHT + SHEET_GAP + r * (THUMB_HEIGHT + SHEET_GAP)
+        for c, thumb in enumerate(row):
+            sheet.paste(thumb, (SHEET_GAP + c * (cell + SHEET_GAP) + (cell - thumb.width) // 2, top))
+    return sheet
