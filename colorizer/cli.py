@@ -39,6 +39,7 @@ class Options:
     mark: bool = False
     c2pa_cert: Path | None = None
     c2pa_key: Path | None = None
+    backend: str = "pytorch"
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -50,8 +51,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR", help="folder for the results")
     p.add_argument("--weights", default=None, metavar="SRC",
-                   help="Hub repo id (user/name) or local folder with config.json + model.safetensors; "
+                   help="Hub repo id (user/name) or local folder with config.json + model.safetensors, or an .onnx "
+                   "file (python -m colorizer.export; runs with ONNX Runtime on the CPU); "
                    "default: the weights embedded in this package")
+    p.add_argument("--backend", choices=("pytorch", "onnx"), default="pytorch",
+                   help="onnx: run the model.onnx of the --weights folder or Hub repo with ONNX Runtime [%(default)s]")
     p.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE, metavar="N",
                    help="long side, in pixels, at which the model sees the photo (rounded to a multiple of 32; "
                    "higher = finer colour detail, slower; output size is unaffected) [%(default)s]")
@@ -161,7 +165,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
     from colorizer.pipeline import Colorizer
 
     try:
-        colorizer = Colorizer.from_pretrained(opts.weights, device=opts.device)
+        colorizer = Colorizer.from_pretrained(opts.weights, device=opts.device, backend=opts.backend)
     except ColorizerError as err:
         log.error("%s", err)
         return 1

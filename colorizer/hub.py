@@ -1,7 +1,8 @@
 """Where generator weights come from: a Hub repo, a local folder, or the embedded default.
 
 A weights folder holds what `Generator.save_pretrained` writes: `config.json` and
-`model.safetensors`. Loading never unpickles anything, and a Hub that cannot be reached
+`model.safetensors`, and may hold `model.onnx` beside them (`python -m colorizer.export`), which
+runs with ONNX Runtime (`backend="onnx"`, or any path ending in .onnx). Loading never unpickles anything, and a Hub that cannot be reached
 (offline, no network, repo missing) falls back to the embedded default with a warning
 that says why, so the app and the CLI always have something to run.
 """
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_WEIGHTS = Path(__file__).parent / "weights" / "default"
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+ONNX_FILE = "model.onnx"  # the exported generator, beside the safetensors (colorizer.export)
+BACKENDS = ("pytorch", "onnx")
 MAX_CHANNELS = 4096  # widest layer a config may ask for (the largest preset uses 1024)
 CHANNEL_KEYS = ("middle_channels", "final_channels")
 FLAG_KEYS = ("self_attention", "blur", "spectral_norm", "restore")
@@ -41,40 +44,62 @@ class Weights:
     folder: Path
     description: str
     fallback_reason: str | None = None  # set when the requested source could not be used
+    onnx_file: Path | None = None  # set for the onnx backend: this file runs with ONNX Runtime
 
 
-def resolve(source: str | Path | None = None, revision: str | None = None) -> Weights:
+def resolve(source: str | Path | None = None, revision: str | None = None, backend: str = "pytorch") -> Weights:
     """Turn a user's weights choice into a local folder.
 
-    source: None (embedded default), a local folder, or a Hub repo id ("user/name").
+    source: None (embedded default), a local folder, a Hub repo id ("user/name"), or an .onnx file.
+    backend "onnx" takes the folder's or repo's model.onnx instead of its safetensors.
     """
+    if backend not in BACKENDS:
+        raise WeightsError(f"backend {backend!r}: choose from {', '.join(BACKENDS)}")
+    if str(source).lower().endswith(".onnx"):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"weights {source!r}: no such ONNX file")
+        return Weights(path.parent, f"ONNX file {path}", onnx_file=path)
     if source is None or str(source) == "default":
+        if backend == "onnx":
+            raise WeightsError("the embedded default has no ONNX model: export one with "
+                               "python -m colorizer.export --onnx model.onnx, then use --weights model.onnx")
         return Weights(EMBEDDED_WEIGHTS, "embedded default")
     path = Path(source).expanduser()
     if path.exists():
-        _check_folder(path)
+        _check_folder(path, backend)
+        if backend == "onnx":
+            return Weights(path, f"local folder {path} (ONNX)", onnx_file=path / ONNX_FILE)
         return Weights(path, f"local folder {path}")
     if not _REPO_ID.match(str(source)):
         raise WeightsError(f"weights {source!r}: no such folder, and not a Hub repo id (user/name)")
     try:
-        folder = _download(str(source), revision)
+        folder = _download(str(source), revision, backend)
     except Exception as err:  # any Hub failure: offline, DNS, 404, gated, timeout
         reason = f"could not get {source} from the Hugging Face Hub ({type(err).__name__}: {first_line(err)})"
         log.warning("%s; using the embedded default weights instead", reason)
         return Weights(EMBEDDED_WEIGHTS, "embedded default", fallback_reason=reason)
+    if backend == "onnx":
+        return Weights(folder, f"Hub {source} (ONNX)", onnx_file=folder / ONNX_FILE)
     return Weights(folder, f"Hub {source}")
 
 
-def _download(repo_id: str, revision: str | None) -> Path:
-    """Fetch config + weights (cached by huggingface_hub; works offline once cached)."""
+def _download(repo_id: str, revision: str | None, backend: str = "pytorch") -> Path:
+    """Fetch config + weights, or only model.onnx for the onnx backend (cached by huggingface_hub;
+    works offline once cached)."""
     from huggingface_hub import snapshot_download
 
-    folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=[CONFIG_FILE, WEIGHTS_FILE]))
-    _check_folder(folder)
+    files = [ONNX_FILE] if backend == "onnx" else [CONFIG_FILE, WEIGHTS_FILE]
+    folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=files))
+    _check_folder(folder, backend)
     return folder
 
 
-def _check_folder(folder: Path) -> None:
+def _check_folder(folder: Path, backend: str = "pytorch") -> None:
+    if backend == "onnx":
+        if not (folder / ONNX_FILE).is_file():
+            raise WeightsError(f"weights folder {folder} has no {ONNX_FILE} (export one with python -m colorizer.export)")
+        return
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (folder / name).is_file():
             raise WeightsError(f"weights folder {folder} has no {name} (expected what save_pretrained writes)")
@@ -190,3 +215,15 @@ def export(model: PyTorchModelHubMixin, folder: str | Path, card: str | None = N
         shutil.rmtree(folder)
     os.replace(tmp, folder)
     return folder
+
+
+def push_onnx(file: str | Path, repo_id: str, revision: str | None = None) -> str:
+    """Upload an exported model to `repo_id` as model.onnx, beside its safetensors; returns the commit URL.
+    The token comes from HF_TOKEN or the `hf auth login` cache, as everywhere in huggingface_hub."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, exist_ok=True)
+    commit = api.upload_file(path_or_fileobj=str(file), path_in_repo=ONNX_FILE, repo_id=repo_id, revision=revision,
+                             commit_message=f"Add {ONNX_FILE} (python -m colorizer.export)")
+    return str(getattr(commit, "commit_url", commit))

@@ -23,6 +23,7 @@ from colorizer.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_REND
 from colorizer.errors import ColorizerError
 from colorizer.generator import Generator
 from colorizer.imaging import STRIP_PIXELS, ImageSource, Photo, read_photo
+from colorizer.onnx_model import OnnxGenerator
 from colorizer.restore import RestoreOptions, restore_lightness
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,12 @@ def check_render_size(render_size: int) -> int:
 MAX_MODEL_PIXELS = MAX_RENDER_SIZE**2  # pixels per model call, all photos of a batch together
 
 
-def _checked(render_size: object, strength: object) -> tuple[int, float, list[str]]:
-    """Validated render size and strength, and the notes saying what was clamped."""
+def _checked(render_size: object, strength: object, model_limit: int | None = None) -> tuple[int, float, list[str]]:
+    """Validated render size and strength, and the notes saying what was clamped
+    (model_limit: the largest render size the model runs in bounded memory, see OnnxGenerator)."""
     (size, size_note), (gain, gain_note) = settings.check_render_size(render_size), settings.check_strength(strength)
+    if model_limit is not None and size > model_limit:
+        size, size_note = model_limit, f"render size {size} lowered to {model_limit}, the most this ONNX model runs at"
     return size, gain, [note for note in (size_note, gain_note) if note]
 
 
@@ -56,19 +60,23 @@ def _checked(render_size: object, strength: object) -> tuple[int, float, list[st
 class Colorizer:
     """Holds a generator ready for inference. Create with `Colorizer.from_pretrained(...)`."""
 
-    generator: Generator
+    generator: Generator | OnnxGenerator
     weights: hub.Weights
     device: torch.device
 
     @classmethod
     def from_pretrained(cls, source: str | None = None, device: str | None = None,
-                        revision: str | None = None) -> "Colorizer":
-        """source: Hub repo id, local folder, or None for the embedded default.
+                        revision: str | None = None, backend: str = "pytorch") -> "Colorizer":
+        """source: Hub repo id, local folder, .onnx file, or None for the embedded default.
+        backend "onnx" runs the folder's or repo's model.onnx with ONNX Runtime (CPU), as an .onnx file is.
 
         An unreachable Hub falls back to the embedded default (see `weights.fallback_reason`);
         a damaged local checkpoint raises WeightsError.
         """
-        generator, weights = hub.load_generator(hub.resolve(source, revision))
+        weights = hub.resolve(source, revision, backend)
+        if weights.onnx_file is not None:
+            return cls(OnnxGenerator(weights.onnx_file).to(torch.device(device or "cpu")), weights, torch.device("cpu"))
+        generator, weights = hub.load_generator(weights)
         dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         generator.bake()  # freeze spectral norm, fold BN: nothing normalises at inference time
         return cls(generator.to(dev).eval(), weights, dev)
@@ -77,6 +85,11 @@ class Colorizer:
     def description(self) -> str:
         """Which weights are in use, for people (the app shows this)."""
         return self.weights.description
+
+    @property
+    def _render_limit(self) -> int | None:
+        """The largest render size the generator runs at (None: any); ONNX models have one."""
+        return getattr(self.generator, "max_render_size", None)
 
     @property
     def can_restore(self) -> bool:
@@ -101,7 +114,7 @@ class Colorizer:
         infinity raise SettingsError); `result.info["notes"]` lists what was clamped and anything
         else worth knowing about the input (e.g. only the first frame of an animation was used).
         """
-        render_size, strength, notes = _checked(render_size, strength)
+        render_size, strength, notes = _checked(render_size, strength, self._render_limit)
         max_pixels, pixels_note = settings.check_max_pixels(max_pixels)
         photo = self._read(image, max_pixels, restore)
         photo.notes[:0] = notes + ([pixels_note] if pixels_note else [])
@@ -117,7 +130,7 @@ class Colorizer:
         explains why that input could not be used (so one bad file never stops the rest).
         Settings are checked as in `colorize`; their notes go to every result's `info["notes"]`.
         """
-        render_size, strength, notes = _checked(render_size, strength)
+        render_size, strength, notes = _checked(render_size, strength, self._render_limit)
         batch_size, batch_note = settings.check_batch_size(batch_size)
         max_pixels, pixels_note = settings.check_max_pixels(max_pixels)
         notes += [note for note in (batch_note, pixels_note) if note]
@@ -148,8 +161,9 @@ class Colorizer:
         Photos that share a render shape go through the model together, at most MAX_MODEL_PIXELS
         (one maximum-size render) per call, so a large batch size never multiplies the memory peak.
         """
-        render_size = check_render_size(render_size)
-        shapes = [render_shape(*p.size, render_size) for p in photos]
+        render_size = min(check_render_size(render_size), self._render_limit or MAX_RENDER_SIZE)
+        fixed = getattr(self.generator, "fixed_shape", None)  # an ONNX model exported at one size runs at it
+        shapes = [fixed or render_shape(*p.size, render_size) for p in photos]
         out: list[torch.Tensor | None] = [None] * len(photos)
         for shape in dict.fromkeys(shapes):
             same = [i for i, s in enumerate(shapes) if s == shape]

@@ -28,6 +28,7 @@ import torch
 from colorizer import classical, color
 from colorizer.generator import Generator
 from colorizer.imaging import image_to_lightness, lightness_to_image
+from colorizer.onnx_model import OnnxGenerator
 
 
 @dataclass
@@ -87,7 +88,7 @@ def in_tiles(lightness: torch.Tensor, step: Callable[[torch.Tensor], torch.Tenso
     return out
 
 
-def learned_step(generator: Generator, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+def learned_step(generator: Generator | OnnxGenerator, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
     """(1, h, w) L -> the restore generator's restored L, same shape."""
 
     @torch.inference_mode()
@@ -103,7 +104,7 @@ def denoise_step(lightness: torch.Tensor) -> torch.Tensor:
     return image_to_lightness(classical.denoise_nlm(lightness_to_image(lightness)))
 
 
-def restore_lightness(lightness: torch.Tensor, generator: Generator, device: torch.device,
+def restore_lightness(lightness: torch.Tensor, generator: Generator | OnnxGenerator, device: torch.device,
                       options: RestoreOptions | None = None) -> torch.Tensor:
     """The whole restoration of (1, H, W) L: classical clean-up, the model if it can restore, denoising."""
     options = (options or RestoreOptions()).resolved(generator.config.restore)

@@ -1,0 +1,181 @@
+"""Export the generator to ONNX, for apps, phones and browsers where PyTorch is too heavy.
+
+    python -m colorizer.export --onnx model.onnx --dynamic-size                 # embedded default
+    python -m colorizer.export --onnx model.onnx --weights user/name --dynamic-size --push-to-hub user/name
+    python -m colorizer --weights model.onnx photos/ -o out/                    # run it (ONNX Runtime, CPU)
+
+The ONNX model is only the network, L -> ab (colorizer.onnx_model has the shapes); the Lab
+conversion, resizing and restoration tiles stay in Python/NumPy around it (colorizer.pipeline).
+It is made by torch.onnx's dynamo exporter (torch.export + onnxscript), from the baked generator
+(spectral norm frozen, batch norm folded). With --dynamic-size it takes any batch and any height
+and width that are multiples of 32, as the pipeline renders; without, one square --size.
+
+Self-attention runs as one block in the ONNX graph: its scores take (H/8 * W/8)^2 * 4 bytes,
+64 MiB at render size 512 and 1 GiB at 1024 (PyTorch computes them in bounded chunks instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+from colorizer.defaults import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
+from colorizer.errors import ColorizerError, WeightsError, first_line
+
+log = logging.getLogger("colorizer.export")
+MIN_OPSET = 18  # the oldest opset the dynamo exporter writes
+
+
+@contextlib.contextmanager
+def _attention_in_one_block() -> Iterator[None]:
+    """Self-attention without query chunks while tracing: the chunk count depends on the input size,
+    which a graph with dynamic height and width cannot hold, and one block gives the same numbers."""
+    from colorizer import layers
+
+    saved = layers.ATTENTION_CHUNK_BYTES
+    layers.ATTENTION_CHUNK_BYTES = sys.maxsize
+    try:
+        yield
+    finally:
+        layers.ATTENTION_CHUNK_BYTES = saved
+
+
+def export_onnx(target: str | Path, weights: str | None = None, opset: int | None = None,
+                dynamic_size: bool = True, size: int = DEFAULT_RENDER_SIZE) -> Path:
+    """Write the generator of `weights` (hub.resolve's sources) to `target` as one ONNX file, atomically.
+
+    The generator's config.json goes into the model's metadata (colorizer.onnx_model.CONFIG_KEY).
+    """
+    try:
+        import onnx
+        import onnxscript  # noqa: F401  (torch.onnx's dynamo exporter needs it)
+    except ImportError as err:
+        raise ColorizerError(f"exporting needs {err.name}: pip install -r requirements-train.txt") from None
+    import torch
+    from torch.export import Dim
+
+    from colorizer import hub
+    from colorizer.onnx_model import CONFIG_KEY
+
+    if opset is not None and opset < MIN_OPSET:
+        raise ColorizerError(f"--opset {opset}: the exporter writes opset {MIN_OPSET} or newer")
+    if size % 32 or not 32 <= size <= MAX_RENDER_SIZE:
+        raise ColorizerError(f"--size {size}: must be a multiple of 32 from 32 to {MAX_RENDER_SIZE}")
+    resolved = hub.resolve(weights)
+    if resolved.onnx_file is not None:
+        raise ColorizerError(f"--weights {weights}: already an ONNX model; export from a safetensors folder or Hub repo")
+    generator, source = hub.load_generator(resolved)
+    if source.fallback_reason:
+        raise WeightsError(source.fallback_reason)  # exporting the embedded default instead would surprise
+    generator.bake()
+    target = Path(target)
+    if dynamic_size:
+        # batch 2 and 256x320 while tracing: sizes of 1 would be fixed into the graph
+        example = torch.zeros(2, 1, 256, 320)
+        sides = MAX_RENDER_SIZE // 32
+        shapes = {"l_norm": {0: Dim("batch", min=1, max=64), 2: 32 * Dim("height32", min=1, max=sides),
+                             3: 32 * Dim("width32", min=1, max=sides)}}
+    else:
+        example = torch.zeros(2, 1, size, size)
+        shapes = {"l_norm": {0: Dim("batch", min=1, max=64)}}
+    try:
+        with _attention_in_one_block(), torch.no_grad():
+            program = torch.onnx.export(generator, (example,), input_names=["l_norm"], output_names=["ab"],
+                                        opset_version=opset, dynamo=True, dynamic_shapes=shapes,
+                                        external_data=False, verbose=False)
+    except Exception as err:  # the exporter's own error types vary by version
+        raise ColorizerError(f"ONNX export failed ({type(err).__name__}: {first_line(err)})") from None
+    model = program.model_proto
+    meta = {CONFIG_KEY: json.dumps(asdict(generator.config)), "colorizer.weights": source.description}
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(model)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    try:
+        onnx.save_model(model, temp)
+        os.replace(temp, target)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+    return target
+
+
+def max_ab_difference(onnx_file: str | Path, weights: str | None, shape: tuple[int, int] = (256, 320)) -> float:
+    """Largest |ab| difference, in Lab units, between the ONNX model and PyTorch on a smooth test pattern."""
+    import torch
+
+    from colorizer import color, hub
+    from colorizer.onnx_model import OnnxGenerator
+
+    generator, _ = hub.load_generator(hub.resolve(weights))
+    generator.bake()
+    h, w = shape
+    ramp = torch.linspace(-1, 1, w)[None, :] * torch.cos(torch.linspace(0, 6, h))[:, None]
+    x = ramp[None, None].clamp(-1, 1)
+    with torch.inference_mode():
+        ours, theirs = generator(x)[:, :2], OnnxGenerator(onnx_file)(x)[:, :2]
+    return float((color.denormalize_ab(ours) - color.denormalize_ab(theirs)).abs().max())
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m colorizer.export",
+        description="Export the generator (L -> ab) to an ONNX file that runs with ONNX Runtime: pass it to "
+        "python -m colorizer --weights FILE.onnx, Colorizer.from_pretrained('FILE.onnx') or COLORIZER_WEIGHTS.")
+    p.add_argument("--onnx", type=Path, required=True, metavar="FILE", help="the ONNX file to write (replaced atomically)")
+    p.add_argument("--weights", default=None, metavar="SRC",
+                   help="Hub repo id (user/name) or local folder with config.json + model.safetensors; "
+                   "default: the weights embedded in this package")
+    p.add_argument("--opset", type=int, default=None, metavar="N",
+                   help=f"ONNX opset to write ({MIN_OPSET} or newer) [the exporter's recommended one]")
+    p.add_argument("--dynamic-size", action="store_true",
+                   help="any batch size and any height and width that are multiples of 32 (what the pipeline uses "
+                   "at every render size); without it the model takes one square --size only")
+    p.add_argument("--size", type=int, default=DEFAULT_RENDER_SIZE, metavar="N",
+                   help="side, in pixels, of a fixed-size export (a multiple of 32) [%(default)s]")
+    p.add_argument("--push-to-hub", default=None, metavar="REPO",
+                   help="also upload the file to this Hub repo as model.onnx, beside its safetensors (needs HF_TOKEN "
+                   "or `hf auth login`); run it later with --weights REPO --backend onnx")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for chatty in ("onnxscript", "onnx_ir"):  # the exporter's optimiser logs every rewrite at INFO
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    args = parse_args(argv)
+    try:
+        path = export_onnx(args.onnx, args.weights, args.opset, args.dynamic_size, args.size)
+        shape = (256, 320) if args.dynamic_size else (args.size, args.size)
+        log.info("wrote %s (%.1f MB); max |ab| difference from PyTorch on a test pattern: %.4f Lab units",
+                 path, path.stat().st_size / 1e6, max_ab_difference(path, args.weights, shape))
+    except ColorizerError as err:
+        log.error("error: %s", err)
+        return 1
+    except OSError as err:  # the target folder cannot be made or written
+        log.error("error: could not write %s (%s)", args.onnx, err)
+        return 1
+    if args.push_to_hub:
+        from colorizer import hub
+
+        try:
+            log.info("uploaded: %s", hub.push_onnx(path, args.push_to_hub))
+        except Exception as err:  # network, auth, permissions: the local file is written either way
+            log.error("error: could not upload %s to %s (%s: %s)", path, args.push_to_hub, type(err).__name__,
+                      first_line(err))
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Run an exported generator (`python -m colorizer.export`) with ONNX Runtime on the CPU.
+
+    L (B, 1, H, W) in [-1, 1]  ->  ab (B, 2, H, W) / AB_SCALE in [-1, 1]  (+ restored L if restore)
+
+`OnnxGenerator` is called like `Generator`, so the pipeline and the restoration tiles use it
+unchanged: the Lab conversion stays in Python/NumPy around it. A model exported with dynamic
+size takes any H, W (edge-padded here to multiples of 32, as `Generator.forward` does); one
+exported at a fixed size takes at most that size (smaller inputs are padded up to it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from colorizer.errors import WeightsError, first_line
+
+CONFIG_KEY = "colorizer.config"  # metadata entry holding the generator's config.json (set by the exporter)
+ORT_REQUIREMENT = "onnxruntime==1.32.0"  # as pinned in requirements.txt
+# The exported graph holds self-attention's scores in one block, (H/8 * W/8)^2 floats: 1 GiB at 1024 x 1024,
+# 16 GiB at 2048. The pipeline renders a dynamic-size ONNX model at most this large.
+MAX_ONNX_RENDER_SIZE = 1024
+
+
+@dataclass
+class OnnxConfig:
+    """What the pipeline needs to know about an ONNX generator (mirrors GeneratorConfig's use)."""
+
+    restore: bool  # a third output channel holds the restored lightness
+    encoder: str = "unknown"  # from the exporter's metadata, for descriptions
+    chroma_gain: float = 1.0  # from the exporter's metadata: the weights' calibrated gain (GeneratorConfig)
+
+
+def _require_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise WeightsError(f"ONNX weights need ONNX Runtime, which is not installed: pip install {ORT_REQUIREMENT}"
+                           ) from None
+    return onnxruntime
+
+
+def _size(dim: object) -> int | None:
+    """A fixed dimension as an int; None for a symbolic (dynamic) one."""
+    return dim if isinstance(dim, int) else None
+
+
+class OnnxGenerator:
+    """An ONNX Runtime session with the generator's calling convention (torch tensors in and out)."""
+
+    def __init__(self, path: str | Path, threads: int = 0, optimization: str = "all"):
+        """threads: intra-op threads (0 = ONNX Runtime's choice, one per physical core);
+        optimization: ONNX Runtime graph optimisation level ("disable", "basic", "extended", "all")."""
+        ort = _require_onnxruntime()
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise WeightsError(f"{self.path}: no such ONNX file")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[optimization]
+        options.log_severity_level = 3  # errors only: its warnings about unused initialisers are noise here
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # ONNX Runtime raises its own types for protobuf and graph errors
+            raise WeightsError(f"{self.path}: damaged or not an ONNX model ({first_line(err)})") from None
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        shape = inputs[0].shape if len(inputs) == 1 else []
+        out_shape = outputs[0].shape if outputs else []
+        channels = _size(out_shape[1]) if len(out_shape) == 4 else None
+        if (len(shape) != 4 or _size(shape[1]) != 1 or inputs[0].type != "tensor(float)" or channels not in (2, 3)):
+            raise WeightsError(f"{self.path}: not a colorizer model: it takes {[(i.name, i.type, i.shape) for i in inputs]} "
+                               f"and gives {[(o.name, o.shape) for o in outputs]}, not L (N, 1, H, W) float -> "
+                               "ab (N, 2 or 3, H, W); export one with python -m colorizer.export")
+        self.input_name = inputs[0].name
+        self.batch = _size(shape[0])  # None: any batch size
+        # (h, w) when exported at a fixed size; None: any multiple of 32
+        self.fixed_shape = (shape[2], shape[3]) if _size(shape[2]) and _size(shape[3]) else None
+        self.max_render_size = None if self.fixed_shape else MAX_ONNX_RENDER_SIZE
+        meta = self.session.get_modelmeta().custom_metadata_map
+        exported = json.loads(meta[CONFIG_KEY]) if CONFIG_KEY in meta else {}
+        self.config = OnnxConfig(restore=channels == 3, encoder=exported.get("encoder", "unknown"),
+                                 chroma_gain=float(exported.get("chroma_gain", 1.0)))
+
+    def __call__(self, l_norm: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) L in [-1, 1] -> (B, 2 or 3, H, W), as `Generator.forward`."""
+        b, _, h, w = l_norm.shape
+        if self.fixed_shape is not None:
+            fh, fw = self.fixed_shape
+            if h > fh or w > fw:
+                raise WeightsError(f"{self.path}: this ONNX model was exported for {fh}x{fw} pixels and cannot take "
+                                   f"{h}x{w}; export it with --dynamic-size")
+            pad_h, pad_w = fh - h, fw - w
+        else:
+            pad_h, pad_w = (-h) % 32, (-w) % 32
+        x = F.pad(l_norm.float(), (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else l_norm.float()
+        x = x.cpu().numpy()
+        step = self.batch or b  # a model exported for one batch size runs the photos one call each
+        try:
+            out = np.concatenate([self.session.run(None, {self.input_name: x[i : i + step]})[0]
+                                  for i in range(0, b, step)])
+        except Exception as err:  # shape errors and the like, reported by ONNX Runtime
+            raise WeightsError(f"{self.path}: ONNX Runtime could not run it on a {h}x{w} input "
+                               f"({first_line(err)})") from None
+        return torch.from_numpy(out[..., :h, :w])
+
+    def to(self, device: torch.device) -> "OnnxGenerator":
+        """ONNX weights run on the CPU only (the device argument must be cpu)."""
+        if torch.device(device).type != "cpu":
+            raise WeightsError(f"{self.path}: ONNX weights run on the CPU only, not on {device}")
+        return self
