@@ -153,22 +153,25 @@ def _to_bool(text: str) -> bool:
 
 
 def weights_label(weights: "Weights") -> str:
-    """How the weights are named in a file: "embedded default", a Hub repo id, or "local folder
-    NAME" (the folder's name only: its full path would tell strangers about the user's disk)."""
+    """How the weights are named in a file: "embedded default", a Hub repo id, "local folder NAME"
+    or "ONNX file NAME" (names only: a full path would tell strangers about the user's disk)."""
     from colorizer.hub import EMBEDDED_WEIGHTS
 
     if Path(weights.folder) == EMBEDDED_WEIGHTS:
         return "embedded default"
     if weights.description.startswith("Hub "):
         return weights.description.removeprefix("Hub ")
+    if weights.onnx_file is not None:
+        return f"ONNX file {Path(weights.onnx_file).name}"
     return f"local folder {Path(weights.folder).name}"
 
 
 def weights_sha256(weights: "Weights") -> str:
-    """SHA-256 of the weights file (model.safetensors), computed once per file version."""
+    """SHA-256 of the weights file that runs (model.safetensors, or the .onnx file), computed once
+    per file version."""
     from colorizer.hub import WEIGHTS_FILE
 
-    file = Path(weights.folder) / WEIGHTS_FILE
+    file = Path(weights.onnx_file) if weights.onnx_file is not None else Path(weights.folder) / WEIGHTS_FILE
     stat = file.stat()
     return _sha256(file, stat.st_size, stat.st_mtime_ns)
 

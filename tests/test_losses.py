@@ -3,7 +3,6 @@ the colourfulness term; the GAN losses have the right sign."""
 
 from __future__ import annotations
 
-import logging
 import math
 
 import numpy as np

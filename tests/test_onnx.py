@@ -2,6 +2,7 @@
 photos against PyTorch, through the library, the CLI and the app's weights setting; the Hub mocked
 at its boundary."""
 
+import hashlib
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import torch
 from onnx import TensorProto, helper
 from PIL import Image
 
-from colorizer import color, hub
+from colorizer import color, hub, provenance
 from colorizer.errors import WeightsError
 from colorizer.export import export_onnx
 from colorizer.imaging import read_photo
@@ -82,6 +83,9 @@ def test_cli_runs_onnx_weights_into_a_real_file(default_onnx, tmp_path):
         assert out.size == photo.size and out.mode == "RGB"
         rgb = np.asarray(out, dtype=np.int16)
     assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 2  # coloured, not the gray input back
+    facts = provenance.read(tmp_path / "out" / "coffee.png")
+    assert facts.weights == "ONNX file model.onnx" and facts.weights_sha256 == hashlib.sha256(
+        default_onnx.read_bytes()).hexdigest()
 
 
 def test_folder_and_hub_repo_with_backend_onnx(default_onnx, monkeypatch):

@@ -29,8 +29,10 @@ def test_pyproject_pins_what_the_requirements_files_pin():
     extras = project["optional-dependencies"]
     assert project["dependencies"] == requirement_lines("requirements.txt")
     assert extras["train"] == requirement_lines("requirements-train.txt")
-    assert [r for r in extras["dev"] if r != "colorizer[train]"] == requirement_lines("requirements-dev.txt")
-    assert "colorizer[train]" in extras["dev"]  # requirements-dev.txt includes requirements-train.txt
+    assert extras["c2pa"] == requirement_lines("requirements-c2pa.txt")
+    assert [r for r in extras["dev"] if not r.startswith("colorizer[")] == requirement_lines("requirements-dev.txt")
+    # requirements-dev.txt includes requirements-train.txt and requirements-c2pa.txt
+    assert {"colorizer[train]", "colorizer[c2pa]"} <= set(extras["dev"])
     for line in requirement_lines("requirements.txt") + extras["train"]:
         assert re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", line), f"not pinned with ==: {line}"
 
