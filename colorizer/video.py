@@ -27,11 +27,10 @@ from itertools import islice
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from colorizer import settings
 from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
-from PIL import Image
-
 from colorizer.imaging import Photo, image_to_lightness
 from colorizer.pipeline import Colorizer, join_lightness, render_shape
 from colorizer.restore import RestoreOptions, restore_lightness
@@ -147,19 +146,22 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
         colour = MotionAwareAverage(options.memory, options.motion)
         grain = MotionAwareAverage(options.denoise if restore else 0.0, options.motion)
         while batch := list(islice(grays, checked.batch_size)):
-            photos, guides = [], []
+            photos, guides, starts = [], [], []
             for gray in batch:
                 lightness = image_to_lightness(Image.fromarray(gray))  # (1, H, W) L in [0, 100]
                 shape = render_shape(gray.shape[1], gray.shape[0], checked.render_size)
-                if cuts(_small(lightness, shape)):
-                    colour.reset()
+                starts.append(cuts(_small(lightness, shape)))
+                if starts[-1]:
                     grain.reset()
                 if restore_options is not None:
                     lightness = restore_lightness(lightness, colorizer.generator, colorizer.device, restore_options)
                     lightness = grain(lightness, _smooth(lightness))
                 photos.append(Photo(lightness, None, os.fspath(src)))
                 guides.append(_smooth(_small(lightness, shape)))
-            for photo, guide, ab in zip(photos, guides, colorizer.predict_ab(photos, checked.render_size)):
+            for photo, guide, start, ab in zip(photos, guides, starts,
+                                               colorizer.predict_ab(photos, checked.render_size)):
+                if start:
+                    colour.reset()
                 yield join_lightness(photo.lightness, colour(ab, guide) * checked.strength)
 
     report = transcode(src, dst, transform, checked.crf, checked.max_pixels, progress)
