@@ -148,19 +148,19 @@ def rss_mib() -> float:
 
 
 def memory(colorizer: Colorizer, folder: Path, frames: int) -> None:
-    script = FilmScript.from_photos(*default_photos(), 640, 360, still=frames // 2, pan=0,
+    script = FilmScript.from_photos(*default_photos(), 320, 180, still=frames // 2, pan=0,
                                     after_cut=frames - frames // 2)
     film = folder / "long.mp4"
     write_film(film, script)
     samples: dict[int, float] = {}
-    marks = {frames // 10, frames // 2, frames}
+    marks = {frames // 10, frames // 4, frames // 2, 3 * frames // 4, frames}
 
     def sample(done: int) -> None:
         if done in marks:
             samples[done] = rss_mib()
 
-    colorize_video(colorizer, film, folder / "long-out.mp4", render_size=256, progress=sample)
-    print(f"\n## Memory: 640x360, {frames} frames ({frames / 24 / 60:.1f} min at 24 fps), render size 256\n")
+    colorize_video(colorizer, film, folder / "long-out.mp4", render_size=128, progress=sample)
+    print(f"\n## Memory: 320x180, {frames} frames ({frames / 24 / 60:.1f} min at 24 fps), render size 128\n")
     print("| after frame | resident (MiB) |")
     print("|---:|---:|")
     for done, mib in sorted(samples.items()):
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--render-size", type=int, default=512)
     parser.add_argument("--per-shot", type=int, default=12, help="frames per shot of the quality film [%(default)s]")
     parser.add_argument("--speed-frames", type=int, default=12, help="frames per speed run [%(default)s]")
-    parser.add_argument("--memory-frames", type=int, default=1440, help="frames of the long film [%(default)s]")
+    parser.add_argument("--memory-frames", type=int, default=1200, help="frames of the long film [%(default)s]")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
