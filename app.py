@@ -10,7 +10,7 @@ each photo is admitted only while the memory it is estimated to need (colorizer.
 budget, so concurrent large renders wait instead of adding up (COLORIZER_MEMORY_BUDGET_MB).
 Results stay downloadable for COLORIZER_RESULT_MAX_AGE_S seconds, then are deleted.
 When the Hub cannot be reached (or HF_HUB_OFFLINE=1) the embedded default is used, and the page says so.
-API users call the `/colorize` endpoint (and `/colorize_batch`), e.g. with gradio_client; numbers
+API users call the `/colorize` endpoint (and `/colorize_batch`, `/colorize_film`), e.g. with gradio_client; numbers
 are checked by colorizer.settings (out of range: clamped, with a note; NaN or infinity: refused).
 """
 
@@ -36,6 +36,7 @@ from colorizer.defaults import (DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MAX_STRENG
                                 MIN_STRENGTH)
 from colorizer.errors import ColorizerError
 from colorizer.imaging import NOTES, gray_image, open_image
+from colorizer.videoio import probe, read_frame
 from colorizer.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
 from colorizer.pipeline import Colorizer
 
@@ -43,6 +44,9 @@ WEIGHTS_ENV = "COLORIZER_WEIGHTS"  # comma-separated Hub repo ids or local folde
 MAX_PIXELS = 50_000_000  # at most 1.25 GiB per request (measured, docs/BENCHMARKS.md); larger is refused unread
 MAX_FILE_SIZE_MB = 50  # enforced by Gradio at upload
 MAX_BATCH_FILES = 50
+MAX_FILM_PIXELS = 1920 * 1080  # per frame: a film is many photos, so far fewer pixels each than a photo may have
+MAX_FILM_FRAMES = 3000  # two minutes at 25 frames/s: minutes of work on a CPU Space
+FILM_BATCH = 4  # frames per model call; the memory estimate counts them all
 CONCURRENCY = 2  # requests using the model at once; the rest wait in the queue
 QUEUE_SIZE = 32  # requests beyond this are turned away instead of waiting for minutes
 # Memory the photos being worked on may need together, beyond the loaded model (estimates from
@@ -96,6 +100,10 @@ def _user_error(message: str) -> gr.Error:
 
 def _result_name(name: str) -> str:
     return f"{Path(name).stem}-colorized.png"
+
+
+def _film_name(name: str) -> str:
+    return f"{Path(name).stem}-colorized.mp4"
 
 
 _IN_USE: set[Path] = set()  # folders of requests still running: never pruned, however long they take
@@ -241,6 +249,40 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
             summary += "\n\nNotes:\n" + "\n".join(f"- {html.escape(note)}" for note in notes)
         return str(zip_path), summary
 
+    def colorize_film(film: dict | None, render_size: float = DEFAULT_RENDER_SIZE, strength: float = 1.0,
+                      variant: str = variants[0], restore: bool = False,
+                      progress: gr.Progress = gr.Progress()) -> tuple[tuple[Image.Image, Image.Image], str, str, str]:
+        """Colorize a film (flicker-free, sound kept); returns (before, after) of its middle frame for the
+        slider, the film to play, the same film to download, and notes.
+
+        Unprocessed input, as for `colorize`: gr.Video would run FFmpeg on the upload first; here the
+        file is probed and decoded by colorizer.videoio, with messages meant for people."""
+        if not film or not film.get("path"):
+            raise _user_error("Add a film first: drop it in the box or click to upload.")
+        model = pick(variant)
+        render_size, strength, notes = _checked(render_size, strength)
+        path, name = film["path"], film.get("orig_name") or Path(film["path"]).name
+        try:
+            info = probe(path, MAX_FILM_PIXELS)
+            if info.frames > MAX_FILM_FRAMES:
+                raise _user_error(html.escape(f"{name}: {info.frames} frames is more than {MAX_FILM_FRAMES} "
+                                              "at once; cut it shorter, or use the command line"))
+            estimate = FILM_BATCH * estimate_request_bytes(info.width, info.height, render_size, bool(restore))
+            with gate.admit(estimate), _new_folder() as folder:
+                result = folder / _film_name(name)
+                total = info.frames or None
+                progress((0, total), desc="Colorizing", unit="frames")
+                report = model.colorize_video(
+                    path, result, render_size, strength, MAX_FILM_PIXELS, bool(restore), batch_size=FILM_BATCH,
+                    progress=lambda done: progress((done, total), desc="Colorizing", unit="frames"))
+                middle = report.frames // 2
+                before = gray_image(Image.fromarray(read_frame(path, middle)))
+                after = Image.fromarray(read_frame(result, middle))
+        except ColorizerError as err:
+            raise _user_error(_user_message(err, path, name)) from None
+        notes += report.notes
+        return (before, after), str(result), str(result), "\n".join(f"- {html.escape(note)}" for note in notes)
+
     with gr.Blocks(title="Colorize old photos", delete_cache=(CLEANUP_EVERY_S, RESULT_MAX_AGE_S)) as demo:
         gr.Markdown(
             "# Colorize old photos\n"
@@ -283,11 +325,27 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                     zip_file = gr.File(label="Colorized photos (zip)", interactive=False, elem_id="batch-out")
                     summary = gr.Markdown(label="Summary")
             run_batch = gr.Button("Colorize all", variant="primary")
+        with gr.Tab("Film"):
+            with gr.Row():
+                with gr.Column():
+                    film = gr.Video(label="Your film", sources=["upload"], elem_id="film-in", height=360)
+                    run_film = gr.Button("Colorize film", variant="primary")
+                    gr.Markdown(f"Up to {MAX_FILM_FRAMES} frames of up to 1920x1080. Colour stays steady from "
+                                "frame to frame and starts afresh at each cut; the sound is kept.")
+                with gr.Column():
+                    film_slider = gr.ImageSlider(label="Before / after: the middle frame", format="png",
+                                                 interactive=False, elem_id="film-frame")
+                    film_out = gr.Video(label="Colorized film", interactive=False, elem_id="film-out")
+                    film_download = gr.File(label="Colorized film (MP4)", interactive=False, elem_id="film-download")
+                    film_note = gr.Markdown(elem_id="film-note")
         controls = [render_size, strength, variant, restore]
         run.click(colorize, [photo, *controls], [slider, download, note], api_name="colorize", preprocess=False,
                   concurrency_limit=CONCURRENCY, concurrency_id="model")
         run_batch.click(colorize_batch, [files, *controls], [zip_file, summary], api_name="colorize_batch",
                         preprocess=False, concurrency_limit=CONCURRENCY, concurrency_id="model")
+        run_film.click(colorize_film, [film, *controls], [film_slider, film_out, film_download, film_note],
+                       api_name="colorize_film", preprocess=False, concurrency_limit=CONCURRENCY,
+                       concurrency_id="model")
     return demo.queue(max_size=QUEUE_SIZE)
 
 

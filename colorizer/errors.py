@@ -21,3 +21,7 @@ class WeightsError(ColorizerError):
 
 class SettingsError(ColorizerError):
     """A number given for a setting is not a finite number (see colorizer.settings)."""
+
+
+class VideoError(ColorizerError):
+    """The input is not a usable film: not a video, no video stream, damaged, empty, or too large."""

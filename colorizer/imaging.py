@@ -17,7 +17,8 @@ import secrets
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -217,8 +218,10 @@ def encodable(image: Image.Image, fmt: str) -> Image.Image:
     return image.convert("RGB") if fmt == "JPEG" and image.mode == "RGBA" else image
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
-    """Write a file atomically: a crash or a full disk never leaves a half-written file at `path`.
+@contextmanager
+def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file to write instead of `path`, renamed to `path` when the block ends without an
+    error and removed when it raises: a crash or a full disk never leaves a half-written file at `path`.
 
     The temporary file is `.<name>.<pid>.<random>.tmp` next to `path`; if the process is killed
     (kill -9, power loss) before it is renamed, `remove_stale_temps` removes it on the next run.
@@ -230,18 +233,23 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
     while True:
         tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
             break
         except FileExistsError:
             continue
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Write a file through `write(fh)` atomically (see atomic_target)."""
+    with atomic_target(path) as tmp, open(tmp, "wb") as fh:
+        write(fh)
+    return Path(path)
 
 
 _TEMP_NAME = re.compile(r"^\..+?\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")  # save_image's, before and after the pid
@@ -286,13 +294,15 @@ def _process_exists(pid: int) -> bool:
 
 
 def find_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    """Expand files, folders and globs into image paths; also return a message for each input
+    """Expand files, folders and globs into image and film paths; also return a message for each input
     that could not be used (matched nothing, or is a symlink to nothing).
 
     The same file under two spellings (relative, absolute, through a symlink) is taken once.
     Results of this package (they carry its provenance) found in folders or globs are never inputs, so its
     OUTDIR may be, or be inside, an input folder; a result named explicitly is taken.
     """
+    from colorizer.videoio import VIDEO_SUFFIXES  # films are found in folders too (av: only when searching)
+
     found: dict[Path, Path] = {}  # real path -> the spelling first given
     problems: list[str] = []
 
@@ -306,7 +316,7 @@ def find_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
         path = Path(item)
         if path.is_dir():
             for p in sorted(path.rglob("*")):
-                if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink()):
+                if p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES and (p.is_file() or p.is_symlink()):
                     add(p, expanded=True)
         elif path.is_file() or path.is_symlink():
             add(path, expanded=False)

@@ -39,11 +39,17 @@ def describe(path: Path) -> dict[str, str] | None:
     """Everything the file says about itself (keys: Provenance.as_dict's, then original_taken,
     original_camera, c2pa_manifest when known); None when it has no colorizer provenance.
     Raises OSError / UnidentifiedImageError when it cannot be read."""
-    with Image.open(path) as image:
-        facts = provenance.read(image)
-        exif = image.getexif()
-        taken = exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal)
-        camera = " ".join(str(exif[t]).strip() for t in (ExifTags.Base.Make, ExifTags.Base.Model) if t in exif)
+    taken, camera = None, ""
+    try:
+        with Image.open(path) as image:
+            facts = provenance.read(image)
+            exif = image.getexif()
+            taken = exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal)
+            camera = " ".join(str(exif[t]).strip() for t in (ExifTags.Base.Make, ExifTags.Base.Model) if t in exif)
+    except UnidentifiedImageError:  # a film says it in its container tags, or the file is unreadable
+        facts = provenance.read(path)
+        if facts is None:
+            raise
     if facts is None:
         return None
     values = facts.as_dict()
@@ -56,9 +62,9 @@ def describe(path: Path) -> dict[str, str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m colorizer.inspect",
-                                description="Print what image files say about themselves: whether colorizer "
+                                description="Print what image and film files say about themselves: whether colorizer "
                                 "made them, with which weights and settings, and the original's EXIF kept.")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files (any kind Pillow reads)")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files (any kind Pillow reads) or films this tool wrote")
     p.add_argument("--json", action="store_true", help="one JSON object per file, for programs")
     args = p.parse_args(argv)
     status = 0

@@ -10,8 +10,10 @@ the render size, not the photo; sharpness comes from the photo's own lightness.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,12 +21,16 @@ import torch.nn.functional as F
 from PIL import Image
 
 from colorizer import color, hub, provenance, settings
-from colorizer.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
+from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
 from colorizer.errors import ColorizerError
 from colorizer.generator import Generator
 from colorizer.imaging import STRIP_PIXELS, ImageSource, Photo, read_photo
 from colorizer.onnx_model import OnnxGenerator
 from colorizer.restore import RestoreOptions, restore_lightness
+
+if TYPE_CHECKING:
+    from colorizer.video import TemporalOptions
+    from colorizer.videoio import FilmReport
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +159,18 @@ class Colorizer:
         results = iter(self.predict_ab(photos, render_size)) if photos else iter(())
         for item in pending:
             yield self._finish(item, next(results), strength, facts) if isinstance(item, Photo) else item
+
+    def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, render_size: int = DEFAULT_RENDER_SIZE,
+                       strength: float = 1.0, max_pixels: int = DEFAULT_MAX_PIXELS,
+                       restore: bool | RestoreOptions = False, crf: int = DEFAULT_CRF, batch_size: int = 4,
+                       temporal: "TemporalOptions | None" = None,
+                       progress: Callable[[int], None] | None = None) -> "FilmReport":
+        """Colorize the film SRC into DST (.mp4, .mov or .mkv): flicker-free, time stamps and sound kept,
+        written atomically. See colorizer.video.colorize_video."""
+        from colorizer.video import colorize_video
+
+        return colorize_video(self, src, dst, render_size, strength, max_pixels, restore, crf, batch_size,
+                              temporal, progress)
 
     @torch.inference_mode()
     def predict_ab(self, photos: list[Photo], render_size: int = DEFAULT_RENDER_SIZE) -> list[torch.Tensor]:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PIL import ExifTags, Image, ImageDraw, ImageFont, PngImagePlugin
+from PIL import ExifTags, Image, ImageDraw, ImageFont, PngImagePlugin, UnidentifiedImageError
 
 from colorizer import __version__
 from colorizer.errors import ColorizerError, ImageError, first_line
@@ -237,27 +237,40 @@ def metadata_params(image: Image.Image, fmt: str, facts: Provenance | None = Non
 
 
 def read(source: str | os.PathLike | Image.Image) -> Provenance | None:
-    """The Provenance a file (or opened image) carries, or None."""
+    """The Provenance a file (an image, or a film: its container tags) or an opened image carries, or None."""
     def from_image(image: Image.Image) -> Provenance | None:
         xmp = image.info.get("xmp") or image.info.get(XMP_PNG_KEY)
         return Provenance.from_xmp(xmp) if xmp else None
 
     if isinstance(source, Image.Image):
         return from_image(source)
-    with Image.open(source) as image:
-        return from_image(image)
+    try:
+        with Image.open(source) as image:
+            return from_image(image)
+    except UnidentifiedImageError:  # not an image: perhaps one of our films
+        from colorizer.videoio import provenance_tags
+
+        tags = provenance_tags(source)
+        try:
+            return Provenance.from_dict(tags) if tags else None
+        except ValueError:
+            return None
 
 
 def is_colorized(path: str | os.PathLike) -> bool:
-    """Whether `path` is a result of this tool: it carries our provenance, or the mark earlier
-    versions wrote (a PNG text `Colorized-By` or a JPEG comment holding it). False if unreadable."""
+    """Whether `path` is a result of this tool: it carries our provenance (an image's XMP, a film's
+    tags), or the mark earlier versions wrote (a PNG text `Colorized-By` or a JPEG comment holding
+    it). False if unreadable."""
     try:
         with Image.open(path) as image:
             if read(image) is not None:
                 return True
             legacy = image.info.get(LEGACY_MARK) or image.info.get("comment", b"")
-    except Exception:  # noqa: BLE001 - unreadable: not ours; it is reported when colorized
-        return False
+    except Exception:  # noqa: BLE001 - not an image: one of our films, or unreadable (reported when colorized)
+        try:
+            return read(path) is not None
+        except OSError:
+            return False
     return TOOL in (legacy.decode("latin-1") if isinstance(legacy, bytes) else str(legacy))
 
 

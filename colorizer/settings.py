@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from colorizer.defaults import (MAX_BATCH_SIZE, MAX_MAX_PIXELS, MAX_RENDER_SIZE, MAX_STRENGTH, MIN_RENDER_SIZE,
-                                MIN_STRENGTH)
+from colorizer.defaults import (MAX_BATCH_SIZE, MAX_CRF, MAX_MAX_PIXELS, MAX_RENDER_SIZE, MAX_STRENGTH, MIN_CRF,
+                                MIN_RENDER_SIZE, MIN_STRENGTH)
 from colorizer.errors import SettingsError
 
 
@@ -51,6 +51,7 @@ RENDER_SIZE = Range("render size", MIN_RENDER_SIZE, MAX_RENDER_SIZE, integer=Tru
 STRENGTH = Range("colour strength", MIN_STRENGTH, MAX_STRENGTH)
 MAX_PIXELS = Range("max pixels", 1, MAX_MAX_PIXELS, integer=True)
 BATCH_SIZE = Range("batch size", 1, MAX_BATCH_SIZE, integer=True)
+CRF = Range("CRF", MIN_CRF, MAX_CRF, integer=True)
 
 
 def check_render_size(value: object) -> tuple[int, str | None]:
@@ -69,3 +70,8 @@ def check_max_pixels(value: object) -> tuple[int, str | None]:
 
 def check_batch_size(value: object) -> tuple[int, str | None]:
     return BATCH_SIZE.check(value)  # type: ignore[return-value]
+
+
+def check_crf(value: object) -> tuple[int, str | None]:
+    """Film quality (x264 CRF) within [0, 51], and a note when clamped."""
+    return CRF.check(value)  # type: ignore[return-value]

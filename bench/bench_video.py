@@ -1,0 +1,191 @@
+"""Films: flicker, accuracy, cuts, sound, speed and memory of colorize_video, as one run's ratios.
+
+    python -m bench.bench_video                        # everything (from the checkout's root)
+    python -m bench.bench_video --skip-speed --skip-memory
+
+1. Quality, on tools/test_film.py's 480p film (still shot with fresh grain, pan, hard cut, tone):
+   each way of carrying colour over time against colorizing every frame alone, same weights.
+   - flicker: mean frame-to-frame change of the output's ab (Lab units) on aligned pixels (the pan's
+     known shift undone), per shot, per pixel and on 8x8-pixel block means (the colour drift one sees;
+     per pixel, grain in the lightness and the codec add a floor no colour can go under, shown by the
+     "ideal" row: the true colours joined with the same grainy lightness);
+   - PSNR (dB) of the output against the clean colour frames;
+   - the cut: PSNR of the first 3 frames after it, which a colour leak would lower;
+   - sound: whether every audio packet came out bit for bit.
+2. Speed: frames/s at 480p and 1080p (render size 512), end to end (decode, model, encode).
+3. Memory: resident memory after 10% and after all of a long film; flat means it streams.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from PIL import Image
+
+from colorizer import color, metrics
+from colorizer.imaging import image_to_lightness
+from colorizer.memory import return_freed_memory_to_the_os
+from colorizer.pipeline import Colorizer, join_lightness
+from colorizer.video import TemporalOptions, colorize_video
+from colorizer.videoio import transcode
+from tools.test_film import FilmScript, default_photos, write_film
+
+WAYS = {
+    "each frame alone": TemporalOptions(memory=0.0),
+    "running average, no motion test, no cut detection": TemporalOptions(motion=math.inf, cut=2.0),
+    "motion-aware average (default)": TemporalOptions(),
+}
+BLOCK = 8
+CRF = 12  # near-transparent, so the codec adds little to what is measured
+
+
+def output_ab(path: Path) -> list[np.ndarray]:
+    """ab (2, H, W) of every frame of a film."""
+    out = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            rgb = torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1).float() / 255.0
+            out.append(color.rgb_to_lab(rgb)[1:].numpy())
+    return out
+
+
+def output_rgb(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def flicker(abs_: list[np.ndarray], script: FilmScript, frames: range, block: int = 1) -> float:
+    """Mean |ab_t - ab_t-1| (Euclidean, Lab units) over pixels showing the same point of the scene,
+    after averaging ab over block x block squares."""
+    changes = []
+    for t in frames:
+        shift = script.shift(t)
+        if shift is None:
+            continue
+        now, before = abs_[t][:, :, : script.width - shift], abs_[t - 1][:, :, shift:]
+        if block > 1:
+            now, before = (torch.nn.functional.avg_pool2d(torch.from_numpy(x)[None], block)[0].numpy()
+                           for x in (now, before))
+        changes.append(float(np.sqrt(((now - before) ** 2).sum(axis=0)).mean()))
+    return float(np.mean(changes))
+
+
+def ideal(film: Path, out: Path, script: FilmScript) -> None:
+    """The true colours joined with each frame's own grainy lightness, encoded as colorize_video does."""
+    def transform(grays):
+        for index, gray in enumerate(grays):
+            lightness = image_to_lightness(Image.fromarray(gray))
+            ab = color.rgb_to_lab(torch.from_numpy(np.array(script.clean(index))).permute(2, 0, 1) / 255.0)[1:]
+            yield join_lightness(lightness, ab)
+
+    transcode(film, out, transform, crf=CRF)
+
+
+def audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(audio=0) if p.size]
+
+
+def quality(colorizer: Colorizer, folder: Path, render_size: int, per_shot: int) -> None:
+    script = FilmScript.from_photos(*default_photos(), 854, 480, still=per_shot, pan=per_shot, after_cut=per_shot)
+    film = folder / "test-480p.mp4"
+    write_film(film, script)
+    clean = [script.clean(t) for t in range(script.frames)]
+    shots = {"still": range(1, script.still), "pan": range(script.still, script.cut),
+             "after cut": range(script.cut + 1, script.frames)}
+    print(f"\n## Quality: 854x480, {script.frames} frames (still, pan at {script.speed} px/frame, cut at frame "
+          f"{script.cut}, still), grain std 8 levels, render size {render_size}, crf {CRF}\n")
+    print("flicker: mean frame-to-frame ab change on aligned pixels, Lab units (per pixel / 8x8 blocks)\n")
+    print(f"| way | {' | '.join(f'flicker {shot}' for shot in shots)} | PSNR (dB) | PSNR 3 frames after cut | "
+          "sound bit for bit |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    rows = {name: folder / f"way{i}.mp4" for i, name in enumerate(WAYS)}
+    for name, out in rows.items():
+        colorize_video(colorizer, film, out, render_size=render_size, temporal=WAYS[name], crf=CRF)
+    rows["(ideal: true colours on the grainy lightness)"] = folder / "ideal.mp4"
+    ideal(film, rows["(ideal: true colours on the grainy lightness)"], script)
+    for name, out in rows.items():
+        abs_, rgbs = output_ab(out), output_rgb(out)
+        psnrs = [metrics.psnr(rgb, ref) for rgb, ref in zip(rgbs, clean)]
+        cells = [f"{flicker(abs_, script, r):.2f} / {flicker(abs_, script, r, BLOCK):.2f}" for r in shots.values()]
+        same_sound = audio_packets(film) == audio_packets(out)
+        print(f"| {name} | {' | '.join(cells)} | {np.mean(psnrs):.2f} | "
+              f"{np.mean(psnrs[script.cut : script.cut + 3]):.2f} | {'yes' if same_sound else 'NO'} |")
+
+
+def speed(colorizer: Colorizer, folder: Path, frames: int, render_size: int) -> None:
+    print(f"\n## Speed: {frames} frames, render size {render_size}, {torch.get_num_threads()} threads\n")
+    print("| size | way | frames/s |")
+    print("|---|---|---:|")
+    for width, height in ((854, 480), (1920, 1080)):
+        script = FilmScript.from_photos(*default_photos(), width, height, still=frames // 2, pan=0,
+                                        after_cut=frames - frames // 2)
+        film = folder / f"speed-{height}.mp4"
+        write_film(film, script)
+        for name in ("each frame alone", "motion-aware average (default)"):
+            start = time.perf_counter()
+            colorize_video(colorizer, film, folder / "speed-out.mp4", render_size=render_size, temporal=WAYS[name])
+            print(f"| {width}x{height} | {name} | {frames / (time.perf_counter() - start):.2f} |")
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory(colorizer: Colorizer, folder: Path, frames: int) -> None:
+    script = FilmScript.from_photos(*default_photos(), 320, 180, still=frames // 2, pan=0,
+                                    after_cut=frames - frames // 2)
+    film = folder / "long.mp4"
+    write_film(film, script)
+    samples: dict[int, float] = {}
+    marks = {frames // 10, frames // 4, frames // 2, 3 * frames // 4, frames}
+
+    def sample(done: int) -> None:
+        if done in marks:
+            samples[done] = rss_mib()
+
+    colorize_video(colorizer, film, folder / "long-out.mp4", render_size=128, progress=sample)
+    print(f"\n## Memory: 320x180, {frames} frames ({frames / 24 / 60:.1f} min at 24 fps), render size 128\n")
+    print("| after frame | resident (MiB) |")
+    print("|---:|---:|")
+    for done, mib in sorted(samples.items()):
+        print(f"| {done} | {mib:.0f} |")
+    print(f"\npeak resident (ru_maxrss): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default=None, help="Hub repo id or folder [the embedded default]")
+    parser.add_argument("--render-size", type=int, default=512)
+    parser.add_argument("--per-shot", type=int, default=12, help="frames per shot of the quality film [%(default)s]")
+    parser.add_argument("--speed-frames", type=int, default=12, help="frames per speed run [%(default)s]")
+    parser.add_argument("--memory-frames", type=int, default=1200, help="frames of the long film [%(default)s]")
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args(argv)
+    return_freed_memory_to_the_os()  # as the CLI and the app do (colorizer.memory)
+    colorizer = Colorizer.from_pretrained(args.weights, device="cpu")
+    print(f"weights: {colorizer.description}")
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_quality:
+            quality(colorizer, Path(tmp), args.render_size, args.per_shot)
+        if not args.skip_speed:
+            speed(colorizer, Path(tmp), args.speed_frames, args.render_size)
+        if not args.skip_memory:
+            memory(colorizer, Path(tmp), args.memory_frames)
+
+
+if __name__ == "__main__":
+    main()

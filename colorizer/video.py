@@ -1,0 +1,171 @@
+"""Colour for films: every frame through the model, in batches, without flicker, cuts kept clean.
+
+    gray frame ──> L (1, H, W), the frame's own ──(--restore: cleaned, then denoised over time)──┐
+    batch of L ──> generator ──> ab (2, h, w) at render size ──> ChromaStabilizer ──> ab        │
+    ab upsampled and joined with that frame's L ──> colour frame <──────────────────────────────┘
+
+Why a temporal filter on chroma: the model sees each frame alone, so film grain that changes every
+frame makes its colour guess change too (the flicker DeOldify is known for). ChromaStabilizer keeps
+a running ab per render pixel and blends each new prediction into it, with a weight that falls to
+zero where the (smoothed) lightness changed since the last frame: still and slow areas settle,
+moving edges take the new prediction at once, so colour does not trail behind motion. At a hard
+cut (SceneCuts: the lightness histogram jumps) the running ab is dropped, so nothing bleeds from
+one shot into the next. bench/bench_video.py measures it against colorizing each frame alone and
+against a flow-free plain average (docs/BENCHMARKS.md, "Video").
+
+Lightness is never filtered (unless --restore asks for denoising): each output frame has exactly
+its own tones, as photos do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from colorizer import settings
+from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
+from colorizer.imaging import Photo, image_to_lightness
+from colorizer.pipeline import Colorizer, join_lightness, render_shape
+from colorizer.restore import RestoreOptions, restore_lightness
+from colorizer.videoio import FilmReport, transcode
+
+HISTOGRAM_BINS = 32
+
+
+@dataclass
+class TemporalOptions:
+    """How colour is carried from frame to frame. memory=0 colorizes each frame alone."""
+
+    memory: float = 0.85  # weight of the running ab where nothing moved (0.85: about 12 frames' average)
+    motion: float = 2.0  # change of smoothed L (L units, render size) at which the running ab counts e^-1 as much
+    cut: float = 0.3  # histogram distance (half the L1 distance, 0 to 1) between frames that marks a hard cut
+    denoise: float = 0.6  # --restore: weight of the running L where nothing moved
+
+
+def _smooth(l_small: torch.Tensor) -> torch.Tensor:
+    """(1, h, w) -> (1, h, w) 5x5 box mean: grain averages out, real motion stays."""
+    return F.avg_pool2d(l_small[None], 5, stride=1, padding=2, count_include_pad=False)[0]
+
+
+def _small(lightness: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """(1, H, W) L -> (1, h, w) area mean at the render shape."""
+    return F.adaptive_avg_pool2d(lightness[None], shape)[0]
+
+
+class SceneCuts:
+    """Says whether each frame starts a new shot: its lightness histogram differs from the previous
+    frame's by more than `threshold` (grain and pans move a histogram little; a cut moves it a lot)."""
+
+    def __init__(self, threshold: float):
+        self.threshold = threshold
+        self.previous: torch.Tensor | None = None
+
+    def __call__(self, l_small: torch.Tensor) -> bool:
+        hist = torch.histc(l_small, bins=HISTOGRAM_BINS, min=0.0, max=100.0)
+        hist = hist / hist.sum().clamp(min=1.0)
+        cut = self.previous is None or 0.5 * float((hist - self.previous).abs().sum()) > self.threshold
+        self.previous = hist
+        return cut
+
+
+class MotionAwareAverage:
+    """A running average of a map (ab, or L for denoising) that forgets where lightness moved.
+
+    new = w * running + (1 - w) * current, w = memory * exp(-(|ΔL| / motion)^2) per pixel, with ΔL the
+    change of smoothed lightness since the previous frame. reset() starts afresh (a cut).
+    """
+
+    def __init__(self, memory: float, motion: float):
+        self.memory, self.motion = memory, motion
+        self.running: torch.Tensor | None = None
+        self.guide: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        self.running = self.guide = None
+
+    def __call__(self, value: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        """value: (C, h, w), guide: (1, h, w) smoothed L at the same size."""
+        if self.running is None or self.memory <= 0 or self.running.shape != value.shape:
+            self.running = value
+        else:
+            weight = self.memory * torch.exp(-((guide - self.guide) / self.motion) ** 2)
+            self.running = torch.lerp(value, self.running, weight)
+        self.guide = guide
+        return self.running
+
+
+@dataclass
+class FrameSettings:
+    """Checked numbers for one film (colorizer.settings), and the notes on what was clamped."""
+
+    render_size: int
+    strength: float
+    batch_size: int
+    max_pixels: int
+    crf: int
+    notes: list[str]
+
+    @classmethod
+    def check(cls, render_size: object, strength: object, batch_size: object, max_pixels: object,
+              crf: object) -> "FrameSettings":
+        checked = [settings.check_render_size(render_size), settings.check_strength(strength),
+                   settings.check_batch_size(batch_size), settings.check_max_pixels(max_pixels),
+                   settings.check_crf(crf)]
+        return cls(*(value for value, _ in checked), [note for _, note in checked if note])  # type: ignore[arg-type]
+
+
+def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.PathLike,
+                   render_size: int = DEFAULT_RENDER_SIZE, strength: float = 1.0,
+                   max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False,
+                   crf: int = DEFAULT_CRF, batch_size: int = 4, temporal: TemporalOptions | None = None,
+                   progress: Callable[[int], None] | None = None) -> FilmReport:
+    """Colorize the film SRC into DST (H.264 in MP4 by default: DST's suffix picks .mp4/.mov/.mkv).
+
+    Frames go through the model `batch_size` at a time; sound, time stamps, size and rotation are
+    kept (colorizer.videoio). temporal=TemporalOptions(memory=0) colorizes each frame alone.
+    restore repairs each frame's lightness as for photos (its spatial denoising replaced by a
+    motion-aware average over frames: grain is temporal). `progress(frames_done)` is called per frame.
+    Raises VideoError (bad or damaged film; DST untouched) or SettingsError (NaN and the like).
+    """
+    checked = FrameSettings.check(render_size, strength, batch_size, max_pixels, crf)
+    options = temporal or TemporalOptions()
+    restore_options = None
+    if restore:
+        restore_options = restore if isinstance(restore, RestoreOptions) else RestoreOptions()
+        restore_options = RestoreOptions(**{**vars(restore_options), "denoise": False})
+
+    def transform(grays: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        cuts = SceneCuts(options.cut)
+        colour = MotionAwareAverage(options.memory, options.motion)
+        grain = MotionAwareAverage(options.denoise if restore else 0.0, options.motion)
+        while batch := list(islice(grays, checked.batch_size)):
+            photos, guides, starts = [], [], []
+            for gray in batch:
+                lightness = image_to_lightness(Image.fromarray(gray))  # (1, H, W) L in [0, 100]
+                shape = render_shape(gray.shape[1], gray.shape[0], checked.render_size)
+                starts.append(cuts(_small(lightness, shape)))
+                if starts[-1]:
+                    grain.reset()
+                if restore_options is not None:
+                    lightness = restore_lightness(lightness, colorizer.generator, colorizer.device, restore_options)
+                    lightness = grain(lightness, _smooth(lightness))
+                photos.append(Photo(lightness, None))
+                guides.append(_smooth(_small(lightness, shape)))
+            for photo, guide, start, ab in zip(photos, guides, starts,
+                                               colorizer.predict_ab(photos, checked.render_size)):
+                if start:
+                    colour.reset()
+                yield join_lightness(photo.lightness, colour(ab, guide) * checked.strength)
+
+    facts = colorizer.facts(checked.render_size, checked.strength, bool(restore))
+    report = transcode(src, dst, transform, checked.crf, checked.max_pixels, progress, tags=facts.as_dict())
+    report.notes[:0] = checked.notes
+    return report
+

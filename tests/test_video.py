@@ -1,0 +1,257 @@
+"""Films through the real default model: API and CLI, what is kept, flicker, cuts, bad input.
+
+Films are tiny (64x48, a dozen frames) and made by tools/test_film.py from real colour photos:
+a still shot with fresh grain every frame, a hard cut to another photo, and a tone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from colorizer import color, provenance
+from colorizer.errors import VideoError
+from colorizer.imaging import find_images
+from colorizer.pipeline import Colorizer
+from colorizer.video import TemporalOptions
+from colorizer.videoio import is_video, probe, transcode
+from tests.conftest import REPO, real_photo
+from tools.test_film import FilmScript, default_photos, write_film
+
+RENDER = 64
+STILL, AFTER_CUT = 6, 6
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> Colorizer:
+    return Colorizer.from_pretrained(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def script() -> FilmScript:
+    return FilmScript.from_photos(*default_photos(), 64, 48, still=STILL, pan=0, after_cut=AFTER_CUT)
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory, script) -> Path:
+    path = tmp_path_factory.mktemp("film") / "reel.mp4"
+    write_film(path, script, grain=10.0)
+    return path
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory, colorizer, film) -> dict[str, Path]:
+    """The film colorized three ways: the default, each frame alone, and a plain running average
+    (no motion test, no cut detection) that lets colour leak into the next shot."""
+    folder = tmp_path_factory.mktemp("out")
+    ways = {"default": None, "alone": TemporalOptions(memory=0.0), "leaky": TemporalOptions(motion=float("inf"), cut=2.0)}
+    for name, temporal in ways.items():
+        # crf 1: nearly lossless, so lightness can be compared with the input's, grain and all
+        colorizer.colorize_video(film, folder / f"{name}.mp4", render_size=RENDER, crf=1, temporal=temporal)
+    return {name: folder / f"{name}.mp4" for name in ways}
+
+
+def _frames(path: Path, fmt: str = "rgb24") -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format=fmt) for frame in container.decode(video=0)]
+
+
+def _stamps(path: Path) -> tuple[list[int], Fraction]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sorted(p.pts for p in container.demux(stream) if p.pts is not None), stream.time_base
+
+
+def _audio(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(audio=0) if p.size]
+
+
+def _ab(rgb: np.ndarray) -> np.ndarray:
+    return color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)[1:].numpy()
+
+
+def _chroma_change(frames: list[np.ndarray], indices: range) -> float:
+    """Mean frame-to-frame ab change (Lab units) over the frames in `indices` (a still shot: aligned)."""
+    return float(np.mean([np.linalg.norm(_ab(frames[t]) - _ab(frames[t - 1]), axis=0).mean() for t in indices]))
+
+
+def test_film_keeps_frames_rate_stamps_size_and_sound(film, outputs):
+    made, source = probe(outputs["default"]), probe(film)
+    assert (made.width, made.height, made.frames, made.rate) == (source.width, source.height, source.frames,
+                                                                 source.rate)
+    stamps, base = _stamps(outputs["default"])
+    source_stamps, source_base = _stamps(film)
+    assert [s * base for s in stamps] == [s * source_base for s in source_stamps]
+    assert _audio(outputs["default"]) == _audio(film)  # copied, not re-encoded
+    colour, gray = _frames(outputs["default"]), _frames(film, "gray")
+    assert len(colour) == len(gray) == STILL + AFTER_CUT
+    out_gray = _frames(outputs["default"], "gray")
+    assert np.abs(out_gray[3].astype(int) - gray[3]).mean() < 1.5  # each frame keeps its own lightness, grain too
+    assert np.linalg.norm(_ab(colour[3]), axis=0).mean() > 2  # and has colour
+
+
+def test_films_say_what_they_are_and_get_the_usual_file_mode(outputs):
+    film = outputs["default"]
+    facts = provenance.read(film)
+    assert (facts.weights, facts.render_size, facts.restored) == ("embedded default", RENDER, False)
+    assert facts.digital_source_type == provenance.DIGITAL_SOURCE_TYPE
+    umask = os.umask(0)
+    os.umask(umask)
+    assert film.stat().st_mode & 0o777 == 0o666 & ~umask
+    shown = subprocess.run([sys.executable, "-m", "colorizer.inspect", str(film)], cwd=REPO, capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0 and "AI-assisted" in shown.stdout and "embedded default" in shown.stdout
+
+
+def test_still_grainy_shot_flickers_less_than_each_frame_alone(outputs):
+    alone = _chroma_change(_frames(outputs["alone"]), range(2, STILL))
+    default = _chroma_change(_frames(outputs["default"]), range(2, STILL))
+    assert default < 0.7 * alone
+
+
+def test_colour_does_not_leak_across_the_cut(outputs):
+    alone, default, leaky = (_frames(outputs[k])[STILL] for k in ("alone", "default", "leaky"))
+    leak = np.linalg.norm(_ab(leaky) - _ab(alone), axis=0).mean()
+    clean = np.linalg.norm(_ab(default) - _ab(alone), axis=0).mean()
+    assert clean < 0.25 * leak  # with the cut detected, the new shot starts from its own colour
+
+
+def test_variable_frame_rate_and_rotation_are_kept(tmp_path, colorizer):
+    src, pts = tmp_path / "vfr.mp4", [0, 512, 1024, 2048, 2560, 4096]
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 12800)
+        stream.set_display_rotation(90)
+        for i, p in enumerate(pts):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 48), 40 * i, np.uint8), format="gray")
+            frame.pts, frame.time_base = p, stream.time_base
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    colorizer.colorize_video(src, tmp_path / "out.mkv", render_size=RENDER)
+    stamps, base = _stamps(tmp_path / "out.mkv")
+    assert [s * base for s in stamps] == [Fraction(p, 12800) for p in pts]
+    assert probe(tmp_path / "out.mkv").rotation == 90
+
+
+def test_restore_denoises_over_time(film, colorizer, tmp_path):
+    colorizer.colorize_video(film, tmp_path / "restored.mp4", render_size=RENDER, restore=True)
+    colorizer.colorize_video(film, tmp_path / "plain.mp4", render_size=RENDER)
+
+    def grain(path: Path) -> float:
+        frames = [f.astype(float) for f in _frames(path, "gray")[1:STILL]]
+        return float(np.mean([np.abs(b - a).mean() for a, b in zip(frames, frames[1:])]))
+
+    assert grain(tmp_path / "restored.mp4") < 0.6 * grain(tmp_path / "plain.mp4")
+
+
+def test_a_failed_run_leaves_nothing(film, tmp_path):
+    def broken(grays):
+        for i, gray in enumerate(grays):
+            if i == 5:
+                raise VideoError("stopped on purpose")
+            yield np.repeat(gray[..., None], 3, axis=2)
+
+    with pytest.raises(VideoError, match="on purpose"):
+        transcode(film, tmp_path / "out" / "reel.mp4", broken)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _bad_films(folder: Path, film: Path) -> dict[str, tuple[Path, str]]:
+    """Each kind of bad input, and a word its message must contain."""
+    folder.mkdir()
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "notes.mp4").write_text("a shopping list, not a film")
+    with av.open(str(folder / "sound.mp4"), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=16000)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 16000), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 16000, 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    (folder / "cut-short.mp4").write_bytes(film.read_bytes()[: film.stat().st_size // 2])
+    return {"empty": (folder / "empty.mp4", "empty"), "text": (folder / "notes.mp4", "not a film"),
+            "audio": (folder / "sound.mp4", "no video stream"),
+            "truncated": (folder / "cut-short.mp4", "not a film")}
+
+
+def test_bad_films_get_clear_errors_and_leave_nothing(film, colorizer, tmp_path):
+    for path, words in _bad_films(tmp_path / "bad", film).values():
+        with pytest.raises(VideoError, match=words) as caught:
+            colorizer.colorize_video(path, tmp_path / "out" / "x.mp4", render_size=RENDER)
+        assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises(VideoError, match="megapixels per frame"):
+        colorizer.colorize_video(film, tmp_path / "out" / "x.mp4", render_size=RENDER, max_pixels=1000)
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_damage_in_the_middle_is_reported_and_the_film_still_comes_out(film, colorizer, tmp_path):
+    data = bytearray(film.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 300] = np.random.default_rng(1).integers(0, 256, 300, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    report = colorizer.colorize_video(damaged, tmp_path / "out.mp4", render_size=RENDER)
+    assert any("damaged" in note for note in report.notes), report.notes
+    assert len(_frames(tmp_path / "out.mp4")) == report.frames > 0
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "colorizer", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_cli_colorizes_films_next_to_photos_and_skips_bad_ones(film, tmp_path):
+    inputs = tmp_path / "in"
+    bad = _bad_films(inputs, film)
+    (inputs / "reel-without-suffix").write_bytes(film.read_bytes())  # recognised by probing
+    real_photo("camera.png", size=64).save(inputs / "camera.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "reel.mp4").write_bytes(b"earlier work")
+    assert is_video(inputs / "reel-without-suffix") and not is_video(inputs / "camera.png")
+
+    result = run_cli(str(inputs), str(inputs / "reel-without-suffix"), str(film), "-o", str(out),
+                     "--render-size", str(RENDER), "--crf", "23")
+
+    assert result.returncode == 1, result.stderr
+    for path, words in bad.values():
+        assert f"skipped: {path}" in result.stderr and words in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "kept" in result.stderr and (out / "reel.mp4").read_bytes() == b"earlier work"
+    assert sorted(p.name for p in out.iterdir()) == ["camera.png", "reel-without-suffix.mp4", "reel.mp4"]
+    assert probe(out / "reel-without-suffix.mp4").frames == STILL + AFTER_CUT
+    assert "frame/s" in result.stderr or "s/frame" in result.stderr  # the progress bar's rate
+
+    assert find_images([str(out)])[0] == [out / "reel.mp4"]  # our own films (marked) are never inputs
+
+    rerun = run_cli(str(film), "-o", str(out), "--render-size", str(RENDER), "--overwrite")
+    assert rerun.returncode == 0, rerun.stderr
+    assert probe(out / "reel.mp4").frames == STILL + AFTER_CUT
+    assert _audio(out / "reel.mp4") == _audio(film)
+
+
+def test_a_killed_cli_run_leaves_no_half_film(tmp_path, script):
+    long_film = tmp_path / "long.mp4"
+    write_film(long_film, FilmScript.from_photos(*default_photos(), 64, 48, still=200, pan=0, after_cut=0),
+               audio=False)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "colorizer", str(long_film), "-o", str(out), "--render-size",
+                             str(RENDER)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".long.mp4.*.tmp")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(list(out.glob(".long.mp4.*.tmp"))) == 1 and not (out / "long.mp4").exists()
