@@ -43,6 +43,7 @@ class Options:
     overwrite: bool = False
     restore: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    hints: Path | None = None
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -71,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    "scratch removal), then denoising; slower (seconds per megapixel)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse images larger than this many pixels (at most 1e9) [%(default)s]")
+    p.add_argument("--hints", type=Path, default=None, metavar="FILE",
+                   help="colour hints, a JSON file. For one photo, a list of points and strokes in the photo's "
+                   "pixels (x right, y down from the top-left corner): "
+                   '[{"x": 120, "y": 340, "color": "#8b1a1a"}, {"points": [[10, 5], [60, 5]], "color": [40, 90, 160]}]. '
+                   'For a batch, an object mapping file names (or paths as given) to such lists: {"a.jpg": [...]}. '
+                   "Only a hint's chroma is used; the photo's lightness is kept")
     return Options(**vars(p.parse_args(argv)))
 
 
@@ -181,6 +188,11 @@ def _run(opts: Options) -> int:
     for problem in problems:
         log.error("%s", problem)
     outputs = plan_outputs(images, opts.output, opts.format)
+    try:
+        per_image = _hints_per_image(opts.hints, images)
+    except ColorizerError as err:
+        log.error("error: %s", err)
+        return 2
     todo = []
     for image, target in zip(images, outputs):
         if target.resolve() == image.resolve():
@@ -205,7 +217,8 @@ def _run(opts: Options) -> int:
     if opts.restore and not colorizer.can_restore:
         log.warning("these weights were not trained to restore: --restore does the classical steps only")
     results = colorizer.colorize_many((i for i, _ in todo), opts.render_size, opts.strength,
-                                      opts.batch_size, opts.max_pixels, opts.restore)
+                                      opts.batch_size, opts.max_pixels, opts.restore,
+                                      [per_image[image] for image, _ in todo])
     params = save_params(opts.format)
     written: list[Path] = []
     try:
@@ -233,6 +246,15 @@ def _run(opts: Options) -> int:
         return EXIT_INTERRUPTED
     log.info("%d written to %s, %d failed", len(written), opts.output, failures)
     return 1 if failures else 0
+
+
+def _hints_per_image(hints_file: Path | None, images: list[Path]) -> dict[Path, list]:
+    """image -> its hints from --hints (empty without); HintError when the file or a key is wrong."""
+    if hints_file is None:
+        return {image: [] for image in images}
+    from colorizer import hints
+
+    return dict(zip(images, hints.hints_per_image(hints.load_hints_file(hints_file), images, str(hints_file))))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,3 +21,7 @@ class WeightsError(ColorizerError):
 
 class SettingsError(ColorizerError):
     """A number given for a setting is not a finite number (see colorizer.settings)."""
+
+
+class HintError(ColorizerError):
+    """A colour hint is malformed, outside its photo, or names a photo that is not there (see colorizer.hints)."""

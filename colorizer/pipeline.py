@@ -10,7 +10,7 @@ the render size, not the photo; sharpness comes from the photo's own lightness.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorizer import color, hub, settings
+from colorizer import color, hints as hinting, hub, settings
 from colorizer.errors import ColorizerError
 from colorizer.generator import Generator
 from colorizer.imaging import STRIP_PIXELS, ImageSource, Photo, read_photo
@@ -93,7 +93,8 @@ class Colorizer:
         return photo
 
     def colorize(self, image: ImageSource, render_size: int = DEFAULT_RENDER_SIZE, strength: float = 1.0,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False) -> Image.Image:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False,
+                 hints: Sequence[object] | None = None) -> Image.Image:
         """Colorize one image (path, bytes, file object or PIL image); returns a PIL image of the same size.
 
         strength scales the predicted chroma (0 = gray, 1 = as predicted, >1 = more vivid).
@@ -101,44 +102,58 @@ class Colorizer:
         restored tones instead of the input's. Numbers outside their range are clamped (NaN and
         infinity raise SettingsError); `result.info["notes"]` lists what was clamped and anything
         else worth knowing about the input (e.g. only the first frame of an animation was used).
+        hints: colour hints in this image's pixels, [(x, y, color), Stroke(...), ...] (see
+        colorizer.hints); None or [] gives exactly the hint-free result. A bad hint raises HintError.
         """
         render_size, strength, notes = _checked(render_size, strength)
         max_pixels, pixels_note = settings.check_max_pixels(max_pixels)
+        parsed = hinting.parse_hints(hints)
         photo = self._read(image, max_pixels, restore)
+        hinting.check_inside(parsed, *photo.size, photo.name)
         photo.notes[:0] = notes + ([pixels_note] if pixels_note else [])
-        return self._finish(photo, self.predict_ab([photo], render_size)[0], strength)
+        return self._finish(photo, self.predict_ab([photo], render_size)[0], strength, parsed)
 
     def colorize_many(self, images: Iterable[ImageSource], render_size: int = DEFAULT_RENDER_SIZE,
                       strength: float = 1.0, batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS,
-                      restore: bool | RestoreOptions = False) -> Iterator[Image.Image | ColorizerError]:
+                      restore: bool | RestoreOptions = False, hints: Iterable[Sequence[object] | None] | None = None
+                      ) -> Iterator[Image.Image | ColorizerError]:
         """Colorize many images, `batch_size` at a time through the model.
 
         Yields one item per input, in input order: the colour image, or the ColorizerError that
         explains why that input could not be used (so one bad file never stops the rest).
         Settings are checked as in `colorize`; their notes go to every result's `info["notes"]`.
+        hints: one list of hints per image, in the same order (None for an image without); a bad
+        hint is that image's HintError.
         """
         render_size, strength, notes = _checked(render_size, strength)
         batch_size, batch_note = settings.check_batch_size(batch_size)
         max_pixels, pixels_note = settings.check_max_pixels(max_pixels)
         notes += [note for note in (batch_note, pixels_note) if note]
         pending: list[Photo | ColorizerError] = []
+        per_image = iter(hints) if hints is not None else None
+        photo_hints: dict[int, list[hinting.Hint]] = {}  # id(Photo) -> its hints
         for image in images:
             try:
-                pending.append(self._read(image, max_pixels, restore))
-                pending[-1].notes[:0] = notes
+                parsed = hinting.parse_hints(next(per_image, None) if per_image is not None else None)
+                photo = self._read(image, max_pixels, restore)
+                hinting.check_inside(parsed, *photo.size, photo.name)
+                photo.notes[:0] = notes
+                photo_hints[id(photo)] = parsed
+                pending.append(photo)
             except ColorizerError as err:
                 pending.append(err)
             if sum(isinstance(p, Photo) for p in pending) == batch_size:
-                yield from self._colorize_pending(pending, render_size, strength)
-                pending = []
-        yield from self._colorize_pending(pending, render_size, strength)
+                yield from self._colorize_pending(pending, render_size, strength, photo_hints)
+                pending, photo_hints = [], {}
+        yield from self._colorize_pending(pending, render_size, strength, photo_hints)
 
-    def _colorize_pending(self, pending: list[Photo | ColorizerError], render_size: int,
-                          strength: float) -> Iterator[Image.Image | ColorizerError]:
+    def _colorize_pending(self, pending: list[Photo | ColorizerError], render_size: int, strength: float,
+                          photo_hints: dict[int, list[hinting.Hint]]) -> Iterator[Image.Image | ColorizerError]:
         photos = [p for p in pending if isinstance(p, Photo)]
         results = iter(self.predict_ab(photos, render_size)) if photos else iter(())
         for item in pending:
-            yield self._finish(item, next(results), strength) if isinstance(item, Photo) else item
+            yield self._finish(item, next(results), strength, photo_hints[id(item)]) \
+                if isinstance(item, Photo) else item
 
     @torch.inference_mode()
     def predict_ab(self, photos: list[Photo], render_size: int = DEFAULT_RENDER_SIZE) -> list[torch.Tensor]:
@@ -165,9 +180,15 @@ class Colorizer:
         for i, a in zip(idx, ab):
             out[i] = a
 
-    def _finish(self, photo: Photo, ab_small: torch.Tensor, strength: float) -> Image.Image:
-        """Join full-res L with upsampled ab and convert to an 8-bit sRGB (or RGBA) image."""
-        rgb = join_lightness(photo.lightness, ab_small * float(strength))
+    def _finish(self, photo: Photo, ab_small: torch.Tensor, strength: float,
+                hints: Sequence[hinting.Hint] = ()) -> Image.Image:
+        """Join full-res L with upsampled ab (steered by hints, which strength does not scale) and
+        convert to an 8-bit sRGB (or RGBA) image."""
+        ab_small = ab_small * float(strength)
+        if hints:
+            lightness = _downsample(photo.lightness, tuple(ab_small.shape[-2:]))
+            ab_small = hinting.apply_hints(ab_small, lightness, hints, photo.size)
+        rgb = join_lightness(photo.lightness, ab_small)
         image = Image.fromarray(rgb, "RGB")
         if photo.alpha is not None:
             image.putalpha(photo.alpha)
