@@ -46,6 +46,7 @@ import scipy.sparse.linalg as spl
 from scipy import special
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from colorizer import color
 from colorizer.errors import HintError
@@ -372,3 +373,32 @@ def hints_per_image(loaded: list[Hint] | dict[str, list[Hint]], images: Sequence
                             "use the path as given instead")
         out[matches[0]] = hints
     return out
+
+
+PAINT_GRID = 512  # painted layers are read at most this many pixels on the long side (finer than any render)
+
+
+def strokes_from_paint(layer: Image.Image, size: tuple[int, int]) -> list[Stroke]:
+    """Colour painted on a transparent layer -> strokes in the (width, height) photo's pixels.
+
+    Every horizontal run of opaque pixels of one colour becomes a two-point stroke: exact, and
+    compact for brush paint. The layer may have another size than the photo (an editor's canvas);
+    it is scaled to it. Half-transparent brush edges are left out."""
+    scale = min(1.0, PAINT_GRID / max(layer.size))
+    grid = (max(1, round(layer.width * scale)), max(1, round(layer.height * scale)))
+    rgba = np.asarray(layer.convert("RGBA").resize(grid, Image.Resampling.NEAREST)).astype(np.int64)
+    painted = rgba[..., 3] >= 128
+    key = np.where(painted, (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2], -1)  # (h, w) colour id
+    sx, sy = size[0] / grid[0], size[1] / grid[1]
+    strokes = []
+    for row in np.flatnonzero(painted.any(axis=1)):
+        line = key[row]
+        starts = np.flatnonzero(np.diff(np.concatenate([[-1], line])) != 0)
+        ends = np.concatenate([starts[1:], [len(line)]])
+        y = min((row + 0.5) * sy, size[1] - 1)
+        for start, end in zip(starts, ends):
+            if line[start] >= 0:
+                rgb = (int(line[start] >> 16), int(line[start] >> 8 & 255), int(line[start] & 255))
+                xs = (min((start + 0.5) * sx, size[0] - 1), min((end - 0.5) * sx, size[0] - 1))
+                strokes.append(Stroke(((float(xs[0]), float(y)), (float(xs[1]), float(y))), rgb))
+    return strokes
