@@ -21,9 +21,10 @@ colour stays. `gaussian_blend` is the same blend with a plain (edge-blind) Gauss
 the evaluation compares against (`colorizer.hint_eval`).
 
 Speed: S is solved by a sparse LU (scipy.sparse.linalg.splu, one factorisation for the three
-right-hand sides) on a grid of half the render size, then refined at render size by a few Jacobi
-sweeps of the same system, which restores the sharp edges the coarse grid blurred (a two-level
-multigrid step). See bench/bench_hints.py and docs/BENCHMARKS.md.
+right-hand sides) on a grid COARSE times smaller than the render size, brought back to render size
+by joint bilateral upsampling (each coarse value weighted by how close its lightness is to the
+pixel's, so nothing crosses an edge) and refined by a few Jacobi sweeps of the full-size system.
+See bench/bench_hints.py and docs/BENCHMARKS.md.
 
 A model trained with hints as input (Zhang et al. 2017, "Real-time user-guided colorization")
 would learn what a hint implies beyond its region (a red coat, so a red hat?); see README.md.
@@ -43,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spl
-from scipy import special
+from scipy import ndimage, special
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -57,7 +58,7 @@ EDGE_SIGMA = 4.0  # L units: neighbours this far apart in lightness are linked b
 REACH = 0.5  # of the render size's long side: the decay length of a hint's pull (1 / sqrt(mu))
 REACH_FULL = 0.15  # of the long side: within this of a lone hint the hint's correction applies in full
 GAUSS_SIGMA, GAUSS_FULL = 0.12, 0.06  # the baseline's Gaussian and full-confidence radius (its best found)
-COARSE = 2  # the sparse solve runs on a grid this many times smaller than the render size
+COARSE = 3  # the sparse solve runs on a grid this many times smaller than the render size
 REFINE_SWEEPS = 12  # Jacobi sweeps at render size after the coarse solve
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -233,7 +234,7 @@ def _laplacian(wx: np.ndarray, wy: np.ndarray) -> sp.csr_matrix:
 def _smooth(lightness: np.ndarray, sources: np.ndarray, reach: float) -> np.ndarray:
     """S(sources) = (I + L / mu)^-1 sources for (k, h, w) sources on the (h, w) lightness grid; mu = 1 / reach^2.
 
-    Solved by sparse LU on a grid COARSE times smaller, then Jacobi sweeps at full size."""
+    Solved by sparse LU on a grid COARSE times smaller, joint-upsampled, then Jacobi sweeps at full size."""
     h, w = lightness.shape
     coarse_shape = (max(2, h // COARSE), max(2, w // COARSE))
     scale = (h * w / (coarse_shape[0] * coarse_shape[1])) ** 0.5
@@ -341,13 +342,17 @@ def gaussian_blend(ab: torch.Tensor, hints: Sequence[Hint], image_size: tuple[in
 
 
 def _gaussian(maps: np.ndarray, sigma: float) -> np.ndarray:
-    """(k, h, w) filtered by an unnormalised Gaussian of `sigma` pixels (peak 1), zero outside the image."""
-    radius = int(3 * sigma)
-    taps = torch.exp(-torch.arange(-radius, radius + 1, dtype=torch.float64) ** 2 / (2 * sigma**2))
-    x = torch.from_numpy(maps)[:, None]  # (k, 1, h, w)
-    x = F.conv2d(x, taps.view(1, 1, 1, -1), padding=(0, radius))
-    x = F.conv2d(x, taps.view(1, 1, -1, 1), padding=(radius, 0))
-    return x[:, 0].numpy()
+    """(k, h, w) filtered by an unnormalised Gaussian of `sigma` pixels (peak 1), zero outside the image.
+
+    Filtered on a grid where sigma is about 8 cells (mass kept), then upsampled: the result is smooth
+    at that scale anyway, and a full-size filter of a 60-pixel sigma would take seconds."""
+    h, w = maps.shape[-2:]
+    factor = max(1, int(sigma // 8))
+    shape = (max(1, round(h / factor)), max(1, round(w / factor)))
+    cells = (h * w) / (shape[0] * shape[1])
+    small = ndimage.gaussian_filter(_resize(maps, shape, "area") * cells, sigma=(0, sigma / factor, sigma / factor),
+                                    mode="constant", truncate=3.0)
+    return _resize(small * (2 * math.pi * (sigma / factor) ** 2), (h, w), "bilinear")  # peak 1 again
 
 
 def hints_per_image(loaded: list[Hint] | dict[str, list[Hint]], images: Sequence[Path],

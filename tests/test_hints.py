@@ -157,3 +157,15 @@ def test_cli_refuses_hints_for_photos_not_in_the_batch(tmp_path, photo):
     assert not (tmp_path / "out" / "a.png").exists()
     run = _cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--hints", str(tmp_path / "none.json"))
     assert run.returncode == 2 and "none.json: cannot be read" in run.stderr
+
+
+def test_painted_pixels_become_strokes_in_photo_pixels():
+    from colorizer.hints import strokes_from_paint
+
+    paint = Image.new("RGBA", (100, 50), (0, 0, 0, 0))
+    paint.paste((255, 0, 0, 255), (10, 10, 21, 12))  # two rows of red, x 10..20
+    paint.paste((0, 0, 255, 128), (50, 30, 61, 31))  # half-transparent brush edge: ignored
+    paint.paste((0, 0, 255, 255), (70, 40, 72, 41))
+    strokes = strokes_from_paint(paint, (200, 100))  # the photo is twice the canvas
+    assert [s.color for s in strokes] == [(255, 0, 0), (255, 0, 0), (0, 0, 255)]
+    assert strokes[0].points == ((21.0, 21.0), (41.0, 21.0)) and strokes[2].points == ((141.0, 81.0), (143.0, 81.0))
