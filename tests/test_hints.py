@@ -164,7 +164,7 @@ def test_painted_pixels_become_strokes_in_photo_pixels():
 
     paint = Image.new("RGBA", (100, 50), (0, 0, 0, 0))
     paint.paste((255, 0, 0, 255), (10, 10, 21, 12))  # two rows of red, x 10..20
-    paint.paste((0, 0, 255, 128), (50, 30, 61, 31))  # half-transparent brush edge: ignored
+    paint.paste((0, 0, 255, 100), (50, 30, 61, 31))  # half-transparent brush edge: ignored
     paint.paste((0, 0, 255, 255), (70, 40, 72, 41))
     strokes = strokes_from_paint(paint, (200, 100))  # the photo is twice the canvas
     assert [s.color for s in strokes] == [(255, 0, 0), (255, 0, 0), (0, 0, 255)]
