@@ -78,7 +78,10 @@ class HintReport:
 
 def parse_counts(text: str) -> list[int]:
     """"0,1,5,20" -> [0, 1, 5, 20]; ValueError for anything else."""
-    counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    try:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        counts = []
     if not counts or counts[0] < 0:
         raise ValueError(f"hint counts must be whole numbers 0 or more, like 0,1,5,20, not {text!r}")
     return counts

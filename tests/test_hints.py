@@ -169,3 +169,17 @@ def test_painted_pixels_become_strokes_in_photo_pixels():
     strokes = strokes_from_paint(paint, (200, 100))  # the photo is twice the canvas
     assert [s.color for s in strokes] == [(255, 0, 0), (255, 0, 0), (0, 0, 255)]
     assert strokes[0].points == ((21.0, 21.0), (41.0, 21.0)) and strokes[2].points == ((141.0, 81.0), (143.0, 81.0))
+
+
+def test_evaluate_hints_scores_each_count(tmp_path):
+    from colorizer import evaluate
+
+    out = tmp_path / "hints.json"
+    assert evaluate.main(["--images", str(REPO / "tests" / "data" / "holdout"), "--hints", "0,5", "--render-size",
+                          "64", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["mode"] == "hints" and len(report["photos"]) == 6
+    none, five = report["mean"]["0"]["edge_aware"], report["mean"]["5"]
+    assert none["hint_ab_error"] == 0 and set(five) == {"edge_aware", "gaussian"}
+    assert five["edge_aware"]["ab_error"] < none["ab_error"]  # five true colours bring it closer
+    assert evaluate.main(["--images", str(tmp_path), "--hints", "a,b"]) == 1
