@@ -300,11 +300,13 @@ def _lone_point_level(reach: float, distance: float) -> float:
 
 
 def _blend(model_ab: np.ndarray, mask: np.ndarray, target: np.ndarray, spread, full_level: float) -> np.ndarray:
-    """(1 - conf) model ab + conf spread(m t) / spread(m), conf = min(1, spread(m) / full_level); (2, h, w) ab."""
+    """(1 - conf) model ab + conf spread(m t) / spread(m), conf = min(1, spread(m) / full_level), and the
+    hint's own ab at each hinted pixel; (2, h, w) ab."""
     num_a, num_b, den = spread(np.stack([mask * target[0], mask * target[1], mask]))
     conf = np.clip(den / full_level, 0.0, 1.0)
     hinted = np.stack([num_a, num_b]) / np.maximum(den, 1e-300)
-    return model_ab + conf * (hinted - model_ab)
+    out = model_ab + conf * (hinted - model_ab)
+    return np.where(mask > 0, target, out)  # hard constraints, as in Levin et al.: a hinted pixel has its hint
 
 
 def apply_hints(ab: torch.Tensor, lightness: torch.Tensor, hints: Sequence[Hint],
