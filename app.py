@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import os
 import shutil
 import tempfile
@@ -31,10 +32,10 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from colorizer import provenance, settings
+from colorizer import hints as hinting, provenance, settings
 from colorizer.defaults import (DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MAX_STRENGTH, MIN_RENDER_SIZE,
                                 MIN_STRENGTH)
-from colorizer.errors import ColorizerError
+from colorizer.errors import ColorizerError, HintError
 from colorizer.imaging import NOTES, gray_image, open_image
 from colorizer.videoio import probe, read_frame
 from colorizer.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
@@ -166,6 +167,23 @@ def _checked(render_size: object, strength: object) -> tuple[int, float, list[st
     return size, gain, [note for note in (size_note, gain_note) if note]
 
 
+def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) -> list[hinting.Hint]:
+    """Hints from the API's JSON string and the strokes painted in the editor (its layers), for a
+    photo of `size`; HintError for malformed JSON or hints."""
+    parsed: list[hinting.Hint] = []
+    if hints_json and hints_json.strip():
+        try:
+            parsed = hinting.parse_hints(json.loads(hints_json))
+        except json.JSONDecodeError as err:
+            raise HintError(f"hints: not valid JSON ({err})") from None
+    for layer in (painted or {}).get("layers") or []:
+        path = layer.get("path") if isinstance(layer, dict) else None
+        if path:
+            with Image.open(path) as paint:
+                parsed += hinting.strokes_from_paint(paint, size)
+    return parsed
+
+
 def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_BUDGET_MB) -> gr.Blocks:
     """The whole page; nothing runs until it is launched. colorizers: see load_colorizers."""
     variants = list(colorizers)
@@ -177,13 +195,16 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
         return colorizers[variant]
 
     def colorize(photo: dict | None, render_size: float = DEFAULT_RENDER_SIZE, strength: float = 1.0,
-                 variant: str = variants[0], restore: bool = False) -> tuple[tuple[Image.Image, str], str, str]:
+                 variant: str = variants[0], restore: bool = False, hints: str | None = None,
+                 painted: dict | None = None) -> tuple[tuple[Image.Image, str], str, str]:
         """Colorize one photo; returns (before, after) for the slider, the full-resolution PNG, and notes.
 
         Inputs arrive unprocessed (preprocess=False): gr.Image would open the upload with Pillow
         before this runs, so a corrupt file or a decompression bomb would fail there with a bare
         "Error". `photo` is Gradio's upload record ({"path": ..., "orig_name": ...}); the file is
         decoded here by colorizer.imaging, under the pixel limit, with messages meant for people.
+        hints: colour hints as JSON (the CLI's --hints format for one photo); painted: the hint
+        editor's value, whose painted layers become strokes (colorizer.hints.strokes_from_paint).
         """
         if not photo or not photo.get("path"):
             raise _user_error("Add a photo first: drop it in the box, paste it, or click to upload.")
@@ -193,7 +214,8 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
         with gate.admit(estimate_request_bytes(*_photo_size(path), render_size, bool(restore))):
             try:
                 image = open_image(path, MAX_PIXELS)
-                after = model.colorize(image, render_size, strength, MAX_PIXELS, bool(restore))
+                given = _hints(hints, painted, image.size)
+                after = model.colorize(image, render_size, strength, MAX_PIXELS, bool(restore), given)
                 # the photo's own lightness as "before": the slider compares only the colour added, and
                 # 16-bit or CMYK scans (which browsers can't show) look right
                 before = gray_image(image)
@@ -311,6 +333,17 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                     photo = gr.Image(label="Your photo", type="filepath", sources=["upload", "clipboard"],
                                      elem_id="photo", height=420)
                     run = gr.Button("Colorize", variant="primary")
+                    with gr.Accordion("Colour hints: paint the colours you know, then Colorize again", open=False):
+                        painter = gr.ImageEditor(
+                            label="Paint over your photo", type="filepath", sources=[], elem_id="hints-paint",
+                            transforms=[], layers=False, height=420,
+                            brush=gr.Brush(default_size=12, color_mode="defaults",
+                                           colors=["#a52a2a", "#2e5e8c", "#3f7f3f", "#d9b38c", "#f2d16b"]))
+                        hints = gr.Textbox(label="Or hints as JSON", elem_id="hints-json", lines=2,
+                                           placeholder='[{"x": 120, "y": 340, "color": "#8b1a1a"}, '
+                                           '{"points": [[10, 5], [60, 5]], "color": [40, 90, 160]}]',
+                                           info="x, y in the photo's pixels; only the colour is used, "
+                                           "the photo's lightness is kept.")
                     gr.Examples([str(p) for p in sorted(EXAMPLES.glob("*.jpg"))], inputs=photo,
                                 label="Or try one of these (public-domain photos, see examples/SOURCES.md)")
                 with gr.Column():
@@ -339,7 +372,9 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                     film_download = gr.File(label="Colorized film (MP4)", interactive=False, elem_id="film-download")
                     film_note = gr.Markdown(elem_id="film-note")
         controls = [render_size, strength, variant, restore]
-        run.click(colorize, [photo, *controls], [slider, download, note], api_name="colorize", preprocess=False,
+        photo.change(lambda path: path, photo, painter, api_name=False)  # paint over the photo itself
+        run.click(colorize, [photo, *controls, hints, painter], [slider, download, note], api_name="colorize",
+                  preprocess=False,
                   concurrency_limit=CONCURRENCY, concurrency_id="model")
         run_batch.click(colorize_batch, [files, *controls], [zip_file, summary], api_name="colorize_batch",
                         preprocess=False, concurrency_limit=CONCURRENCY, concurrency_id="model")

@@ -42,6 +42,7 @@ class Options:
     c2pa_key: Path | None = None
     backend: str = "pytorch"
     crf: int = DEFAULT_CRF
+    hints: Path | None = None
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -86,6 +87,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="also embed a signed C2PA manifest, with this certificate chain (signer first, then its "
                    "CA certificates); needs --c2pa-key and c2pa-python (pip install -r requirements-c2pa.txt)")
     p.add_argument("--c2pa-key", type=Path, default=None, metavar="PEM", help="the private key for --c2pa-cert")
+    p.add_argument("--hints", type=Path, default=None, metavar="FILE",
+                   help="colour hints, a JSON file. For one photo, a list of points and strokes in the photo's "
+                   "pixels (x right, y down from the top-left corner): "
+                   '[{"x": 120, "y": 340, "color": "#8b1a1a"}, {"points": [[10, 5], [60, 5]], "color": [40, 90, 160]}]. '
+                   'For a batch, an object mapping file names (or paths as given) to such lists: {"a.jpg": [...]}. '
+                   "Only a hint's chroma is used; the photo's lightness is kept")
     return Options(**vars(p.parse_args(argv)))
 
 
@@ -164,6 +171,11 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
     images = [path for path in images if path not in films] + films
     outputs = plan_outputs(images[: len(images) - len(films)], opts.output, opts.format)
     outputs += plan_outputs(films, opts.output, "mp4")
+    try:
+        per_image = _hints_per_image(opts.hints, images[: len(images) - len(films)])  # films take no hints
+    except ColorizerError as err:
+        log.error("error: %s", err)
+        return 2
     todo = []
     for image, target in zip(images, outputs):
         if target.resolve() == image.resolve():
@@ -189,7 +201,8 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
     film_todo = [(film, target) for film, target in todo if film in films]
     photo_todo = [(image, target) for image, target in todo if image not in films]
     results = colorizer.colorize_many((i for i, _ in photo_todo), opts.render_size, opts.strength,
-                                      opts.batch_size, opts.max_pixels, opts.restore)
+                                      opts.batch_size, opts.max_pixels, opts.restore,
+                                      [per_image[image] for image, _ in photo_todo])
     params = save_params(opts.format)
     written: list[Path] = []
     try:
@@ -244,6 +257,15 @@ def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, wri
             tqdm.write(f"note: {film}: {note}", file=sys.stderr)
         written.append(target)
     return failures
+
+
+def _hints_per_image(hints_file: Path | None, images: list[Path]) -> dict[Path, list]:
+    """image -> its hints from --hints (empty without); HintError when the file or a key is wrong."""
+    if hints_file is None:
+        return {image: [] for image in images}
+    from colorizer import hints
+
+    return dict(zip(images, hints.hints_per_image(hints.load_hints_file(hints_file), images, str(hints_file))))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,3 +25,7 @@ class SettingsError(ColorizerError):
 
 class VideoError(ColorizerError):
     """The input is not a usable film: not a video, no video stream, damaged, empty, or too large."""
+
+
+class HintError(ColorizerError):
+    """A colour hint is malformed, outside its photo, or names a photo that is not there (see colorizer.hints)."""

@@ -206,6 +206,7 @@ class Options:
     sheet_rows: int = 8
     degrade: bool = False  # score restoration instead of colorization
     seed: int = 0  # of the damage, with each file name (restoration only)
+    hints: str | None = None  # hint counts, e.g. "0,1,5,20": score colour hints instead (colorizer.evaluate_hints)
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -235,6 +236,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="where to write the contact sheet [--out with .png, else ./evaluation.png]")
     p.add_argument("--sheet-rows", type=int, default=8, metavar="N",
                    help="photos on the contact sheet; 0 writes none [%(default)s]")
+    p.add_argument("--hints", default=None, metavar="N[,N...]",
+                   help="score colour hints instead: N random points per photo, coloured from the original, "
+                   "spread edge-aware and by a plain Gaussian (see colorizer.evaluate_hints); e.g. 0,1,5,20; "
+                   "--seed places the points")
     return Options(**vars(p.parse_args(argv)))
 
 
@@ -252,7 +257,16 @@ def main(argv: list[str] | None = None) -> int:
         colorizer = Colorizer.from_pretrained(opts.weights, device=opts.device)
         if colorizer.weights.fallback_reason:  # scoring other weights than asked for would mislead
             raise ColorizerError(colorizer.weights.fallback_reason)
-        if opts.degrade:
+        if opts.hints is not None:
+            from colorizer import evaluate_hints
+
+            try:
+                counts = evaluate_hints.parse_counts(opts.hints)
+            except ValueError as err:
+                raise ColorizerError(str(err)) from None
+            report = evaluate_hints.evaluate_hints(opts.images, colorizer, counts, opts.render_size, opts.seed,
+                                              progress=True)
+        elif opts.degrade:
             report = evaluate_restoration(opts.images, colorizer, opts.seed, opts.sheet_rows, progress=True)
         else:
             report = evaluate(opts.images, colorizer, opts.render_size, opts.sheet_rows, progress=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorizer import color, hub, provenance, settings
+from colorizer import color, hints as hinting, hub, provenance, settings
 from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
 from colorizer.errors import ColorizerError
 from colorizer.generator import Generator
@@ -111,7 +112,8 @@ class Colorizer:
         return photo
 
     def colorize(self, image: ImageSource, render_size: int = DEFAULT_RENDER_SIZE, strength: float = 1.0,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False) -> Image.Image:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False,
+                 hints: Sequence[object] | None = None) -> Image.Image:
         """Colorize one image (path, bytes, file object or PIL image); returns a PIL image of the same size.
 
         strength scales the predicted chroma (0 = gray, 1 = as predicted, >1 = more vivid).
@@ -119,22 +121,29 @@ class Colorizer:
         restored tones instead of the input's. Numbers outside their range are clamped (NaN and
         infinity raise SettingsError); `result.info["notes"]` lists what was clamped and anything
         else worth knowing about the input (e.g. only the first frame of an animation was used).
+        hints: colour hints in this image's pixels, [(x, y, color), Stroke(...), ...] (see
+        colorizer.hints); None or [] gives exactly the hint-free result. A bad hint raises HintError.
         """
         render_size, strength, notes = _checked(render_size, strength, self._render_limit)
         max_pixels, pixels_note = settings.check_max_pixels(max_pixels)
+        parsed = hinting.parse_hints(hints)
         photo = self._read(image, max_pixels, restore)
+        hinting.check_inside(parsed, *photo.size, _source_name(image))
         photo.notes[:0] = notes + ([pixels_note] if pixels_note else [])
-        facts = self.facts(render_size, strength, bool(restore))
-        return self._finish(photo, self.predict_ab([photo], render_size)[0], strength, facts)
+        facts = self.facts(render_size, strength, bool(restore), hints=bool(parsed))
+        return self._finish(photo, self.predict_ab([photo], render_size)[0], strength, facts, parsed)
 
     def colorize_many(self, images: Iterable[ImageSource], render_size: int = DEFAULT_RENDER_SIZE,
                       strength: float = 1.0, batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS,
-                      restore: bool | RestoreOptions = False) -> Iterator[Image.Image | ColorizerError]:
+                      restore: bool | RestoreOptions = False, hints: Iterable[Sequence[object] | None] | None = None
+                      ) -> Iterator[Image.Image | ColorizerError]:
         """Colorize many images, `batch_size` at a time through the model.
 
         Yields one item per input, in input order: the colour image, or the ColorizerError that
         explains why that input could not be used (so one bad file never stops the rest).
         Settings are checked as in `colorize`; their notes go to every result's `info["notes"]`.
+        hints: one list of hints per image, in the same order (None for an image without); a bad
+        hint is that image's HintError.
         """
         render_size, strength, notes = _checked(render_size, strength, self._render_limit)
         batch_size, batch_note = settings.check_batch_size(batch_size)
@@ -142,23 +151,34 @@ class Colorizer:
         notes += [note for note in (batch_note, pixels_note) if note]
         facts = self.facts(render_size, strength, bool(restore))
         pending: list[Photo | ColorizerError] = []
+        per_image = iter(hints) if hints is not None else None
+        photo_hints: dict[int, list[hinting.Hint]] = {}  # id(Photo) -> its hints
         for image in images:
             try:
-                pending.append(self._read(image, max_pixels, restore))
-                pending[-1].notes[:0] = notes
+                parsed = hinting.parse_hints(next(per_image, None) if per_image is not None else None)
+                photo = self._read(image, max_pixels, restore)
+                hinting.check_inside(parsed, *photo.size, _source_name(image))
+                photo.notes[:0] = notes
+                photo_hints[id(photo)] = parsed
+                pending.append(photo)
             except ColorizerError as err:
                 pending.append(err)
             if sum(isinstance(p, Photo) for p in pending) == batch_size:
-                yield from self._colorize_pending(pending, render_size, strength, facts)
-                pending = []
-        yield from self._colorize_pending(pending, render_size, strength, facts)
+                yield from self._colorize_pending(pending, render_size, strength, facts, photo_hints)
+                pending, photo_hints = [], {}
+        yield from self._colorize_pending(pending, render_size, strength, facts, photo_hints)
 
     def _colorize_pending(self, pending: list[Photo | ColorizerError], render_size: int, strength: float,
-                          facts: provenance.Provenance) -> Iterator[Image.Image | ColorizerError]:
+                          facts: provenance.Provenance, photo_hints: dict[int, list[hinting.Hint]]
+                          ) -> Iterator[Image.Image | ColorizerError]:
         photos = [p for p in pending if isinstance(p, Photo)]
         results = iter(self.predict_ab(photos, render_size)) if photos else iter(())
         for item in pending:
-            yield self._finish(item, next(results), strength, facts) if isinstance(item, Photo) else item
+            if isinstance(item, Photo):
+                hints = photo_hints[id(item)]
+                yield self._finish(item, next(results), strength, replace(facts, hints=bool(hints)), hints)
+            else:
+                yield item
 
     def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, render_size: int = DEFAULT_RENDER_SIZE,
                        strength: float = 1.0, max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -199,18 +219,16 @@ class Colorizer:
         for i, a in zip(idx, ab):
             out[i] = a
 
-    def facts(self, render_size: int, strength: float, restored: bool, hints: bool = False
-                   ) -> provenance.Provenance:
-        """The facts a result of these settings carries into its file (see colorizer.provenance)."""
-        return provenance.Provenance(weights=provenance.weights_label(self.weights),
-                                     weights_sha256=provenance.weights_sha256(self.weights),
-                                     render_size=render_size, strength=strength, restored=restored, hints=hints)
-
-    def _finish(self, photo: Photo, ab_small: torch.Tensor, strength: float,
-                facts: provenance.Provenance) -> Image.Image:
-        """Join full-res L with upsampled ab and convert to an 8-bit sRGB (or RGBA) image; the
-        result's info carries the facts and the original's EXIF for `colorizer.provenance.save`."""
-        rgb = join_lightness(photo.lightness, ab_small * float(strength))
+    def _finish(self, photo: Photo, ab_small: torch.Tensor, strength: float, facts: provenance.Provenance,
+                hints: Sequence[hinting.Hint] = ()) -> Image.Image:
+        """Join full-res L with upsampled ab (steered by hints, which strength does not scale) and
+        convert to an 8-bit sRGB (or RGBA) image; the result's info carries the facts and the
+        original's EXIF for `colorizer.provenance.save`."""
+        ab_small = ab_small * float(strength)
+        if hints:
+            lightness = _downsample(photo.lightness, tuple(ab_small.shape[-2:]))
+            ab_small = hinting.apply_hints(ab_small, lightness, hints, photo.size)
+        rgb = join_lightness(photo.lightness, ab_small)
         image = Image.fromarray(rgb, "RGB")
         if photo.alpha is not None:
             image.putalpha(photo.alpha)
@@ -219,6 +237,11 @@ class Colorizer:
         if photo.exif:
             image.info["exif"] = photo.exif
         return image
+
+
+def _source_name(image: ImageSource) -> str:
+    """How a hint error names the photo: its path when it has one."""
+    return os.fspath(image) if isinstance(image, (str, os.PathLike)) else "the image"
 
 
 def _downsample(lightness: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

@@ -253,3 +253,34 @@ def test_without_colorizer_weights_the_embedded_weights_are_used(monkeypatch):
     assert app.weights_from_env() == ["default"]
     monkeypatch.setenv(app.WEIGHTS_ENV, "you/colorizer, ./weights")
     assert app.weights_from_env() == ["you/colorizer", "./weights"]
+
+
+def _chroma_at(png: str, x: int, y: int) -> np.ndarray:
+    from colorizer import color
+    import torch
+
+    rgb = torch.tensor(np.asarray(Image.open(png).convert("RGB"))[y, x], dtype=torch.float64).view(3, 1, 1) / 255
+    return color.rgb_to_lab(rgb)[1:, 0, 0].numpy()
+
+
+def test_hints_reach_the_result_as_json_and_as_paint(client, photo, tmp_path):
+    from colorizer.hints import hint_ab
+
+    plain = client.predict(handle_file(photo), 256, 1.0, api_name="/colorize")[1]
+    teal = (40, 120, 120)
+    hints = json.dumps([{"points": [[40, 60], [90, 60]], "color": "#%02x%02x%02x" % teal}])
+    hinted = client.predict(handle_file(photo), 256, 1.0, UNREACHABLE_REPO, False, hints, api_name="/colorize")[1]
+    _assert_colorized(hinted, photo)
+    target = np.array(hint_ab(teal))
+    assert np.hypot(*(_chroma_at(hinted, 65, 60) - target)) < np.hypot(*(_chroma_at(plain, 65, 60) - target)) - 10
+    paint = Image.new("RGBA", Image.open(photo).size, (0, 0, 0, 0))
+    paint.paste((*teal, 255), (40, 55, 90, 65))
+    paint.save(tmp_path / "paint.png")
+    editor = {"background": handle_file(photo), "layers": [handle_file(tmp_path / "paint.png")], "composite": None}
+    painted = client.predict(handle_file(photo), 256, 1.0, UNREACHABLE_REPO, False, "", editor, api_name="/colorize")[1]
+    assert np.hypot(*(_chroma_at(painted, 65, 60) - _chroma_at(hinted, 65, 60))) < 3  # paint = the same stroke
+    with pytest.raises(AppError, match=r"hint 0 at \(999, 5\) is outside"):
+        client.predict(handle_file(photo), 256, 1.0, UNREACHABLE_REPO, False, '[[999, 5, "#ff0000"]]',
+                       api_name="/colorize")
+    with pytest.raises(AppError, match="hints: not valid JSON"):
+        client.predict(handle_file(photo), 256, 1.0, UNREACHABLE_REPO, False, "[{", api_name="/colorize")

@@ -1,0 +1,135 @@
+"""How much colour hints help, measured: `python -m colorizer.evaluate --images DIR --hints 0,1,5,20`.
+
+Each colour photo is turned gray and colorized as in colorizer.evaluate; then N points at random
+positions (seeded by --seed and the file name) get the original's colour there as hints. Two ways
+of spreading them are scored on the same points:
+    edge_aware  colorizer.hints.apply_hints: spreads along regions of similar lightness
+    gaussian    colorizer.hints.gaussian_blend: the same blend with a plain Gaussian, edge-blind
+Reported per N, as means over photos: PSNR (RGB, dB), ab error over the photo, and ab error at
+the hint points themselves (how well each hint is honoured; Lab units).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePath
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from colorizer import color, hints, metrics
+from colorizer.errors import ColorizerError, ImageError
+from colorizer.imaging import find_images, gray_image, open_image, read_photo
+from colorizer.pipeline import Colorizer, _downsample, check_render_size, join_lightness
+
+METHODS = ("edge_aware", "gaussian")
+GRAYISH_CF = 5.0  # below this colourfulness there is no colour to hint (as in colorizer.evaluate)
+
+
+@dataclass
+class HintScores:
+    psnr: float  # dB, RGB
+    ab_error: float  # mean Euclidean ab distance over the photo, Lab units
+    hint_ab_error: float  # the same at the hint points only (0 hints: 0)
+
+
+@dataclass
+class HintReport:
+    """Mean scores per hint count and method; `table` for people, `to_dict` for JSON."""
+
+    weights: str
+    render_size: int
+    seed: int
+    counts: list[int]
+    photos: list[str]
+    scores: dict[int, dict[str, list[HintScores]]]  # count -> method -> one per photo
+    skipped: dict[str, str] = field(default_factory=dict)
+    sheet: list = field(default_factory=list)  # colorizer.evaluate's main writes a sheet when there is one
+
+    def mean(self, count: int, method: str) -> HintScores:
+        rows = self.scores[count][method]
+        return HintScores(*(float(np.mean([getattr(r, f) for r in rows])) for f in ("psnr", "ab_error",
+                                                                                     "hint_ab_error")))
+
+    def table(self) -> str:
+        base = self.mean(self.counts[0], METHODS[0]).psnr if self.counts and self.counts[0] == 0 else None
+        lines = ["| hints | method | PSNR (dB) | gain (dB) | ab error | ab error at hints |",
+                 "|---:|---|---:|---:|---:|---:|"]
+        for count in self.counts:
+            for method in METHODS if count else METHODS[:1]:
+                m = self.mean(count, method)
+                gain = f"{m.psnr - base:+.2f}" if base is not None else ""
+                lines.append(f"| {count} | {method if count else 'none'} | {m.psnr:.2f} | {gain} | "
+                             f"{m.ab_error:.2f} | {m.hint_ab_error:.2f} |")
+        return "\n".join([*lines, "", f"{len(self.photos)} photos; weights: {self.weights}; "
+                          f"render size {self.render_size}; seed {self.seed}"])
+
+    def to_dict(self) -> dict:
+        return {"mode": "hints", "weights": self.weights, "render_size": self.render_size, "seed": self.seed,
+                "photos": self.photos,
+                "mean": {str(c): {m: asdict(self.mean(c, m)) for m in METHODS} for c in self.counts},
+                "skipped": [{"name": n, "reason": r} for n, r in self.skipped.items()]}
+
+
+def parse_counts(text: str) -> list[int]:
+    """"0,1,5,20" -> [0, 1, 5, 20]; ValueError for anything else."""
+    try:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        counts = []
+    if not counts or counts[0] < 0:
+        raise ValueError(f"hint counts must be whole numbers 0 or more, like 0,1,5,20, not {text!r}")
+    return counts
+
+
+def point_rng(seed: int, count: int, name: str) -> np.random.Generator:
+    """The generator that places `count` hints on photo `name`: the same whatever else the folder holds."""
+    digest = hashlib.sha256(PurePath(name).as_posix().encode("utf-8")).digest()
+    return np.random.default_rng([seed, count, int.from_bytes(digest[:8], "little")])
+
+
+def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequence[int], render_size: int = 512,
+                   seed: int = 0, progress: bool = False) -> HintReport:
+    """Score both hint methods at each count on every colour photo under images_dir (recursive)."""
+    root = Path(images_dir)
+    if not root.is_dir():
+        raise ColorizerError(f"{root}: no such folder")
+    render_size = check_render_size(render_size)
+    counts = sorted(set(counts))
+    report = HintReport(colorizer.description, render_size, seed, counts, [],
+                        {c: {m: [] for m in METHODS} for c in counts})
+    for path in tqdm(find_images([str(root)])[0], desc="hints", unit="photo", disable=not progress):
+        name = str(path.relative_to(root))
+        try:
+            original = np.asarray(open_image(path).convert("RGB"))
+        except ImageError as err:
+            report.skipped[name] = str(err)
+            continue
+        if metrics.colorfulness(original) < GRAYISH_CF:
+            report.skipped[name] = "black-and-white already: no colour to hint"
+            continue
+        report.photos.append(name)
+        photo = read_photo(gray_image(Image.fromarray(original)))
+        ab = colorizer.predict_ab([photo], render_size)[0]  # (2, h, w)
+        lightness = _downsample(photo.lightness, tuple(ab.shape[-2:]))
+        truth = color.rgb_to_lab(torch.from_numpy(original.copy()).permute(2, 0, 1).double() / 255.0)[1:].numpy()
+        height, width = original.shape[:2]
+        for count in counts:
+            rng = point_rng(seed, count, name)
+            xs, ys = rng.integers(0, width, count), rng.integers(0, height, count)
+            given = [hints.Point(float(x), float(y), tuple(int(v) for v in original[y, x])) for x, y in zip(xs, ys)]
+            steered = {"edge_aware": hints.apply_hints(ab, lightness, given, (width, height)),
+                       "gaussian": hints.gaussian_blend(ab, given, (width, height))}
+            for method, method_ab in steered.items():
+                out = join_lightness(photo.lightness, method_ab)
+                out_ab = color.rgb_to_lab(torch.from_numpy(out).permute(2, 0, 1).double() / 255.0)[1:].numpy()
+                at_hints = np.hypot(*(out_ab[:, ys, xs] - truth[:, ys, xs])).mean() if count else 0.0
+                report.scores[count][method].append(HintScores(metrics.psnr(out, original),
+                                                               metrics.ab_error(out, original), float(at_hints)))
+    if not report.photos:
+        raise ColorizerError(f"{root}: no colour photos to evaluate hints on")
+    return report

@@ -1,0 +1,411 @@
+"""Colour hints: the person says "this coat was red", and the photo follows.
+
+    colorizer.colorize("grandpa.jpg", hints=[(120, 340, "#8b1a1a"), Stroke([(10, 5), (60, 5)], (40, 90, 160))])
+
+A hint is a Point or a Stroke (a polyline) in the input photo's pixels, with an sRGB colour:
+(r, g, b) in 0-255 or "#rrggbb". Only the colour's chroma (Lab a, b) is used: the photo's own
+lightness is never changed.
+
+How a hint spreads (`apply_hints`), at the model's render size, on top of any weights:
+    correction  t = hint ab - model ab, at the hinted pixels (mask m)
+    propagation S = (I + L / mu)^-1, L the graph Laplacian of Levin, Lischinski & Weiss (2004)
+                "Colorization using optimization": 4-neighbour affinities exp(-dL^2 / 2 sigma^2)
+                from the lightness, so colour flows along regions of similar lightness and
+                stops at strong edges; 1 / sqrt(mu) is the reach, in pixels.
+    blend       ab = model ab + conf * S(m t) / S(m),  conf = min(1, S(m) / S_point(REACH_FULL))
+The ratio S(m t) / S(m) is an edge-aware weighted average of the nearby hints' corrections (it
+has no dip between hints, as a harmonic interpolation of single pixels has in 2-D); the
+confidence S(m) says how much hint evidence reaches a pixel: full within REACH_FULL pixels of
+a lone hint, fading beyond, and next to nothing across a strong edge, where the model's own
+colour stays. `gaussian_blend` is the same blend with a plain (edge-blind) Gaussian, the baseline
+the evaluation compares against (`colorizer.evaluate_hints`).
+
+Speed: S is solved by a sparse LU (scipy.sparse.linalg.splu, one factorisation for the three
+right-hand sides) on a grid COARSE times smaller than the render size, brought back to render size
+by joint bilateral upsampling (each coarse value weighted by how close its lightness is to the
+pixel's, so nothing crosses an edge) and refined by a few Jacobi sweeps of the full-size system.
+See bench/bench_hints.py and docs/BENCHMARKS.md.
+
+A model trained with hints as input (Zhang et al. 2017, "Real-time user-guided colorization")
+would learn what a hint implies beyond its region (a red coat, so a red hat?); see README.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spl
+from scipy import ndimage, special
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from colorizer import color
+from colorizer.errors import HintError
+
+RGB = tuple[int, int, int]
+
+EDGE_SIGMA = 4.0  # L units: neighbours this far apart in lightness are linked by exp(-1/2); 20 apart: 4e-6
+REACH = 0.5  # of the render size's long side: the decay length of a hint's pull (1 / sqrt(mu))
+REACH_FULL = 0.15  # of the long side: within this of a lone hint the hint's correction applies in full
+GAUSS_SIGMA, GAUSS_FULL = 0.12, 0.06  # the baseline's Gaussian and full-confidence radius (its best found)
+COARSE = 3  # the sparse solve runs on a grid this many times smaller than the render size
+REFINE_SWEEPS = 12  # Jacobi sweeps at render size after the coarse solve
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One pixel (x to the right, y down, in the input photo's pixels) that should have `color`."""
+
+    x: float
+    y: float
+    color: RGB
+
+
+@dataclass(frozen=True)
+class Stroke:
+    """A polyline through `points` ((x, y) in the input photo's pixels), all of one `color`."""
+
+    points: tuple[tuple[float, float], ...]
+    color: RGB
+
+
+Hint = Point | Stroke
+
+
+def parse_color(value: object, where: str = "colour") -> RGB:
+    """(r, g, b) with 0-255 integers, or "#rrggbb" -> (r, g, b); HintError naming `where` otherwise."""
+    if isinstance(value, str):
+        if not _HEX.match(value.strip()):
+            raise HintError(f"{where}: colour {value!r} is not \"#rrggbb\" or [r, g, b]")
+        text = value.strip()
+        return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
+    if (isinstance(value, (list, tuple)) and len(value) == 3
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)):
+        return int(value[0]), int(value[1]), int(value[2])
+    raise HintError(f"{where}: colour {value!r} is not \"#rrggbb\" or [r, g, b] with whole numbers 0-255")
+
+
+def _coordinate(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise HintError(f"{where}: coordinate {value!r} is not a finite number")
+    return float(value)
+
+
+def parse_hint(item: object, where: str = "hint") -> Hint:
+    """One hint from any of its spellings; HintError naming `where` when it is none of them.
+
+    Point: Point, (x, y, color) or {"x": x, "y": y, "color": color}.
+    Stroke: Stroke or {"points": [[x, y], ...], "color": color}.
+    """
+    if isinstance(item, (Point, Stroke)):
+        item = {"x": item.x, "y": item.y, "color": item.color} if isinstance(item, Point) else \
+            {"points": item.points, "color": item.color}
+    if isinstance(item, (list, tuple)) and len(item) == 3:
+        item = {"x": item[0], "y": item[1], "color": item[2]}
+    if not isinstance(item, Mapping):
+        raise HintError(f"{where}: {item!r} is not a point (x, y, color) or a stroke {{\"points\": ..., \"color\": ...}}")
+    if "color" not in item:
+        raise HintError(f"{where}: no \"color\"")
+    rgb = parse_color(item["color"], where)
+    if "points" in item:
+        points = item["points"]
+        if not isinstance(points, (list, tuple)) or not points:
+            raise HintError(f"{where}: \"points\" must be a non-empty list of [x, y]")
+        parsed = []
+        for i, p in enumerate(points):
+            if not isinstance(p, (list, tuple)) or len(p) != 2:
+                raise HintError(f"{where}: point {i} {p!r} is not [x, y]")
+            parsed.append((_coordinate(p[0], where), _coordinate(p[1], where)))
+        return Stroke(tuple(parsed), rgb)
+    if "x" not in item or "y" not in item:
+        raise HintError(f"{where}: a point needs \"x\" and \"y\" (or a stroke \"points\")")
+    return Point(_coordinate(item["x"], where), _coordinate(item["y"], where), rgb)
+
+
+def parse_hints(items: object, where: str = "hint") -> list[Hint]:
+    """A list of hints (see parse_hint); None means none. Errors name the hint by its index."""
+    if items is None:
+        return []
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
+        raise HintError(f"hints must be a list of points and strokes, not {type(items).__name__}")
+    return [parse_hint(item, f"{where} {i}") for i, item in enumerate(items)]
+
+
+def check_inside(hints: Sequence[Hint], width: int, height: int, name: str = "image") -> None:
+    """HintError naming the first hint with a point outside the width x height photo."""
+    for i, hint in enumerate(hints):
+        points = [(hint.x, hint.y)] if isinstance(hint, Point) else hint.points
+        for x, y in points:
+            if not (0 <= x < width and 0 <= y < height):
+                raise HintError(f"hint {i} at ({x:g}, {y:g}) is outside {name} ({width}x{height} pixels; "
+                                f"x from 0 to {width - 1}, y from 0 to {height - 1})")
+
+
+def load_hints_file(path: str | os.PathLike) -> list[Hint] | dict[str, list[Hint]]:
+    """A hints JSON file: a list of hints (one photo), or {file name: list of hints} (a batch).
+
+    HintError naming the file when it cannot be read, is not JSON, or holds a malformed hint."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise HintError(f"hints file {os.fspath(path)}: cannot be read ({err.__class__.__name__}: "
+                        f"{getattr(err, 'strerror', None) or err})") from None
+    except json.JSONDecodeError as err:
+        raise HintError(f"hints file {os.fspath(path)}: not valid JSON ({err})") from None
+    if isinstance(data, dict):
+        return {str(name): parse_hints(items, f"{os.fspath(path)}: {name}: hint") for name, items in data.items()}
+    if isinstance(data, list):
+        return parse_hints(data, f"{os.fspath(path)}: hint")
+    raise HintError(f"hints file {os.fspath(path)}: must hold a list of hints or an object mapping file names "
+                    f"to lists, not {type(data).__name__}")
+
+
+def hint_ab(rgb: RGB) -> tuple[float, float]:
+    """The chroma (Lab a, b) of an sRGB colour: what a hint sets; its lightness is ignored."""
+    pixel = torch.tensor(rgb, dtype=torch.float64).view(3, 1, 1) / 255.0
+    lab = color.rgb_to_lab(pixel)
+    return float(lab[1, 0, 0]), float(lab[2, 0, 0])
+
+
+def rasterize(hints: Sequence[Hint], image_size: tuple[int, int], shape: tuple[int, int]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Hints in image pixels ((width, height)) -> (mask (h, w), target ab (2, h, w)) on a grid of `shape`.
+
+    A point marks the cell it falls in; a stroke every cell along its segments. Where hints
+    overlap, their ab are averaged."""
+    (width, height), (h, w) = image_size, shape
+    count = np.zeros((h, w))
+    total = np.zeros((2, h, w))
+    for hint in hints:
+        points = [(hint.x, hint.y)] if isinstance(hint, Point) else list(hint.points)
+        xs, ys = _along(np.array(points, dtype=np.float64))
+        cols = np.clip(np.floor(xs * w / width), 0, w - 1).astype(int)
+        rows = np.clip(np.floor(ys * h / height), 0, h - 1).astype(int)
+        cells = np.unique(rows * w + cols)
+        a, b = hint_ab(hint.color)
+        np.add.at(count.ravel(), cells, 1.0)
+        np.add.at(total[0].ravel(), cells, a)
+        np.add.at(total[1].ravel(), cells, b)
+    mask = (count > 0).astype(np.float64)
+    return mask, total / np.maximum(count, 1.0)
+
+
+def _along(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 2) polyline -> x and y of samples every quarter pixel along it (the points themselves if n = 1)."""
+    xs, ys = [points[:1, 0]], [points[:1, 1]]
+    for (x0, y0), (x1, y1) in zip(points[:-1], points[1:]):
+        steps = max(1, int(math.ceil(4 * math.hypot(x1 - x0, y1 - y0))))
+        t = np.linspace(0.0, 1.0, steps + 1)[1:]
+        xs.append(x0 + t * (x1 - x0))
+        ys.append(y0 + t * (y1 - y0))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _affinities(lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(h, w) L -> horizontal (h, w-1) and vertical (h-1, w) neighbour weights in (0, 1]."""
+    wx = np.exp(-np.diff(lightness, axis=1) ** 2 / (2 * EDGE_SIGMA**2))
+    wy = np.exp(-np.diff(lightness, axis=0) ** 2 / (2 * EDGE_SIGMA**2))
+    return wx, wy
+
+
+def _laplacian(wx: np.ndarray, wy: np.ndarray) -> sp.csr_matrix:
+    """The graph Laplacian D - W of the 4-neighbour grid with these weights, (h*w, h*w)."""
+    h, w = wy.shape[0] + 1, wx.shape[1] + 1
+    idx = np.arange(h * w).reshape(h, w)
+    rows = np.concatenate([idx[:, :-1].ravel(), idx[:-1].ravel()])
+    cols = np.concatenate([idx[:, 1:].ravel(), idx[1:].ravel()])
+    vals = np.concatenate([wx.ravel(), wy.ravel()])
+    weights = sp.coo_matrix((vals, (rows, cols)), shape=(h * w, h * w))
+    weights = (weights + weights.T).tocsr()
+    return sp.diags(np.asarray(weights.sum(axis=1)).ravel()) - weights
+
+
+def _smooth(lightness: np.ndarray, sources: np.ndarray, reach: float) -> np.ndarray:
+    """S(sources) = (I + L / mu)^-1 sources for (k, h, w) sources on the (h, w) lightness grid; mu = 1 / reach^2.
+
+    Solved by sparse LU on a grid COARSE times smaller, joint-upsampled, then Jacobi sweeps at full size."""
+    h, w = lightness.shape
+    coarse_shape = (max(2, h // COARSE), max(2, w // COARSE))
+    scale = (h * w / (coarse_shape[0] * coarse_shape[1])) ** 0.5
+    coarse_l = _resize(lightness[None], coarse_shape, "area")[0]
+    coarse_src = _resize(sources, coarse_shape, "area")
+    n = coarse_shape[0] * coarse_shape[1]
+    mu = (scale / reach) ** 2  # the same reach, counted in coarse pixels
+    system = (sp.identity(n, format="csc") + _laplacian(*_affinities(coarse_l)).tocsc() / mu)
+    solved = spl.splu(system.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(coarse_src.reshape(len(sources), n).T)
+    x = _joint_upsample(solved.T.reshape(sources.shape[0], *coarse_shape), coarse_l, lightness)
+    return _jacobi(lightness, sources, x, 1.0 / reach**2, REFINE_SWEEPS)
+
+
+def _joint_upsample(coarse: np.ndarray, coarse_l: np.ndarray, lightness: np.ndarray) -> np.ndarray:
+    """(k, ch, cw) -> (k, h, w): bilinear, but each coarse sample weighted by how close its lightness is
+    to the fine pixel's (joint bilateral upsampling), so no value crosses a strong edge."""
+    (h, w), (ch, cw) = lightness.shape, coarse_l.shape
+    ys = np.clip((np.arange(h) + 0.5) * ch / h - 0.5, 0, ch - 1)
+    xs = np.clip((np.arange(w) + 0.5) * cw / w - 0.5, 0, cw - 1)
+    y0, x0 = np.minimum(ys.astype(int), ch - 2), np.minimum(xs.astype(int), cw - 2)
+    fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
+    total, weight = np.zeros((coarse.shape[0], h, w)), np.zeros((h, w))
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            rows, cols = (y0 + dy)[:, None], (x0 + dx)[None, :]
+            similar = np.exp(-(coarse_l[rows, cols] - lightness) ** 2 / (2 * EDGE_SIGMA**2))
+            k = wy * wx * similar + 1e-12 * wy * wx  # never all zero: then plain bilinear
+            total += k * coarse[:, rows, cols]
+            weight += k
+    return total / weight
+
+
+def _jacobi(lightness: np.ndarray, sources: np.ndarray, x: np.ndarray, mu: float, sweeps: int) -> np.ndarray:
+    """Sweeps of x_r <- (mu b_r + sum_s w_rs x_s) / (mu + sum_s w_rs): the fine-grid system, edges sharp."""
+    wx, wy = _affinities(lightness)
+    degree = np.zeros_like(lightness)
+    degree[:, :-1] += wx
+    degree[:, 1:] += wx
+    degree[:-1] += wy
+    degree[1:] += wy
+    denominator = mu + degree
+    for _ in range(sweeps):
+        pull = mu * sources
+        pull[:, :, :-1] += wx * x[:, :, 1:]
+        pull[:, :, 1:] += wx * x[:, :, :-1]
+        pull[:, :-1] += wy * x[:, 1:]
+        pull[:, 1:] += wy * x[:, :-1]
+        x = pull / denominator
+    return x
+
+
+def _resize(maps: np.ndarray, shape: tuple[int, int], mode: str) -> np.ndarray:
+    """(k, h, w) -> (k, *shape) by area averaging or bilinear interpolation."""
+    kwargs = {"align_corners": False} if mode == "bilinear" else {}
+    return F.interpolate(torch.from_numpy(maps)[None], size=shape, mode=mode, **kwargs)[0].numpy()
+
+
+def _lone_point_level(reach: float, distance: float) -> float:
+    """S(m) at `distance` pixels from a lone one-pixel hint in a large flat image: the full-confidence level.
+
+    S is (I - reach^2 Laplacian)^-1, whose 2-D Green's function is K0(r / reach) / (2 pi reach^2)."""
+    return float(special.k0(distance / reach)) / (2 * math.pi * reach**2)
+
+
+def _blend(model_ab: np.ndarray, mask: np.ndarray, target: np.ndarray, spread, full_level: float) -> np.ndarray:
+    """(1 - conf) model ab + conf spread(m t) / spread(m), conf = min(1, spread(m) / full_level), and the
+    hint's own ab at each hinted pixel; (2, h, w) ab."""
+    num_a, num_b, den = spread(np.stack([mask * target[0], mask * target[1], mask]))
+    conf = np.clip(den / full_level, 0.0, 1.0)
+    hinted = np.stack([num_a, num_b]) / np.maximum(den, 1e-300)
+    out = model_ab + conf * (hinted - model_ab)
+    return np.where(mask > 0, target, out)  # hard constraints, as in Levin et al.: a hinted pixel has its hint
+
+
+def apply_hints(ab: torch.Tensor, lightness: torch.Tensor, hints: Sequence[Hint],
+                image_size: tuple[int, int]) -> torch.Tensor:
+    """The model's ab steered by hints, edge-aware; the entry point for photos and video frames alike.
+
+    ab: (2, h, w) the model's ab (Lab units) at render size; lightness: (1, h, w) L in [0, 100],
+    the same grid (what the model saw); hints in pixels of the (width, height) `image_size` photo,
+    already checked (parse_hints, check_inside). Returns (2, h, w) float32. No hints: `ab` itself.
+    """
+    if not hints:
+        return ab
+    h, w = ab.shape[-2:]
+    long_side = max(h, w)
+    reach, full = REACH * long_side, REACH_FULL * long_side
+    luma = lightness[0].double().numpy()
+    mask, target = rasterize(hints, image_size, (h, w))
+    out = _blend(ab.double().numpy(), mask, target, lambda s: _smooth(luma, s, reach),
+                 _lone_point_level(reach, full))
+    return torch.from_numpy(out).float()
+
+
+def gaussian_blend(ab: torch.Tensor, hints: Sequence[Hint], image_size: tuple[int, int]) -> torch.Tensor:
+    """The edge-blind baseline: `apply_hints` with a plain Gaussian (GAUSS_SIGMA) in place of S.
+
+    Same inputs and output as apply_hints less the lightness, which it ignores."""
+    if not hints:
+        return ab
+    h, w = ab.shape[-2:]
+    sigma, full = GAUSS_SIGMA * max(h, w), GAUSS_FULL * max(h, w)
+    mask, target = rasterize(hints, image_size, (h, w))
+    spread = functools.partial(_gaussian, sigma=sigma)
+    level = math.exp(-(full**2) / (2 * sigma**2))
+    return torch.from_numpy(_blend(ab.double().numpy(), mask, target, spread, level)).float()
+
+
+def _gaussian(maps: np.ndarray, sigma: float) -> np.ndarray:
+    """(k, h, w) filtered by an unnormalised Gaussian of `sigma` pixels (peak 1), zero outside the image.
+
+    Filtered on a grid where sigma is about 8 cells (mass kept), then upsampled: the result is smooth
+    at that scale anyway, and a full-size filter of a 60-pixel sigma would take seconds."""
+    h, w = maps.shape[-2:]
+    factor = max(1, int(sigma // 8))
+    shape = (max(1, round(h / factor)), max(1, round(w / factor)))
+    cells = (h * w) / (shape[0] * shape[1])
+    small = ndimage.gaussian_filter(_resize(maps, shape, "area") * cells, sigma=(0, sigma / factor, sigma / factor),
+                                    mode="constant", truncate=3.0)
+    return _resize(small * (2 * math.pi * (sigma / factor) ** 2), (h, w), "bilinear")  # peak 1 again
+
+
+def hints_per_image(loaded: list[Hint] | dict[str, list[Hint]], images: Sequence[Path],
+                    source: str = "hints file") -> list[list[Hint]]:
+    """One hint list per image from a hints file's content (see load_hints_file).
+
+    A list applies to the one image there is; a mapping's keys are matched with each image's path
+    as given, or its file name. HintError naming the culprit when a list meets several images, a
+    key matches no image (or several), or nothing at all."""
+    if isinstance(loaded, list):
+        if len(images) != 1:
+            raise HintError(f"{source}: a plain list of hints needs exactly one photo, not {len(images)}; "
+                            "for a batch, map file names to hint lists: {\"photo.jpg\": [...]}")
+        return [loaded]
+    out: list[list[Hint]] = [[] for _ in images]
+    for key, hints in loaded.items():
+        matches = [i for i, path in enumerate(images) if key in (str(path), path.as_posix())]
+        matches = matches or [i for i, path in enumerate(images) if path.name == key]
+        if not matches:
+            raise HintError(f"{source}: {key!r} is not among the photos being colorized")
+        if len(matches) > 1:
+            raise HintError(f"{source}: {key!r} names {len(matches)} photos ({', '.join(str(images[i]) for i in matches)}); "
+                            "use the path as given instead")
+        out[matches[0]] = hints
+    return out
+
+
+PAINT_GRID = 512  # painted layers are read at most this many pixels on the long side (finer than any render)
+
+
+def strokes_from_paint(layer: Image.Image, size: tuple[int, int]) -> list[Stroke]:
+    """Colour painted on a transparent layer -> strokes in the (width, height) photo's pixels.
+
+    Every horizontal run of opaque pixels of one colour becomes a two-point stroke: exact, and
+    compact for brush paint. The layer may have another size than the photo (an editor's canvas);
+    it is scaled to it. Half-transparent brush edges are left out."""
+    scale = min(1.0, PAINT_GRID / max(layer.size))
+    grid = (max(1, round(layer.width * scale)), max(1, round(layer.height * scale)))
+    rgba = np.asarray(layer.convert("RGBA").resize(grid, Image.Resampling.NEAREST)).astype(np.int64)
+    painted = rgba[..., 3] >= 128
+    key = np.where(painted, (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2], -1)  # (h, w) colour id
+    sx, sy = size[0] / grid[0], size[1] / grid[1]
+    strokes = []
+    for row in np.flatnonzero(painted.any(axis=1)):
+        line = key[row]
+        starts = np.flatnonzero(np.diff(np.concatenate([[-1], line])) != 0)
+        ends = np.concatenate([starts[1:], [len(line)]])
+        y = min((row + 0.5) * sy, size[1] - 1)
+        for start, end in zip(starts, ends):
+            if line[start] >= 0:
+                rgb = (int(line[start] >> 16), int(line[start] >> 8 & 255), int(line[start] & 255))
+                xs = (min((start + 0.5) * sx, size[0] - 1), min((end - 0.5) * sx, size[0] - 1))
+                strokes.append(Stroke(((float(xs[0]), float(y)), (float(xs[1]), float(y))), rgb))
+    return strokes

@@ -1,0 +1,185 @@
+"""Colour hints (colorizer.hints): the API, the CLI with a real hints file, bad input, no bleeding."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorizer import color
+from colorizer.errors import HintError
+from colorizer.hints import Point, Stroke, apply_hints, hint_ab, load_hints_file, parse_hints
+from colorizer.pipeline import Colorizer
+from tests.conftest import REPO, lightness_of, real_photo
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> Colorizer:
+    return Colorizer.from_pretrained(None)
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    """A real colour photo (coffee, 128x85) and its gray version."""
+    return real_photo("coffee.png", 128)
+
+
+def _lab(image: Image.Image) -> np.ndarray:
+    rgb = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0).permute(2, 0, 1)
+    return color.rgb_to_lab(rgb).numpy()  # (3, H, W)
+
+
+def test_no_hints_is_bit_for_bit_the_plain_result(colorizer, photo):
+    gray = photo.convert("L")
+    plain = np.asarray(colorizer.colorize(gray, render_size=128))
+    assert np.array_equal(np.asarray(colorizer.colorize(gray, render_size=128, hints=None)), plain)
+    assert np.array_equal(np.asarray(colorizer.colorize(gray, render_size=128, hints=[])), plain)
+    many = list(colorizer.colorize_many([gray, gray], render_size=128, hints=[None, []]))
+    assert all(np.array_equal(np.asarray(m), plain) for m in many)
+
+
+def test_hint_colour_is_reached_and_lightness_kept(colorizer, photo):
+    gray = photo.convert("L")
+    original = np.asarray(photo)
+    hints = [(30, 40, tuple(int(v) for v in original[40, 30])), (100, 20, "#%02x%02x%02x" % tuple(original[20, 100]))]
+    out = colorizer.colorize(gray, render_size=128, hints=hints)
+    lab, want = _lab(out), _lab(photo)
+    for x, y, _ in hints:
+        assert np.hypot(*(lab[1:, y, x] - want[1:, y, x])) < 5  # the hinted chroma, within 5 ab units
+    assert np.abs(lightness_of(out) - lightness_of(gray)).max() < 1.5  # lightness untouched (8-bit rounding)
+    assert np.abs(np.asarray(out, dtype=int) - np.asarray(colorizer.colorize(gray, render_size=128), dtype=int)).max() > 10
+
+
+def _in_gamut_colour(gray: Image.Image, x: int, y: int, a: float, b: float) -> tuple[int, int, int]:
+    """An sRGB colour with the lightness of gray's pixel (x, y) and chroma (a, b): reachable there."""
+    lab = torch.tensor([float(lightness_of(gray)[y, x]), a, b], dtype=torch.float64).view(3, 1, 1)
+    return tuple(int(v) for v in color.lab_to_rgb(lab).mul(255).round().view(3))
+
+
+def test_a_stroke_colours_its_region_and_colorize_many_takes_hints(colorizer, photo):
+    gray = photo.convert("L")
+    rose = _in_gamut_colour(gray, 35, 70, 30.0, 10.0)
+    stroke = Stroke(((10.0, 70.0), (60.0, 70.0)), rose)
+    plain, hinted = colorizer.colorize_many([gray, gray], render_size=128, hints=[None, [stroke]])
+    assert np.hypot(*(_lab(hinted)[1:, 70, 35] - hint_ab(rose))) < 5  # where the colour fits the lightness
+    assert _lab(hinted)[1, 70, 20:50].mean() > _lab(plain)[1, 70, 20:50].mean() + 5
+
+
+def test_no_bleeding_across_a_strong_edge():
+    """Dark left half, light right half; a hint 20 px left of the edge leaves the right half alone."""
+    h, w = 96, 160
+    lightness = torch.full((1, h, w), 30.0)
+    lightness[..., 80:] = 75.0
+    model_ab = torch.zeros(2, h, w)
+    out = apply_hints(model_ab, lightness, [Point(60, 48, (0, 160, 255))], (w, h))
+    change = torch.linalg.vector_norm(out - model_ab, dim=0)  # (h, w) ab units
+    assert change[:, 80:].max() < 2  # the other region: under 2 ab units everywhere
+    assert change[48, 60] > 40 and change[:, 40:80].mean() > 10  # while its own region took the colour
+
+
+def test_hint_spreads_in_a_flat_region_but_not_without_end():
+    h = w = 256
+    out = apply_hints(torch.zeros(2, h, w), torch.full((1, h, w), 50.0), [Point(5, 5, (220, 40, 40))], (w, h))
+    change = torch.linalg.vector_norm(out, dim=0)
+    assert change[5, 5] > 50 and change[20, 20] > 0.9 * change[5, 5]  # full strength near the hint
+    assert change[-1, -1] < 0.6 * change[5, 5]  # fades far from it: the model's colour comes back
+
+
+@pytest.mark.parametrize(("hints", "message"), [
+    ([(10, 10, "red")], "hint 0: colour 'red'"),
+    ([(10, 10, "#12345")], "hint 0: colour '#12345'"),
+    ([(1, 1, (0, 0, 0)), (10, 10, (300, 0, 0))], "hint 1: colour (300, 0, 0)"),
+    ([(float("nan"), 10, "#ff0000")], "hint 0: coordinate nan"),
+    ([{"points": [], "color": "#ff0000"}], "hint 0: \"points\""),
+    ([{"x": 1, "color": "#ff0000"}], "hint 0: a point needs"),
+    ("#ff0000", "hints must be a list"),
+])
+def test_malformed_hints_are_named(hints, message):
+    with pytest.raises(HintError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_hints(hints)
+
+
+def test_hints_outside_the_image_are_named(colorizer, photo):
+    gray = photo.convert("L")
+    with pytest.raises(HintError, match=r"hint 1 at \(128, 5\) is outside image \(128x85 pixels"):
+        colorizer.colorize(gray, render_size=64, hints=[(0, 0, "#ff0000"), (128, 5, "#ff0000")])
+    results = list(colorizer.colorize_many([gray, gray], render_size=64,
+                                           hints=[[Stroke(((0, 0), (10, 90)), (9, 9, 9))], None]))
+    assert isinstance(results[0], HintError) and "hint 0 at (10, 90)" in str(results[0])
+    assert isinstance(results[1], Image.Image)  # the other photo is still colorized
+
+
+def test_hints_file_errors_name_the_file(tmp_path):
+    with pytest.raises(HintError, match="missing.json: cannot be read"):
+        load_hints_file(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("[{\"x\": 1,")
+    with pytest.raises(HintError, match="broken.json: not valid JSON"):
+        load_hints_file(broken)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"a.jpg": [{"x": 1, "y": 2, "color": "#zzzzzz"}]}))
+    with pytest.raises(HintError, match="bad.json: a.jpg: hint 0: colour '#zzzzzz'"):
+        load_hints_file(bad)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "colorizer", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+
+
+def test_cli_applies_a_hints_file_per_photo(tmp_path, photo):
+    photos = tmp_path / "in"
+    photos.mkdir()
+    photo.convert("L").save(photos / "a.png")
+    photo.convert("L").save(photos / "b.png")
+    hints = tmp_path / "hints.json"
+    rose = _in_gamut_colour(photo.convert("L"), 35, 70, 30.0, 10.0)
+    hints.write_text(json.dumps({"a.png": [{"points": [[10, 70], [60, 70]], "color": list(rose)}]}))
+    run = _cli(str(photos), "-o", str(tmp_path / "out"), "--render-size", "128", "--hints", str(hints))
+    assert run.returncode == 0, run.stderr
+    a, b = (_lab(Image.open(tmp_path / "out" / name)) for name in ("a.png", "b.png"))
+    assert np.hypot(*(a[1:, 70, 35] - hint_ab(rose))) < 5  # a got its hint
+    assert np.hypot(*(b[1:, 70, 35] - hint_ab(rose))) > 10  # b had none
+
+
+def test_cli_refuses_hints_for_photos_not_in_the_batch(tmp_path, photo):
+    photo.convert("L").save(tmp_path / "a.png")
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps({"a.png": [], "grandma.jpg": [[1, 1, "#ffffff"]]}))
+    run = _cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--hints", str(hints))
+    assert run.returncode == 2
+    assert "'grandma.jpg' is not among the photos being colorized" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "out" / "a.png").exists()
+    run = _cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--hints", str(tmp_path / "none.json"))
+    assert run.returncode == 2 and "none.json: cannot be read" in run.stderr
+
+
+def test_painted_pixels_become_strokes_in_photo_pixels():
+    from colorizer.hints import strokes_from_paint
+
+    paint = Image.new("RGBA", (100, 50), (0, 0, 0, 0))
+    paint.paste((255, 0, 0, 255), (10, 10, 21, 12))  # two rows of red, x 10..20
+    paint.paste((0, 0, 255, 100), (50, 30, 61, 31))  # half-transparent brush edge: ignored
+    paint.paste((0, 0, 255, 255), (70, 40, 72, 41))
+    strokes = strokes_from_paint(paint, (200, 100))  # the photo is twice the canvas
+    assert [s.color for s in strokes] == [(255, 0, 0), (255, 0, 0), (0, 0, 255)]
+    assert strokes[0].points == ((21.0, 21.0), (41.0, 21.0)) and strokes[2].points == ((141.0, 81.0), (143.0, 81.0))
+
+
+def test_evaluate_hints_scores_each_count(tmp_path):
+    from colorizer import evaluate
+
+    out = tmp_path / "hints.json"
+    assert evaluate.main(["--images", str(REPO / "tests" / "data" / "holdout"), "--hints", "0,5", "--render-size",
+                          "64", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["mode"] == "hints" and len(report["photos"]) == 6
+    none, five = report["mean"]["0"]["edge_aware"], report["mean"]["5"]
+    assert none["hint_ab_error"] == 0 and set(five) == {"edge_aware", "gaussian"}
+    assert five["edge_aware"]["ab_error"] < none["ab_error"]  # five true colours bring it closer
+    assert evaluate.main(["--images", str(tmp_path), "--hints", "a,b"]) == 1
