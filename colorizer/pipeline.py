@@ -219,6 +219,12 @@ class Colorizer:
         for i, a in zip(idx, ab):
             out[i] = a
 
+    def facts(self, render_size: int, strength: float, restored: bool, hints: bool = False) -> provenance.Provenance:
+        """The facts a result of these settings carries into its file (see colorizer.provenance)."""
+        return provenance.Provenance(weights=provenance.weights_label(self.weights),
+                                     weights_sha256=provenance.weights_sha256(self.weights),
+                                     render_size=render_size, strength=strength, restored=restored, hints=hints)
+
     def _finish(self, photo: Photo, ab_small: torch.Tensor, strength: float, facts: provenance.Provenance,
                 hints: Sequence[hinting.Hint] = ()) -> Image.Image:
         """Join full-res L with upsampled ab (steered by hints, which strength does not scale) and
@@ -241,7 +247,7 @@ class Colorizer:
 
 def _source_name(image: ImageSource) -> str:
     """How a hint error names the photo: its path when it has one."""
-    return os.fspath(image) if isinstance(image, (str, os.PathLike)) else "the image"
+    return os.fspath(image) if isinstance(image, (str, os.PathLike)) else "image"
 
 
 def _downsample(lightness: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
