@@ -1,7 +1,7 @@
 """What colour hints cost: the hint solve at a render size, against the colorization it steers.
 
-    python bench/bench_hints.py                     # render size 512, best of 5
-    python bench/bench_hints.py --render-size 1024 --repeats 3
+    python -m bench.bench_hints                     # render size 512, best of 5
+    python -m bench.bench_hints --render-size 1024 --repeats 3
 
 Times, on one real photo (examples/, its long side scaled to the render size), the best of
 --repeats calls after a warm-up: `Colorizer.colorize` without hints, `hints.apply_hints` alone for
@@ -14,29 +14,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from bench.timing import best_of
 from colorizer import hints
 from colorizer.imaging import read_photo
 from colorizer.pipeline import Colorizer, _downsample
 
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg"
-
-
-def best_of(fn, repeats: int) -> float:
-    """Fastest of `repeats` timed calls after one warm-up: the least noisy estimate on a shared machine."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> None:

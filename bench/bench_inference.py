@@ -1,7 +1,7 @@
 """Inference speed and memory, as ratios measured in one run on this machine.
 
-    python bench/bench_inference.py               # everything (a few minutes on 2 cores)
-    python bench/bench_inference.py --skip-memory # no 50 MP run
+    python -m bench.bench_inference               # everything (a few minutes on 2 cores)
+    python -m bench.bench_inference --skip-memory # no 50 MP run
 
 1. Model cost: each generator preset, and the `lite` decoder on EfficientNet-Lite1 and -Lite2
    (baked, as the pipeline runs it) against a plain
@@ -27,20 +27,10 @@ import torch
 import torchvision
 from PIL import Image
 
+from bench.timing import best_of
 from colorizer.generator import PRESETS, Generator, preset
 from colorizer.imaging import read_photo
 from colorizer.pipeline import Colorizer
-
-
-def best_of(fn, repeats: int) -> float:
-    """Fastest of `repeats` timed calls after one warm-up: the least noisy estimate."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def test_photo(width: int, height: int) -> Image.Image:

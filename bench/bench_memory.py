@@ -1,8 +1,8 @@
 """Peak memory (RSS) of one request, as the app serves it, at each render size, with and without restore.
 
-    nice -n 10 python bench/bench_memory.py      # the app's worst case: 50 MP, render 2048, restore off/on
-    nice -n 10 python bench/bench_memory.py --megapixels 1 12 50 --render-sizes 512 2048 --restore off
-    nice -n 10 python bench/bench_memory.py --megapixels 0.04 --render-sizes 1536 --repeat 3 --glibc-default
+    nice -n 10 python -m bench.bench_memory      # the app's worst case: 50 MP, render 2048, restore off/on
+    nice -n 10 python -m bench.bench_memory --megapixels 1 12 50 --render-sizes 512 2048 --restore off
+    nice -n 10 python -m bench.bench_memory --megapixels 0.04 --render-sizes 1536 --repeat 3 --glibc-default
 
 Each case runs in a fresh process (so its peak is its own): load the weights (embedded default
 unless --weights), then do what app.py does for one photo: decode it under the pixel limit,

@@ -1,7 +1,7 @@
 """PyTorch against ONNX Runtime, and int8 quantization, at render size 512: speed and colour quality.
 
-    python bench/bench_onnx.py                                   # about 10 minutes on 2 shared cores
-    python bench/bench_onnx.py --holdout DIR --calibration DIR --threads 2 --repeats 10
+    python -m bench.bench_onnx                                   # about 10 minutes on 2 shared cores
+    python -m bench.bench_onnx --holdout DIR --calibration DIR --threads 2 --repeats 10
 
 Variants (all of the same weights, default: the embedded default):
     pytorch        the baked generator in PyTorch, as the pipeline runs it
@@ -68,7 +68,12 @@ class Calibration:
 
 def build_variants(work: Path, weights: str | None, calibration: list[Path]) -> dict[str, Path]:
     """Export the fp32 model and its int8 quantizations into `work`."""
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+    from onnxruntime.quantization import (
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     fp32 = export_onnx(work / "model.onnx", weights, dynamic_size=True)

@@ -1,7 +1,7 @@
 """What writing a result's provenance costs, as ratios to writing the bare image, in one run.
 
-    python bench/bench_provenance.py                                          # PNG and JPEG, 12 MP
-    python bench/bench_provenance.py --c2pa-cert chain.pem --c2pa-key key.pem # and a signed C2PA manifest
+    python -m bench.bench_provenance                                          # PNG and JPEG, 12 MP
+    python -m bench.bench_provenance --c2pa-cert chain.pem --c2pa-key key.pem # and a signed C2PA manifest
 
 A 12-megapixel colorized photo (scikit-image's 'coffee', resized, through the embedded weights at
 render size 512) is saved three ways for each format: bare (`imaging.save_image` with the CLI's
@@ -15,26 +15,15 @@ from __future__ import annotations
 import argparse
 import platform
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image
 
+from bench.timing import best_of
 from colorizer import provenance
 from colorizer.cli import save_params
 from colorizer.imaging import save_image
 from colorizer.pipeline import Colorizer
-
-
-def best_of(fn, repeats: int) -> float:
-    """Fastest of `repeats` timed calls after one warm-up: the least noisy estimate."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,9 +1,9 @@
 """Training throughput of each NoGAN phase at its crop size, and of the data pipeline feeding it.
 
-    python bench/bench_train.py                      # lite generator, CPU, all phases
-    python bench/bench_train.py --generator-only --encoder efficientnet_lite2   # the lite decoder on another encoder
-    python bench/bench_train.py --preset tiny --steps 5
-    python bench/bench_train.py --device cuda --mixed-precision bf16 --batch-size 64 --generator-only
+    python -m bench.bench_train                      # lite generator, CPU, all phases
+    python -m bench.bench_train --generator-only --encoder efficientnet_lite2   # the lite decoder on another encoder
+    python -m bench.bench_train --preset tiny --steps 5
+    python -m bench.bench_train --device cuda --mixed-precision bf16 --batch-size 64 --generator-only
 
 Model steps run the real `train/nogan.py` step functions (one process, no DDP) on synthetic
 batches, so they measure compute alone; the data rows time `train.data` (decode, crop,

@@ -1,7 +1,7 @@
 """Soak test: waves of mixed requests against the real app on 127.0.0.1; peak memory, disk, latency.
 
-    nice -n 10 python bench/soak_app.py                          # 3 waves of 6 requests, at most 10 minutes
-    nice -n 10 python bench/soak_app.py --waves 2 --max-seconds 300 --memory-limit-mb 4096
+    nice -n 10 python -m bench.soak_app                          # 3 waves of 6 requests, at most 10 minutes
+    nice -n 10 python -m bench.soak_app --waves 2 --max-seconds 300 --memory-limit-mb 4096
 
 Starts `python app.py` (embedded default weights, HF_HUB_OFFLINE=1) on a free loopback port with its
 own temporary and result folders, then sends each wave at once through gradio_client: plain
