@@ -300,12 +300,15 @@ def _lone_point_level(reach: float, distance: float) -> float:
 
 
 def _blend(model_ab: np.ndarray, mask: np.ndarray, target: np.ndarray, spread, full_level: float) -> np.ndarray:
-    """(1 - conf) model ab + conf spread(m t) / spread(m), conf = min(1, spread(m) / full_level), and the
-    hint's own ab at each hinted pixel; (2, h, w) ab."""
-    num_a, num_b, den = spread(np.stack([mask * target[0], mask * target[1], mask]))
+    """model ab + conf * spread(m t) / spread(m), t = target - model ab at the hinted pixels (the correction
+    each hint asks for), conf = min(1, spread(m) / full_level); each hinted pixel gets its hint's ab.
+    Spreading corrections keeps the model's own variation of colour across a region (its shading,
+    its texture) and moves it towards the hint; (2, h, w) ab."""
+    correction = np.where(mask > 0, target - model_ab, 0.0)
+    num_a, num_b, den = spread(np.stack([mask * correction[0], mask * correction[1], mask]))
     conf = np.clip(den / full_level, 0.0, 1.0)
-    hinted = np.stack([num_a, num_b]) / np.maximum(den, 1e-300)
-    out = model_ab + conf * (hinted - model_ab)
+    shift = np.stack([num_a, num_b]) / np.maximum(den, 1e-300)
+    out = model_ab + conf * shift
     return np.where(mask > 0, target, out)  # hard constraints, as in Levin et al.: a hinted pixel has its hint
 
 
