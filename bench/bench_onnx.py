@@ -35,6 +35,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from colorizer import color, hub, metrics
+from colorizer.evaluate import gray_input
 from colorizer.export import export_onnx
 from colorizer.imaging import Photo, find_images, gray_image, open_image, read_photo
 from colorizer.onnx_model import OnnxGenerator
@@ -126,7 +127,7 @@ def quality(run: dict[str, Callable], holdout: list[Path]) -> dict[str, tuple[fl
     psnr: dict[str, list[float]] = {name: [] for name in run}
     for path in tqdm(holdout, desc="holdout", unit="photo"):
         original = np.asarray(open_image(path).convert("RGB"))
-        photo: Photo = read_photo(gray_image(Image.fromarray(original)))
+        photo: Photo = gray_input(original)
         x = torch.from_numpy(lightness_input(Image.fromarray(original), render_shape(*photo.size, RENDER_SIZE)))
         reference = None
         for name, fn in run.items():

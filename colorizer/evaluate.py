@@ -164,7 +164,7 @@ def _mean_ab(rgb: np.ndarray) -> torch.Tensor:
     return lab[1:].mean(dim=(1, 2))
 
 
-def _gray_input(original: np.ndarray) -> Photo:
+def gray_input(original: np.ndarray) -> Photo:
     """The colour photo (H, W, 3) uint8 as the colorizer gets it: `imaging.gray_image`, decoded."""
     return read_photo(gray_image(Image.fromarray(original)))
 
@@ -173,7 +173,7 @@ def _evaluate_one(colorizer: Colorizer, path: Path, name: str, prior_ab: torch.T
                   render_size: int) -> tuple[ImageResult, dict[str, np.ndarray]]:
     """Score every method on one photo; also return the images (method or "original" -> (H, W, 3) uint8)."""
     original = np.asarray(open_image(path).convert("RGB"))
-    photo = _gray_input(original)
+    photo = gray_input(original)
     ab = {  # (2, h, w) at any size: join_lightness upsamples it to the photo
         "ours": colorizer.predict_ab([photo], render_size)[0],
         "gray": torch.zeros(2, 1, 1),

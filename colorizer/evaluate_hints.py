@@ -18,16 +18,15 @@ from pathlib import Path, PurePath
 
 import numpy as np
 import torch
-from PIL import Image
-from tqdm import tqdm
 
 from colorizer import color, hints, metrics
-from colorizer.errors import ColorizerError, ImageError
-from colorizer.imaging import find_images, gray_image, open_image, read_photo
+from colorizer.errors import ColorizerError
+from colorizer.evaluate import gray_input
+from colorizer.imaging import is_grayscale
 from colorizer.pipeline import Colorizer, _downsample, check_render_size, join_lightness
+from colorizer.report import readable_images
 
 METHODS = ("edge_aware", "gaussian")
-GRAYISH_CF = 5.0  # below this colourfulness there is no colour to hint (as in colorizer.evaluate)
 
 
 @dataclass
@@ -96,24 +95,17 @@ def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequenc
                    seed: int = 0, progress: bool = False) -> HintReport:
     """Score both hint methods at each count on every colour photo under images_dir (recursive)."""
     root = Path(images_dir)
-    if not root.is_dir():
-        raise ColorizerError(f"{root}: no such folder")
     render_size = check_render_size(render_size)
     counts = sorted(set(counts))
     report = HintReport(colorizer.description, render_size, seed, counts, [],
                         {c: {m: [] for m in METHODS} for c in counts})
-    for path in tqdm(find_images([str(root)])[0], desc="hints", unit="photo", disable=not progress):
-        name = str(path.relative_to(root))
-        try:
-            original = np.asarray(open_image(path).convert("RGB"))
-        except ImageError as err:
-            report.skipped[name] = str(err)
-            continue
-        if metrics.colorfulness(original) < GRAYISH_CF:
-            report.skipped[name] = "black-and-white already: no colour to hint"
+    for _, name, image in readable_images(root, report.skipped, "hints", progress):
+        if is_grayscale(image):
+            report.skipped[name] = "black-and-white already (imaging.is_grayscale): no colour to hint"
             continue
         report.photos.append(name)
-        photo = read_photo(gray_image(Image.fromarray(original)))
+        original = np.asarray(image.convert("RGB"))
+        photo = gray_input(original)
         ab = colorizer.predict_ab([photo], render_size)[0]  # (2, h, w)
         lightness = _downsample(photo.lightness, tuple(ab.shape[-2:]))
         truth = color.rgb_to_lab(torch.from_numpy(original.copy()).permute(2, 0, 1).double() / 255.0)[1:].numpy()

@@ -17,13 +17,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from colorizer import metrics
+from colorizer.evaluate import gray_input
 from colorizer.generator import MAX_CHROMA_GAIN
 from colorizer.hub import CONFIG_FILE
-from colorizer.imaging import find_images, gray_image, open_image, read_photo
+from colorizer.imaging import find_images, open_image
 from colorizer.pipeline import Colorizer, join_lightness
 
 BISECTION_STEPS = 12  # the gain to within (MAX_CHROMA_GAIN - 0) / 2^12, far finer than one can see
@@ -36,7 +36,7 @@ def calibrate(colorizer: Colorizer, photos: list[Path], render_size: int) -> tup
     grays, abs_, target = [], [], []
     for path in tqdm(photos, desc="colorizing", unit="photo"):
         original = np.asarray(open_image(path).convert("RGB"))
-        photo = read_photo(gray_image(Image.fromarray(original)))  # as a black-and-white photo reaches us
+        photo = gray_input(original)
         grays.append(photo)
         abs_.append(colorizer.predict_ab([photo], render_size)[0])
         target.append(metrics.colorfulness(original))
