@@ -92,6 +92,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    "pixels (x right, y down from the top-left corner): "
                    '[{"x": 120, "y": 340, "color": "#8b1a1a"}, {"points": [[10, 5], [60, 5]], "color": [40, 90, 160]}]. '
                    'For a batch, an object mapping file names (or paths as given) to such lists: {"a.jpg": [...]}. '
+                   "A film's hints are in its first frame's pixels and hold through its first shot. "
                    "Only a hint's chroma is used; the photo's lightness is kept")
     return Options(**vars(p.parse_args(argv)))
 
@@ -172,7 +173,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
     outputs = plan_outputs(images[: len(images) - len(films)], opts.output, opts.format)
     outputs += plan_outputs(films, opts.output, "mp4")
     try:
-        per_image = _hints_per_image(opts.hints, images[: len(images) - len(films)])  # films take no hints
+        per_image = _hints_per_image(opts.hints, images)
     except ColorizerError as err:
         log.error("error: %s", err)
         return 2
@@ -221,7 +222,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
                         tqdm.write(f"could not write {target}: {err}", file=sys.stderr)
                         failures += 1
                 bar.update()
-        failures += _colorize_films(colorizer, film_todo, opts, written)
+        failures += _colorize_films(colorizer, film_todo, opts, written, per_image)
     except KeyboardInterrupt:
         done = set(written)
         not_written = [image for image, target in todo if target not in done]
@@ -233,7 +234,8 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
     return 1 if failures else 0
 
 
-def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, written: list[Path]) -> int:
+def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, written: list[Path],
+                    per_film: dict[Path, list]) -> int:
     """Each film in turn, with a frames/s and ETA bar; appends to `written`, returns the failures."""
     from colorizer.videoio import probe
 
@@ -244,7 +246,8 @@ def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, wri
             with tqdm(total=total, unit="frame", desc=film.name, dynamic_ncols=True) as bar:
                 report = colorizer.colorize_video(film, target, opts.render_size, opts.strength, opts.max_pixels,
                                                   opts.restore, opts.crf, opts.batch_size,
-                                                  progress=lambda done: bar.update(done - bar.n))
+                                                  progress=lambda done: bar.update(done - bar.n),
+                                                  hints=per_film[film])
         except ColorizerError as err:
             tqdm.write(f"skipped: {err}", file=sys.stderr)
             failures += 1

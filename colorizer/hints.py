@@ -6,19 +6,25 @@ A hint is a Point or a Stroke (a polyline) in the input photo's pixels, with an 
 (r, g, b) in 0-255 or "#rrggbb". Only the colour's chroma (Lab a, b) is used: the photo's own
 lightness is never changed.
 
-How a hint spreads (`apply_hints`), at the model's render size, on top of any weights:
-    correction  t = hint ab - model ab, at the hinted pixels (mask m)
+How hints spread (`apply_hints`), at the model's render size, on top of any weights, in two steps:
+ 1. Look-alikes (`_spread_to_lookalikes`): a hint's correction t = hint ab - model ab goes, in part,
+    to every pixel that looks like the hinted one to the model: similar lightness AND similar model
+    colour (the rest of the grass the model painted beige, the other patch of the same sky), near or
+    far (a wide spatial fall-off), weighed against LOOKALIKE_PRIOR, the weight of the model's own
+    colour. Pixels of another lightness are untouched, so nothing crosses a strong edge.
+ 2. Edge-aware (what is left of each hint's correction, on the step-1 colour):
     propagation S = (I + L / mu)^-1, L the graph Laplacian of Levin, Lischinski & Weiss (2004)
                 "Colorization using optimization": 4-neighbour affinities exp(-dL^2 / 2 sigma^2)
                 from the lightness, so colour flows along regions of similar lightness and
                 stops at strong edges; 1 / sqrt(mu) is the reach, in pixels.
-    blend       ab = model ab + conf * S(m t) / S(m),  conf = min(1, S(m) / S_point(REACH_FULL))
+    blend       ab = ab1 + conf * S(m t) / S(m),  conf = min(1, S(m) / S_point(REACH_FULL))
 The ratio S(m t) / S(m) is an edge-aware weighted average of the nearby hints' corrections (it
 has no dip between hints, as a harmonic interpolation of single pixels has in 2-D); the
 confidence S(m) says how much hint evidence reaches a pixel: full within REACH_FULL pixels of
 a lone hint, fading beyond, and next to nothing across a strong edge, where the model's own
-colour stays. `gaussian_blend` is the same blend with a plain (edge-blind) Gaussian, the baseline
-the evaluation compares against (`colorizer.evaluate_hints`).
+colour stays. `gaussian_blend` is step 2 with a plain (edge-blind) Gaussian and no step 1, the
+baseline the evaluation compares against (`colorizer.evaluate_hints`). Both steps and their
+constants were chosen on training photos (docs/BENCHMARKS.md, "Colour hints").
 
 Speed: S is solved by a sparse LU (scipy.sparse.linalg.splu, one factorisation for the three
 right-hand sides) on a grid COARSE times smaller than the render size, brought back to render size
@@ -58,6 +64,10 @@ EDGE_SIGMA = 4.0  # L units: neighbours this far apart in lightness are linked b
 REACH = 0.5  # of the render size's long side: the decay length of a hint's pull (1 / sqrt(mu))
 REACH_FULL = 0.15  # of the long side: within this of a lone hint the hint's correction applies in full
 GAUSS_SIGMA, GAUSS_FULL = 0.12, 0.06  # the baseline's Gaussian and full-confidence radius (its best found)
+LOOKALIKE_L, LOOKALIKE_AB = 8.0, 8.0  # L and ab units: how alike two pixels must look to share a correction
+LOOKALIKE_REACH = 0.5  # of the long side: the spatial fall-off (sigma) of step 1
+LOOKALIKE_PRIOR = 0.3  # the model's own colour counts as this many perfectly alike hinted pixels
+LOOKALIKE_SAMPLES = 48  # at most this many hinted pixels drive step 1 (a long stroke is thinned evenly)
 COARSE = 3  # the sparse solve runs on a grid this many times smaller than the render size
 REFINE_SWEEPS = 12  # Jacobi sweeps at render size after the coarse solve
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -309,12 +319,12 @@ def _blend(model_ab: np.ndarray, mask: np.ndarray, target: np.ndarray, spread, f
     conf = np.clip(den / full_level, 0.0, 1.0)
     shift = np.stack([num_a, num_b]) / np.maximum(den, 1e-300)
     out = model_ab + conf * shift
-    return np.where(mask > 0, target, out)  # hard constraints, as in Levin et al.: a hinted pixel has its hint
+    return out + mask * (target - out)  # hard constraints, as in Levin et al.: a hinted pixel has its hint
 
 
 def apply_hints(ab: torch.Tensor, lightness: torch.Tensor, hints: Sequence[Hint],
                 image_size: tuple[int, int]) -> torch.Tensor:
-    """The model's ab steered by hints, edge-aware; the entry point for photos and video frames alike.
+    """The model's ab steered by hints (look-alikes, then edge-aware); the entry point for photos and video frames.
 
     ab: (2, h, w) the model's ab (Lab units) at render size; lightness: (1, h, w) L in [0, 100],
     the same grid (what the model saw); hints in pixels of the (width, height) `image_size` photo,
@@ -322,14 +332,44 @@ def apply_hints(ab: torch.Tensor, lightness: torch.Tensor, hints: Sequence[Hint]
     """
     if not hints:
         return ab
+    mask, target = rasterize(hints, image_size, tuple(ab.shape[-2:]))
+    return steer(ab, lightness, mask, target)
+
+
+def steer(ab: torch.Tensor, lightness: torch.Tensor, mask: np.ndarray, target: np.ndarray) -> torch.Tensor:
+    """apply_hints on rasterized hints (see rasterize): both steps, (2, h, w) float32.
+
+    `mask` may weigh the hinted pixels in [0, 1] rather than mark them: a film's hints let go, a
+    pixel at a time, where the picture has changed since the hinted frame (colorizer.video)."""
     h, w = ab.shape[-2:]
-    long_side = max(h, w)
-    reach, full = REACH * long_side, REACH_FULL * long_side
+    reach, full = REACH * max(h, w), REACH_FULL * max(h, w)
     luma = lightness[0].double().numpy()
-    mask, target = rasterize(hints, image_size, (h, w))
-    out = _blend(ab.double().numpy(), mask, target, lambda s: _smooth(luma, s, reach),
-                 _lone_point_level(reach, full))
+    model_ab = _spread_to_lookalikes(ab.double().numpy(), luma, mask, target)
+    out = _blend(model_ab, mask, target, lambda s: _smooth(luma, s, reach), _lone_point_level(reach, full))
     return torch.from_numpy(out).float()
+
+
+def _spread_to_lookalikes(ab: np.ndarray, luma: np.ndarray, mask: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Step 1 (module docstring): (2, h, w) ab with each hint's correction shared by the pixels that look
+    like the hinted one, ab + sum_i k_i t_i / (LOOKALIKE_PRIOR + sum_i k_i), where
+    k_i = exp(-dL^2 / 2 LOOKALIKE_L^2 - dab^2 / 2 LOOKALIKE_AB^2 - d^2 / 2 (LOOKALIKE_REACH long side)^2)."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) > LOOKALIKE_SAMPLES:  # evenly along the hinted pixels, so a long stroke counts, but boundedly
+        keep = np.linspace(0, len(rows) - 1, LOOKALIKE_SAMPLES).round().astype(int)
+        rows, cols = rows[keep], cols[keep]
+    h, w = luma.shape
+    sigma_xy = LOOKALIKE_REACH * max(h, w)
+    luma32, ab32 = luma.astype(np.float32), ab.astype(np.float32)
+    ys, xs = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
+    shift, weight = np.zeros((2, h, w), np.float32), np.full((h, w), LOOKALIKE_PRIOR, np.float32)
+    for r, c in zip(rows, cols):
+        exponent = (luma32 - luma32[r, c]) ** 2 / (2 * LOOKALIKE_L**2)
+        exponent += ((ab32[0] - ab32[0, r, c]) ** 2 + (ab32[1] - ab32[1, r, c]) ** 2) / (2 * LOOKALIKE_AB**2)
+        exponent += ((ys - r) ** 2 + (xs - c) ** 2) / (2 * sigma_xy**2)
+        k = np.float32(mask[r, c]) * np.exp(-exponent)
+        shift += k * (target[:, r, c] - ab[:, r, c]).astype(np.float32)[:, None, None]
+        weight += k
+    return ab + shift / weight
 
 
 def gaussian_blend(ab: torch.Tensor, hints: Sequence[Hint], image_size: tuple[int, int]) -> torch.Tensor:

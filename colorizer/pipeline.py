@@ -184,13 +184,15 @@ class Colorizer:
                        strength: float = 1.0, max_pixels: int = DEFAULT_MAX_PIXELS,
                        restore: bool | RestoreOptions = False, crf: int = DEFAULT_CRF, batch_size: int = 4,
                        temporal: "TemporalOptions | None" = None,
-                       progress: Callable[[int], None] | None = None) -> "FilmReport":
+                       progress: Callable[[int], None] | None = None,
+                       hints: Sequence[object] | None = None) -> "FilmReport":
         """Colorize the film SRC into DST (.mp4, .mov or .mkv): flicker-free, time stamps and sound kept,
-        written atomically. See colorizer.video.colorize_video."""
+        written atomically; hints (first frame's pixels) hold through the first shot. See
+        colorizer.video.colorize_video."""
         from colorizer.video import colorize_video
 
         return colorize_video(self, src, dst, render_size, strength, max_pixels, restore, crf, batch_size,
-                              temporal, progress)
+                              temporal, progress, hints)
 
     @torch.inference_mode()
     def predict_ab(self, photos: list[Photo], render_size: int = DEFAULT_RENDER_SIZE) -> list[torch.Tensor]:

@@ -20,7 +20,7 @@ its own tones, as photos do.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorizer import settings
+from colorizer import hints as hinting, settings
 from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
 from colorizer.imaging import Photo, image_to_lightness
 from colorizer.pipeline import Colorizer, join_lightness, render_shape
@@ -101,6 +101,40 @@ class MotionAwareAverage:
         return self.running
 
 
+class ShotHints:
+    """A film's colour hints, given in its first frame's pixels, carried through the first shot.
+
+    Every frame of that shot is steered by them (hints.steer), each hinted pixel weighed by how alike
+    the picture there still is to the first frame's: exp(-dG^2 / 2 LOOKALIKE_L^2), G the smoothed
+    lightness (grain does not count). Where the picture stays, the hint holds, frame after frame,
+    without flicker; where something else has moved in, it lets go. They end for good at a cut, or
+    once most of the hinted pixels have let go (a cut between alike pictures, a long pan): the next
+    scene is not what the person hinted.
+    """
+
+    def __init__(self, hints: list[hinting.Hint], frame_size: tuple[int, int]):
+        self.hints, self.frame_size = hints, frame_size
+        self.active = bool(hints)
+        self.first: torch.Tensor | None = None  # the first frame's guide (smoothed L at render size)
+        self.mask = self.target = np.zeros(0)
+
+    def __call__(self, ab: torch.Tensor, lightness: torch.Tensor, guide: torch.Tensor, cut: bool) -> torch.Tensor:
+        """ab (2, h, w), L (1, h, w) and its smoothed guide of one frame at render size; `cut`: a new shot."""
+        if self.active and self.first is None:
+            self.first = guide
+            self.mask, self.target = hinting.rasterize(self.hints, self.frame_size, tuple(ab.shape[-2:]))
+        elif cut:
+            self.active = False
+        if not self.active:
+            return ab
+        still = torch.exp(-(guide - self.first)[0] ** 2 / (2 * hinting.LOOKALIKE_L**2)).double().numpy()
+        weight = self.mask * still
+        if weight.sum() < 0.5 * self.mask.sum():
+            self.active = False
+            return ab
+        return hinting.steer(ab, lightness, weight, self.target)
+
+
 @dataclass
 class FrameSettings:
     """Checked numbers for one film (colorizer.settings), and the notes on what was clamped."""
@@ -125,17 +159,22 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
                    render_size: int = DEFAULT_RENDER_SIZE, strength: float = 1.0,
                    max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False,
                    crf: int = DEFAULT_CRF, batch_size: int = 4, temporal: TemporalOptions | None = None,
-                   progress: Callable[[int], None] | None = None) -> FilmReport:
+                   progress: Callable[[int], None] | None = None,
+                   hints: Sequence[object] | None = None) -> FilmReport:
     """Colorize the film SRC into DST (H.264 in MP4 by default: DST's suffix picks .mp4/.mov/.mkv).
 
     Frames go through the model `batch_size` at a time; sound, time stamps, size and rotation are
     kept (colorizer.videoio). temporal=TemporalOptions(memory=0) colorizes each frame alone.
     restore repairs each frame's lightness as for photos (its spatial denoising replaced by a
     motion-aware average over frames: grain is temporal). `progress(frames_done)` is called per frame.
-    Raises VideoError (bad or damaged film; DST untouched) or SettingsError (NaN and the like).
+    hints: colour hints in the first frame's pixels (as stored, before any display rotation), kept
+    through the first shot (ShotHints); None or [] gives exactly the hint-free film.
+    Raises VideoError (bad or damaged film; DST untouched), SettingsError (NaN and the like) or
+    HintError (a malformed hint, or one outside the frame; DST untouched).
     """
     checked = FrameSettings.check(render_size, strength, batch_size, max_pixels, crf)
     options = temporal or TemporalOptions()
+    parsed = hinting.parse_hints(hints)
     restore_options = None
     if restore:
         restore_options = restore if isinstance(restore, RestoreOptions) else RestoreOptions()
@@ -145,9 +184,13 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
         cuts = SceneCuts(options.cut)
         colour = MotionAwareAverage(options.memory, options.motion)
         grain = MotionAwareAverage(options.denoise if restore else 0.0, options.motion)
+        steer: ShotHints | None = None
         while batch := list(islice(grays, checked.batch_size)):
             photos, guides, starts = [], [], []
             for gray in batch:
+                if steer is None:
+                    hinting.check_inside(parsed, gray.shape[1], gray.shape[0], "the film's frames")
+                    steer = ShotHints(parsed, (gray.shape[1], gray.shape[0]))
                 lightness = image_to_lightness(Image.fromarray(gray))  # (1, H, W) L in [0, 100]
                 shape = render_shape(gray.shape[1], gray.shape[0], checked.render_size)
                 starts.append(cuts(_small(lightness, shape)))
@@ -162,9 +205,12 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
                                                colorizer.predict_ab(photos, checked.render_size)):
                 if start:
                     colour.reset()
-                yield join_lightness(photo.lightness, colour(ab, guide) * checked.strength)
+                ab = colour(ab, guide) * checked.strength
+                if steer.active:
+                    ab = steer(ab, _small(photo.lightness, tuple(ab.shape[-2:])), guide, start)
+                yield join_lightness(photo.lightness, ab)
 
-    facts = colorizer.facts(checked.render_size, checked.strength, bool(restore))
+    facts = colorizer.facts(checked.render_size, checked.strength, bool(restore), hints=bool(parsed))
     report = transcode(src, dst, transform, checked.crf, checked.max_pixels, progress, tags=facts.as_dict())
     report.notes[:0] = checked.notes
     return report

@@ -6,6 +6,7 @@ a still shot with fresh grain every frame, a hard cut to another photo, and a to
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,8 +20,8 @@ import numpy as np
 import pytest
 import torch
 
-from colorizer import color, provenance
-from colorizer.errors import VideoError
+from colorizer import color, hints, provenance
+from colorizer.errors import HintError, VideoError
 from colorizer.imaging import find_images
 from colorizer.pipeline import Colorizer
 from colorizer.video import TemporalOptions
@@ -240,6 +241,34 @@ def test_cli_colorizes_films_next_to_photos_and_skips_bad_ones(film, tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     assert probe(out / "reel.mp4").frames == STILL + AFTER_CUT
     assert _audio(out / "reel.mp4") == _audio(film)
+
+
+def test_cli_film_hints_hold_through_the_first_shot_and_end_at_the_cut(film, outputs, tmp_path):
+    """A stroke on the film's first frame (from a hints file, as a user gives it) steers every frame of
+    that shot, and the shot after the cut is exactly the hint-free film's."""
+    rgb = (160, 215, 150)  # a pale green, in gamut at the stroke's lightness
+    hints_file = tmp_path / "hints.json"
+    hints_file.write_text(json.dumps({film.name: [{"points": [[24, 24], [40, 24]], "color": list(rgb)}]}))
+    out = tmp_path / "out"
+    result = run_cli(str(film), "-o", str(out), "--render-size", str(RENDER), "--crf", "1", "--hints", str(hints_file))
+    assert result.returncode == 0, result.stderr
+    hinted, plain = _frames(out / film.name), _frames(outputs["default"])
+    want = np.array(hints.hint_ab(rgb))
+
+    def off(frame: np.ndarray) -> float:  # around the stroke's middle: video keeps chroma at half resolution
+        return float(np.linalg.norm(_ab(frame)[:, 23:26, 30:35].mean(axis=(1, 2)) - want))
+
+    for t in range(STILL):
+        assert off(hinted[t]) < 10 < 25 < off(plain[t]), t
+    after = [np.abs(hinted[t].astype(int) - plain[t]).mean() for t in range(STILL, STILL + AFTER_CUT)]
+    assert max(after) < 0.5
+    assert provenance.read(out / film.name).hints
+
+
+def test_a_film_hint_outside_the_frame_is_named_and_nothing_written(film, colorizer, tmp_path):
+    with pytest.raises(HintError, match=r"hint 0 at \(64, 10\) is outside the film's frames \(64x48"):
+        colorizer.colorize_video(film, tmp_path / "out.mp4", render_size=RENDER, hints=[(64, 10, "#ff0000")])
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_killed_cli_run_leaves_no_half_film(tmp_path, script):
