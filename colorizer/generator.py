@@ -20,7 +20,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from colorizer import pretrained
-from colorizer.layers import ConvBlock, PixelShuffleUp, SelfAttention, bake_for_inference, conv2d
+from colorizer.layers import ConvBlock, PixelShuffleUp, SelfAttention, bake_for_inference, conv2d, model_config
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +109,7 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
 
     def __init__(self, config: GeneratorConfig | dict | None = None):
         super().__init__()
-        if config is None:
-            config = GeneratorConfig()
-        elif isinstance(config, dict):
-            config = GeneratorConfig(**config)
-        self.config = config
+        self.config = config = model_config(GeneratorConfig, config)
         spectral = config.spectral_norm
         # Features at strides 2, 4, 8, 16, 32; their widths come from timm's static feature_info.
         self.encoder = timm.create_model(config.encoder, pretrained=False, features_only=True)

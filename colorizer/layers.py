@@ -7,12 +7,24 @@ inference time there is no power iteration and no normalisation pass at all.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torch.nn.utils.parametrizations import spectral_norm
+
+
+Config = TypeVar("Config")
+
+
+def model_config(kind: type[Config], value: Config | dict | None) -> Config:
+    """A model's config: as given, from the plain dict the Hub mixin passes when loading, or the defaults."""
+    if value is None:
+        return kind()
+    return kind(**value) if isinstance(value, dict) else value
 
 
 def conv2d(cin: int, cout: int, kernel: int = 3, stride: int = 1, *, spectral: bool, bias: bool = True) -> nn.Conv2d:

@@ -186,28 +186,31 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
         grain = MotionAwareAverage(options.denoise if restore else 0.0, options.motion)
         steer: ShotHints | None = None
         while batch := list(islice(grays, checked.batch_size)):
-            photos, guides, starts = [], [], []
+            photos, smalls, starts = [], [], []
             for gray in batch:
                 if steer is None:
                     hinting.check_inside(parsed, gray.shape[1], gray.shape[0], "the film's frames")
                     steer = ShotHints(parsed, (gray.shape[1], gray.shape[0]))
                 lightness = image_to_lightness(Image.fromarray(gray))  # (1, H, W) L in [0, 100]
                 shape = render_shape(gray.shape[1], gray.shape[0], checked.render_size)
-                starts.append(cuts(_small(lightness, shape)))
+                small = _small(lightness, shape)  # what the model sees, at render size
+                starts.append(cuts(small))
                 if starts[-1]:
                     grain.reset()
                 if restore_options is not None:
                     lightness = restore_lightness(lightness, colorizer.generator, colorizer.device, restore_options)
                     lightness = grain(lightness, _smooth(lightness))
+                    small = _small(lightness, shape)
                 photos.append(Photo(lightness, None))
-                guides.append(_smooth(_small(lightness, shape)))
-            for photo, guide, start, ab in zip(photos, guides, starts,
+                smalls.append(small)
+            for photo, small, start, ab in zip(photos, smalls, starts,
                                                colorizer.predict_ab(photos, checked.render_size)):
                 if start:
                     colour.reset()
+                guide = _smooth(small)
                 ab = colour(ab, guide) * checked.strength
                 if steer.active:
-                    ab = steer(ab, _small(photo.lightness, tuple(ab.shape[-2:])), guide, start)
+                    ab = steer(ab, small, guide, start)
                 yield join_lightness(photo.lightness, ab)
 
     facts = colorizer.facts(checked.render_size, checked.strength, bool(restore), hints=bool(parsed))

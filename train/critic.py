@@ -17,7 +17,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from colorizer.layers import SelfAttention, conv2d
+from colorizer.layers import SelfAttention, conv2d, model_config
 
 
 @dataclass
@@ -48,11 +48,7 @@ class Critic(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=["i
 
     def __init__(self, config: CriticConfig | dict | None = None):
         super().__init__()
-        if config is None:
-            config = CriticConfig()
-        elif isinstance(config, dict):
-            config = CriticConfig(**config)
-        self.config = config
+        self.config = config = model_config(CriticConfig, config)
         width = config.channels
         stages: list[list[nn.Module]] = [[_conv_act(3, width, stride=2), nn.Dropout(config.dropout / 2)]]
         for _ in range(1, config.depth):
