@@ -160,11 +160,10 @@ def _photo_size(path: str) -> tuple[int, int]:
 def _checked(render_size: object, strength: object) -> tuple[int, float, list[str]]:
     """The numbers, checked as everywhere else (colorizer.settings); SettingsError -> a readable error."""
     try:
-        size, size_note = settings.check_render_size(render_size)
-        gain, gain_note = settings.check_strength(strength)
+        checked, notes = settings.check_all(render_size=render_size, strength=strength)
     except ColorizerError as err:
         raise _user_error(html.escape(str(err))) from None
-    return size, gain, [note for note in (size_note, gain_note) if note]
+    return int(checked["render_size"]), float(checked["strength"]), notes
 
 
 def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) -> list[hinting.Hint]:
@@ -290,14 +289,15 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                 raise _user_error(html.escape(f"{name}: {info.frames} frames is more than {MAX_FILM_FRAMES} "
                                               "at once; cut it shorter, or use the command line"))
             estimate = FILM_BATCH * estimate_request_bytes(info.width, info.height, render_size, bool(restore))
-            with gate.admit(estimate), _new_folder() as folder:
+            with _new_folder() as folder:
                 result = folder / _film_name(name)
                 total = info.frames or None
                 progress((0, total), desc="Colorizing", unit="frames")
-                report = model.colorize_video(
-                    path, result, render_size, strength, MAX_FILM_PIXELS, bool(restore), batch_size=FILM_BATCH,
-                    progress=lambda done: progress((done, total), desc="Colorizing", unit="frames"))
-                middle = report.frames // 2
+                with gate.admit(estimate):
+                    report = model.colorize_video(
+                        path, result, render_size, strength, MAX_FILM_PIXELS, bool(restore), batch_size=FILM_BATCH,
+                        progress=lambda done: progress((done, total), desc="Colorizing", unit="frames"))
+                middle = report.frames // 2  # the preview frame: decoding to it needs no model memory
                 before = gray_image(Image.fromarray(read_frame(path, middle)))
                 after = Image.fromarray(read_frame(result, middle))
         except ColorizerError as err:

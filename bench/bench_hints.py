@@ -23,7 +23,7 @@ from PIL import Image
 from bench.timing import best_of
 from colorizer import hints
 from colorizer.imaging import read_photo
-from colorizer.pipeline import Colorizer, _downsample
+from colorizer.pipeline import Colorizer, resize_lightness
 
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg"
 
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     colorizer = Colorizer.from_pretrained(None)
     photo = read_photo(image)
     ab = colorizer.predict_ab([photo], args.render_size)[0]  # (2, h, w)
-    lightness = _downsample(photo.lightness, tuple(ab.shape[-2:]))
+    lightness = resize_lightness(photo.lightness, tuple(ab.shape[-2:]))
     size = image.size
     rng = np.random.default_rng(0)
 

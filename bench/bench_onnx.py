@@ -35,11 +35,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from colorizer import color, hub, metrics
-from colorizer.evaluate import gray_input
 from colorizer.export import export_onnx
 from colorizer.imaging import Photo, find_images, gray_image, open_image, read_photo
 from colorizer.onnx_model import OnnxGenerator
-from colorizer.pipeline import _downsample, join_lightness, render_shape
+from colorizer.pipeline import join_lightness, render_shape, resize_lightness
+from colorizer.report import gray_input
 
 RENDER_SIZE = 512
 KEEP_MAX_MEAN_DAB, KEEP_MAX_PSNR_LOSS = 1.0, 0.2  # the issue's bar for keeping a quantized model
@@ -47,7 +47,7 @@ KEEP_MAX_MEAN_DAB, KEEP_MAX_PSNR_LOSS = 1.0, 0.2  # the issue's bar for keeping 
 
 def lightness_input(image: Image.Image, shape: tuple[int, int]) -> np.ndarray:
     """(1, 1, h, w) float32 normalised L of a photo resized to `shape`, as the pipeline feeds the model."""
-    return color.normalize_l(_downsample(read_photo(gray_image(image)).lightness, shape))[None].numpy()
+    return color.normalize_l(resize_lightness(read_photo(gray_image(image)).lightness, shape))[None].numpy()
 
 
 class Calibration:
@@ -125,13 +125,14 @@ def quality(run: dict[str, Callable], holdout: list[Path]) -> dict[str, tuple[fl
     dab: dict[str, list[float]] = {name: [] for name in run}
     dab_max = dict.fromkeys(run, 0.0)
     psnr: dict[str, list[float]] = {name: [] for name in run}
+    gain = run["pytorch"].config.chroma_gain  # as the pipeline applies it (Colorizer.predict_ab_at)
     for path in tqdm(holdout, desc="holdout", unit="photo"):
         original = np.asarray(open_image(path).convert("RGB"))
         photo: Photo = gray_input(original)
-        x = torch.from_numpy(lightness_input(Image.fromarray(original), render_shape(*photo.size, RENDER_SIZE)))
+        x = color.normalize_l(resize_lightness(photo.lightness, render_shape(*photo.size, RENDER_SIZE)))[None]
         reference = None
         for name, fn in run.items():
-            ab = color.denormalize_ab(fn(x)[0, :2]).float()
+            ab = color.denormalize_ab(fn(x)[0, :2]).float() * gain
             reference = ab if reference is None else reference  # pytorch comes first
             difference = (ab - reference).abs()
             dab[name].append(float(difference.mean()))

@@ -100,13 +100,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
 def check_settings(opts: Options) -> list[str]:
     """Check every number (colorizer.settings), in place; returns notes on values that were clamped.
     Raises SettingsError for NaN, infinity and the like."""
-    notes = []
-    for name, check in (("render_size", settings.check_render_size), ("strength", settings.check_strength),
-                        ("batch_size", settings.check_batch_size), ("max_pixels", settings.check_max_pixels),
-                        ("crf", settings.check_crf)):
-        value, note = check(getattr(opts, name))
+    checked, notes = settings.check_all(**{name: getattr(opts, name) for name in settings.RANGES})
+    for name, value in checked.items():
         setattr(opts, name, value)
-        notes += [note] if note else []
     return notes
 
 
@@ -168,10 +164,10 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
         log.error("%s", problem)
     from colorizer.videoio import is_video
 
-    films = [path for path in images if is_video(path)]
-    images = [path for path in images if path not in films] + films
-    outputs = plan_outputs(images[: len(images) - len(films)], opts.output, opts.format)
-    outputs += plan_outputs(films, opts.output, "mp4")
+    films = {path for path in images if is_video(path)}
+    photos = [path for path in images if path not in films]
+    images = photos + [path for path in images if path in films]
+    outputs = plan_outputs(photos, opts.output, opts.format) + plan_outputs(images[len(photos):], opts.output, "mp4")
     try:
         per_image = _hints_per_image(opts.hints, images)
     except ColorizerError as err:

@@ -33,13 +33,13 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from colorizer import color, metrics
+from colorizer import color, evaluate_hints, metrics
 from colorizer.defaults import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
 from colorizer.evaluate_restore import evaluate_restoration
-from colorizer.imaging import Photo, gray_image, is_grayscale, open_image, read_photo, save_image
+from colorizer.imaging import is_grayscale, open_image, save_image
 from colorizer.pipeline import Colorizer, check_render_size, join_lightness
-from colorizer.report import contact_sheet, mean_scores, readable_images, thumbnail, verdict_line
+from colorizer.report import contact_sheet, gray_input, mean_scores, readable_images, thumbnail, verdict_line
 
 log = logging.getLogger("colorizer")
 
@@ -164,11 +164,6 @@ def _mean_ab(rgb: np.ndarray) -> torch.Tensor:
     return lab[1:].mean(dim=(1, 2))
 
 
-def gray_input(original: np.ndarray) -> Photo:
-    """The colour photo (H, W, 3) uint8 as the colorizer gets it: `imaging.gray_image`, decoded."""
-    return read_photo(gray_image(Image.fromarray(original)))
-
-
 def _evaluate_one(colorizer: Colorizer, path: Path, name: str, prior_ab: torch.Tensor,
                   render_size: int) -> tuple[ImageResult, dict[str, np.ndarray]]:
     """Score every method on one photo; also return the images (method or "original" -> (H, W, 3) uint8)."""
@@ -258,8 +253,6 @@ def main(argv: list[str] | None = None) -> int:
         if colorizer.weights.fallback_reason:  # scoring other weights than asked for would mislead
             raise ColorizerError(colorizer.weights.fallback_reason)
         if opts.hints is not None:
-            from colorizer import evaluate_hints
-
             try:
                 counts = evaluate_hints.parse_counts(opts.hints)
             except ValueError as err:

@@ -21,10 +21,9 @@ import torch
 
 from colorizer import color, hints, metrics
 from colorizer.errors import ColorizerError
-from colorizer.evaluate import gray_input
 from colorizer.imaging import is_grayscale
-from colorizer.pipeline import Colorizer, _downsample, check_render_size, join_lightness
-from colorizer.report import readable_images
+from colorizer.pipeline import Colorizer, check_render_size, join_lightness, resize_lightness
+from colorizer.report import gray_input, readable_images
 
 METHODS = ("edge_aware", "gaussian")
 
@@ -107,7 +106,7 @@ def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequenc
         original = np.asarray(image.convert("RGB"))
         photo = gray_input(original)
         ab = colorizer.predict_ab([photo], render_size)[0]  # (2, h, w)
-        lightness = _downsample(photo.lightness, tuple(ab.shape[-2:]))
+        lightness = resize_lightness(photo.lightness, tuple(ab.shape[-2:]))
         truth = color.rgb_to_lab(torch.from_numpy(original.copy()).permute(2, 0, 1).double() / 255.0)[1:].numpy()
         height, width = original.shape[:2]
         for count in counts:

@@ -17,35 +17,21 @@ Self-attention runs as one block in the ONNX graph: its scores take (H/8 * W/8)^
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from colorizer.defaults import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
 from colorizer.errors import ColorizerError, WeightsError, first_line
 
+if TYPE_CHECKING:
+    from colorizer.generator import Generator
+
 log = logging.getLogger("colorizer.export")
 MIN_OPSET = 18  # the oldest opset the dynamo exporter writes
-
-
-@contextlib.contextmanager
-def _attention_in_one_block() -> Iterator[None]:
-    """Self-attention without query chunks while tracing: the chunk count depends on the input size,
-    which a graph with dynamic height and width cannot hold, and one block gives the same numbers."""
-    from colorizer import layers
-
-    saved = layers.ATTENTION_CHUNK_BYTES
-    layers.ATTENTION_CHUNK_BYTES = sys.maxsize
-    try:
-        yield
-    finally:
-        layers.ATTENTION_CHUNK_BYTES = saved
 
 
 def export_onnx(target: str | Path, weights: str | None = None, opset: int | None = None,
@@ -54,6 +40,26 @@ def export_onnx(target: str | Path, weights: str | None = None, opset: int | Non
 
     The generator's config.json goes into the model's metadata (colorizer.onnx_model.CONFIG_KEY).
     """
+    return export_generator(*baked_generator(weights), target, opset, dynamic_size, size)
+
+
+def baked_generator(weights: str | None) -> tuple["Generator", str]:
+    """The generator of `weights`, baked for inference, and where it came from (for the metadata)."""
+    from colorizer import hub
+
+    resolved = hub.resolve(weights)
+    if resolved.onnx_file is not None:
+        raise ColorizerError(f"--weights {weights}: already an ONNX model; export from a safetensors folder or Hub repo")
+    generator, source = hub.load_generator(resolved)
+    if source.fallback_reason:
+        raise WeightsError(source.fallback_reason)  # exporting the embedded default instead would surprise
+    generator.bake()
+    return generator, source.description
+
+
+def export_generator(generator: "Generator", source: str, target: str | Path, opset: int | None = None,
+                     dynamic_size: bool = True, size: int = DEFAULT_RENDER_SIZE) -> Path:
+    """export_onnx for a generator already loaded and baked (baked_generator)."""
     try:
         import onnx
         import onnxscript  # noqa: F401  (torch.onnx's dynamo exporter needs it)
@@ -62,20 +68,13 @@ def export_onnx(target: str | Path, weights: str | None = None, opset: int | Non
     import torch
     from torch.export import Dim
 
-    from colorizer import hub
+    from colorizer.imaging import atomic_target
     from colorizer.onnx_model import CONFIG_KEY
 
     if opset is not None and opset < MIN_OPSET:
         raise ColorizerError(f"--opset {opset}: the exporter writes opset {MIN_OPSET} or newer")
     if size % 32 or not 32 <= size <= MAX_RENDER_SIZE:
         raise ColorizerError(f"--size {size}: must be a multiple of 32 from 32 to {MAX_RENDER_SIZE}")
-    resolved = hub.resolve(weights)
-    if resolved.onnx_file is not None:
-        raise ColorizerError(f"--weights {weights}: already an ONNX model; export from a safetensors folder or Hub repo")
-    generator, source = hub.load_generator(resolved)
-    if source.fallback_reason:
-        raise WeightsError(source.fallback_reason)  # exporting the embedded default instead would surprise
-    generator.bake()
     target = Path(target)
     if dynamic_size:
         # batch 2 and 256x320 while tracing: sizes of 1 would be fixed into the graph
@@ -87,38 +86,31 @@ def export_onnx(target: str | Path, weights: str | None = None, opset: int | Non
         example = torch.zeros(2, 1, size, size)
         shapes = {"l_norm": {0: Dim("batch", min=1, max=64)}}
     try:
-        with _attention_in_one_block(), torch.no_grad():
+        with torch.no_grad():
             program = torch.onnx.export(generator, (example,), input_names=["l_norm"], output_names=["ab"],
                                         opset_version=opset, dynamo=True, dynamic_shapes=shapes,
                                         external_data=False, verbose=False)
     except Exception as err:  # the exporter's own error types vary by version
         raise ColorizerError(f"ONNX export failed ({type(err).__name__}: {first_line(err)})") from None
     model = program.model_proto
-    meta = {CONFIG_KEY: json.dumps(asdict(generator.config)), "colorizer.weights": source.description}
+    meta = {CONFIG_KEY: json.dumps(asdict(generator.config)), "colorizer.weights": source}
     for key, value in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(model)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    try:
+    with atomic_target(target) as temp:
         onnx.save_model(model, temp)
-        os.replace(temp, target)
-    finally:
-        Path(temp).unlink(missing_ok=True)
     return target
 
 
-def max_ab_difference(onnx_file: str | Path, weights: str | None, shape: tuple[int, int] = (256, 320)) -> float:
-    """Largest |ab| difference, in Lab units, between the ONNX model and PyTorch on a smooth test pattern."""
+def max_ab_difference(onnx_file: str | Path, generator: "Generator", shape: tuple[int, int] = (256, 320)) -> float:
+    """Largest |ab| difference, in Lab units, between the ONNX model and the (baked) generator it was made
+    from, on a smooth test pattern."""
     import torch
 
-    from colorizer import color, hub
+    from colorizer import color
     from colorizer.onnx_model import OnnxGenerator
 
-    generator, _ = hub.load_generator(hub.resolve(weights))
-    generator.bake()
     h, w = shape
     ramp = torch.linspace(-1, 1, w)[None, :] * torch.cos(torch.linspace(0, 6, h))[:, None]
     x = ramp[None, None].clamp(-1, 1)
@@ -155,10 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     args = parse_args(argv)
     try:
-        path = export_onnx(args.onnx, args.weights, args.opset, args.dynamic_size, args.size)
+        generator, source = baked_generator(args.weights)
+        path = export_generator(generator, source, args.onnx, args.opset, args.dynamic_size, args.size)
         shape = (256, 320) if args.dynamic_size else (args.size, args.size)
         log.info("wrote %s (%.1f MB); max |ab| difference from PyTorch on a test pattern: %.4f Lab units",
-                 path, path.stat().st_size / 1e6, max_ab_difference(path, args.weights, shape))
+                 path, path.stat().st_size / 1e6, max_ab_difference(path, generator, shape))
     except ColorizerError as err:
         log.error("error: %s", err)
         return 1

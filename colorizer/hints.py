@@ -252,7 +252,7 @@ def _smooth(lightness: np.ndarray, sources: np.ndarray, reach: float) -> np.ndar
     coarse_src = _resize(sources, coarse_shape, "area")
     n = coarse_shape[0] * coarse_shape[1]
     mu = (scale / reach) ** 2  # the same reach, counted in coarse pixels
-    system = (sp.identity(n, format="csc") + _laplacian(*_affinities(coarse_l)).tocsc() / mu)
+    system = (sp.identity(n, format="csc") + _laplacian(*_affinities(coarse_l)) / mu)
     solved = spl.splu(system.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(coarse_src.reshape(len(sources), n).T)
     x = _joint_upsample(solved.T.reshape(sources.shape[0], *coarse_shape), coarse_l, lightness)
     return _jacobi(lightness, sources, x, 1.0 / reach**2, REFINE_SWEEPS)

@@ -45,6 +45,7 @@ class Weights:
     description: str
     fallback_reason: str | None = None  # set when the requested source could not be used
     onnx_file: Path | None = None  # set for the onnx backend: this file runs with ONNX Runtime
+    label: str | None = None  # how result files name them: no full path (provenance.weights_label)
 
 
 def resolve(source: str | Path | None = None, revision: str | None = None, backend: str = "pytorch") -> Weights:
@@ -59,18 +60,20 @@ def resolve(source: str | Path | None = None, revision: str | None = None, backe
         path = Path(source).expanduser()
         if not path.is_file():
             raise WeightsError(f"weights {source!r}: no such ONNX file")
-        return Weights(path.parent, f"ONNX file {path}", onnx_file=path)
+        return Weights(path.parent, f"ONNX file {path}", onnx_file=path, label=f"ONNX file {path.name}")
     if source is None or str(source) == "default":
         if backend == "onnx":
             raise WeightsError("the embedded default has no ONNX model: export one with "
                                "python -m colorizer.export --onnx model.onnx, then use --weights model.onnx")
-        return Weights(EMBEDDED_WEIGHTS, "embedded default")
+        return Weights(EMBEDDED_WEIGHTS, "embedded default", label="embedded default")
     path = Path(source).expanduser()
     if path.exists():
         _check_folder(path, backend)
         if backend == "onnx":
-            return Weights(path, f"local folder {path} (ONNX)", onnx_file=path / ONNX_FILE)
-        return Weights(path, f"local folder {path}")
+            return Weights(path, f"local folder {path} (ONNX)", onnx_file=path / ONNX_FILE,
+                           label=f"ONNX file {ONNX_FILE}")
+        label = "embedded default" if path == EMBEDDED_WEIGHTS else f"local folder {path.name}"
+        return Weights(path, f"local folder {path}", label=label)
     if not _REPO_ID.match(str(source)):
         raise WeightsError(f"weights {source!r}: no such folder, and not a Hub repo id (user/name)")
     try:
@@ -78,10 +81,10 @@ def resolve(source: str | Path | None = None, revision: str | None = None, backe
     except Exception as err:  # any Hub failure: offline, DNS, 404, gated, timeout
         reason = f"could not get {source} from the Hugging Face Hub ({type(err).__name__}: {first_line(err)})"
         log.warning("%s; using the embedded default weights instead", reason)
-        return Weights(EMBEDDED_WEIGHTS, "embedded default", fallback_reason=reason)
+        return Weights(EMBEDDED_WEIGHTS, "embedded default", fallback_reason=reason, label="embedded default")
     if backend == "onnx":
-        return Weights(folder, f"Hub {source} (ONNX)", onnx_file=folder / ONNX_FILE)
-    return Weights(folder, f"Hub {source}")
+        return Weights(folder, f"Hub {source} (ONNX)", onnx_file=folder / ONNX_FILE, label=f"{source} (ONNX)")
+    return Weights(folder, f"Hub {source}", label=str(source))
 
 
 def _download(repo_id: str, revision: str | None, backend: str = "pytorch") -> Path:
@@ -180,13 +183,11 @@ def load_generator(weights: Weights | str | Path | None = None) -> tuple[Generat
         state = load_file(file)
     except (SafetensorError, OSError, ValueError) as err:
         raise WeightsError(f"{file}: damaged or not a safetensors file ({err})") from None
-    expected = model.state_dict()
-    if expected.keys() != state.keys() or any(state[k].shape != v.shape for k, v in expected.items()):
-        raise WeightsError(f"{file}: weights do not match {CONFIG_FILE}: {describe_mismatch(expected, state)}")
     try:
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    except RuntimeError as err:
-        raise WeightsError(f"{file}: weights do not match {CONFIG_FILE} ({first_line(err)})") from None
+    except RuntimeError:  # names or shapes differ: say which, in a line a person can read
+        raise WeightsError(f"{file}: weights do not match {CONFIG_FILE}: "
+                           f"{describe_mismatch(model.state_dict(), state)}") from None
     return model.eval(), weights
 
 

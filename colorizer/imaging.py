@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from colorizer import color, provenance
 from colorizer.defaults import DEFAULT_MAX_PIXELS
@@ -64,7 +64,7 @@ def open_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
     animation (or multi-page file) was kept.
     """
     if isinstance(source, Image.Image):
-        return _decode(source, "image", max_pixels)
+        return _decode(source, "image", max_pixels, owned=False)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "upload"
     fp = io.BytesIO(source) if isinstance(source, bytes) else source
     with _PILLOW_LIMIT:
@@ -85,13 +85,16 @@ def open_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
                                      "more than twice over (a decompression bomb?); downscale it first") from None
                 except (UnidentifiedImageError, OSError) as err:
                     raise ImageError(f"{name}: not an image Pillow can read ({err})") from None
-                return _decode(image, name, max_pixels)
+                return _decode(image, name, max_pixels, owned=True)
         finally:
             Image.MAX_IMAGE_PIXELS = default_limit
 
 
-def _decode(image: Image.Image, name: str, max_pixels: int) -> Image.Image:
-    """Check the size, load the first frame, apply EXIF orientation; notes go to image.info."""
+def _decode(image: Image.Image, name: str, max_pixels: int, owned: bool) -> Image.Image:
+    """Check the size, load the first frame, apply EXIF orientation; notes go to image.info.
+
+    owned: the image was opened here, so an upright single frame is used as it is (its file is closed
+    once loaded); a caller's image is always copied (by exif_transpose), never changed."""
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
@@ -107,7 +110,8 @@ def _decode(image: Image.Image, name: str, max_pixels: int) -> Image.Image:
                      "only the first was colorized")
     try:
         image.load()
-        image = ImageOps.exif_transpose(image)
+        if not owned or frames > 1 or image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+            image = ImageOps.exif_transpose(image)
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: a frame is above the limit of {max_pixels / 1e6:g} megapixels, "
                          "more than twice over (a decompression bomb?)") from None
@@ -312,11 +316,12 @@ def find_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
         elif not (expanded and provenance.is_colorized(path)):
             found.setdefault(path.resolve(), path)
 
+    suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             for p in sorted(path.rglob("*")):
-                if p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES and (p.is_file() or p.is_symlink()):
+                if p.suffix.lower() in suffixes and (p.is_file() or p.is_symlink()):
                     add(p, expanded=True)
         elif path.is_file() or path.is_symlink():
             add(path, expanded=False)

@@ -112,11 +112,14 @@ class SelfAttention(nn.Module):
 def chunked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                       max_bytes: int = ATTENTION_CHUNK_BYTES) -> torch.Tensor:
     """Unscaled dot-product attention (as SAGAN), (B, 1, N, d) x (B, 1, M, d) x (B, 1, M, C) -> (B, 1, N, C),
-    over chunks of queries so no (B, chunk, M) score block is larger than max_bytes."""
+    over chunks of queries so no (B, chunk, M) score block is larger than max_bytes.
+
+    While exporting (torch.export, ONNX) it is one block: the chunk count depends on the input size,
+    which a graph with dynamic height and width cannot hold, and one block gives the same numbers."""
     batch, _, queries, _ = q.shape
     positions = k.shape[-2]
     rows = max(1, max_bytes // (batch * positions * q.element_size()))
-    if rows >= queries:
+    if torch.compiler.is_exporting() or rows >= queries:
         return F.scaled_dot_product_attention(q, k, v, scale=1.0)
     return torch.cat([F.scaled_dot_product_attention(q[:, :, top : top + rows], k, v, scale=1.0)
                       for top in range(0, queries, rows)], dim=2)

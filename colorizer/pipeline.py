@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -54,15 +53,6 @@ def check_render_size(render_size: int) -> int:
 MAX_MODEL_PIXELS = MAX_RENDER_SIZE**2  # pixels per model call, all photos of a batch together
 
 
-def _checked(render_size: object, strength: object, model_limit: int | None = None) -> tuple[int, float, list[str]]:
-    """Validated render size and strength, and the notes saying what was clamped
-    (model_limit: the largest render size the model runs in bounded memory, see OnnxGenerator)."""
-    (size, size_note), (gain, gain_note) = settings.check_render_size(render_size), settings.check_strength(strength)
-    if model_limit is not None and size > model_limit:
-        size, size_note = model_limit, f"render size {size} lowered to {model_limit}, the most this ONNX model runs at"
-    return size, gain, [note for note in (size_note, gain_note) if note]
-
-
 @dataclass
 class Colorizer:
     """Holds a generator ready for inference. Create with `Colorizer.from_pretrained(...)`."""
@@ -98,6 +88,22 @@ class Colorizer:
         """The largest render size the generator runs at (None: any); ONNX models have one."""
         return getattr(self.generator, "max_render_size", None)
 
+    def check_settings(self, **values: object) -> tuple[dict[str, int | float], list[str]]:
+        """settings.check_all, and a render size lowered to what this model runs at in bounded memory
+        (see OnnxGenerator); the values to use and the notes on what was changed."""
+        checked, notes = settings.check_all(**values)
+        limit = self._render_limit
+        if limit is not None and checked.get("render_size", 0) > limit:
+            notes.append(f"render size {checked['render_size']} lowered to {limit}, the most this ONNX model runs at")
+            checked["render_size"] = limit
+        return checked, notes
+
+    def model_shape(self, width: int, height: int, render_size: int) -> tuple[int, int]:
+        """(h, w) the model runs at for a width x height picture: an ONNX model's fixed shape when it was
+        exported at one, else render_shape within the model's limit."""
+        fixed = getattr(self.generator, "fixed_shape", None)
+        return fixed or render_shape(width, height, min(render_size, self._render_limit or MAX_RENDER_SIZE))
+
     @property
     def can_restore(self) -> bool:
         """Whether these weights were trained to restore lightness (else restore is classical only)."""
@@ -124,12 +130,12 @@ class Colorizer:
         hints: colour hints in this image's pixels, [(x, y, color), Stroke(...), ...] (see
         colorizer.hints); None or [] gives exactly the hint-free result. A bad hint raises HintError.
         """
-        render_size, strength, notes = _checked(render_size, strength, self._render_limit)
-        max_pixels, pixels_note = settings.check_max_pixels(max_pixels)
+        checked, notes = self.check_settings(render_size=render_size, strength=strength, max_pixels=max_pixels)
+        render_size, strength, max_pixels = checked["render_size"], checked["strength"], checked["max_pixels"]
         parsed = hinting.parse_hints(hints)
-        photo = self._read(image, max_pixels, restore)
+        photo = self._read(image, int(max_pixels), restore)
         hinting.check_inside(parsed, *photo.size, _source_name(image))
-        photo.notes[:0] = notes + ([pixels_note] if pixels_note else [])
+        photo.notes[:0] = notes
         facts = self.facts(render_size, strength, bool(restore), hints=bool(parsed))
         return self._finish(photo, self.predict_ab([photo], render_size)[0], strength, facts, parsed)
 
@@ -145,38 +151,34 @@ class Colorizer:
         hints: one list of hints per image, in the same order (None for an image without); a bad
         hint is that image's HintError.
         """
-        render_size, strength, notes = _checked(render_size, strength, self._render_limit)
-        batch_size, batch_note = settings.check_batch_size(batch_size)
-        max_pixels, pixels_note = settings.check_max_pixels(max_pixels)
-        notes += [note for note in (batch_note, pixels_note) if note]
+        checked, notes = self.check_settings(render_size=render_size, strength=strength, batch_size=batch_size,
+                                             max_pixels=max_pixels)
+        render_size, strength = int(checked["render_size"]), checked["strength"]
         facts = self.facts(render_size, strength, bool(restore))
-        pending: list[Photo | ColorizerError] = []
+        pending: list[tuple[Photo, list[hinting.Hint]] | ColorizerError] = []
         per_image = iter(hints) if hints is not None else None
-        photo_hints: dict[int, list[hinting.Hint]] = {}  # id(Photo) -> its hints
         for image in images:
             try:
                 parsed = hinting.parse_hints(next(per_image, None) if per_image is not None else None)
-                photo = self._read(image, max_pixels, restore)
+                photo = self._read(image, int(checked["max_pixels"]), restore)
                 hinting.check_inside(parsed, *photo.size, _source_name(image))
                 photo.notes[:0] = notes
-                photo_hints[id(photo)] = parsed
-                pending.append(photo)
+                pending.append((photo, parsed))
             except ColorizerError as err:
                 pending.append(err)
-            if sum(isinstance(p, Photo) for p in pending) == batch_size:
-                yield from self._colorize_pending(pending, render_size, strength, facts, photo_hints)
-                pending, photo_hints = [], {}
-        yield from self._colorize_pending(pending, render_size, strength, facts, photo_hints)
+            if sum(isinstance(p, tuple) for p in pending) == checked["batch_size"]:
+                yield from self._colorize_pending(pending, render_size, strength, facts)
+                pending = []
+        yield from self._colorize_pending(pending, render_size, strength, facts)
 
-    def _colorize_pending(self, pending: list[Photo | ColorizerError], render_size: int, strength: float,
-                          facts: provenance.Provenance, photo_hints: dict[int, list[hinting.Hint]]
-                          ) -> Iterator[Image.Image | ColorizerError]:
-        photos = [p for p in pending if isinstance(p, Photo)]
+    def _colorize_pending(self, pending: list[tuple[Photo, list[hinting.Hint]] | ColorizerError], render_size: int,
+                          strength: float, facts: provenance.Provenance) -> Iterator[Image.Image | ColorizerError]:
+        photos = [item[0] for item in pending if isinstance(item, tuple)]
         results = iter(self.predict_ab(photos, render_size)) if photos else iter(())
         for item in pending:
-            if isinstance(item, Photo):
-                hints = photo_hints[id(item)]
-                yield self._finish(item, next(results), strength, replace(facts, hints=bool(hints)), hints)
+            if isinstance(item, tuple):
+                photo, hints = item
+                yield self._finish(photo, next(results), strength, replace(facts, hints=bool(hints)), hints)
             else:
                 yield item
 
@@ -196,30 +198,31 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict_ab(self, photos: list[Photo], render_size: int = DEFAULT_RENDER_SIZE) -> list[torch.Tensor]:
-        """Run the generator; returns one (2, h, w) ab map (Lab units, render size) per photo.
+        """Run the generator; returns one (2, h, w) ab map (Lab units, render size) per photo."""
+        render_size = check_render_size(render_size)
+        return self.predict_ab_at([resize_lightness(p.lightness, self.model_shape(*p.size, render_size))
+                                   for p in photos])
 
-        Photos that share a render shape go through the model together, at most MAX_MODEL_PIXELS
-        (one maximum-size render) per call, so a large batch size never multiplies the memory peak.
+    @torch.inference_mode()
+    def predict_ab_at(self, lightness: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The generator on (1, h, w) L maps already at the model's shape (model_shape): one (2, h, w) ab each.
+
+        Maps that share a shape go through the model together, at most MAX_MODEL_PIXELS (one
+        maximum-size render) per call, so a large batch size never multiplies the memory peak.
         """
-        render_size = min(check_render_size(render_size), self._render_limit or MAX_RENDER_SIZE)
-        fixed = getattr(self.generator, "fixed_shape", None)  # an ONNX model exported at one size runs at it
-        shapes = [fixed or render_shape(*p.size, render_size) for p in photos]
-        out: list[torch.Tensor | None] = [None] * len(photos)
+        shapes = [tuple(small.shape[-2:]) for small in lightness]
+        out: list[torch.Tensor | None] = [None] * len(lightness)
         for shape in dict.fromkeys(shapes):
             same = [i for i, s in enumerate(shapes) if s == shape]
             per_call = max(1, MAX_MODEL_PIXELS // (shape[0] * shape[1]))
             for start in range(0, len(same), per_call):
-                self._predict_group(photos, same[start : start + per_call], shape, out)
+                idx = same[start : start + per_call]
+                l_small = torch.stack([lightness[i] for i in idx]).to(self.device)
+                ab = color.denormalize_ab(self.generator(color.normalize_l(l_small))[:, :2]).float().cpu()
+                ab *= self.generator.config.chroma_gain
+                for i, a in zip(idx, ab):
+                    out[i] = a
         return out  # type: ignore[return-value]
-
-    def _predict_group(self, photos: list[Photo], idx: list[int], shape: tuple[int, int],
-                       out: list[torch.Tensor | None]) -> None:
-        """One model call for photos[idx], all resized to `shape`; fills out[idx]."""
-        l_small = torch.stack([_downsample(photos[i].lightness, shape) for i in idx]).to(self.device)
-        ab = color.denormalize_ab(self.generator(color.normalize_l(l_small))[:, :2]).float().cpu()
-        ab *= self.generator.config.chroma_gain
-        for i, a in zip(idx, ab):
-            out[i] = a
 
     def facts(self, render_size: int, strength: float, restored: bool, hints: bool = False) -> provenance.Provenance:
         """The facts a result of these settings carries into its file (see colorizer.provenance)."""
@@ -234,7 +237,7 @@ class Colorizer:
         original's EXIF for `colorizer.provenance.save`."""
         ab_small = ab_small * float(strength)
         if hints:
-            lightness = _downsample(photo.lightness, tuple(ab_small.shape[-2:]))
+            lightness = resize_lightness(photo.lightness, tuple(ab_small.shape[-2:]))
             ab_small = hinting.apply_hints(ab_small, lightness, hints, photo.size)
         rgb = join_lightness(photo.lightness, ab_small)
         image = Image.fromarray(rgb, "RGB")
@@ -252,8 +255,8 @@ def _source_name(image: ImageSource) -> str:
     return os.fspath(image) if isinstance(image, (str, os.PathLike)) else "image"
 
 
-def _downsample(lightness: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """(1, H, W) -> (1, h, w); area averaging when shrinking (no aliasing), bilinear when growing."""
+def resize_lightness(lightness: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """(1, H, W) -> (1, h, w), what the model sees of a picture; area averaging when shrinking (no aliasing), bilinear when growing."""
     h, w = lightness.shape[-2:]
     mode = "area" if shape[0] <= h and shape[1] <= w else "bilinear"
     kwargs = {} if mode == "area" else {"align_corners": False}

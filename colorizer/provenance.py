@@ -155,15 +155,7 @@ def _to_bool(text: str) -> bool:
 def weights_label(weights: "Weights") -> str:
     """How the weights are named in a file: "embedded default", a Hub repo id, "local folder NAME"
     or "ONNX file NAME" (names only: a full path would tell strangers about the user's disk)."""
-    from colorizer.hub import EMBEDDED_WEIGHTS
-
-    if Path(weights.folder) == EMBEDDED_WEIGHTS:
-        return "embedded default"
-    if weights.description.startswith("Hub "):
-        return weights.description.removeprefix("Hub ")
-    if weights.onnx_file is not None:
-        return f"ONNX file {Path(weights.onnx_file).name}"
-    return f"local folder {Path(weights.folder).name}"
+    return weights.label or f"local folder {Path(weights.folder).name}"
 
 
 def weights_sha256(weights: "Weights") -> str:
@@ -248,13 +240,18 @@ def read(source: str | os.PathLike | Image.Image) -> Provenance | None:
         with Image.open(source) as image:
             return from_image(image)
     except UnidentifiedImageError:  # not an image: perhaps one of our films
-        from colorizer.videoio import provenance_tags
+        return _film_provenance(source)
 
-        tags = provenance_tags(source)
-        try:
-            return Provenance.from_dict(tags) if tags else None
-        except ValueError:
-            return None
+
+def _film_provenance(path: str | os.PathLike) -> Provenance | None:
+    """The Provenance in a film's container tags, or None (not a film, or not ours)."""
+    from colorizer.videoio import provenance_tags
+
+    tags = provenance_tags(path)
+    try:
+        return Provenance.from_dict(tags) if tags else None
+    except ValueError:
+        return None
 
 
 def is_colorized(path: str | os.PathLike) -> bool:
@@ -267,10 +264,7 @@ def is_colorized(path: str | os.PathLike) -> bool:
                 return True
             legacy = image.info.get(LEGACY_MARK) or image.info.get("comment", b"")
     except Exception:  # noqa: BLE001 - not an image: one of our films, or unreadable (reported when colorized)
-        try:
-            return read(path) is not None
-        except OSError:
-            return False
+        return _film_provenance(path) is not None  # never raises: an unreadable file is no film of ours
     return TOOL in (legacy.decode("latin-1") if isinstance(legacy, bytes) else str(legacy))
 
 

@@ -1,6 +1,6 @@
 """What both evaluations (colour: `colorizer.evaluate`, restoration: `colorizer.evaluate_restore`)
-share: the photos of a folder, means over photos, the verdict line, and the contact sheets people
-look at (also used by tools/ for the README's figures)."""
+share: the photos of a folder, a colour photo as a black-and-white input, means over photos, the
+verdict line, and the contact sheets people look at (also used by tools/ for the README's figures)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,14 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from colorizer.errors import ColorizerError, ImageError
-from colorizer.imaging import find_images, open_image
+from colorizer.imaging import Photo, find_images, gray_image, open_image, read_photo
 
 THUMB_HEIGHT, SHEET_GAP, LABEL_HEIGHT = 128, 4, 16  # contact sheet layout, in pixels
+
+
+def gray_input(original: np.ndarray) -> Photo:
+    """The colour photo (H, W, 3) uint8 as the colorizer gets it: `imaging.gray_image`, decoded."""
+    return read_photo(gray_image(Image.fromarray(original)))
 
 
 def mean_scores(results: list, methods: tuple[str, ...]) -> dict:

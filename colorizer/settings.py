@@ -75,3 +75,17 @@ def check_batch_size(value: object) -> tuple[int, str | None]:
 def check_crf(value: object) -> tuple[int, str | None]:
     """Film quality (x264 CRF) within [0, 51], and a note when clamped."""
     return CRF.check(value)  # type: ignore[return-value]
+
+
+RANGES = {"render_size": RENDER_SIZE, "strength": STRENGTH, "max_pixels": MAX_PIXELS, "batch_size": BATCH_SIZE,
+          "crf": CRF}
+
+
+def check_all(**values: object) -> tuple[dict[str, int | float], list[str]]:
+    """Each setting given by name (a key of RANGES) checked: the values to use, and the notes on what was
+    clamped, in the order given. SettingsError for the first that is no number."""
+    checked, notes = {}, []
+    for name, value in values.items():
+        checked[name], note = RANGES[name].check(value)
+        notes += [note] if note else []
+    return checked, notes

@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorizer import hints as hinting, settings
+from colorizer import hints as hinting
 from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
-from colorizer.imaging import Photo, image_to_lightness
-from colorizer.pipeline import Colorizer, join_lightness, render_shape
+from colorizer.imaging import image_to_lightness
+from colorizer.pipeline import Colorizer, join_lightness, resize_lightness
 from colorizer.restore import RestoreOptions, restore_lightness
 from colorizer.videoio import FilmReport, transcode
 
@@ -52,11 +52,6 @@ class TemporalOptions:
 def _smooth(l_small: torch.Tensor) -> torch.Tensor:
     """(1, h, w) -> (1, h, w) 5x5 box mean: grain averages out, real motion stays."""
     return F.avg_pool2d(l_small[None], 5, stride=1, padding=2, count_include_pad=False)[0]
-
-
-def _small(lightness: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """(1, H, W) L -> (1, h, w) area mean at the render shape."""
-    return F.adaptive_avg_pool2d(lightness[None], shape)[0]
 
 
 class SceneCuts:
@@ -135,26 +130,6 @@ class ShotHints:
         return hinting.steer(ab, lightness, weight, self.target)
 
 
-@dataclass
-class FrameSettings:
-    """Checked numbers for one film (colorizer.settings), and the notes on what was clamped."""
-
-    render_size: int
-    strength: float
-    batch_size: int
-    max_pixels: int
-    crf: int
-    notes: list[str]
-
-    @classmethod
-    def check(cls, render_size: object, strength: object, batch_size: object, max_pixels: object,
-              crf: object) -> "FrameSettings":
-        checked = [settings.check_render_size(render_size), settings.check_strength(strength),
-                   settings.check_batch_size(batch_size), settings.check_max_pixels(max_pixels),
-                   settings.check_crf(crf)]
-        return cls(*(value for value, _ in checked), [note for _, note in checked if note])  # type: ignore[arg-type]
-
-
 def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.PathLike,
                    render_size: int = DEFAULT_RENDER_SIZE, strength: float = 1.0,
                    max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False,
@@ -172,7 +147,10 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
     Raises VideoError (bad or damaged film; DST untouched), SettingsError (NaN and the like) or
     HintError (a malformed hint, or one outside the frame; DST untouched).
     """
-    checked = FrameSettings.check(render_size, strength, batch_size, max_pixels, crf)
+    checked, notes = colorizer.check_settings(render_size=render_size, strength=strength, batch_size=batch_size,
+                                              max_pixels=max_pixels, crf=crf)
+    render_size, strength, batch_size, max_pixels, crf = (checked[name] for name in
+                                                          ("render_size", "strength", "batch_size", "max_pixels", "crf"))
     options = temporal or TemporalOptions()
     parsed = hinting.parse_hints(hints)
     restore_options = None
@@ -185,36 +163,35 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
         colour = MotionAwareAverage(options.memory, options.motion)
         grain = MotionAwareAverage(options.denoise if restore else 0.0, options.motion)
         steer: ShotHints | None = None
-        while batch := list(islice(grays, checked.batch_size)):
-            photos, smalls, starts = [], [], []
+        while batch := list(islice(grays, batch_size)):
+            fulls, smalls, starts = [], [], []
             for gray in batch:
                 if steer is None:
                     hinting.check_inside(parsed, gray.shape[1], gray.shape[0], "the film's frames")
                     steer = ShotHints(parsed, (gray.shape[1], gray.shape[0]))
                 lightness = image_to_lightness(Image.fromarray(gray))  # (1, H, W) L in [0, 100]
-                shape = render_shape(gray.shape[1], gray.shape[0], checked.render_size)
-                small = _small(lightness, shape)  # what the model sees, at render size
+                shape = colorizer.model_shape(gray.shape[1], gray.shape[0], render_size)
+                small = resize_lightness(lightness, shape)  # what the model sees
                 starts.append(cuts(small))
                 if starts[-1]:
                     grain.reset()
                 if restore_options is not None:
                     lightness = restore_lightness(lightness, colorizer.generator, colorizer.device, restore_options)
                     lightness = grain(lightness, _smooth(lightness))
-                    small = _small(lightness, shape)
-                photos.append(Photo(lightness, None))
+                    small = resize_lightness(lightness, shape)
+                fulls.append(lightness)
                 smalls.append(small)
-            for photo, small, start, ab in zip(photos, smalls, starts,
-                                               colorizer.predict_ab(photos, checked.render_size)):
+            for lightness, small, start, ab in zip(fulls, smalls, starts, colorizer.predict_ab_at(smalls)):
                 if start:
                     colour.reset()
                 guide = _smooth(small)
-                ab = colour(ab, guide) * checked.strength
+                ab = colour(ab, guide) * strength
                 if steer.active:
                     ab = steer(ab, small, guide, start)
-                yield join_lightness(photo.lightness, ab)
+                yield join_lightness(lightness, ab)
 
-    facts = colorizer.facts(checked.render_size, checked.strength, bool(restore), hints=bool(parsed))
-    report = transcode(src, dst, transform, checked.crf, checked.max_pixels, progress, tags=facts.as_dict())
-    report.notes[:0] = checked.notes
+    facts = colorizer.facts(render_size, strength, bool(restore), hints=bool(parsed))
+    report = transcode(src, dst, transform, crf, max_pixels, progress, tags=facts.as_dict())
+    report.notes[:0] = notes
     return report
 

@@ -51,17 +51,13 @@ class FilmInfo:
     frames: int  # as the container states it, else estimated from duration x rate; 0 when unknown
     rate: Fraction  # average frames per second
     rotation: int  # degrees the player turns the picture (display matrix), as stored
-    audio_streams: int
-    duration_s: float
 
 
 @dataclass
 class FilmReport:
-    """What one transcode did: frames written, how the sound was carried, things worth telling."""
+    """What one transcode did: frames written, damage found, things worth telling (a re-encoded sound among them)."""
 
     frames: int = 0
-    audio_copied: int = 0  # audio streams copied packet for packet
-    audio_reencoded: int = 0  # audio streams whose codec the output container cannot hold
     damaged: list[int] = field(default_factory=list)  # frames FFmpeg marked corrupt (it conceals them)
     lost_packets: int = 0  # video packets too damaged to decode at all
     notes: list[str] = field(default_factory=list)
@@ -147,8 +143,7 @@ def _info(container: av.container.InputContainer, name: str) -> FilmInfo:
     elif container.duration:
         duration_s = container.duration / av.time_base
     frames = stream.frames or round(duration_s * rate)
-    return FilmInfo(name, stream.codec_context.width, stream.codec_context.height, int(frames), Fraction(rate),
-                    0, len(container.streams.audio), duration_s)
+    return FilmInfo(name, stream.codec_context.width, stream.codec_context.height, int(frames), Fraction(rate), 0)
 
 
 def probe(path: str | os.PathLike, max_pixels: int | None = None) -> FilmInfo:
@@ -280,12 +275,10 @@ def _add_audio_streams(out: av.container.OutputContainer, container: av.containe
     for src in container.streams.audio:
         if src.codec_context.name in out.supported_codecs:
             audio_map[src.index] = out.add_stream_from_template(src)
-            report.audio_copied += 1
         else:
             stream = out.add_stream("aac", rate=src.codec_context.sample_rate)
             stream.layout = src.codec_context.layout
             audio_map[src.index] = encoders[src.index] = stream
-            report.audio_reencoded += 1
             report.notes.append(f"audio stream {src.index} ({src.codec_context.name}) cannot go into this "
                                 "container as it is: re-encoded to AAC")
         if src.language:

@@ -20,6 +20,7 @@ from colorizer.imaging import read_photo
 from colorizer.onnx_model import OnnxGenerator
 from colorizer.pipeline import Colorizer
 from tests.conftest import REPO, real_photo
+from tools.test_film import FilmScript, default_photos, write_film
 
 HOLDOUT = sorted((REPO / "tests" / "data" / "holdout").glob("*.jpg"))
 
@@ -49,10 +50,9 @@ def test_export_matches_pytorch_on_real_photos(default_onnx):
 def test_render_size_is_capped_for_onnx_with_a_note(default_onnx):
     """The ONNX graph's attention is one block: render sizes above its limit are lowered, and said so."""
     from colorizer.onnx_model import MAX_ONNX_RENDER_SIZE
-    from colorizer.pipeline import _checked
-
     colorizer = Colorizer.from_pretrained(str(default_onnx))
-    size, _, notes = _checked(2048, 1.0, colorizer._render_limit)
+    checked, notes = colorizer.check_settings(render_size=2048, strength=1.0)
+    size = checked["render_size"]
     assert size == MAX_ONNX_RENDER_SIZE and notes == [f"render size 2048 lowered to {MAX_ONNX_RENDER_SIZE}, "
                                                       "the most this ONNX model runs at"]
     assert Colorizer.from_pretrained(device="cpu")._render_limit is None
@@ -139,6 +139,9 @@ def test_fixed_size_export_from_the_command_line_runs_at_its_size(tiny_weights, 
     assert colorizer.colorize(real_photo("chelsea.png", size=90)).size == (90, 60)
     with pytest.raises(WeightsError, match="exported for 64x64 pixels and cannot take 96x96"):
         colorizer.generator(torch.zeros(1, 1, 96, 96))
+    film = tmp_path / "reel.mp4"  # 64x48 frames through the 64x64 model: films run at the model's shape too
+    write_film(film, FilmScript.from_photos(*default_photos(), 64, 48, still=3, pan=0, after_cut=2), grain=0.0)
+    assert colorizer.colorize_video(film, tmp_path / "out.mp4", hints=[(10, 10, "#3366cc")]).frames == 5
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])

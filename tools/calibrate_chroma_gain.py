@@ -20,11 +20,11 @@ import numpy as np
 from tqdm import tqdm
 
 from colorizer import metrics
-from colorizer.evaluate import gray_input
 from colorizer.generator import MAX_CHROMA_GAIN
 from colorizer.hub import CONFIG_FILE
 from colorizer.imaging import find_images, open_image
 from colorizer.pipeline import Colorizer, join_lightness
+from colorizer.report import gray_input
 
 BISECTION_STEPS = 12  # the gain to within (MAX_CHROMA_GAIN - 0) / 2^12, far finer than one can see
 REACH_TOLERANCE = 0.05  # a gain that misses the photos' colourfulness by more than this is reported
