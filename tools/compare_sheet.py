@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from colorizer.imaging import IMAGE_SUFFIXES
 from colorizer.report import contact_sheet, thumbnail
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -95,9 +95,10 @@ def read_state(folder: Path) -> dict:
     return json.loads((folder / TRAIN_STATE).read_text())
 
 
-def load(accelerator: Accelerator, folder: Path) -> tuple[dict, StreamState]:
-    """Restore models, optimizers and RNG states; return the train state and this rank's data state."""
-    train_state = read_state(folder)
+def load(accelerator: Accelerator, folder: Path, train_state: dict | None = None) -> tuple[dict, StreamState]:
+    """Restore models, optimizers and RNG states; return the train state (`read_state`'s, unless the
+    caller has read it already) and this rank's data state."""
+    train_state = read_state(folder) if train_state is None else train_state
     if train_state["world_size"] != accelerator.num_processes:
         raise SystemExit(f"{folder} was written by {train_state['world_size']} processes; resume it with as many "
                          f"(this run has {accelerator.num_processes}), or the data shards would not line up")

@@ -42,7 +42,7 @@ from PIL import Image, ImageOps
 from colorizer import color
 from colorizer.degrade import DegradeConfig, degrade
 from colorizer.errors import ColorizerError, first_line
-from colorizer.imaging import GRAY_TOLERANCE, gray_image, is_grayscale
+from colorizer.imaging import GRAY_TOLERANCE, gray_of, is_grayscale
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def make_pair(photo: Image.Image, size: int, min_crop: float, degrade_config: De
               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """RGB photo -> (clean RGB crop (S, S, 3) uint8, its damaged gray (S, S) uint8)."""
     crop = random_crop(photo.convert("RGB"), size, min_crop, rng)
-    damaged = degrade(gray_image(crop), degrade_config, rng)  # the crop as a black-and-white print
+    damaged = degrade(gray_of(crop), degrade_config, rng)  # the crop as a black-and-white print
     return np.array(crop), np.asarray(damaged)  # np.array: a writable copy for torch
 
 

