@@ -25,19 +25,12 @@ from pathlib import Path
 
 import torch
 import torchvision
-from PIL import Image
 
+from bench.photo import gray_coffee
 from bench.timing import best_of
 from colorizer.generator import PRESETS, Generator, preset
 from colorizer.imaging import read_photo
 from colorizer.pipeline import Colorizer
-
-
-def test_photo(width: int, height: int) -> Image.Image:
-    """A real photo (scikit-image's 'coffee') resized to the given size, as gray."""
-    import skimage.data
-
-    return Image.fromarray(skimage.data.coffee()).convert("L").resize((width, height), Image.Resampling.BICUBIC)
 
 
 @torch.inference_mode()
@@ -60,10 +53,10 @@ def model_ratios(size: int, repeats: int) -> None:
 
 
 def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str | None) -> None:
-    width = int((megapixels * 1e6 * 4 / 3) ** 0.5)
-    height = int(width * 3 / 4)
+    photo = gray_coffee(megapixels, aspect=4 / 3)
+    width, height = photo.size
     buffer = io.BytesIO()
-    test_photo(width, height).save(buffer, format="JPEG", quality=92)
+    photo.save(buffer, format="JPEG", quality=92)
     data = buffer.getvalue()
     colorizer = Colorizer.from_pretrained(weights, device="cpu")
     stages: dict[str, float] = {}
@@ -102,10 +95,11 @@ def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str |
 def peak_memory(megapixels: float, render_size: int, weights: str | None) -> None:
     """Run in a child so its ru_maxrss is this job alone."""
     with tempfile.TemporaryDirectory() as tmp:
-        width = int((megapixels * 1e6 * 3 / 2) ** 0.5)
-        height = int(width * 2 / 3)
+        photo = gray_coffee(megapixels)
+        width, height = photo.size
         path = Path(tmp) / "big.jpg"
-        test_photo(width, height).save(path, quality=90)
+        photo.save(path, quality=90)
+        del photo  # tens of MB: not kept while the child runs
         code = (
             "import resource\n"
             "from colorizer.pipeline import Colorizer\n"

@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.photo import gray_coffee
+
 CHILD = r"""
 import json, sys, threading, time
 import torch
@@ -31,16 +33,12 @@ torch.set_num_threads({threads})
 from colorizer.imaging import gray_image, open_image, save_image
 from colorizer.memory import return_freed_memory_to_the_os
 from colorizer.pipeline import Colorizer
+from tools.proc_status import vm_kib
 if {mallopt}:
     return_freed_memory_to_the_os()  # as the app and the CLI do
 
-def hwm():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-
 colorizer = Colorizer.from_pretrained({weights!r}, device="cpu")
-loaded = hwm()
+loaded = vm_kib("VmHWM") * 1024  # peak resident, bytes
 
 def request():
     image = open_image({photo!r}, {max_pixels})
@@ -53,22 +51,17 @@ for _ in range({repeat}):  # each on a new thread, as a server's worker threads 
     worker = threading.Thread(target=request)
     worker.start()
     worker.join()
-print(json.dumps({{"loaded": loaded, "peak": hwm(), "seconds": (time.perf_counter() - start) / {repeat}}}))
+seconds = (time.perf_counter() - start) / {repeat}
+print(json.dumps({{"loaded": loaded, "peak": vm_kib("VmHWM") * 1024, "seconds": seconds}}))
 """
 
 
 def make_photo(megapixels: float, folder: Path) -> tuple[Path, int, int]:
-    """A gray JPEG of about `megapixels`, 3:2, from scikit-image's coffee."""
-    import skimage.data
-    from PIL import Image
-
-    width = int((megapixels * 1e6 * 1.5) ** 0.5)
-    height = int(width / 1.5)
+    """A gray JPEG of about `megapixels`, 3:2 (bench.photo's coffee), as a scan is uploaded."""
+    photo = gray_coffee(megapixels)
     path = folder / f"coffee-{megapixels:g}mp.jpg"
-    if not path.exists():
-        gray = Image.fromarray(skimage.data.coffee()).convert("L")
-        gray.resize((width, height), Image.Resampling.BICUBIC).save(path, quality=90)
-    return path, width, height
+    photo.save(path, quality=90)
+    return path, photo.width, photo.height
 
 
 def measure(photo: Path, render_size: int, restore: bool, args: argparse.Namespace, folder: Path) -> dict:

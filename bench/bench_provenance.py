@@ -17,8 +17,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from PIL import Image
-
+from bench.photo import gray_coffee
 from bench.timing import best_of
 from colorizer import provenance
 from colorizer.cli import save_params
@@ -33,12 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--c2pa-cert", type=Path, default=None, help="PEM certificate chain: also time C2PA signing")
     p.add_argument("--c2pa-key", type=Path, default=None, help="PEM private key for --c2pa-cert")
     args = p.parse_args(argv)
-    import skimage.data
-
-    height = round((args.megapixels * 1e6 * 3 / 4) ** 0.5)
-    photo = Image.fromarray(skimage.data.coffee()).convert("L").resize((height * 4 // 3, height),
-                                                                      Image.Resampling.BICUBIC)
-    result = Colorizer.from_pretrained().colorize(photo, render_size=512)
+    result = Colorizer.from_pretrained().colorize(gray_coffee(args.megapixels, aspect=4 / 3), render_size=512)
     signing = provenance.C2paSigning(args.c2pa_cert, args.c2pa_key) if args.c2pa_cert and args.c2pa_key else None
     ways = {"bare": lambda path, params: save_image(result, path, **params),
             "provenance (XMP + EXIF)": lambda path, params: provenance.save(result, path, **params)}

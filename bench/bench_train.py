@@ -16,6 +16,7 @@ model FLOPs utilisation (MFU) is images/s x GFLOP / the chip's peak.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import itertools
 import os
@@ -91,7 +92,7 @@ def gflop_per_image(step, batch: int) -> float:
 
 def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float, float | None]]:
     shape = preset(args.preset)
-    shape.encoder = args.encoder or shape.encoder
+    shape = dataclasses.replace(shape, encoder=args.encoder or shape.encoder)  # validated, unlike a set field
     config = TrainConfig(generator_preset=args.preset, generator=shape, cpu=args.device == "cpu")
     config.loss.net = args.feature_net
     accelerator = Accelerator(cpu=args.device == "cpu", mixed_precision=args.mixed_precision)

@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 from PIL import Image
@@ -36,7 +35,8 @@ from colorizer.memory import return_freed_memory_to_the_os
 from colorizer.pipeline import Colorizer, join_lightness
 from colorizer.video import TemporalOptions, colorize_video
 from colorizer.videoio import transcode
-from tools.test_film import FilmScript, default_photos, write_film
+from tools.proc_status import vm_kib
+from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film
 
 WAYS = {
     "each frame alone": TemporalOptions(memory=0.0),
@@ -45,21 +45,6 @@ WAYS = {
 }
 BLOCK = 8
 CRF = 12  # near-transparent, so the codec adds little to what is measured
-
-
-def output_ab(path: Path) -> list[np.ndarray]:
-    """ab (2, H, W) of every frame of a film."""
-    out = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            rgb = torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1).float() / 255.0
-            out.append(color.rgb_to_lab(rgb)[1:].numpy())
-    return out
-
-
-def output_rgb(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
 def flicker(abs_: list[np.ndarray], script: FilmScript, frames: range, block: int = 1) -> float:
@@ -89,11 +74,6 @@ def ideal(film: Path, out: Path, script: FilmScript) -> None:
     transcode(film, out, transform, crf=CRF)
 
 
-def audio_packets(path: Path) -> list[bytes]:
-    with av.open(str(path)) as container:
-        return [bytes(p) for p in container.demux(audio=0) if p.size]
-
-
 def quality(colorizer: Colorizer, folder: Path, render_size: int, per_shot: int) -> None:
     script = FilmScript.from_photos(*default_photos(), 854, 480, still=per_shot, pan=per_shot, after_cut=per_shot)
     film = folder / "test-480p.mp4"
@@ -112,11 +92,13 @@ def quality(colorizer: Colorizer, folder: Path, render_size: int, per_shot: int)
         colorize_video(colorizer, film, out, render_size=render_size, temporal=WAYS[name], crf=CRF)
     rows["(ideal: true colours on the grainy lightness)"] = folder / "ideal.mp4"
     ideal(film, rows["(ideal: true colours on the grainy lightness)"], script)
+    sound = packets_of(film)
     for name, out in rows.items():
-        abs_, rgbs = output_ab(out), output_rgb(out)
+        rgbs = frames_of(out)
+        abs_ = [ab_of(rgb) for rgb in rgbs]
         psnrs = [metrics.psnr(rgb, ref) for rgb, ref in zip(rgbs, clean)]
         cells = [f"{flicker(abs_, script, r):.2f} / {flicker(abs_, script, r, BLOCK):.2f}" for r in shots.values()]
-        same_sound = audio_packets(film) == audio_packets(out)
+        same_sound = packets_of(out) == sound
         print(f"| {name} | {' | '.join(cells)} | {np.mean(psnrs):.2f} | "
               f"{np.mean(psnrs[script.cut : script.cut + 3]):.2f} | {'yes' if same_sound else 'NO'} |")
 
@@ -136,13 +118,6 @@ def speed(colorizer: Colorizer, folder: Path, frames: int, render_size: int) -> 
             print(f"| {width}x{height} | {name} | {frames / (time.perf_counter() - start):.2f} |")
 
 
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def memory(colorizer: Colorizer, folder: Path, frames: int) -> None:
     script = FilmScript.from_photos(*default_photos(), 320, 180, still=frames // 2, pan=0,
                                     after_cut=frames - frames // 2)
@@ -153,7 +128,7 @@ def memory(colorizer: Colorizer, folder: Path, frames: int) -> None:
 
     def sample(done: int) -> None:
         if done in marks:
-            samples[done] = rss_mib()
+            samples[done] = vm_kib("VmRSS") / 1024
 
     colorize_video(colorizer, film, folder / "long-out.mp4", render_size=128, progress=sample)
     print(f"\n## Memory: 320x180, {frames} frames ({frames / 24 / 60:.1f} min at 24 fps), render size 128\n")

@@ -17,32 +17,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def vm_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
+from bench.photo import gray_coffee
+from tools.app_server import AppDidNotStart, running_app
+from tools.proc_status import vm_kib
 
 
 def disk_bytes(*folders: Path) -> int:
@@ -51,12 +37,7 @@ def disk_bytes(*folders: Path) -> int:
 
 def make_inputs(folder: Path, megapixels: float) -> dict[str, Path]:
     """Test photos from scikit-image (gray, as scans), a corrupt file and an animated GIF."""
-    import skimage.data
-    from PIL import Image
-
-    coffee = Image.fromarray(skimage.data.coffee()).convert("L")
-    width = int((megapixels * 1e6 * 1.5) ** 0.5)
-    big = coffee.resize((width, int(width / 1.5)), Image.Resampling.BICUBIC)
+    coffee, big = gray_coffee(), gray_coffee(megapixels)
     paths = {"photo": folder / "photo.jpg", "small": folder / "small.jpg", "corrupt": folder / "corrupt.jpg",
              "gif": folder / "spin.gif"}
     big.save(paths["photo"], quality=90)
@@ -101,64 +82,55 @@ def main() -> int:
     start = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
     gradio_dir, work_dir = tmp / "gradio", tmp / "work"
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLORIZER_WEIGHTS": "default", "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_SERVER_PORT": str(port), "GRADIO_TEMP_DIR": str(gradio_dir), "GRADIO_ANALYTICS_ENABLED": "False",
-           "COLORIZER_WORK_DIR": str(work_dir), "COLORIZER_RESULT_MAX_AGE_S": str(args.result_age)}
-    log = (tmp / "server.log").open("w")
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    while True:
-        try:
-            urllib.request.urlopen(url + "config", timeout=5).read()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() - start > 180:
-                print((tmp / "server.log").read_text()[-2000:])
-                return 1
-            time.sleep(0.5)
-    paths = make_inputs(tmp, args.megapixels)
-    idle_rss = vm_kib(server.pid, "VmRSS") * 1024
-    samples: list[int] = []
-    stop = threading.Event()
+    try:
+        with running_app(tmp, timeout_s=180, COLORIZER_WEIGHTS="default",
+                         COLORIZER_RESULT_MAX_AGE_S=str(args.result_age)) as (url, server):
+            paths = make_inputs(tmp, args.megapixels)
+            idle_rss = vm_kib("VmRSS", server.pid) * 1024
+            samples: list[int] = []
+            stop = threading.Event()
 
-    def sample() -> None:
-        while not stop.is_set() and server.poll() is None:
-            samples.append(vm_kib(server.pid, "VmRSS") * 1024)
-            time.sleep(0.1)
+            def sample() -> None:
+                while not stop.is_set() and server.poll() is None:
+                    try:
+                        samples.append(vm_kib("VmRSS", server.pid) * 1024)
+                    except LookupError:  # it exited between the poll and the read
+                        return
+                    time.sleep(0.1)
 
-    threading.Thread(target=sample, daemon=True).start()
-    client = Client(url, verbose=False, download_files=str(tmp / "downloads"))
-    latencies: dict[str, list[float]] = defaultdict(list)
-    outcomes: dict[str, defaultdict] = defaultdict(lambda: defaultdict(int))
-    waves = []
+            threading.Thread(target=sample, daemon=True).start()
+            client = Client(url, verbose=False, download_files=str(tmp / "downloads"))
+            latencies: dict[str, list[float]] = defaultdict(list)
+            outcomes: dict[str, defaultdict] = defaultdict(lambda: defaultdict(int))
+            waves = []
 
-    def call(kind: str, call_args: tuple, api_name: str) -> None:
-        t0 = time.monotonic()
-        try:
-            client.predict(*call_args, api_name=api_name)
-            outcomes[kind]["ok"] += 1
-        except Exception as err:  # noqa: BLE001 - refusals are expected for some kinds
-            outcomes[kind][type(err).__name__] += 1
-        latencies[kind].append(time.monotonic() - t0)
+            def call(kind: str, call_args: tuple, api_name: str) -> None:
+                t0 = time.monotonic()
+                try:
+                    client.predict(*call_args, api_name=api_name)
+                    outcomes[kind]["ok"] += 1
+                except Exception as err:  # noqa: BLE001 - refusals are expected for some kinds
+                    outcomes[kind][type(err).__name__] += 1
+                latencies[kind].append(time.monotonic() - t0)
 
-    for wave in range(args.waves):
-        if time.monotonic() - start > args.max_seconds or server.poll() is not None:
-            break
-        t0 = time.monotonic()
-        batch = requests_of_a_wave(paths, args.requests_per_wave)
-        with ThreadPoolExecutor(len(batch)) as pool:
-            for future in [pool.submit(call, *item) for item in batch]:
-                future.result(timeout=args.request_timeout)
-        waves.append((wave + 1, time.monotonic() - t0, max(samples, default=0), disk_bytes(gradio_dir, work_dir)))
-    time.sleep(min(args.result_age * 2 + 5, 150))  # let the cleanup run
-    final_disk = disk_bytes(gradio_dir, work_dir)
-    peak = vm_kib(server.pid, "VmHWM") * 1024 if server.poll() is None else 0
-    alive = server.poll() is None
-    stop.set()
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+            for wave in range(args.waves):
+                if time.monotonic() - start > args.max_seconds or server.poll() is not None:
+                    break
+                t0 = time.monotonic()
+                batch = requests_of_a_wave(paths, args.requests_per_wave)
+                with ThreadPoolExecutor(len(batch)) as pool:
+                    for future in [pool.submit(call, *item) for item in batch]:
+                        future.result(timeout=args.request_timeout)
+                waves.append((wave + 1, time.monotonic() - t0, max(samples, default=0),
+                              disk_bytes(gradio_dir, work_dir)))
+            time.sleep(min(args.result_age * 2 + 5, 150))  # let the cleanup run
+            final_disk = disk_bytes(gradio_dir, work_dir)
+            peak = vm_kib("VmHWM", server.pid) * 1024 if server.poll() is None else 0
+            alive = server.poll() is None
+            stop.set()
+    except AppDidNotStart as err:
+        print(err)
+        return 1
 
     mib = 2**20
     print(f"# Soak: {len(waves)} waves of {args.requests_per_wave} requests at once, main photo "

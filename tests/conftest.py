@@ -1,7 +1,10 @@
-"""Shared fixtures: real photos (from scikit-image's bundled data) and tiny model weights."""
+"""Shared fixtures and helpers: real photos (from scikit-image's bundled data), tiny model weights, Lab of
+an image, the CLI as a subprocess."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,3 +44,18 @@ def lightness_of(image: Image.Image) -> np.ndarray:
 
     rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     return color.rgb_to_l(torch.from_numpy(rgb).permute(2, 0, 1))[0].numpy()
+
+
+def lab_of(image: Image.Image) -> np.ndarray:
+    """Lab (3, H, W), float64, of any RGB(A)/L image: the colour a user sees, in the units hints and
+    quality bars are stated in."""
+    from colorizer import color
+
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+    return color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)).numpy()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m colorizer ARGS` from the checkout, as a user runs it (env: the whole environment, if given)."""
+    return subprocess.run([sys.executable, "-m", "colorizer", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env=env)

@@ -6,15 +6,10 @@ falls back to the embedded default, and the tests' tiny weights as a second mode
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import os
-import socket
 import struct
 import subprocess
-import sys
-import time
 import urllib.request
 import zipfile
 import zlib
@@ -30,17 +25,12 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from colorizer import provenance
-from tests.conftest import REPO, lightness_of
+from tests.conftest import REPO, lab_of, lightness_of
+from tools.app_server import running_app
+from tools.proc_status import vm_kib
 
-STARTUP_TIMEOUT_S = 120
 UNREACHABLE_REPO = "someone/colorizer-weights"  # offline (HF_HUB_OFFLINE=1) and never cached here
 MEMORY_BUDGET_MB = 900  # one render at 1536 fits (about 0.7 GB estimated), two do not
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> str:
@@ -48,53 +38,18 @@ def _get(url: str) -> str:
         return response.read().decode()
 
 
-server_pids: dict[int, int] = {}  # port -> pid of the app serving it
-
-
-def _vm_kib(pid: int, field: str) -> int:
-    """A field of /proc/<pid>/status in KiB (VmRSS: resident now, VmHWM: peak resident)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise AssertionError(f"no {field} for {pid}")
-
-
-@contextlib.contextmanager
-def running_app(tmp: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`python app.py` started as Spaces would start it, on a free loopback port, with these extra
-    environment variables; yields (URL, process) once it answers, stops it afterwards."""
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_TEMP_DIR": str(tmp / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
-           "COLORIZER_WORK_DIR": str(tmp / "work"), **env}
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while True:
-        try:
-            _get(url + "config")
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"app did not start:\n{(tmp / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-    try:
-        yield url, proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, tiny_weights) -> Iterator[tuple[str, subprocess.Popen]]:
+    """(URL, process) of the app serving the embedded default and tiny weights, stopped after the module."""
+    with running_app(tmp_path_factory.mktemp("app"), COLORIZER_WEIGHTS=f"{UNREACHABLE_REPO},{tiny_weights}",
+                     COLORIZER_MEMORY_BUDGET_MB=str(MEMORY_BUDGET_MB)) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_weights) -> Iterator[str]:
-    """URL of the app serving the embedded default and tiny weights, stopped after the module."""
-    with running_app(tmp_path_factory.mktemp("app"), COLORIZER_WEIGHTS=f"{UNREACHABLE_REPO},{tiny_weights}",
-                     COLORIZER_MEMORY_BUDGET_MB=str(MEMORY_BUDGET_MB)) as (url, proc):
-        server_pids[int(url.rstrip("/").rsplit(":", 1)[1])] = proc.pid
-        yield url
+def server(app) -> str:
+    """The app's URL: all most tests need."""
+    return app[0]
 
 
 @pytest.fixture(scope="module")
@@ -200,15 +155,15 @@ def test_requests_at_once_are_all_answered(client, photo):
         _assert_colorized(job.result(timeout=120)[1], photo)
 
 
-def test_concurrent_large_renders_stay_within_the_memory_budget(server, client, photo):
+def test_concurrent_large_renders_stay_within_the_memory_budget(app, client, photo):
     """Two renders at 1536 at once: the memory gate runs them one after the other."""
-    pid = server_pids[int(server.rstrip("/").rsplit(":", 1)[1])]
+    pid = app[1].pid
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
-    start_rss = _vm_kib(pid, "VmHWM") * 1024
+    start_rss = vm_kib("VmHWM", pid) * 1024
     jobs = [client.submit(handle_file(photo), 1536, api_name="/colorize") for _ in range(2)]
     for job in jobs:
         _assert_colorized(job.result(timeout=600)[1], photo)
-    peak = _vm_kib(pid, "VmHWM") * 1024
+    peak = vm_kib("VmHWM", pid) * 1024
     assert peak - start_rss < MEMORY_BUDGET_MB * 2**20, f"grew by {(peak - start_rss) / 2**20:.0f} MiB"
 
 
@@ -256,11 +211,7 @@ def test_without_colorizer_weights_the_embedded_weights_are_used(monkeypatch):
 
 
 def _chroma_at(png: str, x: int, y: int) -> np.ndarray:
-    from colorizer import color
-    import torch
-
-    rgb = torch.tensor(np.asarray(Image.open(png).convert("RGB"))[y, x], dtype=torch.float64).view(3, 1, 1) / 255
-    return color.rgb_to_lab(rgb)[1:, 0, 0].numpy()
+    return lab_of(Image.open(png))[1:, y, x]
 
 
 def test_hints_reach_the_result_as_json_and_as_paint(client, photo, tmp_path):

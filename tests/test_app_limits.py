@@ -17,7 +17,8 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from tests.conftest import real_photo
-from tests.test_app import _assert_colorized, running_app
+from tests.test_app import _assert_colorized
+from tools.app_server import running_app
 
 RESULT_MAX_AGE_S = 6  # short, to see the cleanup; uploads waiting longer than this would be deleted too
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from tests.test_app import running_app
-from tools.test_film import FilmScript, default_photos, write_film
+from tools.app_server import running_app
+from tools.test_film import FilmScript, default_photos, packets_of, write_film
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +27,10 @@ def film(tmp_path_factory) -> Path:
     return path
 
 
-def _packets(path: str | Path, kind: str) -> list[bytes]:
-    with av.open(str(path)) as container:
-        return [bytes(p) for p in container.demux(**{kind: 0}) if p.size]
-
-
 def test_film_tab_colorizes_and_previews_a_frame(client, film):
     (before, after), shown, download, note = client.predict(handle_file(film), 64, api_name="/colorize_film")
     assert Path(download).name == "reel-colorized.mp4"
-    assert len(_packets(download, "video")) == 10 and _packets(download, "audio") == _packets(film, "audio")
+    assert len(packets_of(download, "video")) == 10 and packets_of(download, "audio") == packets_of(film, "audio")
     assert Path(shown).suffix == ".mp4"
     assert Image.open(before).size == Image.open(after).size == (64, 48)
     assert Image.open(after).convert("RGB").getextrema() != Image.open(before).convert("RGB").getextrema()

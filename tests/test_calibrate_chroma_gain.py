@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -16,9 +15,8 @@ from PIL import Image
 from colorizer import metrics
 from colorizer.imaging import gray_image
 from colorizer.pipeline import Colorizer
-from tests.conftest import real_photo
+from tests.conftest import REPO, real_photo
 
-REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's packages, as `pip install -e .` provides them
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, lightness_of, real_photo
+from tests.conftest import REPO, lightness_of, real_photo, run_cli
 
 
 def _png_claiming(path, width, height):
@@ -25,11 +25,6 @@ def _png_claiming(path, width, height):
     data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
     path.write_bytes(bytes(data))
     return path
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "colorizer", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
 
 
 def test_folder_with_a_corrupt_file(tmp_path, tiny_weights):

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
-from colorizer import color
 from colorizer.evaluate import evaluate
 from colorizer.pipeline import Colorizer
+from tests.conftest import lab_of
 
 HOLDOUT = Path(__file__).parent / "data" / "holdout"
 PSNR_MARGIN = 2.0  # dB over gray, mean of the six photos (measured 3.02)
@@ -58,8 +56,7 @@ def test_its_colour_is_not_muted(report):
 
 def _mean_ab(colorizer: Colorizer, name: str, rows: slice, cols: slice = slice(None)) -> tuple[float, float]:
     """Mean (a, b) of a region of the colorized photo."""
-    rgb = np.asarray(colorizer.colorize(HOLDOUT / name), dtype=np.float32) / 255.0
-    lab = color.rgb_to_lab(torch.from_numpy(rgb[rows, cols]).permute(2, 0, 1))
+    lab = lab_of(colorizer.colorize(HOLDOUT / name))[:, rows, cols]
     return float(lab[1].mean()), float(lab[2].mean())
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +13,9 @@ from colorizer import color
 from colorizer.errors import HintError
 from colorizer.hints import Point, Stroke, apply_hints, hint_ab, load_hints_file, parse_hints
 from colorizer.pipeline import Colorizer
-from tests.conftest import REPO, lightness_of, real_photo
+from tests.conftest import REPO, lab_of, lightness_of, real_photo, run_cli
+
+OFFLINE = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}  # the CLI's entire environment: offline, nothing inherited
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +27,6 @@ def colorizer() -> Colorizer:
 def photo() -> Image.Image:
     """A real colour photo (coffee, 128x85) and its gray version."""
     return real_photo("coffee.png", 128)
-
-
-def _lab(image: Image.Image) -> np.ndarray:
-    rgb = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0).permute(2, 0, 1)
-    return color.rgb_to_lab(rgb).numpy()  # (3, H, W)
 
 
 def test_no_hints_is_bit_for_bit_the_plain_result(colorizer, photo):
@@ -48,7 +43,7 @@ def test_hint_colour_is_reached_and_lightness_kept(colorizer, photo):
     original = np.asarray(photo)
     hints = [(30, 40, tuple(int(v) for v in original[40, 30])), (100, 20, "#%02x%02x%02x" % tuple(original[20, 100]))]
     out = colorizer.colorize(gray, render_size=128, hints=hints)
-    lab, want = _lab(out), _lab(photo)
+    lab, want = lab_of(out), lab_of(photo)
     for x, y, _ in hints:
         assert np.hypot(*(lab[1:, y, x] - want[1:, y, x])) < 5  # the hinted chroma, within 5 ab units
     assert np.abs(lightness_of(out) - lightness_of(gray)).max() < 1.5  # lightness untouched (8-bit rounding)
@@ -63,14 +58,14 @@ def _in_gamut_colour(gray: Image.Image, x: int, y: int, a: float, b: float) -> t
 
 def test_a_stroke_colours_its_region_and_colorize_many_takes_hints(colorizer, photo):
     gray = photo.convert("L")
-    model_ab = _lab(colorizer.colorize(gray, render_size=128))[1:, 70, 20:50].mean(axis=1)
+    model_ab = lab_of(colorizer.colorize(gray, render_size=128))[1:, 70, 20:50].mean(axis=1)
     # a chroma the model did not pick there: opposite to what it painted (teal where it chose red)
     away = -30.0 * model_ab / max(float(np.hypot(*model_ab)), 1e-6) if np.hypot(*model_ab) > 3 else np.array([-30.0, -10.0])
     colour = _in_gamut_colour(gray, 35, 70, *away)
     stroke = Stroke(((10.0, 70.0), (60.0, 70.0)), colour)
     plain, hinted = colorizer.colorize_many([gray, gray], render_size=128, hints=[None, [stroke]])
-    assert np.hypot(*(_lab(hinted)[1:, 70, 35] - hint_ab(colour))) < 5  # where the colour fits the lightness
-    distance = {name: np.hypot(*(_lab(out)[1:, 70, 20:50].mean(axis=1) - hint_ab(colour)))
+    assert np.hypot(*(lab_of(hinted)[1:, 70, 35] - hint_ab(colour))) < 5  # where the colour fits the lightness
+    distance = {name: np.hypot(*(lab_of(out)[1:, 70, 20:50].mean(axis=1) - hint_ab(colour)))
                 for name, out in (("plain", plain), ("hinted", hinted))}
     assert distance["hinted"] < distance["plain"] - 5, distance
 
@@ -132,11 +127,6 @@ def test_hints_file_errors_name_the_file(tmp_path):
         load_hints_file(bad)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "colorizer", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
-
-
 def test_cli_applies_a_hints_file_per_photo(tmp_path, photo):
     photos = tmp_path / "in"
     photos.mkdir()
@@ -145,9 +135,9 @@ def test_cli_applies_a_hints_file_per_photo(tmp_path, photo):
     hints = tmp_path / "hints.json"
     rose = _in_gamut_colour(photo.convert("L"), 35, 70, 30.0, 10.0)
     hints.write_text(json.dumps({"a.png": [{"points": [[10, 70], [60, 70]], "color": list(rose)}]}))
-    run = _cli(str(photos), "-o", str(tmp_path / "out"), "--render-size", "128", "--hints", str(hints))
+    run = run_cli(str(photos), "-o", str(tmp_path / "out"), "--render-size", "128", "--hints", str(hints), env=OFFLINE)
     assert run.returncode == 0, run.stderr
-    a, b = (_lab(Image.open(tmp_path / "out" / name)) for name in ("a.png", "b.png"))
+    a, b = (lab_of(Image.open(tmp_path / "out" / name)) for name in ("a.png", "b.png"))
     assert np.hypot(*(a[1:, 70, 35] - hint_ab(rose))) < 5  # a got its hint
     assert np.hypot(*(b[1:, 70, 35] - hint_ab(rose))) > 10  # b had none
 
@@ -156,11 +146,12 @@ def test_cli_refuses_hints_for_photos_not_in_the_batch(tmp_path, photo):
     photo.convert("L").save(tmp_path / "a.png")
     hints = tmp_path / "hints.json"
     hints.write_text(json.dumps({"a.png": [], "grandma.jpg": [[1, 1, "#ffffff"]]}))
-    run = _cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--hints", str(hints))
+    run = run_cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--hints", str(hints), env=OFFLINE)
     assert run.returncode == 2
     assert "'grandma.jpg' is not among the photos being colorized" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "out" / "a.png").exists()
-    run = _cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--hints", str(tmp_path / "none.json"))
+    run = run_cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--hints", str(tmp_path / "none.json"),
+                  env=OFFLINE)
     assert run.returncode == 2 and "none.json: cannot be read" in run.stderr
 
 

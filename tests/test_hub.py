@@ -2,6 +2,7 @@
 
 import json
 import logging
+import shutil
 
 import pytest
 import torch
@@ -68,10 +69,7 @@ def test_missing_folder_and_files_are_clear_errors(tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "wrong-shape", "bad-json"])
 def test_damaged_checkpoint_is_a_clear_error(tmp_path, tiny_weights, damage):
-    folder = tmp_path / damage
-    folder.mkdir()
-    for name in ("config.json", "model.safetensors"):
-        (folder / name).write_bytes((tiny_weights / name).read_bytes())
+    folder = shutil.copytree(tiny_weights, tmp_path / damage)
     weights_file = folder / "model.safetensors"
     if damage == "truncated":
         weights_file.write_bytes(weights_file.read_bytes()[:5000])
@@ -92,19 +90,12 @@ def test_embedded_default_colorizes_a_real_photo():
     assert colorizer.colorize(photo, render_size=128).size == photo.size
 
 
-def _copy_weights(source, folder):
-    folder.mkdir()
-    for name in ("config.json", "model.safetensors"):
-        (folder / name).write_bytes((source / name).read_bytes())
-    return folder
-
-
 @pytest.mark.parametrize(("key", "value"), [("middle_channels", 3_000_000), ("final_channels", -1),
                                             ("decoder_channels", [32, 24, 0, 16]), ("restore", "yes"),
                                             ("middle_channels", 2.5), ("chroma_gain", 0), ("chroma_gain", "1"),
                                             ("chroma_gain", 7.5)])
 def test_absurd_config_values_are_refused_before_building_anything(tmp_path, tiny_weights, key, value):
-    folder = _copy_weights(tiny_weights, tmp_path / "w")
+    folder = shutil.copytree(tiny_weights, tmp_path / "w")
     config = json.loads((folder / "config.json").read_text())
     config[key] = value
     (folder / "config.json").write_text(json.dumps(config))
@@ -114,7 +105,7 @@ def test_absurd_config_values_are_refused_before_building_anything(tmp_path, tin
 
 
 def test_config_that_does_not_match_its_tensors_says_which_differ(tmp_path, tiny_weights):
-    folder = _copy_weights(tiny_weights, tmp_path / "w")
+    folder = shutil.copytree(tiny_weights, tmp_path / "w")
     config = json.loads((folder / "config.json").read_text())
     config["decoder_channels"] = [40, 24, 16, 16]  # the file holds tensors for [32, 24, 16, 16]
     (folder / "config.json").write_text(json.dumps(config))
@@ -130,7 +121,7 @@ def test_config_that_does_not_match_its_tensors_says_which_differ(tmp_path, tiny
 
 
 def test_missing_and_unexpected_tensors_are_named(tmp_path, tiny_weights):
-    folder = _copy_weights(tiny_weights, tmp_path / "w")
+    folder = shutil.copytree(tiny_weights, tmp_path / "w")
     state = load_file(folder / "model.safetensors")
     dropped = sorted(state)[3]
     state["extra.weight"] = state.pop(dropped)

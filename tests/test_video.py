@@ -18,16 +18,15 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
-from colorizer import color, hints, provenance
+from colorizer import hints, provenance
 from colorizer.errors import HintError, VideoError
 from colorizer.imaging import find_images
 from colorizer.pipeline import Colorizer
 from colorizer.video import TemporalOptions
 from colorizer.videoio import is_video, probe, transcode
-from tests.conftest import REPO, real_photo
-from tools.test_film import FilmScript, default_photos, write_film
+from tests.conftest import REPO, real_photo, run_cli
+from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film
 
 RENDER = 64
 STILL, AFTER_CUT = 6, 6
@@ -62,29 +61,15 @@ def outputs(tmp_path_factory, colorizer, film) -> dict[str, Path]:
     return {name: folder / f"{name}.mp4" for name in ways}
 
 
-def _frames(path: Path, fmt: str = "rgb24") -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [frame.to_ndarray(format=fmt) for frame in container.decode(video=0)]
-
-
 def _stamps(path: Path) -> tuple[list[int], Fraction]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         return sorted(p.pts for p in container.demux(stream) if p.pts is not None), stream.time_base
 
 
-def _audio(path: Path) -> list[bytes]:
-    with av.open(str(path)) as container:
-        return [bytes(p) for p in container.demux(audio=0) if p.size]
-
-
-def _ab(rgb: np.ndarray) -> np.ndarray:
-    return color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)[1:].numpy()
-
-
 def _chroma_change(frames: list[np.ndarray], indices: range) -> float:
     """Mean frame-to-frame ab change (Lab units) over the frames in `indices` (a still shot: aligned)."""
-    return float(np.mean([np.linalg.norm(_ab(frames[t]) - _ab(frames[t - 1]), axis=0).mean() for t in indices]))
+    return float(np.mean([np.linalg.norm(ab_of(frames[t]) - ab_of(frames[t - 1]), axis=0).mean() for t in indices]))
 
 
 def test_film_keeps_frames_rate_stamps_size_and_sound(film, outputs):
@@ -94,12 +79,12 @@ def test_film_keeps_frames_rate_stamps_size_and_sound(film, outputs):
     stamps, base = _stamps(outputs["default"])
     source_stamps, source_base = _stamps(film)
     assert [s * base for s in stamps] == [s * source_base for s in source_stamps]
-    assert _audio(outputs["default"]) == _audio(film)  # copied, not re-encoded
-    colour, gray = _frames(outputs["default"]), _frames(film, "gray")
+    assert packets_of(outputs["default"]) == packets_of(film)  # copied, not re-encoded
+    colour, gray = frames_of(outputs["default"]), frames_of(film, "gray")
     assert len(colour) == len(gray) == STILL + AFTER_CUT
-    out_gray = _frames(outputs["default"], "gray")
+    out_gray = frames_of(outputs["default"], "gray")
     assert np.abs(out_gray[3].astype(int) - gray[3]).mean() < 1.5  # each frame keeps its own lightness, grain too
-    assert np.linalg.norm(_ab(colour[3]), axis=0).mean() > 2  # and has colour
+    assert np.linalg.norm(ab_of(colour[3]), axis=0).mean() > 2  # and has colour
 
 
 def test_films_say_what_they_are_and_get_the_usual_file_mode(outputs):
@@ -116,15 +101,15 @@ def test_films_say_what_they_are_and_get_the_usual_file_mode(outputs):
 
 
 def test_still_grainy_shot_flickers_less_than_each_frame_alone(outputs):
-    alone = _chroma_change(_frames(outputs["alone"]), range(2, STILL))
-    default = _chroma_change(_frames(outputs["default"]), range(2, STILL))
+    alone = _chroma_change(frames_of(outputs["alone"]), range(2, STILL))
+    default = _chroma_change(frames_of(outputs["default"]), range(2, STILL))
     assert default < 0.7 * alone
 
 
 def test_colour_does_not_leak_across_the_cut(outputs):
-    alone, default, leaky = (_frames(outputs[k])[STILL] for k in ("alone", "default", "leaky"))
-    leak = np.linalg.norm(_ab(leaky) - _ab(alone), axis=0).mean()
-    clean = np.linalg.norm(_ab(default) - _ab(alone), axis=0).mean()
+    alone, default, leaky = (frames_of(outputs[k])[STILL] for k in ("alone", "default", "leaky"))
+    leak = np.linalg.norm(ab_of(leaky) - ab_of(alone), axis=0).mean()
+    clean = np.linalg.norm(ab_of(default) - ab_of(alone), axis=0).mean()
     assert clean < 0.25 * leak  # with the cut detected, the new shot starts from its own colour
 
 
@@ -151,7 +136,7 @@ def test_restore_denoises_over_time(film, colorizer, tmp_path):
     colorizer.colorize_video(film, tmp_path / "plain.mp4", render_size=RENDER)
 
     def grain(path: Path) -> float:
-        frames = [f.astype(float) for f in _frames(path, "gray")[1:STILL]]
+        frames = [f.astype(float) for f in frames_of(path, "gray")[1:STILL]]
         return float(np.mean([np.abs(b - a).mean() for a, b in zip(frames, frames[1:])]))
 
     assert grain(tmp_path / "restored.mp4") < 0.6 * grain(tmp_path / "plain.mp4")
@@ -205,12 +190,7 @@ def test_damage_in_the_middle_is_reported_and_the_film_still_comes_out(film, col
     damaged.write_bytes(bytes(data))
     report = colorizer.colorize_video(damaged, tmp_path / "out.mp4", render_size=RENDER)
     assert any("damaged" in note for note in report.notes), report.notes
-    assert len(_frames(tmp_path / "out.mp4")) == report.frames > 0
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "colorizer", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    assert len(frames_of(tmp_path / "out.mp4")) == report.frames > 0
 
 
 def test_cli_colorizes_films_next_to_photos_and_skips_bad_ones(film, tmp_path):
@@ -240,7 +220,7 @@ def test_cli_colorizes_films_next_to_photos_and_skips_bad_ones(film, tmp_path):
     rerun = run_cli(str(film), "-o", str(out), "--render-size", str(RENDER), "--overwrite")
     assert rerun.returncode == 0, rerun.stderr
     assert probe(out / "reel.mp4").frames == STILL + AFTER_CUT
-    assert _audio(out / "reel.mp4") == _audio(film)
+    assert packets_of(out / "reel.mp4") == packets_of(film)
 
 
 def test_cli_film_hints_hold_through_the_first_shot_and_end_at_the_cut(film, outputs, tmp_path):
@@ -252,11 +232,11 @@ def test_cli_film_hints_hold_through_the_first_shot_and_end_at_the_cut(film, out
     out = tmp_path / "out"
     result = run_cli(str(film), "-o", str(out), "--render-size", str(RENDER), "--crf", "1", "--hints", str(hints_file))
     assert result.returncode == 0, result.stderr
-    hinted, plain = _frames(out / film.name), _frames(outputs["default"])
+    hinted, plain = frames_of(out / film.name), frames_of(outputs["default"])
     want = np.array(hints.hint_ab(rgb))
 
     def off(frame: np.ndarray) -> float:  # around the stroke's middle: video keeps chroma at half resolution
-        return float(np.linalg.norm(_ab(frame)[:, 23:26, 30:35].mean(axis=(1, 2)) - want))
+        return float(np.linalg.norm(ab_of(frame)[:, 23:26, 30:35].mean(axis=(1, 2)) - want))
 
     for t in range(STILL):
         assert off(hinted[t]) < 10 < 25 < off(plain[t]), t
@@ -271,7 +251,7 @@ def test_a_film_hint_outside_the_frame_is_named_and_nothing_written(film, colori
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_killed_cli_run_leaves_no_half_film(tmp_path, script):
+def test_a_killed_cli_run_leaves_no_half_film(tmp_path):
     long_film = tmp_path / "long.mp4"
     write_film(long_film, FilmScript.from_photos(*default_photos(), 64, 48, still=200, pan=0, after_cut=0),
                audio=False)

@@ -6,7 +6,8 @@ Three shots: a still shot of photo A with fresh film grain on every frame, a pan
 (`speed` pixels per frame to the left), then a hard cut to photo B, still and grainy again. The
 film is the photos' lightness alone (black and white, as colorizer.color defines it) plus grain,
 encoded losslessly (H.264 qp 0) so the codec adds nothing to what is measured, with a 440 Hz tone
-as its sound track (AAC). tests/test_video.py and bench/bench_video.py build their films here.
+as its sound track (AAC). tests/test_video.py, tests/test_app_video.py and bench/bench_video.py
+build their films here, and read them back with frames_of, packets_of and ab_of.
 Default photos: scikit-image's bundled `coffee` and `astronaut` (its data is BSD/public domain).
 """
 
@@ -117,6 +118,24 @@ def write_film(path: Path, script: FilmScript, rate: int = 24, grain: float = 8.
             frame.sample_rate, frame.pts = AUDIO_RATE, 0
             out.mux(sound.encode(frame))
             out.mux(sound.encode(None))
+
+
+def frames_of(path: Path, fmt: str = "rgb24") -> list[np.ndarray]:
+    """Every frame of a film, decoded as `fmt` (rgb24: (H, W, 3), gray: (H, W)), uint8."""
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format=fmt) for frame in container.decode(video=0)]
+
+
+def packets_of(path: Path | str, kind: str = "audio") -> list[bytes]:
+    """The non-empty packets of a film's first `kind` stream, undecoded: equal lists mean a stream was
+    copied bit for bit."""
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(**{kind: 0}) if p.size]
+
+
+def ab_of(rgb: np.ndarray) -> np.ndarray:
+    """ab (2, H, W), Lab units, of an (H, W, 3) uint8 frame: the colour, without the lightness."""
+    return color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)[1:].numpy()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,15 @@
+"""Resident memory of a process, as Linux reports it: what the memory tests and benchmarks measure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def vm_kib(field: str, pid: int | str = "self") -> int:
+    """A field of /proc/<pid>/status in KiB (VmRSS: resident now, VmHWM: peak resident).
+
+    Raises LookupError where the field is missing, as it is for a process that has exited."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(f"no {field} in /proc/{pid}/status")
