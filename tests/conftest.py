@@ -3,8 +3,11 @@ an image, the CLI as a subprocess."""
 
 from __future__ import annotations
 
+import io
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +62,14 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     """`python -m colorizer ARGS` from the checkout, as a user runs it (env: the whole environment, if given)."""
     return subprocess.run([sys.executable, "-m", "colorizer", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=300, env=env)
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A 70-byte PNG whose header claims width x height, as a decompression bomb's does."""
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = struct.pack(">II", width, height)  # IHDR data starts after signature, length, type
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # CRC of IHDR type + data
+    path.write_bytes(bytes(data))
+    return path

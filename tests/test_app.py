@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 import subprocess
 import urllib.request
 import zipfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from colorizer import provenance
-from tests.conftest import REPO, lab_of, lightness_of
+from tests.conftest import REPO, lab_of, lightness_of, png_claiming
 from tools.app_server import running_app
 from tools.proc_status import vm_kib
 
@@ -64,17 +62,6 @@ def photo(tmp_path_factory) -> Path:
     image.thumbnail((256, 256))
     path = tmp_path_factory.mktemp("photo") / "chelsea.png"
     image.save(path)
-    return path
-
-
-def _png_claiming(path: Path, width: int, height: int) -> Path:
-    """A 70-byte PNG whose header claims width x height, as a decompression bomb's does."""
-    buffer = io.BytesIO()
-    Image.new("L", (1, 1)).save(buffer, format="PNG")
-    data = bytearray(buffer.getvalue())
-    data[16:24] = struct.pack(">II", width, height)  # IHDR data starts after signature, length, type
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # CRC of IHDR type + data
-    path.write_bytes(bytes(data))
     return path
 
 
@@ -146,7 +133,7 @@ def test_corrupt_file_is_a_readable_error_and_the_server_keeps_answering(client,
                                                 (30000, "decompression bomb")])
 def test_huge_images_are_refused_before_decoding(client, tmp_path, size, expected):
     with pytest.raises(AppError, match=expected):
-        client.predict(handle_file(_png_claiming(tmp_path / "huge.png", size, size)), api_name="/colorize")
+        client.predict(handle_file(png_claiming(tmp_path / "huge.png", size, size)), api_name="/colorize")
 
 
 def test_requests_at_once_are_all_answered(client, photo):

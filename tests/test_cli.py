@@ -1,30 +1,16 @@
 """The command line, run as a user runs it: a real subprocess over real files."""
 
-import io
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, lightness_of, real_photo, run_cli
-
-
-def _png_claiming(path, width, height):
-    """A tiny PNG whose header claims width x height (as a decompression bomb's does)."""
-    buffer = io.BytesIO()
-    Image.new("L", (1, 1)).save(buffer, format="PNG")
-    data = bytearray(buffer.getvalue())
-    data[16:24] = struct.pack(">II", width, height)
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
-    path.write_bytes(bytes(data))
-    return path
+from tests.conftest import REPO, lightness_of, png_claiming, real_photo, run_cli
 
 
 def test_folder_with_a_corrupt_file(tmp_path, tiny_weights):
@@ -210,7 +196,7 @@ def test_ctrl_c_prints_what_was_and_was_not_written_and_exits_130(tmp_path, tiny
 
 def test_pillow_bomb_limit_follows_max_pixels(tmp_path, tiny_weights):
     """200 MP is under --max-pixels 500000000, though over Pillow's own default bomb limit (179 MP)."""
-    big = _png_claiming(tmp_path / "big.png", 20000, 10000)
+    big = png_claiming(tmp_path / "big.png", 20000, 10000)
     result = run_cli(str(big), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights),
                      "--max-pixels", "500000000")
     assert result.returncode == 1
