@@ -133,6 +133,33 @@ SOURCES = [
     Source("mahotas", "pypi", "mahotas==1.4.19",  # lena excluded; nuclear is microscopy
            include=[r"mahotas/demos/data/(DepartmentStore|luispedro)\.jpg$"]),
     Source("exif-js", "npm", "exif-js@2.3.0", include=[r"^package/example/[^/]+\.jpg$"]),
+    # Scratch 1.4 stage backgrounds (Media/*: CC-BY-SA-3.0, MIT). Drawn backgrounds out, and
+    # photos filled by a mural / graffiti (artworks); Costumes are cut-outs on transparency.
+    Source("scratch", "deb", "scratch",
+           include=[r"usr/share/scratch/Media/Backgrounds/[^/]+/[^/]+\.(jpg|png)$"],
+           exclude=[r"/(party-room|room1|room2|spotlight-stage|woods-and-bench|school2|"
+                    r"basketball-court2|graffiti|mural-faro)\."], dep5=True),
+    # Qt 5 example programs (examples/*: BSD-3-clause, The Qt Company, Debian copyright):
+    # puzzle/masterdetail adverts, cubemap renders, a painting, blurred / texture shots out.
+    Source("qtbase5-examples", "deb", "qtbase5-examples",
+           include=[r"/examples/widgets/graphicsview/boxes/square\.jpg$",
+                    r"/examples/widgets/graphicsview/chip/qt4logo\.png$",
+                    r"/examples/widgets/graphicsview/weatheranchorlayout/images/place\.jpg$",
+                    r"/examples/widgets/painting/(affine/bg1|composition/flower)\.jpg$"],
+           dep5=True),
+    Source("qtdeclarative5-examples", "deb", "qtdeclarative5-examples",  # lemonade: drawing
+           include=[r"/examples/quick/views/listview/content/pics/"
+                    r"(fruit-salad|hamburger|pancakes|vegetable-soup)\.jpg$"], dep5=True),
+    Source("qtwebengine5-examples", "deb", "qtwebengine5-examples",  # recipe photos
+           include=[r"/examples/webengine/recipebrowser/resources/pages/images/[^/]+\.jpg$"],
+           dep5=True),
+    Source("libvips-doc", "deb", "libvips-doc",  # tn_owl is a thumbnail of the same photo
+           include=[r"usr/share/gtk-doc/html/libvips/owl\.jpg$"], dep5=True),
+    # Tux Typing: only the hidden-level photo has a documented origin (README_IMAGES.TXT).
+    Source("tuxtype-data", "deb", "tuxtype-data",
+           include=[r"usr/share/tuxtype/images/hidden\.jpg$"],
+           licence={r".": "Public domain (NOAA / U.S. Fish and Wildlife Service photo archive; "
+                          "README_IMAGES.TXT in the Debian copyright)"}),
 ]
 
 
@@ -619,6 +646,24 @@ REJECTED = {
         "(Berthe Morisot), bird illustrations, admin textures",
     "sddm-theme-maui/-elarun/-maya, sddm-theme-maldives screenshot": "renders / screenshots",
     "npm face-api.js, canvas, blueimp-load-image": "no photographs in the published tarballs",
+    "scratch drawn backgrounds, mural-faro, graffiti, Costumes": "drawings; photos filled by "
+        "a mural (artwork); costumes are cut-outs on transparency",
+    "qtbase5-examples others, pyqt5-examples, pyqt6-examples": "puzzle / masterdetail adverts "
+        "with text, cubemap renders, a painting, a photo of a screen",
+    "qt3d5-examples, qtdeclarative5-examples others, qtmultimedia5-examples, "
+    "qtquickcontrols(2)-5-examples, qtlocation5-examples, qtdatavisualization5-examples":
+        "planet maps, renders, texture close-ups (leaves, sky, normal maps), drawings, a "
+        "product cut-out, a blurred background",
+    "tuxtype-data kcas*.jpg, themes/*/photo.png": "origin not documented (README_IMAGES.TXT "
+        "describes older NOAA/FWS .gif files); theme photos are collages with flags",
+    "fotoxx-common": "user-guide images: side-by-side before/after edits, screenshots, "
+                     "processed photos, a Botticelli painting",
+    "slim, enlightenment-data, debian-edu-artwork": "renders / Edje themes, no photographs",
+    "gtk-3-examples, gtk-4-examples, gnome-photos-tests, rawtherapee-data, python-pil-doc":
+        "no colour photographs of 128 px or more",
+    "npm caman, marzipano, lightbox2, pannellum, colorthief, smartcrop, cropperjs, "
+    "photo-sphere-viewer, tui-image-editor, three@0.90": "no photographs in the published "
+        "tarballs, or only a filter-processed output (caman) / small sepia scan (marzipano)",
 }
 
 
