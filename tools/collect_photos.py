@@ -159,7 +159,30 @@ SOURCES = [
     Source("tuxtype-data", "deb", "tuxtype-data",
            include=[r"usr/share/tuxtype/images/hidden\.jpg$"],
            licence={r".": "Public domain (NOAA / U.S. Fish and Wildlife Service photo archive; "
-                          "README_IMAGES.TXT in the Debian copyright)"}),
+                          "README_IMAGES.TXT in the Debian copyright)"}),    Source("qt5-quick-demos", "deb", "qt5-quick-demos",  # RSS-reader category photos
+           include=[r"/examples/demos/rssnews/content/images/[^/]+\.jpg$"],
+           licence={r".": "BSD-3-clause (2015-2017 The Qt Company Ltd.; Debian copyright)"}),
+    # Ren'Py tutorial backgrounds (Files: * Expat); bg panorama is a render, the rest drawings.
+    Source("renpy-demo", "deb", "renpy-demo",
+           include=[r"/demo/game/images/bg (cave|washington|whitehouse)\.jpg$",
+                    r"/demo/game/gui/main_menu\.jpg$"],
+           licence={r".": "Expat (2004-2022 Tom Rothamel et al.; Debian copyright)"}),
+    Source("python-kivy-examples", "deb", "python-kivy-examples",  # Bubbles/Ill1: renders
+           include=[r"usr/share/kivy-examples/canvas/kiwi\.jpg$",
+                    r"/demo/pictures/images/(Wall|faust_github)\.jpg$",
+                    r"usr/share/kivy-examples/widgets/cityCC0\.png$"],
+           licence={r"cityCC0": "CC0-1.0 (as named; Debian copyright: Expat, Kivy Team)",
+                    r".": "Expat (2010-2022 Kivy Team and other contributors; Debian copyright)"}),
+    Source("libsixel-examples", "deb", "libsixel-examples",  # Jon Sullivan, public domain
+           include=[r"/examples/images/(egret|snake)\.jpg$"], dep5=True),
+    Source("cimg-examples", "deb", "cimg-examples",
+           include=[r"/examples/img/milla\.bmp$"], dep5=True),
+    Source("wx3.2-examples", "deb", "wx3.2-examples",  # .bmp/.png/.tif are the same photo
+           include=[r"/examples/samples/image/horse\.jpg$"], dep5=True),
+    Source("gtkmorph-example", "deb", "gtkmorph-example",  # two faces to morph
+           include=[r"usr/share/xmorph/example/AD[^/]*/image[12]\.png$"], dep5=True),
+    Source("lomiri-ui-toolkit-examples", "deb", "lomiri-ui-toolkit-examples",
+           include=[r"/lomiri-ui-toolkit-gallery/demo_image\.jpg$"], dep5=True),
 ]
 
 
@@ -661,6 +684,14 @@ REJECTED = {
     "slim, enlightenment-data, debian-edu-artwork": "renders / Edje themes, no photographs",
     "gtk-3-examples, gtk-4-examples, gnome-photos-tests, rawtherapee-data, python-pil-doc":
         "no colour photographs of 128 px or more",
+    "labelme-examples": "PASCAL VOC 2011 / video frames from Flickr and elsewhere without a "
+                        "per-image licence; the rest are annotation overlays and screenshots",
+    "renpy-demo bg panorama, concert*, lucy*": "architectural render, drawings",
+    "python-kivy-examples Bubbles, Ill1, tex3; qt5-quick-demos clocks": "renders, space, a "
+        "clock face",
+    "lomiri-ui-toolkit-examples demo_image_2.png": "not listed in the Debian copyright",
+    "openscenegraph-examples, sugar-memorize-activity, gtk2.0-examples, vtk9-examples, "
+    "libwildmagic-examples, dxsamples": "textures, icons or drawings; no photographs",
     "npm caman, marzipano, lightbox2, pannellum, colorthief, smartcrop, cropperjs, "
     "photo-sphere-viewer, tui-image-editor, three@0.90": "no photographs in the published "
         "tarballs, or only a filter-processed output (caman) / small sepia scan (marzipano)",
