@@ -16,6 +16,13 @@ Debian's plasma-workspace-wallpapers is reserved for independent evaluation: it 
 downloaded (fetch_deb refuses it), and its install path usr/share/wallpapers/ is skipped in
 every package. Other desktop background packages (mate-backgrounds, lomiri-wallpapers-*, ...)
 are used where they hold licensed photographs.
+
+Sources beyond wallpapers and educational data: example programs and their docs (Scratch
+backgrounds, Qt 5 / Kivy / wxWidgets / CImg / libsixel / xmorph / lomiri-ui-toolkit examples,
+the Ren'Py tutorial, libvips docs) and documented test images in PyPI wheels (sporco, pygame
+docs). Each source's licence comes from its Debian copyright file (dep5=True), an explicit
+per-file mapping (licence=...), or the package metadata. New sources are appended to SOURCES,
+so the photos of earlier sources keep their holdout membership and de-duplication order.
 """
 
 from __future__ import annotations
@@ -704,6 +711,10 @@ REJECTED = {
     "tuxmath-data, arctica-greeter, brainparty-data": "astronomy composites, a render, game UI",
     "pygame other images": "filter-processed camera frames, game screenshots, a fist cut-out",
     "glymur data (nemo.jp2, goodstuff.j2k)": "origin of the photos not documented",
+    "openjdk-17-demo (SwingSet2 / J2Ddemo jars)": "image licences not stated; the scrollpane "
+        "photo says 'unauthorized reproduction is prohibited'",
+    "blender-data studiolights/world": "HDR .exr equirectangular panoramas: would need an EXR "
+        "decoder and tone mapping (not done)",
     "npm caman, marzipano, lightbox2, pannellum, colorthief, smartcrop, cropperjs, "
     "photo-sphere-viewer, tui-image-editor, three@0.90": "no photographs in the published "
         "tarballs, or only a filter-processed output (caman) / small sepia scan (marzipano)",
