@@ -17,10 +17,11 @@ downloaded (fetch_deb refuses it), and its install path usr/share/wallpapers/ is
 every package. Other desktop background packages (mate-backgrounds, lomiri-wallpapers-*, ...)
 are used where they hold licensed photographs.
 
-Sources beyond wallpapers and educational data: example programs and their docs (Scratch
-backgrounds, Qt 5 / Kivy / wxWidgets / CImg / libsixel / xmorph / lomiri-ui-toolkit examples,
-the Ren'Py tutorial, libvips docs) and documented test images in PyPI wheels (sporco, pygame
-docs). Each source's licence comes from its Debian copyright file (dep5=True), an explicit
+Sources beyond wallpapers and educational data: game scenery (Endless Sky's landing photos:
+morgueFile / unsplash / NASA / Library of Congress / Wikimedia), example programs and their
+docs (Scratch backgrounds, Qt 5 / Kivy / wxWidgets / CImg / libsixel / xmorph /
+lomiri-ui-toolkit examples, the Ren'Py tutorial, libvips docs) and documented test images in
+PyPI wheels (sporco, pygame docs). Each source's licence comes from its Debian copyright file (dep5=True), an explicit
 per-file mapping (licence=...), or the package metadata. New sources are appended to SOURCES,
 so the photos of earlier sources keep their holdout membership and de-duplication order.
 """
@@ -195,7 +196,12 @@ SOURCES = [
            licence={r"kodim23": "Kodak test image, released for unrestricted use (sporco README)",
                     r".": "Waterloo BragZone test image, free of copyright restrictions "
                           "(sporco README)"}),    Source("pygame", "pypi", "pygame==2.6.1",  # camera docs: the unprocessed frame only
-           include=[r"pygame/docs/generated/_images/camera_rgb\.jpg$"]),
+           include=[r"pygame/docs/generated/_images/camera_rgb\.jpg$"]),    # Endless Sky landing / mission scenes: photographs from morgueFile / unsplash (public
+    # domain), NASA, the Library of Congress, US Army, Wikimedia (CC-BY-SA), per the Debian
+    # copyright. Out: Jupiter images (astronomy), an ESO artist's impression, geoscan (drawn).
+    Source("endless-sky-data", "deb", "endless-sky-data",
+           include=[r"usr/share/games/endless-sky/images/(land|scene)/[^/]+\.jpg$"],
+           exclude=[r"/land/nasa[89]\.|/scene/(eso|geoscan)"], dep5=True),
 ]
 
 
@@ -715,6 +721,8 @@ REJECTED = {
         "photo says 'unauthorized reproduction is prohibited'",
     "blender-data studiolights/world": "HDR .exr equirectangular panoramas: would need an EXR "
         "decoder and tone mapping (not done)",
+    "endless-sky-data land nasa8/nasa9, scene eso0/geoscan, planets, outfits": "Jupiter "
+        "images (astronomy), an artist's impression, drawings / renders, composited minerals",
     "npm caman, marzipano, lightbox2, pannellum, colorthief, smartcrop, cropperjs, "
     "photo-sphere-viewer, tui-image-editor, three@0.90": "no photographs in the published "
         "tarballs, or only a filter-processed output (caman) / small sepia scan (marzipano)",
