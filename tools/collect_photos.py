@@ -21,9 +21,10 @@ Sources beyond wallpapers and educational data: game scenery (Endless Sky's land
 morgueFile / unsplash / NASA / Library of Congress / Wikimedia), example programs and their
 docs (Scratch backgrounds, Qt 5 / Kivy / wxWidgets / CImg / libsixel / xmorph /
 lomiri-ui-toolkit examples, the Ren'Py tutorial, libvips docs) and documented test images in
-PyPI wheels (sporco, pygame docs). Each source's licence comes from its Debian copyright file (dep5=True), an explicit
-per-file mapping (licence=...), or the package metadata. New sources are appended to SOURCES,
-so the photos of earlier sources keep their holdout membership and de-duplication order.
+PyPI wheels (sporco, pygame docs). Each source's licence comes from its Debian copyright file
+(dep5=True), an explicit per-file mapping (licence=...), or the package metadata. New
+sources are appended to SOURCES, so the photos of earlier sources keep their holdout
+membership and de-duplication order.
 """
 
 from __future__ import annotations
@@ -167,7 +168,8 @@ SOURCES = [
     Source("tuxtype-data", "deb", "tuxtype-data",
            include=[r"usr/share/tuxtype/images/hidden\.jpg$"],
            licence={r".": "Public domain (NOAA / U.S. Fish and Wildlife Service photo archive; "
-                          "README_IMAGES.TXT in the Debian copyright)"}),    Source("qt5-quick-demos", "deb", "qt5-quick-demos",  # RSS-reader category photos
+                          "README_IMAGES.TXT in the Debian copyright)"}),
+    Source("qt5-quick-demos", "deb", "qt5-quick-demos",  # RSS-reader category photos
            include=[r"/examples/demos/rssnews/content/images/[^/]+\.jpg$"],
            licence={r".": "BSD-3-clause (2015-2017 The Qt Company Ltd.; Debian copyright)"}),
     # Ren'Py tutorial backgrounds (Files: * Expat); bg panorama is a render, the rest drawings.
@@ -190,13 +192,16 @@ SOURCES = [
     Source("gtkmorph-example", "deb", "gtkmorph-example",  # two faces to morph
            include=[r"usr/share/xmorph/example/AD[^/]*/image[12]\.png$"], dep5=True),
     Source("lomiri-ui-toolkit-examples", "deb", "lomiri-ui-toolkit-examples",
-           include=[r"/lomiri-ui-toolkit-gallery/demo_image\.jpg$"], dep5=True),    # sporco test images with their origin in sporco/data/README.rst (barbara: attribution only)
+           include=[r"/lomiri-ui-toolkit-gallery/demo_image\.jpg$"], dep5=True),
+    # sporco test images with their origin in sporco/data/README.rst (barbara: attribution only)
     Source("sporco", "pypi", "sporco==0.2.2.post1",
            include=[r"sporco/data/(kodim23|monarch|sail|tulips)\.png$"],
            licence={r"kodim23": "Kodak test image, released for unrestricted use (sporco README)",
                     r".": "Waterloo BragZone test image, free of copyright restrictions "
-                          "(sporco README)"}),    Source("pygame", "pypi", "pygame==2.6.1",  # camera docs: the unprocessed frame only
-           include=[r"pygame/docs/generated/_images/camera_rgb\.jpg$"]),    # Endless Sky landing / mission scenes: photographs from morgueFile / unsplash (public
+                          "(sporco README)"}),
+    Source("pygame", "pypi", "pygame==2.6.1",  # camera docs: the unprocessed frame only
+           include=[r"pygame/docs/generated/_images/camera_rgb\.jpg$"]),
+    # Endless Sky landing / mission scenes: photographs from morgueFile / unsplash (public
     # domain), NASA, the Library of Congress, US Army, Wikimedia (CC-BY-SA), per the Debian
     # copyright. Out: Jupiter images (astronomy), an ESO artist's impression, geoscan (drawn).
     Source("endless-sky-data", "deb", "endless-sky-data",
