@@ -20,8 +20,8 @@ are used where they hold licensed photographs.
 Sources beyond wallpapers and educational data: game scenery (Endless Sky's landing photos:
 morgueFile / unsplash / NASA / Library of Congress / Wikimedia), example programs and their
 docs (Scratch backgrounds, Qt 5 / Kivy / wxWidgets / CImg / libsixel / xmorph /
-lomiri-ui-toolkit examples, the Ren'Py tutorial, libvips docs) and documented test images in
-PyPI wheels (sporco, pygame docs). Each source's licence comes from its Debian copyright file
+lomiri-ui-toolkit / Gambas examples, the Ren'Py tutorial, libvips docs) and documented test
+images in PyPI wheels (sporco, pygame docs). Each source's licence comes from its Debian copyright file
 (dep5=True), an explicit per-file mapping (licence=...), or the package metadata. New
 sources are appended to SOURCES, so the photos of earlier sources keep their holdout
 membership and de-duplication order.
@@ -207,6 +207,9 @@ SOURCES = [
     Source("endless-sky-data", "deb", "endless-sky-data",
            include=[r"usr/share/games/endless-sky/images/(land|scene)/[^/]+\.jpg$"],
            exclude=[r"/land/nasa[89]\.|/scene/(eso|geoscan)"], dep5=True),
+    Source("gambas3-examples", "deb", "gambas3-examples",  # the rest: textures, screenshots
+           include=[r"/examples/Drawing/(Fractal/rose|Painting/clovis|Painting/image)\.jpg$"],
+           licence={r".": "GPL-2+ (2000-2018 Benoit Minisini; Debian copyright)"}),
 ]
 
 
@@ -728,6 +731,8 @@ REJECTED = {
         "decoder and tone mapping (not done)",
     "endless-sky-data land nasa8/nasa9, scene eso0/geoscan, planets, outfits": "Jupiter "
         "images (astronomy), an artist's impression, drawings / renders, composited minerals",
+    "renpy-thequestion; gambas3-examples others": "drawn / rendered backgrounds; textures, "
+        "screenshots, an Earthrise composite",
     "npm caman, marzipano, lightbox2, pannellum, colorthief, smartcrop, cropperjs, "
     "photo-sphere-viewer, tui-image-editor, three@0.90": "no photographs in the published "
         "tarballs, or only a filter-processed output (caman) / small sepia scan (marzipano)",
