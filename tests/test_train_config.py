@@ -113,3 +113,13 @@ def test_a_phase_run_alone_is_numbered_as_in_the_whole_plan() -> None:
     config = parse_args(["--phase", "gan", "--pretrain-steps", "3", "2", "1", "--critic-pretrain-steps", "4"])
     (phase,) = plan(config)
     assert (phase.label, phase.start) == ("gan-1", 10)
+
+
+@pytest.mark.parametrize("config_file", sorted((Path(__file__).parents[1] / "train" / "configs").glob("*.yaml")),
+                         ids=lambda path: path.name)
+def test_every_shipped_recipe_parses(config_file: Path) -> None:
+    """A recipe in train/configs is what a reader reruns: a misspelt option or a missing init folder fails here."""
+    config = parse_args(["--config", str(config_file)])
+    assert config.pretrain.steps or config.gan.steps
+    if config.init_generator is not None:
+        assert (Path(__file__).parents[1] / config.init_generator / "config.json").is_file()
