@@ -178,9 +178,15 @@ def test_ctrl_c_prints_what_was_and_was_not_written_and_exits_130(tmp_path, tiny
     for i in range(40):
         _photo(photos / f"p{i:02d}.png", size=256)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "colorizer", str(photos), "-o", str(out), "--weights",
-                             str(tiny_weights), "--render-size", "64", "--restore"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A child inherits an ignored SIGINT (as in a suite started in the background), and Python then never
+    # raises KeyboardInterrupt: give the CLI what a terminal gives it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "colorizer", str(photos), "-o", str(out), "--weights",
+                                 str(tiny_weights), "--render-size", "64", "--restore"], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 240
     while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())) and time.monotonic() < deadline:
         time.sleep(0.05)
