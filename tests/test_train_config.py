@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from colorizer.generator import preset
-from train.config import PHASES, TrainConfig, _options, build_parser, flatten, parse_args
+from train.config import PHASES, TrainConfig, _options, build_parser, flatten, parse_args, to_dict
 from train.nogan import GAN_BETAS, PHASE_KINDS, PRETRAIN_BETAS, plan
 
 
@@ -115,11 +116,33 @@ def test_a_phase_run_alone_is_numbered_as_in_the_whole_plan() -> None:
     assert (phase.label, phase.start) == ("gan-1", 10)
 
 
+def _leaves(node: object, path: tuple[str, ...] = ()):
+    """(path, value) for every option a YAML mapping sets."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    else:
+        yield path, node
+
+
+def _same(taken: object, written: object) -> bool:
+    if isinstance(written, list):
+        return isinstance(taken, list) and len(taken) == len(written) and all(map(_same, taken, written))
+    if isinstance(taken, float) and not isinstance(written, bool):
+        return taken == pytest.approx(float(written))  # YAML 1.1 reads 3e-4 as a string
+    return taken == written
+
+
 @pytest.mark.parametrize("config_file", sorted((Path(__file__).parents[1] / "train" / "configs").glob("*.yaml")),
                          ids=lambda path: path.name)
-def test_every_shipped_recipe_parses(config_file: Path) -> None:
-    """A recipe in train/configs is what a reader reruns: a misspelt option or a missing init folder fails here."""
-    config = parse_args(["--config", str(config_file)])
-    assert config.pretrain.steps or config.gan.steps
-    if config.init_generator is not None:
-        assert (Path(__file__).parents[1] / config.init_generator / "config.json").is_file()
+def test_every_shipped_recipe_runs_as_written(config_file: Path) -> None:
+    """A recipe in train/configs is what a reader reruns: every option it sets reaches the run, and the
+    weights it starts from are there (a misspelt option stops parse_args)."""
+    taken = to_dict(parse_args(["--config", str(config_file)]))
+    for path, written in _leaves(yaml.safe_load(config_file.read_text())):
+        value = taken
+        for key in path:
+            value = value[key]
+        assert _same(value, written), f"{'.'.join(path)}: {written!r} in the file, {value!r} in the run"
+    if taken["init_generator"] is not None:
+        assert (Path(__file__).parents[1] / taken["init_generator"] / "config.json").is_file()
