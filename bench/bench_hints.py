@@ -29,7 +29,7 @@ PHOTO = Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg"
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], prog="bench/bench_hints.py")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--render-size", type=int, default=512, help="render size, long side [%(default)s]")
     p.add_argument("--repeats", type=int, default=5, help="timed calls per row, best kept [%(default)s]")
     args = p.parse_args(argv)

@@ -105,8 +105,8 @@ def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequenc
         report.photos.append(name)
         original = np.asarray(image.convert("RGB"))
         photo = gray_input(original)
-        ab = colorizer.predict_ab([photo], render_size)[0]  # (2, h, w)
-        lightness = resize_lightness(photo.lightness, tuple(ab.shape[-2:]))
+        lightness = resize_lightness(photo.lightness, colorizer.model_shape(*photo.size, render_size))
+        ab = colorizer.predict_ab_at([lightness])[0]  # (2, h, w), what the model saw: lightness
         truth = color.rgb_to_lab(torch.from_numpy(original.copy()).permute(2, 0, 1).double() / 255.0)[1:].numpy()
         height, width = original.shape[:2]
         for count in counts:

@@ -40,6 +40,7 @@ def export_onnx(target: str | Path, weights: str | None = None, opset: int | Non
 
     The generator's config.json goes into the model's metadata (colorizer.onnx_model.CONFIG_KEY).
     """
+    check_export(opset, size)  # before loading: a bad option should not wait for a download
     return export_generator(*baked_generator(weights), target, opset, dynamic_size, size)
 
 
@@ -57,24 +58,30 @@ def baked_generator(weights: str | None) -> tuple["Generator", str]:
     return generator, source.description
 
 
-def export_generator(generator: "Generator", source: str, target: str | Path, opset: int | None = None,
-                     dynamic_size: bool = True, size: int = DEFAULT_RENDER_SIZE) -> Path:
-    """export_onnx for a generator already loaded and baked (baked_generator)."""
+def check_export(opset: int | None, size: int) -> None:
+    """ColorizerError for an option the exporter cannot honour, or the exporter's packages missing."""
     try:
-        import onnx
+        import onnx  # noqa: F401
         import onnxscript  # noqa: F401  (torch.onnx's dynamo exporter needs it)
     except ImportError as err:
         raise ColorizerError(f"exporting needs {err.name}: pip install -r requirements-train.txt") from None
+    if opset is not None and opset < MIN_OPSET:
+        raise ColorizerError(f"--opset {opset}: the exporter writes opset {MIN_OPSET} or newer")
+    if size % 32 or not 32 <= size <= MAX_RENDER_SIZE:
+        raise ColorizerError(f"--size {size}: must be a multiple of 32 from 32 to {MAX_RENDER_SIZE}")
+
+
+def export_generator(generator: "Generator", source: str, target: str | Path, opset: int | None = None,
+                     dynamic_size: bool = True, size: int = DEFAULT_RENDER_SIZE) -> Path:
+    """export_onnx for a generator already loaded and baked (baked_generator), its options checked
+    (check_export)."""
+    import onnx
     import torch
     from torch.export import Dim
 
     from colorizer.imaging import atomic_target
     from colorizer.onnx_model import CONFIG_KEY
 
-    if opset is not None and opset < MIN_OPSET:
-        raise ColorizerError(f"--opset {opset}: the exporter writes opset {MIN_OPSET} or newer")
-    if size % 32 or not 32 <= size <= MAX_RENDER_SIZE:
-        raise ColorizerError(f"--size {size}: must be a multiple of 32 from 32 to {MAX_RENDER_SIZE}")
     target = Path(target)
     if dynamic_size:
         # batch 2 and 256x320 while tracing: sizes of 1 would be fixed into the graph
@@ -147,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     args = parse_args(argv)
     try:
+        check_export(args.opset, args.size)
         generator, source = baked_generator(args.weights)
         path = export_generator(generator, source, args.onnx, args.opset, args.dynamic_size, args.size)
         shape = (256, 320) if args.dynamic_size else (args.size, args.size)

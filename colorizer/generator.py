@@ -146,7 +146,10 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         return self
 
     def freeze_encoder(self, frozen: bool) -> None:
-        """Freeze or release the encoder for the next training steps (see `encoder_frozen`)."""
+        """Freeze or release the encoder for the next training steps (see `encoder_frozen`); a no-op when
+        it already is, so a training loop may call it every step without walking the module tree."""
+        if frozen == self.encoder_frozen:
+            return
         self.encoder_frozen = frozen
         self.train(self.training)
 

@@ -314,8 +314,8 @@ def _blend(model_ab: np.ndarray, mask: np.ndarray, target: np.ndarray, spread, f
     each hint asks for), conf = min(1, spread(m) / full_level); each hinted pixel gets its hint's ab.
     Spreading corrections keeps the model's own variation of colour across a region (its shading,
     its texture) and moves it towards the hint; (2, h, w) ab."""
-    correction = np.where(mask > 0, target - model_ab, 0.0)
-    num_a, num_b, den = spread(np.stack([mask * correction[0], mask * correction[1], mask]))
+    correction = mask * (target - model_ab)  # nothing away from the hints, where mask is 0
+    num_a, num_b, den = spread(np.stack([correction[0], correction[1], mask]))
     conf = np.clip(den / full_level, 0.0, 1.0)
     shift = np.stack([num_a, num_b]) / np.maximum(den, 1e-300)
     out = model_ab + conf * shift

@@ -116,10 +116,11 @@ def chunked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 
     While exporting (torch.export, ONNX) it is one block: the chunk count depends on the input size,
     which a graph with dynamic height and width cannot hold, and one block gives the same numbers."""
+    if torch.compiler.is_exporting():
+        return F.scaled_dot_product_attention(q, k, v, scale=1.0)
     batch, _, queries, _ = q.shape
-    positions = k.shape[-2]
-    rows = max(1, max_bytes // (batch * positions * q.element_size()))
-    if torch.compiler.is_exporting() or rows >= queries:
+    rows = max(1, max_bytes // (batch * k.shape[-2] * q.element_size()))
+    if rows >= queries:
         return F.scaled_dot_product_attention(q, k, v, scale=1.0)
     return torch.cat([F.scaled_dot_product_attention(q[:, :, top : top + rows], k, v, scale=1.0)
                       for top in range(0, queries, rows)], dim=2)

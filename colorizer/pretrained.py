@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from colorizer.imaging import atomic_target
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def load_into(module: torch.nn.Module, name: str) -> str | None:
     own = module.state_dict().keys()
     missing = sorted(k for k in own if k not in found.state and not k.endswith("num_batches_tracked"))
     if missing:
-        raise ValueError(f"ImageNet weights from {found.source} lack {len(missing)} encoder tensors, "
+        raise ValueError(f"ImageNet weights from {found.source} lack {len(missing)} tensors, "
                          f"e.g. {missing[:3]}")
     module.load_state_dict({k: v for k, v in found.state.items() if k in own}, strict=False)
     return found.source
@@ -114,11 +114,8 @@ def _lite(name: str) -> Pretrained | None:
     n = LITE_PACKAGES[name]
     original = Path(getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path())
     state = convert_lite(name, torch.load(original, map_location="cpu", weights_only=True))
-    converted.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=converted.parent, suffix=".tmp")
-    os.close(fd)
-    save_file(state, tmp)
-    os.replace(tmp, converted)  # atomic: a concurrent run sees the whole file or none
+    with atomic_target(converted) as tmp:  # a concurrent run sees the whole file or none
+        save_file(state, tmp)
     return Pretrained(state, f"PyPI package {package} (converted once to {converted})")
 
 

@@ -59,24 +59,6 @@ def check_render_size(value: object) -> tuple[int, str | None]:
     return RENDER_SIZE.check(value)  # type: ignore[return-value]
 
 
-def check_strength(value: object) -> tuple[float, str | None]:
-    """Colour strength within [0, 2], and a note when clamped."""
-    return STRENGTH.check(value)  # type: ignore[return-value]
-
-
-def check_max_pixels(value: object) -> tuple[int, str | None]:
-    return MAX_PIXELS.check(value)  # type: ignore[return-value]
-
-
-def check_batch_size(value: object) -> tuple[int, str | None]:
-    return BATCH_SIZE.check(value)  # type: ignore[return-value]
-
-
-def check_crf(value: object) -> tuple[int, str | None]:
-    """Film quality (x264 CRF) within [0, 51], and a note when clamped."""
-    return CRF.check(value)  # type: ignore[return-value]
-
-
 RANGES = {"render_size": RENDER_SIZE, "strength": STRENGTH, "max_pixels": MAX_PIXELS, "batch_size": BATCH_SIZE,
           "crf": CRF}
 

@@ -185,10 +185,7 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
                 if start:
                     colour.reset()
                 guide = _smooth(small)
-                ab = colour(ab, guide) * strength
-                if steer.active:
-                    ab = steer(ab, small, guide, start)
-                yield join_lightness(lightness, ab)
+                yield join_lightness(lightness, steer(colour(ab, guide) * strength, small, guide, start))
 
     facts = colorizer.facts(render_size, strength, bool(restore), hints=bool(parsed))
     report = transcode(src, dst, transform, crf, max_pixels, progress, tags=facts.as_dict())

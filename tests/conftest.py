@@ -58,9 +58,10 @@ def lab_of(image: Image.Image) -> np.ndarray:
     return color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)).numpy()
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`python -m colorizer ARGS` from the checkout, as a user runs it (env: the whole environment, if given)."""
-    return subprocess.run([sys.executable, "-m", "colorizer", *args], cwd=REPO, capture_output=True, text=True,
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """`python -m colorizer ARGS` in `cwd` (the checkout unless given), as a user runs it (env: the whole
+    environment, if given)."""
+    return subprocess.run([sys.executable, "-m", "colorizer", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=300, env=env)
 
 

@@ -121,9 +121,8 @@ def test_dangling_symlinks_are_reported_by_name(tmp_path, tiny_weights):
 
 def test_one_file_under_two_spellings_is_colorized_once(tmp_path, tiny_weights):
     _photo(tmp_path / "a.png")
-    result = subprocess.run([sys.executable, "-m", "colorizer", "a.png", str(tmp_path / "a.png"), "./a.png",
-                             "-o", "out", "--weights", str(tiny_weights)], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = run_cli("a.png", str(tmp_path / "a.png"), "./a.png", "-o", "out", "--weights", str(tiny_weights),
+                     cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
 

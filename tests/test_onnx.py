@@ -19,7 +19,7 @@ from colorizer.export import export_onnx
 from colorizer.imaging import read_photo
 from colorizer.onnx_model import OnnxGenerator
 from colorizer.pipeline import Colorizer
-from tests.conftest import REPO, real_photo
+from tests.conftest import REPO, real_photo, run_cli
 from tools.test_film import FilmScript, default_photos, write_film
 
 HOLDOUT = sorted((REPO / "tests" / "data" / "holdout").glob("*.jpg"))
@@ -74,9 +74,8 @@ def test_restore_output_matches_pytorch(default_onnx):
 def test_cli_runs_onnx_weights_into_a_real_file(default_onnx, tmp_path):
     photo = real_photo("coffee.png", size=160).convert("L")
     photo.save(tmp_path / "coffee.jpg")
-    result = subprocess.run([sys.executable, "-m", "colorizer", str(tmp_path / "coffee.jpg"), "-o", str(tmp_path / "out"),
-                             "--weights", str(default_onnx), "--render-size", "128", "--restore"],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = run_cli(str(tmp_path / "coffee.jpg"), "-o", str(tmp_path / "out"),
+                     "--weights", str(default_onnx), "--render-size", "128", "--restore")
     assert result.returncode == 0, result.stderr
     assert f"ONNX file {default_onnx}" in result.stderr
     with Image.open(tmp_path / "out" / "coffee.png") as out:
@@ -153,9 +152,7 @@ def test_damaged_onnx_file_is_a_clear_error(default_onnx, tmp_path, damage):
         Colorizer.from_pretrained(str(bad))
     if damage == "truncated":
         return  # one CLI run (below) shows how the message reaches a user
-    result = subprocess.run([sys.executable, "-m", "colorizer", str(REPO / "examples" / "camera.jpg"),
-                             "-o", str(tmp_path / "out"), "--weights", str(bad)],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = run_cli(str(REPO / "examples" / "camera.jpg"), "-o", str(tmp_path / "out"), "--weights", str(bad))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"{bad}: damaged or not an ONNX model" in result.stderr
 

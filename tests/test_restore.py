@@ -1,7 +1,5 @@
 """Restoration path: tiles cover the photo exactly, scratches are repaired end to end."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +12,7 @@ from colorizer.generator import Generator, preset
 from colorizer.pipeline import Colorizer
 from colorizer.imaging import image_to_lightness, lightness_to_image
 from colorizer.restore import RestoreOptions, in_tiles, learned_step
-from tests.conftest import REPO, lightness_of, real_photo
+from tests.conftest import lightness_of, real_photo, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +66,8 @@ def test_restore_removes_scratches_end_to_end(restore_weights):
 def test_cli_restore_with_weights_that_cannot_restore(tmp_path, tiny_weights):
     _, damaged = scratched_photo()
     damaged.save(tmp_path / "old.png")
-    result = subprocess.run([sys.executable, "-m", "colorizer", str(tmp_path / "old.png"), "-o", str(tmp_path / "out"),
-                             "--weights", str(tiny_weights), "--restore", "--render-size", "64"],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = run_cli(str(tmp_path / "old.png"), "-o", str(tmp_path / "out"),
+                     "--weights", str(tiny_weights), "--restore", "--render-size", "64")
     assert result.returncode == 0, result.stderr
     assert "classical steps only" in result.stderr
     out = Image.open(tmp_path / "out" / "old.png")

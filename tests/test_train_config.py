@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from colorizer.generator import preset
+from tests.conftest import REPO
 from train.config import PHASES, TrainConfig, _options, build_parser, flatten, parse_args, to_dict
 from train.nogan import GAN_BETAS, PHASE_KINDS, PRETRAIN_BETAS, plan
 
@@ -133,7 +134,7 @@ def _same(taken: object, written: object) -> bool:
     return taken == written
 
 
-@pytest.mark.parametrize("config_file", sorted((Path(__file__).parents[1] / "train" / "configs").glob("*.yaml")),
+@pytest.mark.parametrize("config_file", sorted((REPO / "train" / "configs").glob("*.yaml")),
                          ids=lambda path: path.name)
 def test_every_shipped_recipe_runs_as_written(config_file: Path) -> None:
     """A recipe in train/configs is what a reader reruns: every option it sets reaches the run, and the
@@ -145,4 +146,4 @@ def test_every_shipped_recipe_runs_as_written(config_file: Path) -> None:
             value = value[key]
         assert _same(value, written), f"{'.'.join(path)}: {written!r} in the file, {value!r} in the run"
     if taken["init_generator"] is not None:
-        assert (Path(__file__).parents[1] / taken["init_generator"] / "config.json").is_file()
+        assert (REPO / taken["init_generator"] / "config.json").is_file()

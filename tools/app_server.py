@@ -47,6 +47,7 @@ def running_app(tmp: Path, timeout_s: float = 120, **env: str) -> Iterator[tuple
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     proc.kill()
+                    proc.wait(timeout=30)
                     raise AppDidNotStart(f"app did not start:\n{log_path.read_text()[-3000:]}") from None
                 time.sleep(0.5)
         try:

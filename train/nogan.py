@@ -98,9 +98,7 @@ class Trainer:
 
     def freeze_encoder(self, frozen: bool) -> None:
         """Keep the generator's encoder fixed (no gradient, ImageNet batch-norm statistics) or release it."""
-        generator = self.acc.unwrap_model(self.generator)
-        if generator.encoder_frozen != frozen:  # a change walks the module tree: not every step
-            generator.freeze_encoder(frozen)
+        self.acc.unwrap_model(self.generator).freeze_encoder(frozen)
 
     def _to_device(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         return batch.inputs.to(self.acc.device), batch.targets.to(self.acc.device)
