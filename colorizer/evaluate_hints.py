@@ -3,7 +3,8 @@
 Each colour photo is turned gray and colorized as in colorizer.evaluate; then N points at random
 positions (seeded by --seed and the file name) get the original's colour there as hints. Two ways
 of spreading them are scored on the same points:
-    edge_aware  colorizer.hints.apply_hints: to look-alike pixels, then along regions of similar lightness
+    edge_aware  colorizer.hints.apply_hints: the cast the hints confirm, to look-alike pixels, then along
+                regions of similar lightness
     gaussian    colorizer.hints.gaussian_blend: the same blend with a plain Gaussian, edge-blind
 Reported per N, as means over photos: PSNR (RGB, dB), ab error over the photo, and ab error at
 the hint points themselves (how well each hint is honoured; Lab units).

@@ -6,7 +6,12 @@ A hint is a Point or a Stroke (a polyline) in the input photo's pixels, with an 
 (r, g, b) in 0-255 or "#rrggbb". Only the colour's chroma (Lab a, b) is used: the photo's own
 lightness is never changed.
 
-How hints spread (`apply_hints`), at the model's render size, on top of any weights, in two steps:
+How hints spread (`apply_hints`), at the model's render size, on top of any weights, in three steps:
+ 0. The photo's cast (`_fit_cast`): an affine map of the model's ab (a gain, a turn of hue, a shift)
+    fitted to the hints by ridge regression towards "no change", and applied to the whole photo only
+    as far as the hints confirm it: each group of hints of one colour is predicted from the others
+    (leave-one-out), and the map's weight is the one that predicts them best, between 0 and 1. One
+    colour, however many strokes of it, confirms nothing and changes nothing away from its region.
  1. Look-alikes (`_spread_to_lookalikes`): a hint's correction t = hint ab - model ab goes, in part,
     to every pixel that looks like the hinted one to the model: similar lightness AND similar model
     colour (the rest of the grass the model painted beige, the other patch of the same sky), near or
@@ -16,14 +21,16 @@ How hints spread (`apply_hints`), at the model's render size, on top of any weig
     propagation S = (I + L / mu)^-1, L the graph Laplacian of Levin, Lischinski & Weiss (2004)
                 "Colorization using optimization": 4-neighbour affinities exp(-dL^2 / 2 sigma^2)
                 from the lightness, so colour flows along regions of similar lightness and
-                stops at strong edges; 1 / sqrt(mu) is the reach, in pixels.
+                stops at strong edges; 1 / sqrt(mu) is the reach, in pixels: REACH of the long
+                side for hints in one place, shorter as they cover more of the photo (each
+                hint's neighbours then know the colour there better than it does).
     blend       ab = ab1 + conf * S(m t) / S(m),  conf = min(1, S(m) / S_point(REACH_FULL))
 The ratio S(m t) / S(m) is an edge-aware weighted average of the nearby hints' corrections (it
 has no dip between hints, as a harmonic interpolation of single pixels has in 2-D); the
 confidence S(m) says how much hint evidence reaches a pixel: full within REACH_FULL pixels of
 a lone hint, fading beyond, and next to nothing across a strong edge, where the model's own
-colour stays. `gaussian_blend` is step 2 with a plain (edge-blind) Gaussian and no step 1, the
-baseline the evaluation compares against (`colorizer.evaluate_hints`). Both steps and their
+colour stays. `gaussian_blend` is step 2 with a plain (edge-blind) Gaussian and no steps 0 and 1,
+the baseline the evaluation compares against (`colorizer.evaluate_hints`). The steps and their
 constants were chosen on training photos (docs/BENCHMARKS.md, "Colour hints").
 
 Speed: S is solved by a sparse LU (scipy.sparse.linalg.splu, one factorisation for the three
@@ -61,13 +68,17 @@ from colorizer.errors import HintError
 RGB = tuple[int, int, int]
 
 EDGE_SIGMA = 4.0  # L units: neighbours this far apart in lightness are linked by exp(-1/2); 20 apart: 4e-6
-REACH = 0.5  # of the render size's long side: the decay length of a hint's pull (1 / sqrt(mu))
+REACH = 0.5  # of the render size's long side: the decay length of a hint's pull (1 / sqrt(mu)) ...
+SITE_GRID, REACH_MIN = 8, 0.1  # ... divided by sqrt(cells of an 8-per-long-side grid with hints), down to 0.1
 REACH_FULL = 0.15  # of the long side: within this of a lone hint the hint's correction applies in full
 GAUSS_SIGMA, GAUSS_FULL = 0.12, 0.06  # the baseline's Gaussian and full-confidence radius (its best found)
 LOOKALIKE_L, LOOKALIKE_AB = 8.0, 8.0  # L and ab units: how alike two pixels must look to share a correction
 LOOKALIKE_REACH = 0.5  # of the long side: the spatial fall-off (sigma) of step 1
 LOOKALIKE_PRIOR = 0.3  # the model's own colour counts as this many perfectly alike hinted pixels
 LOOKALIKE_SAMPLES = 48  # at most this many hinted pixels drive step 1 (a long stroke is thinned evenly)
+CAST_PRIOR = 3.0  # "no change" counts as this many hints in the fit of the photo's cast (ridge) ...
+CAST_SCALE = 10.0  # ... with its gain and turn of hue costing like a shift of this many ab units per unit
+CAST_GROUP = 4.0  # ab units: hinted pixels whose colours round alike on this grid are one hint in the fit
 COARSE = 3  # the sparse solve runs on a grid this many times smaller than the render size
 REFINE_SWEEPS = 12  # Jacobi sweeps at render size after the coarse solve
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -337,16 +348,59 @@ def apply_hints(ab: torch.Tensor, lightness: torch.Tensor, hints: Sequence[Hint]
 
 
 def steer(ab: torch.Tensor, lightness: torch.Tensor, mask: np.ndarray, target: np.ndarray) -> torch.Tensor:
-    """apply_hints on rasterized hints (see rasterize): both steps, (2, h, w) float32.
+    """apply_hints on rasterized hints (see rasterize): the three steps, (2, h, w) float32.
 
     `mask` may weigh the hinted pixels in [0, 1] rather than mark them: a film's hints let go, a
     pixel at a time, where the picture has changed since the hinted frame (colorizer.video)."""
     h, w = ab.shape[-2:]
-    reach, full = REACH * max(h, w), REACH_FULL * max(h, w)
+    reach, full = max(REACH_MIN, REACH / math.sqrt(_sites(mask))) * max(h, w), REACH_FULL * max(h, w)
     luma = lightness[0].double().numpy()
-    model_ab = _spread_to_lookalikes(ab.double().numpy(), luma, mask, target)
+    model_ab = _spread_to_lookalikes(_fit_cast(ab.double().numpy(), mask, target), luma, mask, target)
     out = _blend(model_ab, mask, target, lambda s: _smooth(luma, s, reach), _lone_point_level(reach, full))
     return torch.from_numpy(out).float()
+
+
+def _sites(mask: np.ndarray) -> int:
+    """How many cells of a SITE_GRID-per-long-side grid hold hinted pixels (at least 1): how widely
+    the hints cover the photo, whether they are points, strokes or paint."""
+    rows, cols = np.nonzero(mask)
+    cell = max(mask.shape) / SITE_GRID
+    return max(1, len(np.unique((rows // cell).astype(int) * (SITE_GRID + 1) + (cols // cell).astype(int))))
+
+
+def _fit_cast(ab: np.ndarray, mask: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Step 0 (module docstring): (2, h, w) ab with the affine map a, b -> A (a, b) + c that the hints
+    confirm, weighed by how well it predicts each colour group of hints from the others. One group
+    has no others: its prediction is "no change", so one colour alone never sets a cast."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        return ab
+    goal = target[:, rows, cols].T  # (n, 2) hinted colours
+    group = np.unique(np.round(goal / CAST_GROUP), axis=0, return_inverse=True)[1].reshape(-1)
+    if group.max() == 0:
+        return ab  # no others to predict it from (and its own sums, taken away, leave rounding noise)
+    weight = mask[rows, cols] / np.bincount(group, weights=mask[rows, cols])[group]  # each group counts once
+    given = np.column_stack([ab[0, rows, cols], ab[1, rows, cols], np.ones(len(rows))])
+    prior = np.diag([CAST_PRIOR * CAST_SCALE**2, CAST_PRIOR * CAST_SCALE**2, CAST_PRIOR])
+    identity = np.eye(3, 2)
+    gram = (given * weight[:, None]).T @ given
+    moment = (given * weight[:, None]).T @ goal
+
+    def fit(gram: np.ndarray, moment: np.ndarray) -> np.ndarray:
+        return np.linalg.solve(gram + prior, moment + prior @ identity)
+
+    agree = spread = 0.0
+    for g in range(group.max() + 1):
+        held, w_held = given[group == g], weight[group == g][:, None]
+        others = fit(gram - (held * w_held).T @ held, moment - (held * w_held).T @ goal[group == g])
+        change, wanted = held @ others - held[:, :2], goal[group == g] - held[:, :2]
+        agree += float((w_held * change * wanted).sum())
+        spread += float((w_held * change * change).sum())
+    alpha = min(1.0, max(0.0, agree / spread)) if spread > 0 else 0.0
+    if alpha == 0.0:
+        return ab
+    affine = fit(gram, moment)
+    return ab + alpha * (np.einsum("kc,khw->chw", affine[:2], ab) + affine[2][:, None, None] - ab)
 
 
 def _spread_to_lookalikes(ab: np.ndarray, luma: np.ndarray, mask: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -90,6 +90,53 @@ def test_hint_spreads_in_a_flat_region_but_not_without_end():
     assert change[-1, -1] < 0.6 * change[5, 5]  # fades far from it: the model's colour comes back
 
 
+STRIPE_L = (20.0, 35.0, 50.0, 65.0, 80.0)  # five stripes, strong edges between them
+STRIPE_AB = ((10.0, 10.0), (-10.0, 20.0), (20.0, -15.0), (-15.0, -15.0), (5.0, 30.0))  # the model's colour in each
+
+
+def _stripes(h: int = 60, w: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1, h, w) lightness and (2, h, w) model ab of five vertical stripes, each its own lightness and colour."""
+    lightness, ab = torch.empty(1, h, w), torch.empty(2, h, w)
+    for i, (l, model) in enumerate(zip(STRIPE_L, STRIPE_AB)):
+        lightness[..., i * w // 5:(i + 1) * w // 5] = l
+        ab[:, :, i * w // 5:(i + 1) * w // 5] = torch.tensor(model)[:, None, None]
+    return lightness, ab
+
+
+def _rgb_of(l: float, ab: np.ndarray) -> tuple[int, int, int]:
+    lab = torch.tensor([l, *ab], dtype=torch.float64).view(3, 1, 1)
+    return tuple(int(v) for v in (color.lab_to_rgb(lab).clamp(0, 1) * 255).round().flatten())
+
+
+def test_hints_that_agree_on_a_cast_correct_the_whole_photo():
+    """The model's colours are all off the same way (a turn of hue, a gain, a shift); hints in four stripes
+    correct a fifth that none touches, across strong edges and with a model colour none of them has."""
+    lightness, model_ab = _stripes()
+    turn = np.radians(35.0)
+    cast = 1.3 * np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    truth = [cast @ np.array(ab) + np.array([6.0, -4.0]) for ab in STRIPE_AB]
+    given = [Point(x, y, _rgb_of(STRIPE_L[i], truth[i])) for i in range(4) for x, y in ((i * 40 + 10, 15), (i * 40 + 30, 45))]
+    out = apply_hints(model_ab, lightness, given, (200, 60))
+    before = np.hypot(*(np.array(STRIPE_AB[4]) - truth[4]))
+    after = np.hypot(*(out[:, :, 160:].mean(dim=(1, 2)).numpy() - truth[4]))
+    assert before > 12 and after < 0.3 * before, (before, after)
+
+
+def test_one_colour_or_contradicting_hints_leave_the_rest_alone():
+    """Strokes of one colour say what that thing is, not that the photo has a cast; hints that contradict
+    each other (the same model colour is red here, blue there) confirm none. Either way the stripe no hint
+    reaches keeps the model's colour."""
+    lightness, model_ab = _stripes()
+    red = Stroke(((5.0, 30.0), (35.0, 30.0)), (200, 40, 40))
+    one_colour = [red, Stroke(((85.0, 10.0), (115.0, 50.0)), (200, 40, 40))]
+    lightness[..., 40:80] = STRIPE_L[0] + 25.0  # stripe 1 gets its own lightness, stripe 0's colour
+    model_ab[:, :, 40:80] = torch.tensor(STRIPE_AB[0])[:, None, None]
+    contradicting = [red, Stroke(((45.0, 30.0), (75.0, 30.0)), (40, 80, 220))]
+    for given in (one_colour, contradicting):
+        out = apply_hints(model_ab, lightness, given, (200, 60))
+        assert torch.linalg.vector_norm(out - model_ab, dim=0)[:, 160:].max() < 2, given
+
+
 @pytest.mark.parametrize(("hints", "message"), [
     ([(10, 10, "red")], "hint 0: colour 'red'"),
     ([(10, 10, "#12345")], "hint 0: colour '#12345'"),
