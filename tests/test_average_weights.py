@@ -1,0 +1,68 @@
+"""tools/average_weights.py, run as a user runs it: the average of two weights folders, with spectral norm's
+estimate of each layer's largest singular value made anew for the averaged weight."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import torch
+from torch.nn.utils import parametrize
+
+from colorizer.generator import Generator
+from colorizer.hub import load_generator
+from tests.conftest import REPO
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's packages, as `pip install -e .` provides them
+
+
+def _average(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "tools" / "average_weights.py"), *args],
+                          capture_output=True, text=True, timeout=300, env=ENV)
+
+
+def _other_weights(tiny_weights, folder):
+    """The tiny weights with every float tensor moved far (new random decoder weights), and another gain."""
+    model, _ = load_generator(tiny_weights)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point() and name.endswith("original"):
+                tensor.copy_(torch.randn_like(tensor) * tensor.std() * 3)
+    model.config.chroma_gain = 0.8
+    model.save_pretrained(folder)
+    return folder
+
+
+def test_the_average_is_halfway_and_its_spectral_norms_are_true(tiny_weights, tmp_path):
+    other = _other_weights(tiny_weights, tmp_path / "other")
+    run = _average(str(tiny_weights), str(other), "--out", str(tmp_path / "soup"))
+    assert run.returncode == 0, run.stderr
+    assert "chroma_gain 0.9" in run.stdout and json.loads((tmp_path / "soup" / "config.json").read_text())["chroma_gain"] == 0.9
+
+    first, second, soup = (load_generator(f)[0].state_dict() for f in (tiny_weights, other, tmp_path / "soup"))
+    for name, tensor in soup.items():
+        if tensor.is_floating_point() and not name.endswith(("_u", "_v")):
+            torch.testing.assert_close(tensor, (first[name] + second[name]) / 2, atol=2e-3, rtol=2e-3)  # float16
+
+    model, checked = load_generator(tmp_path / "soup")[0], 0
+    for module in model.modules():
+        if parametrize.is_parametrized(module, "weight"):
+            original = module.parametrizations.weight.original
+            norm = module.parametrizations.weight[0]
+            largest = torch.linalg.matrix_norm(norm._reshape_weight_to_matrix(original.detach()), ord=2)
+            used = (original.norm() / module.weight.norm()).detach()  # weight = original / sigma: the sigma the layer uses
+            assert abs(float(used / largest) - 1) < 0.02, (float(used), float(largest))
+            checked += 1
+    assert checked > 5
+
+
+def test_weights_of_two_architectures_are_refused_and_nothing_is_written(tiny_weights, tmp_path):
+    Generator.from_preset("compact").save_pretrained(tmp_path / "compact")
+    run = _average(str(tiny_weights), str(tmp_path / "compact"), "--out", str(tmp_path / "soup"))
+    assert run.returncode == 1 and "different architectures" in run.stderr and "encoder" in run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "soup").exists()
+    run = _average(str(tiny_weights), str(tiny_weights), "--share", "1.5", "--out", str(tmp_path / "soup"))
+    assert run.returncode == 1 and "between 0 and 1" in run.stderr and not (tmp_path / "soup").exists()
