@@ -90,6 +90,18 @@ def test_hint_spreads_in_a_flat_region_but_not_without_end():
     assert change[-1, -1] < 0.6 * change[5, 5]  # fades far from it: the model's colour comes back
 
 
+def test_many_scattered_hints_each_hold_their_own_neighbourhood():
+    """Sixteen hints, red and blue like a chessboard: each spreads less far than a lone hint would, so the
+    pixels beside a red hint are red, not the board's average purple."""
+    h = w = 256
+    red, blue = (200, 40, 40), (40, 80, 220)
+    given = [Point(32 + 64 * i, 32 + 64 * j, red if (i + j) % 2 == 0 else blue) for i in range(4) for j in range(4)]
+    out = apply_hints(torch.zeros(2, h, w), torch.full((1, h, w), 50.0), given, (w, h))
+    beside = out[:, 32, 38].numpy()  # 6 px from a red hint, 58 px from the nearest blue ones
+    to_red, to_blue = (np.hypot(*(beside - np.array(hint_ab(c)))) for c in (red, blue))
+    assert to_red < 0.5 * to_blue, (to_red, to_blue)
+
+
 STRIPE_L = (20.0, 35.0, 50.0, 65.0, 80.0)  # five stripes, strong edges between them
 STRIPE_AB = ((10.0, 10.0), (-10.0, 20.0), (20.0, -15.0), (-15.0, -15.0), (5.0, 30.0))  # the model's colour in each
 
