@@ -36,7 +36,7 @@ from colorizer import hints as hinting, provenance, settings
 from colorizer.defaults import (DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MAX_STRENGTH, MIN_RENDER_SIZE,
                                 MIN_STRENGTH)
 from colorizer.errors import ColorizerError, HintError
-from colorizer.imaging import NOTES, gray_image, open_image
+from colorizer.imaging import NOTES, gray_of, open_image
 from colorizer.videoio import probe, read_frame
 from colorizer.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
 from colorizer.pipeline import Colorizer
@@ -217,7 +217,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                 after = model.colorize(image, render_size, strength, MAX_PIXELS, bool(restore), given)
                 # the photo's own lightness as "before": the slider compares only the colour added, and
                 # 16-bit or CMYK scans (which browsers can't show) look right
-                before = gray_image(image)
+                before = gray_of(image)
             except ColorizerError as err:
                 raise _user_error(_user_message(err, path, name)) from None
             with _new_folder() as folder:
@@ -298,7 +298,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                         path, result, render_size, strength, MAX_FILM_PIXELS, bool(restore), batch_size=FILM_BATCH,
                         progress=lambda done: progress((done, total), desc="Colorizing", unit="frames"))
                 middle = report.frames // 2  # the preview frame: decoding to it needs no model memory
-                before = gray_image(Image.fromarray(read_frame(path, middle)))
+                before = gray_of(Image.fromarray(read_frame(path, middle)))
                 after = Image.fromarray(read_frame(result, middle))
         except ColorizerError as err:
             raise _user_error(_user_message(err, path, name)) from None

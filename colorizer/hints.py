@@ -391,9 +391,10 @@ def _fit_cast(ab: np.ndarray, mask: np.ndarray, target: np.ndarray) -> np.ndarra
 
     agree = spread = 0.0
     for g in range(group.max() + 1):
-        held, w_held = given[group == g], weight[group == g][:, None]
-        others = fit(gram - (held * w_held).T @ held, moment - (held * w_held).T @ goal[group == g])
-        change, wanted = held @ others - held[:, :2], goal[group == g] - held[:, :2]
+        members = group == g
+        held, w_held = given[members], weight[members][:, None]
+        others = fit(gram - (held * w_held).T @ held, moment - (held * w_held).T @ goal[members])
+        change, wanted = held @ others - held[:, :2], goal[members] - held[:, :2]
         agree += float((w_held * change * wanted).sum())
         spread += float((w_held * change * change).sum())
     alpha = min(1.0, max(0.0, agree / spread)) if spread > 0 else 0.0

@@ -137,7 +137,8 @@ class Colorizer:
         hinting.check_inside(parsed, *photo.size, _source_name(image))
         photo.notes[:0] = notes
         facts = self.facts(render_size, strength, bool(restore), hints=bool(parsed))
-        return self._finish(photo, self.predict_ab([photo], render_size)[0], strength, facts, parsed)
+        [small] = self._shrink([photo], render_size)
+        return self._finish(photo, small, self.predict_ab_at([small])[0], strength, facts, parsed)
 
     def colorize_many(self, images: Iterable[ImageSource], render_size: int = DEFAULT_RENDER_SIZE,
                       strength: float = 1.0, batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -174,11 +175,13 @@ class Colorizer:
     def _colorize_pending(self, pending: list[tuple[Photo, list[hinting.Hint]] | ColorizerError], render_size: int,
                           strength: float, facts: provenance.Provenance) -> Iterator[Image.Image | ColorizerError]:
         photos = [item[0] for item in pending if isinstance(item, tuple)]
-        results = iter(self.predict_ab(photos, render_size)) if photos else iter(())
+        smalls = self._shrink(photos, render_size)
+        results = zip(smalls, self.predict_ab_at(smalls) if photos else [])
         for item in pending:
             if isinstance(item, tuple):
                 photo, hints = item
-                yield self._finish(photo, next(results), strength, replace(facts, hints=bool(hints)), hints)
+                small, ab = next(results)
+                yield self._finish(photo, small, ab, strength, replace(facts, hints=bool(hints)), hints)
             else:
                 yield item
 
@@ -199,9 +202,11 @@ class Colorizer:
     @torch.inference_mode()
     def predict_ab(self, photos: list[Photo], render_size: int = DEFAULT_RENDER_SIZE) -> list[torch.Tensor]:
         """Run the generator; returns one (2, h, w) ab map (Lab units, render size) per photo."""
-        render_size = check_render_size(render_size)
-        return self.predict_ab_at([resize_lightness(p.lightness, self.model_shape(*p.size, render_size))
-                                   for p in photos])
+        return self.predict_ab_at(self._shrink(photos, check_render_size(render_size)))
+
+    def _shrink(self, photos: list[Photo], render_size: int) -> list[torch.Tensor]:
+        """Each photo's lightness at the model's shape for render_size: what the model sees (and hints steer on)."""
+        return [resize_lightness(p.lightness, self.model_shape(*p.size, render_size)) for p in photos]
 
     @torch.inference_mode()
     def predict_ab_at(self, lightness: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -230,14 +235,13 @@ class Colorizer:
                                      weights_sha256=provenance.weights_sha256(self.weights),
                                      render_size=render_size, strength=strength, restored=restored, hints=hints)
 
-    def _finish(self, photo: Photo, ab_small: torch.Tensor, strength: float, facts: provenance.Provenance,
-                hints: Sequence[hinting.Hint] = ()) -> Image.Image:
+    def _finish(self, photo: Photo, lightness: torch.Tensor, ab_small: torch.Tensor, strength: float,
+                facts: provenance.Provenance, hints: Sequence[hinting.Hint] = ()) -> Image.Image:
         """Join full-res L with upsampled ab (steered by hints, which strength does not scale) and
         convert to an 8-bit sRGB (or RGBA) image; the result's info carries the facts and the
         original's EXIF for `colorizer.provenance.save`."""
         ab_small = ab_small * float(strength)
-        if hints:
-            lightness = resize_lightness(photo.lightness, tuple(ab_small.shape[-2:]))
+        if hints:  # lightness: what the model saw, the (1, h, w) map ab_small was predicted from
             ab_small = hinting.apply_hints(ab_small, lightness, hints, photo.size)
         rgb = join_lightness(photo.lightness, ab_small)
         image = Image.fromarray(rgb, "RGB")

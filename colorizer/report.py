@@ -13,14 +13,14 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from colorizer.errors import ColorizerError, ImageError
-from colorizer.imaging import Photo, find_images, gray_image, open_image, read_photo
+from colorizer.imaging import Photo, find_images, gray_of, open_image, read_photo
 
 THUMB_HEIGHT, SHEET_GAP, LABEL_HEIGHT = 128, 4, 16  # contact sheet layout, in pixels
 
 
 def gray_input(original: np.ndarray) -> Photo:
-    """The colour photo (H, W, 3) uint8 as the colorizer gets it: `imaging.gray_image`, decoded."""
-    return read_photo(gray_image(Image.fromarray(original)))
+    """The colour photo (H, W, 3) uint8 as the colorizer gets it: its 8-bit gray (`imaging.gray_of`), decoded."""
+    return read_photo(gray_of(Image.fromarray(original)))
 
 
 def mean_scores(results: list, methods: tuple[str, ...]) -> dict:

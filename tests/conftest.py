@@ -4,6 +4,7 @@ an image, the CLI as a subprocess."""
 from __future__ import annotations
 
 import io
+import os
 import struct
 import subprocess
 import sys
@@ -63,6 +64,15 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> 
     environment, if given)."""
     return subprocess.run([sys.executable, "-m", "colorizer", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=300, env=env)
+
+
+CHECKOUT_ENV = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's packages, as `pip install -e .` provides them
+
+
+def run_tool(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`python tools/SCRIPT ARGS`, as a user runs it from a checkout."""
+    return subprocess.run([sys.executable, str(REPO / "tools" / script), *args], capture_output=True, text=True,
+                          timeout=timeout, env=CHECKOUT_ENV)
 
 
 def png_claiming(path: Path, width: int, height: int) -> Path:

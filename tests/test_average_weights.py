@@ -4,23 +4,13 @@ estimate of each layer's largest singular value made anew for the averaged weigh
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import torch
 from torch.nn.utils import parametrize
 
 from colorizer.generator import Generator
 from colorizer.hub import load_generator
-from tests.conftest import REPO
-
-ENV = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's packages, as `pip install -e .` provides them
-
-
-def _average(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "tools" / "average_weights.py"), *args],
-                          capture_output=True, text=True, timeout=300, env=ENV)
+from tests.conftest import run_tool
 
 
 def _other_weights(tiny_weights, folder):
@@ -38,7 +28,7 @@ def _other_weights(tiny_weights, folder):
 
 def test_the_average_is_halfway_and_its_spectral_norms_are_true(tiny_weights, tmp_path):
     other = _other_weights(tiny_weights, tmp_path / "other")
-    run = _average(str(tiny_weights), str(other), "--out", str(tmp_path / "soup"))
+    run = run_tool("average_weights.py", str(tiny_weights), str(other), "--out", str(tmp_path / "soup"))
     assert run.returncode == 0, run.stderr
     assert "chroma_gain 0.9" in run.stdout and json.loads((tmp_path / "soup" / "config.json").read_text())["chroma_gain"] == 0.9
 
@@ -61,8 +51,8 @@ def test_the_average_is_halfway_and_its_spectral_norms_are_true(tiny_weights, tm
 
 def test_weights_of_two_architectures_are_refused_and_nothing_is_written(tiny_weights, tmp_path):
     Generator.from_preset("compact").save_pretrained(tmp_path / "compact")
-    run = _average(str(tiny_weights), str(tmp_path / "compact"), "--out", str(tmp_path / "soup"))
+    run = run_tool("average_weights.py", str(tiny_weights), str(tmp_path / "compact"), "--out", str(tmp_path / "soup"))
     assert run.returncode == 1 and "different architectures" in run.stderr and "encoder" in run.stderr
     assert "Traceback" not in run.stderr and not (tmp_path / "soup").exists()
-    run = _average(str(tiny_weights), str(tiny_weights), "--share", "1.5", "--out", str(tmp_path / "soup"))
+    run = run_tool("average_weights.py", str(tiny_weights), str(tiny_weights), "--share", "1.5", "--out", str(tmp_path / "soup"))
     assert run.returncode == 1 and "between 0 and 1" in run.stderr and not (tmp_path / "soup").exists()

@@ -4,10 +4,7 @@ vivid as the photos it was calibrated on."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
@@ -15,9 +12,7 @@ from PIL import Image
 from colorizer import metrics
 from colorizer.imaging import gray_image
 from colorizer.pipeline import Colorizer
-from tests.conftest import REPO, real_photo
-
-ENV = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's packages, as `pip install -e .` provides them
+from tests.conftest import REPO, real_photo, run_tool
 
 
 def test_the_written_gain_matches_the_photos_colourfulness(tmp_path):
@@ -26,9 +21,8 @@ def test_the_written_gain_matches_the_photos_colourfulness(tmp_path):
     photos.mkdir()
     for name in ("astronaut.png", "coffee.png", "chelsea.png"):
         real_photo(name, size=96).convert("RGB").save(photos / name)
-    run = subprocess.run([sys.executable, str(REPO / "tools" / "calibrate_chroma_gain.py"), "--weights", str(weights),
-                          "--images", str(photos), "--render-size", "64", "--write"],
-                         capture_output=True, text=True, timeout=300, env=ENV)
+    run = run_tool("calibrate_chroma_gain.py", "--weights", str(weights), "--images", str(photos), "--render-size", "64",
+                   "--write")
     assert run.returncode == 0, run.stderr
     gain = json.loads((weights / "config.json").read_text())["chroma_gain"]
     assert f"chroma_gain {gain}" in run.stdout and 0 < gain <= 2 and "warning" not in run.stderr
@@ -46,13 +40,11 @@ def test_a_model_that_cannot_reach_the_photos_colour_is_reported(tiny_weights, t
     photos = tmp_path / "photos"
     photos.mkdir()
     real_photo("astronaut.png", size=96).convert("RGB").save(photos / "astronaut.png")
-    run = subprocess.run([sys.executable, str(REPO / "tools" / "calibrate_chroma_gain.py"), "--weights",
-                          str(tiny_weights), "--images", str(photos), "--render-size", "64"],
-                         capture_output=True, text=True, timeout=300, env=ENV)
+    run = run_tool("calibrate_chroma_gain.py", "--weights", str(tiny_weights), "--images", str(photos), "--render-size",
+                   "64")
     assert run.returncode == 0 and "no gain in (0, 2.0] matches" in run.stderr
 
 
 def test_a_folder_without_photos_is_a_clear_error(tiny_weights, tmp_path):
-    run = subprocess.run([sys.executable, str(REPO / "tools" / "calibrate_chroma_gain.py"), "--weights",
-                          str(tiny_weights), "--images", str(tmp_path)], capture_output=True, text=True, timeout=120, env=ENV)
+    run = run_tool("calibrate_chroma_gain.py", "--weights", str(tiny_weights), "--images", str(tmp_path), timeout=120)
     assert run.returncode != 0 and "no images in" in run.stderr and "Traceback" not in run.stderr

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, lightness_of, png_claiming, real_photo, run_cli
+from tests.conftest import CHECKOUT_ENV, REPO, lightness_of, png_claiming, real_photo, run_cli
 
 
 def test_folder_with_a_corrupt_file(tmp_path, tiny_weights):
@@ -122,7 +122,7 @@ def test_dangling_symlinks_are_reported_by_name(tmp_path, tiny_weights):
 def test_one_file_under_two_spellings_is_colorized_once(tmp_path, tiny_weights):
     _photo(tmp_path / "a.png")
     result = run_cli("a.png", str(tmp_path / "a.png"), "./a.png", "-o", "out", "--weights", str(tiny_weights),
-                     cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)})
+                     cwd=tmp_path, env=CHECKOUT_ENV)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
 

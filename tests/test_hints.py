@@ -50,10 +50,15 @@ def test_hint_colour_is_reached_and_lightness_kept(colorizer, photo):
     assert np.abs(np.asarray(out, dtype=int) - np.asarray(colorizer.colorize(gray, render_size=128), dtype=int)).max() > 10
 
 
+def _srgb_of(lightness: float, a: float, b: float) -> tuple[int, int, int]:
+    """The 8-bit sRGB colour of Lab (lightness, a, b) (its chroma reduced if out of gamut)."""
+    lab = torch.tensor([lightness, a, b], dtype=torch.float64).view(3, 1, 1)
+    return tuple(int(v) for v in color.lab_to_rgb(lab).mul(255).round().view(3))
+
+
 def _in_gamut_colour(gray: Image.Image, x: int, y: int, a: float, b: float) -> tuple[int, int, int]:
     """An sRGB colour with the lightness of gray's pixel (x, y) and chroma (a, b): reachable there."""
-    lab = torch.tensor([float(lightness_of(gray)[y, x]), a, b], dtype=torch.float64).view(3, 1, 1)
-    return tuple(int(v) for v in color.lab_to_rgb(lab).mul(255).round().view(3))
+    return _srgb_of(float(lightness_of(gray)[y, x]), a, b)
 
 
 def test_a_stroke_colours_its_region_and_colorize_many_takes_hints(colorizer, photo):
@@ -115,11 +120,6 @@ def _stripes(h: int = 60, w: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
     return lightness, ab
 
 
-def _rgb_of(l: float, ab: np.ndarray) -> tuple[int, int, int]:
-    lab = torch.tensor([l, *ab], dtype=torch.float64).view(3, 1, 1)
-    return tuple(int(v) for v in (color.lab_to_rgb(lab).clamp(0, 1) * 255).round().flatten())
-
-
 def test_hints_that_agree_on_a_cast_correct_the_whole_photo():
     """The model's colours are all off the same way (a turn of hue, a gain, a shift); hints in four stripes
     correct a fifth that none touches, across strong edges and with a model colour none of them has."""
@@ -127,7 +127,7 @@ def test_hints_that_agree_on_a_cast_correct_the_whole_photo():
     turn = np.radians(35.0)
     cast = 1.3 * np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
     truth = [cast @ np.array(ab) + np.array([6.0, -4.0]) for ab in STRIPE_AB]
-    given = [Point(x, y, _rgb_of(STRIPE_L[i], truth[i])) for i in range(4) for x, y in ((i * 40 + 10, 15), (i * 40 + 30, 45))]
+    given = [Point(x, y, _srgb_of(STRIPE_L[i], *truth[i])) for i in range(4) for x, y in ((i * 40 + 10, 15), (i * 40 + 30, 45))]
     out = apply_hints(model_ab, lightness, given, (200, 60))
     before = np.hypot(*(np.array(STRIPE_AB[4]) - truth[4]))
     after = np.hypot(*(out[:, :, 160:].mean(dim=(1, 2)).numpy() - truth[4]))

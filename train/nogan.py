@@ -414,6 +414,7 @@ class Publisher:
         self.config, self.acc, self.trainer, self.phases = config, accelerator, trainer, phases
         self.output = Path(config.output_dir)
         self.encoder_source = encoder_source
+        self.shape = generator_shape(accelerator.unwrap_model(trainer.generator))  # fixed for the run
         self.uploader = None
         if config.push_to_hub and accelerator.is_main_process:
             self.uploader = HubUploader(config.push_to_hub, self.output / ".hub-staging", private=config.hub_private)
@@ -425,7 +426,7 @@ class Publisher:
         generator = self.acc.unwrap_model(self.trainer.generator)
         train_state = {"phase_index": index, "phase": phase.label, "step": done, "global_step": global_step,
                        "world_size": self.acc.num_processes, "plan": [p.label for p in self.phases],
-                       "metrics": metrics, "generator": generator_shape(generator)}
+                       "metrics": metrics, "generator": self.shape}
         card = self._card("generator", phase, global_step, data_totals(self.acc, data_state), metrics)
         folder = checkpoints.save(self.acc, self.config.output_dir, global_step, train_state, data_state, generator,
                                   card, keep=self.config.checkpoints_total_limit)
@@ -460,7 +461,7 @@ class Publisher:
     def _card(self, kind: str, phase: Phase, global_step: int, totals: StreamState, metrics: dict[str, float],
               held_out: Report | None = None) -> str:
         return model_card(kind=kind, phase=phase.label, global_step=global_step, config=to_dict(self.config),
-                          shape=generator_shape(self.acc.unwrap_model(self.trainer.generator)), data=totals,
+                          shape=self.shape, data=totals,
                           world_size=self.acc.num_processes, metrics=metrics,
                           loss_source=self.trainer.loss.source, encoder_source=self.encoder_source,
                           held_out=held_out)
