@@ -240,18 +240,20 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
-            break
-        except FileExistsError:
-            continue
-    try:
+    tmp: Path | None = None
+    try:  # the creation too: a Ctrl-C that lands just after os.open must not leave the file behind
+        while True:
+            tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            try:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+                break
+            except FileExistsError:
+                continue
         yield tmp
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:  # a name with our pid: if it exists, this process made it
+            tmp.unlink(missing_ok=True)
         raise
 
 

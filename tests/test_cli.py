@@ -199,6 +199,25 @@ def test_ctrl_c_prints_what_was_and_was_not_written_and_exits_130(tmp_path, tiny
     assert stderr.count("not written: ") == 40 - len(written)
 
 
+def test_ctrl_c_just_after_the_temp_file_is_created_leaves_nothing(tmp_path, monkeypatch):
+    """The narrowest window of the test above, made certain: Python raises KeyboardInterrupt as os.open returns."""
+    from colorizer.imaging import save_image
+
+    target = tmp_path / "p00.png"
+    target.write_bytes(b"an earlier result")
+    real_open = os.open
+
+    def open_then_interrupted(path, flags, mode=0o777):
+        os.close(real_open(path, flags, mode))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "open", open_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_image(real_photo("coffee.png", size=32), target)
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["p00.png"] and target.read_bytes() == b"an earlier result"
+
+
 def test_pillow_bomb_limit_follows_max_pixels(tmp_path, tiny_weights):
     """200 MP is under --max-pixels 500000000, though over Pillow's own default bomb limit (179 MP)."""
     big = png_claiming(tmp_path / "big.png", 20000, 10000)
