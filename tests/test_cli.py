@@ -205,6 +205,7 @@ def test_ctrl_c_just_after_the_temp_file_is_created_leaves_nothing(tmp_path, mon
 
     target = tmp_path / "p00.png"
     target.write_bytes(b"an earlier result")
+    photo = real_photo("coffee.png", size=32)
     real_open = os.open
 
     def open_then_interrupted(path, flags, mode=0o777):
@@ -213,7 +214,7 @@ def test_ctrl_c_just_after_the_temp_file_is_created_leaves_nothing(tmp_path, mon
 
     monkeypatch.setattr(os, "open", open_then_interrupted)
     with pytest.raises(KeyboardInterrupt):
-        save_image(real_photo("coffee.png", size=32), target)
+        save_image(photo, target)
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir()] == ["p00.png"] and target.read_bytes() == b"an earlier result"
 
