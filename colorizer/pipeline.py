@@ -176,7 +176,7 @@ class Colorizer:
                           strength: float, facts: provenance.Provenance) -> Iterator[Image.Image | ColorizerError]:
         photos = [item[0] for item in pending if isinstance(item, tuple)]
         smalls = self._shrink(photos, render_size)
-        results = zip(smalls, self.predict_ab_at(smalls) if photos else [])
+        results = zip(smalls, self.predict_ab_at(smalls))  # none for a batch of failures only
         for item in pending:
             if isinstance(item, tuple):
                 photo, hints = item
