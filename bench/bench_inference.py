@@ -6,7 +6,8 @@
 1. Model cost: each generator preset, and the `lite` decoder on EfficientNet-Lite1 and -Lite2
    (baked, as the pipeline runs it) against a plain
    torchvision resnet34 forward at the same input size.
-2. End to end: a 12-megapixel JPEG on disk -> decode -> model at render size -> upsample ->
+2. End to end: a 12-megapixel JPEG on disk -> decode -> model at render size (two passes: the
+   photo and its mirror image, as the pipeline runs it) -> upsample ->
    join with full-res L -> encode (PNG and JPEG), per stage.
 3. Peak memory of colorizing a 50-megapixel photo, in a fresh process (ru_maxrss).
 """
@@ -29,6 +30,7 @@ from PIL import Image
 
 from bench.photo import gray_coffee
 from bench.timing import best_of
+from colorizer.defaults import DEFAULT_RENDER_SIZE
 from colorizer.generator import PRESETS, Generator, preset
 from colorizer.imaging import read_photo
 from colorizer.pipeline import Colorizer, join_lightness
@@ -74,7 +76,7 @@ def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str |
         t4 = time.perf_counter()
         image.save(io.BytesIO(), format="JPEG", quality=95)
         t5 = time.perf_counter()
-        for key, value in (("decode + lightness", t1 - t0), ("model at render size", t2 - t1),
+        for key, value in (("decode + lightness", t1 - t0), ("model at render size (photo and mirror image)", t2 - t1),
                            ("upsample + join + to sRGB", t3 - t2), ("encode PNG (level 1)", t4 - t3),
                            ("encode JPEG (q95)", t5 - t4)):
             stages[key] = min(stages.get(key, float("inf")), value)
@@ -121,7 +123,8 @@ def peak_memory(megapixels: float, render_size: int, weights: str | None) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=512, help="square input size for the model table")
-    parser.add_argument("--render-size", type=int, default=512, help="render size for end-to-end runs")
+    parser.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE,
+                        help=f"render size for end-to-end runs [{DEFAULT_RENDER_SIZE}, the default]")
     parser.add_argument("--megapixels", type=float, default=12.0, help="photo size for the end-to-end run")
     parser.add_argument("--memory-megapixels", type=float, default=50.0, help="photo size for the memory run")
     parser.add_argument("--weights", default=None, help="weights for end-to-end runs (default: embedded)")

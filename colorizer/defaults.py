@@ -3,7 +3,7 @@
 colorizer.settings checks every number a person gives against these ranges.
 """
 
-DEFAULT_RENDER_SIZE = 512  # long side, in pixels, that the generator sees
+DEFAULT_RENDER_SIZE = 384  # long side, in pixels, that the generator sees (the best measured: docs/BENCHMARKS.md)
 MIN_RENDER_SIZE, MAX_RENDER_SIZE = 64, 2048
 MIN_STRENGTH, MAX_STRENGTH = 0.0, 2.0  # 0 gray, 1 as predicted, 2 twice as vivid
 DEFAULT_MAX_PIXELS = 120_000_000  # a 120 MP scan is fine; a decompression bomb is not

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from colorizer import color, hints, metrics
+from colorizer.defaults import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
 from colorizer.imaging import is_grayscale
 from colorizer.pipeline import Colorizer, check_render_size, join_lightness, resize_lightness
@@ -91,8 +92,8 @@ def point_rng(seed: int, count: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, count, int.from_bytes(digest[:8], "little")])
 
 
-def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequence[int], render_size: int = 512,
-                   seed: int = 0, progress: bool = False) -> HintReport:
+def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequence[int],
+                   render_size: int = DEFAULT_RENDER_SIZE, seed: int = 0, progress: bool = False) -> HintReport:
     """Score both hint methods at each count on every colour photo under images_dir (recursive)."""
     root = Path(images_dir)
     render_size = check_render_size(render_size)

@@ -1,6 +1,6 @@
 """The inference pipeline: photo in, colour photo out, at the photo's own resolution.
 
-    full-res L ──(area resize to render size)──> generator ──> ab at render size
+    full-res L ──(area resize to render size)──> generator, on L and on its mirror image ──> mean ab
     ab ──(bilinear upsample to full size)──> joined with the full-res L ──> sRGB
 
 The model only ever sees `render_size` pixels on the long side, so memory and time depend on
@@ -33,6 +33,17 @@ if TYPE_CHECKING:
     from colorizer.videoio import FilmReport
 
 log = logging.getLogger(__name__)
+
+
+def mirror_mean_ab(generator: Callable[[torch.Tensor], torch.Tensor], l_norm: torch.Tensor) -> torch.Tensor:
+    """The generator's normalised ab for (B, 1, h, w) L, averaged with its ab for the mirror image, mirrored back.
+
+    A scene and its mirror image are equally likely, so the two guesses differ only where the model is
+    unsure, and their mean is nearer the truth (docs/BENCHMARKS.md, "Render size and the mirror mean").
+    The passes run one after the other: time doubles, the memory peak stays one pass's.
+    """
+    ab = generator(l_norm)[:, :2].float()
+    return (ab + generator(l_norm.flip(-1))[:, :2].float().flip(-1)) / 2
 
 
 def render_shape(width: int, height: int, render_size: int) -> tuple[int, int]:
@@ -223,7 +234,7 @@ class Colorizer:
             for start in range(0, len(same), per_call):
                 idx = same[start : start + per_call]
                 l_small = torch.stack([lightness[i] for i in idx]).to(self.device)
-                ab = color.denormalize_ab(self.generator(color.normalize_l(l_small))[:, :2]).float().cpu()
+                ab = color.denormalize_ab(mirror_mean_ab(self.generator, color.normalize_l(l_small))).cpu()
                 ab *= self.generator.config.chroma_gain
                 for i, a in zip(idx, ab):
                     out[i] = a

@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from colorizer import color
 from colorizer.errors import ImageError, SettingsError
 from colorizer.imaging import read_photo
 from colorizer.pipeline import Colorizer, check_render_size, render_shape
@@ -147,12 +148,24 @@ def test_render_shape_keeps_aspect_in_multiples_of_32():
     assert check_render_size(500) == 512 and check_render_size(10) == 64 and check_render_size(99999) == 2048
 
 
+def test_a_mirrored_photo_gets_exactly_the_mirrored_colour(colorizer):
+    """The colour is the mean of the model's guesses for the photo and for its mirror image, so a
+    mirrored photo gets the mirrored colour to the bit, which the model alone does not give."""
+    small = colorizer._shrink([read_photo(real_photo("chelsea.png", size=128).convert("L"))], 128)[0]
+    [ab], [ab_of_mirror] = colorizer.predict_ab_at([small]), colorizer.predict_ab_at([small.flip(-1)])
+    assert ab.abs().mean() > 1.0 and torch.equal(ab_of_mirror, ab.flip(-1))
+    with torch.inference_mode():
+        x = color.normalize_l(small.unsqueeze(0))
+        alone, alone_of_mirror = colorizer.generator(x)[:, :2], colorizer.generator(x.flip(-1))[:, :2]
+    assert (alone_of_mirror - alone.flip(-1)).abs().max() > 1e-3
+
+
 def test_model_never_sees_more_than_the_render_size(colorizer, monkeypatch):
     seen = []
     forward = colorizer.generator.forward
     monkeypatch.setattr(colorizer.generator, "forward", lambda x: seen.append(x.shape) or forward(x))
     out = colorizer.colorize(Image.new("L", (1200, 900), 100), render_size=128)
-    assert out.size == (1200, 900) and seen == [torch.Size([1, 1, 96, 128])]
+    assert out.size == (1200, 900) and seen == [torch.Size([1, 1, 96, 128])] * 2  # the photo and its mirror image
 
 
 @pytest.mark.parametrize("kwargs", [{"strength": float("nan")}, {"strength": float("inf")},
@@ -189,7 +202,7 @@ def test_a_large_batch_never_sends_more_than_one_maximum_render_to_the_model(col
         results = list(colorizer.colorize_many(photos, render_size=128, batch_size=64))
     finally:
         hook.remove()
-    assert calls == [(2, 1, 96, 128)] * 3
+    assert calls == [(2, 1, 96, 128)] * 6  # three calls, each on the photos and on their mirror images
     for photo, result in zip(photos, results):
         assert result.size == photo.size
         assert np.array_equal(np.asarray(result), np.asarray(colorizer.colorize(photo, render_size=128)))

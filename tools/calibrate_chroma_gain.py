@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from colorizer import metrics
+from colorizer.defaults import DEFAULT_RENDER_SIZE
 from colorizer.generator import MAX_CHROMA_GAIN
 from colorizer.hub import CONFIG_FILE
 from colorizer.imaging import find_images, open_image
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", type=Path, required=True, help="weights folder (config.json + model.safetensors)")
     parser.add_argument("--images", type=Path, required=True, help="folder of colour TRAINING photos")
     parser.add_argument("--every", type=int, default=1, help="use every Nth photo (sorted by name) [1]")
-    parser.add_argument("--render-size", type=int, default=512, help="render size to calibrate at [512]")
+    parser.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE,
+                        help=f"render size to calibrate at: the one users get [{DEFAULT_RENDER_SIZE}]")
     parser.add_argument("--write", action="store_true", help="write the gain into the folder's config.json")
     args = parser.parse_args(argv)
     photos = find_images([str(args.images)])[0][:: max(1, args.every)]
