@@ -11,7 +11,7 @@ from PIL import Image
 from colorizer import color
 from colorizer.errors import ImageError, SettingsError
 from colorizer.imaging import read_photo
-from colorizer.pipeline import Colorizer, check_render_size, render_shape
+from colorizer.pipeline import Colorizer, check_render_size, render_shape, resize_lightness
 from tests.conftest import lightness_of, real_photo
 
 
@@ -151,7 +151,8 @@ def test_render_shape_keeps_aspect_in_multiples_of_32():
 def test_a_mirrored_photo_gets_exactly_the_mirrored_colour(colorizer):
     """The colour is the mean of the model's guesses for the photo and for its mirror image, so a
     mirrored photo gets the mirrored colour to the bit, which the model alone does not give."""
-    small = colorizer._shrink([read_photo(real_photo("chelsea.png", size=128).convert("L"))], 128)[0]
+    photo = read_photo(real_photo("chelsea.png", size=128).convert("L"))
+    small = resize_lightness(photo.lightness, colorizer.model_shape(*photo.size, 128))
     [ab], [ab_of_mirror] = colorizer.predict_ab_at([small]), colorizer.predict_ab_at([small.flip(-1)])
     assert ab.abs().mean() > 1.0 and torch.equal(ab_of_mirror, ab.flip(-1))
     with torch.inference_mode():
