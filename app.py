@@ -319,8 +319,8 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
             render_size = gr.Slider(MIN_RENDER_SIZE, MAX_RENDER_SIZE, value=DEFAULT_RENDER_SIZE, step=32,
                                     label="Render size (pixels, long side)",
                                     info="How large the model sees your photo. Higher is slower, and with the "
-                                    "built-in model no better (384 measured best); the result always has "
-                                    "your photo's full size.")
+                                    f"built-in model no better ({DEFAULT_RENDER_SIZE} measured best); the result "
+                                    "always has your photo's full size.")
             strength = gr.Slider(MIN_STRENGTH, MAX_STRENGTH, value=1.0, step=0.05, label="Colour strength",
                                  info="0 = gray, 1 = as predicted, above 1 = more vivid.")
             variant = gr.Dropdown(variants, value=variants[0], label="Model", visible=len(variants) > 1)

@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="onnx: run the model.onnx of the --weights folder or Hub repo with ONNX Runtime [%(default)s]")
     p.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE, metavar="N",
                    help="long side, in pixels, at which the model sees the photo (rounded to a multiple of 32; "
-                   "higher = slower, and with the embedded weights no better: 384 measured best; "
+                   "higher = slower, and with the embedded weights no better: the default measured best; "
                    "output size is unaffected) [%(default)s]")
     p.add_argument("--strength", type=float, default=1.0, metavar="X",
                    help="colour strength from 0 to 2: 0 gray, 1 as predicted, >1 more vivid [%(default)s]")
