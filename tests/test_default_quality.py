@@ -6,10 +6,10 @@ Measured when these weights shipped, at the default settings (render size 384, t
 +3.49 dB over gray, ab error 9.3 below gray's, better than gray on 5 of 6 photos (the sea comes out
 greener than it was), colourfulness gap -2.5 against gray's -43.3. The weights before them, at the same
 settings: +3.57 dB, 9.2, 5 of 6, -1.8; the ones before those: +3.27 dB, 8.2, 4 of 6, -0.9 (at render size
-512 and one pass, as they first shipped: +3.31 dB, 7.8, 5 of 6, +1.1). The bars leave room for noise (other torch versions, CPUs), not for a model that
-paints sepia: the first default (ResNet18 from scratch) fails the colourfulness and grass bars (gap
--18.3, pasture a = +0.8), and the first CPU-trained lite default fails the PSNR and ab bars (+1.42 dB,
-4.4 below gray).
+512 and one pass, as they first shipped: +3.31 dB, 7.8, 5 of 6, +1.1). The bars leave room for noise
+(other torch versions, CPUs), not for a model that paints sepia: the first default (ResNet18 from
+scratch) fails the colourfulness and grass bars (gap -18.3, pasture a = +0.8), and the first CPU-trained
+lite default fails the PSNR and ab bars (+1.42 dB, 4.4 below gray).
 """
 
 from __future__ import annotations
