@@ -15,11 +15,12 @@ restore, and step aside when they can (the model was trained on untouched damage
 RestoreOptions turns each step on or off explicitly.
 
 Tiles keep memory bounded by the tile size, not the scan: a 50 MP scan costs what a
-512 x 512 crop costs, plus the output. Only the centre of each tile is kept, so no seams show.
+512 x 512 crop costs, plus the output. Neighbouring tiles cross-fade, so no seams show.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ class RestoreOptions:
     learned: bool = True  # used only when the generator was trained to restore (config.restore)
     denoise: bool = True  # non-local means, tile by tile, as the last step
     tile: int = 512  # pixels per tile side for the tiled steps (model, denoising)
-    overlap: int = 32  # context each tile sees beyond what it keeps
+    overlap: int = 32  # neighbouring tiles share at least twice this, and cross-fade over it
 
     def resolved(self, can_restore: bool) -> "RestoreOptions":
         """These options with every "automatic" choice made for weights that can (not) restore."""
@@ -68,24 +69,63 @@ def classical_cleanup(lightness: torch.Tensor, options: RestoreOptions) -> torch
     return image_to_lightness(image)
 
 
+def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, end) of the tiles along one side of `length` pixels: one tile where it fits; else tiles of
+    `tile` pixels spread evenly from edge to edge, neighbours sharing at least 2 x overlap pixels.
+
+    Equal tiles, not a remainder strip: the learned step corrects tone from what a tile shows, and a
+    thin strip at the edge saw too little (a visible step in a smooth sky)."""
+    if tile <= 2 * overlap:
+        raise ValueError(f"a tile ({tile} px) must be wider than twice its overlap ({overlap} px)")
+    if length <= tile:
+        return [(0, length)]
+    count = math.ceil((length - tile) / (tile - 2 * overlap)) + 1
+    return [(start, start + tile) for start in (round(i * (length - tile) / (count - 1)) for i in range(count))]
+
+
+def blend_weights(start: int, end: int, length: int, overlap: int) -> torch.Tensor:
+    """Weights along one side of the tile [start, end): 1 inside; towards a side another tile shares, 0
+    over the outer overlap / 2 pixels (too little context) and rising linearly over the next ones, so
+    neighbours cross-fade instead of meeting at a seam."""
+    distance = torch.arange(end - start, dtype=torch.float32)
+    inner = torch.full_like(distance, float("inf"))
+    if start > 0:
+        inner = torch.minimum(inner, distance)
+    if end < length:
+        inner = torch.minimum(inner, distance.flip(0))
+    margin = overlap // 2
+    return ((inner - margin + 1) / max(overlap - margin, 1)).clamp(0.0, 1.0)
+
+
 def in_tiles(lightness: torch.Tensor, step: Callable[[torch.Tensor], torch.Tensor], tile: int = 512,
              overlap: int = 32) -> torch.Tensor:
     """Apply `step` ((1, h, w) L -> (1, h, w) L) over overlapping tiles of (1, H, W) L.
 
-    Each tile sees `overlap` pixels of context on every side where the image has them, and only
-    its centre is kept, so local steps show no seams and memory is bounded by the tile.
+    A photo that fits in one tile is done whole. Otherwise neighbouring tiles share at least
+    2 x overlap pixels and cross-fade over them, each ignoring its outer overlap / 2: a local step
+    shows no seams, a step that sets tone from what its tile shows (the learned one) changes tone
+    gradually instead of at a seam, and memory is bounded by the tile.
     """
     _, height, width = lightness.shape
-    keep = max(tile - 2 * overlap, 32)
-    out = torch.empty_like(lightness)
-    for top in range(0, height, keep):
-        for left in range(0, width, keep):
-            y0, x0 = max(top - overlap, 0), max(left - overlap, 0)
-            y1, x1 = min(top + keep + overlap, height), min(left + keep + overlap, width)
-            done = step(lightness[:, y0:y1, x0:x1])
-            kh, kw = min(keep, height - top), min(keep, width - left)
-            out[:, top : top + kh, left : left + kw] = done[:, top - y0 : top - y0 + kh, left - x0 : left - x0 + kw]
+    rows = [(a, b, blend_weights(a, b, height, overlap)) for a, b in tile_spans(height, tile, overlap)]
+    cols = [(a, b, blend_weights(a, b, width, overlap)) for a, b in tile_spans(width, tile, overlap)]
+    out = torch.zeros_like(lightness)
+    for y0, y1, row_weights in rows:
+        for x0, x1, col_weights in cols:
+            out[:, y0:y1, x0:x1] += row_weights[:, None] * col_weights[None, :] * step(lightness[:, y0:y1, x0:x1])
+    # A tile's weight is a row factor times a column factor, so the weights' sum is too: divide by the
+    # two sums in place rather than keep a photo-sized map of weights.
+    out /= _summed(rows, height)[:, None]
+    out /= _summed(cols, width)[None, :]
     return out
+
+
+def _summed(spans: list[tuple[int, int, torch.Tensor]], length: int) -> torch.Tensor:
+    """The blend weights of tiles along one side, added up per pixel."""
+    total = torch.zeros(length)
+    for start, end, weights in spans:
+        total[start:end] += weights
+    return total
 
 
 def learned_step(generator: Generator | OnnxGenerator, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:

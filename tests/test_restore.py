@@ -43,6 +43,32 @@ def test_tiles_put_every_pixel_back_in_place(restore_weights, tile, overlap):
     assert torch.allclose(out, lightness, atol=1e-3)  # identity model: any misplaced tile would show
 
 
+def test_a_photo_that_fits_a_tile_is_done_whole_and_larger_ones_in_equal_tiles():
+    shapes = []
+
+    def step(tile: torch.Tensor) -> torch.Tensor:
+        shapes.append(tuple(tile.shape[1:]))
+        return tile
+
+    in_tiles(torch.zeros(1, 512, 512), step, tile=512, overlap=32)
+    assert shapes == [(512, 512)]
+    shapes.clear()
+    in_tiles(torch.zeros(1, 300, 1000), step, tile=512, overlap=32)
+    assert shapes == [(300, 512)] * 3  # no thin strip left over at the right edge
+    with pytest.raises(ValueError, match="twice its overlap"):
+        in_tiles(torch.zeros(1, 300, 1000), step, tile=64, overlap=32)
+
+
+def test_a_step_that_sets_tone_per_tile_leaves_no_seam():
+    """Like the learned step, which corrects fading from what its tile shows: each tile is shifted to a
+    mean of 50, so neighbouring tiles disagree by several L units. They must cross-fade, not meet."""
+    ramp = torch.linspace(20.0, 80.0, 1000).expand(1, 200, 1000).contiguous()
+    out = in_tiles(ramp, lambda tile: tile - tile.mean() + 50.0, tile=256, overlap=32)
+    disagreement = 60.0 * (1000 - 256) / 4 / 1000  # the shift between neighbouring tiles' means
+    steps = out[0].diff(dim=1).abs()
+    assert steps.max() < 0.25 * disagreement, (float(steps.max()), disagreement)
+
+
 def test_lightness_image_round_trip():
     image = real_photo("camera.png", size=64).convert("L")
     assert np.array_equal(np.asarray(lightness_to_image(image_to_lightness(image))), np.asarray(image))
