@@ -49,6 +49,19 @@ def test_the_average_is_halfway_and_its_spectral_norms_are_true(tiny_weights, tm
     assert checked > 5
 
 
+def test_share_1_keeps_the_second_alone_in_half_the_bytes(tiny_weights, tmp_path):
+    other = _other_weights(tiny_weights, tmp_path / "other")
+    run = run_tool("average_weights.py", str(tiny_weights), str(other), "--share", "1", "--out", str(tmp_path / "kept"))
+    assert run.returncode == 0, run.stderr
+    assert json.loads((tmp_path / "kept" / "config.json").read_text())["chroma_gain"] == 0.8
+    size = {f: (f / "model.safetensors").stat().st_size for f in (other, tmp_path / "kept")}
+    assert size[tmp_path / "kept"] < 0.6 * size[other]  # float16 against the export's float32
+    second, kept = (load_generator(f)[0].state_dict() for f in (other, tmp_path / "kept"))
+    for name, tensor in kept.items():  # spectral norm's vectors (_u, _v) are made anew, as for any average
+        if tensor.is_floating_point() and not name.endswith(("_u", "_v")):
+            torch.testing.assert_close(tensor, second[name], atol=2e-3, rtol=2e-3)  # float16
+
+
 def test_weights_of_two_architectures_are_refused_and_nothing_is_written(tiny_weights, tmp_path):
     Generator.from_preset("compact").save_pretrained(tmp_path / "compact")
     run = run_tool("average_weights.py", str(tiny_weights), str(tmp_path / "compact"), "--out", str(tmp_path / "soup"))

@@ -12,6 +12,9 @@ two; calibrate the result on training photos afterwards:
 
     python tools/average_weights.py runs/shipped runs/continued --out runs/soup
     python tools/calibrate_chroma_gain.py --weights runs/soup --images photos/train --every 6 --write
+
+The result is stored in float16, as the embedded default is. `--share 1` keeps the second folder's weights
+alone: that is how a training export (float32, twice the size) is made into such a folder.
 """
 
 from __future__ import annotations
