@@ -26,6 +26,13 @@ def _other_weights(tiny_weights, folder):
     return folder
 
 
+def _assert_weights_close(actual: dict, expected: dict) -> None:
+    """Every float tensor but spectral norm's vectors (_u, _v, made anew for any result) within float16's precision."""
+    for name, tensor in actual.items():
+        if tensor.is_floating_point() and not name.endswith(("_u", "_v")):
+            torch.testing.assert_close(tensor, expected[name], atol=2e-3, rtol=2e-3)
+
+
 def test_the_average_is_halfway_and_its_spectral_norms_are_true(tiny_weights, tmp_path):
     other = _other_weights(tiny_weights, tmp_path / "other")
     run = run_tool("average_weights.py", str(tiny_weights), str(other), "--out", str(tmp_path / "soup"))
@@ -33,9 +40,7 @@ def test_the_average_is_halfway_and_its_spectral_norms_are_true(tiny_weights, tm
     assert "chroma_gain 0.9" in run.stdout and json.loads((tmp_path / "soup" / "config.json").read_text())["chroma_gain"] == 0.9
 
     first, second, soup = (load_generator(f)[0].state_dict() for f in (tiny_weights, other, tmp_path / "soup"))
-    for name, tensor in soup.items():
-        if tensor.is_floating_point() and not name.endswith(("_u", "_v")):
-            torch.testing.assert_close(tensor, (first[name] + second[name]) / 2, atol=2e-3, rtol=2e-3)  # float16
+    _assert_weights_close(soup, {name: (first[name] + second[name]) / 2 for name in first})
 
     model, checked = load_generator(tmp_path / "soup")[0], 0
     for module in model.modules():
@@ -57,9 +62,7 @@ def test_share_1_keeps_the_second_alone_in_half_the_bytes(tiny_weights, tmp_path
     size = {f: (f / "model.safetensors").stat().st_size for f in (other, tmp_path / "kept")}
     assert size[tmp_path / "kept"] < 0.6 * size[other]  # float16 against the export's float32
     second, kept = (load_generator(f)[0].state_dict() for f in (other, tmp_path / "kept"))
-    for name, tensor in kept.items():  # spectral norm's vectors (_u, _v) are made anew, as for any average
-        if tensor.is_floating_point() and not name.endswith(("_u", "_v")):
-            torch.testing.assert_close(tensor, second[name], atol=2e-3, rtol=2e-3)  # float16
+    _assert_weights_close(kept, second)
 
 
 def test_weights_of_two_architectures_are_refused_and_nothing_is_written(tiny_weights, tmp_path):
