@@ -7,6 +7,7 @@ folder of real photo crops that also holds a grayscale photo and two broken file
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -112,6 +113,18 @@ def test_tensorboard_has_losses_rates_speed_and_image_grids(full_run: Path) -> N
             "gan/critic_steps"} <= set(tags["scalars"])
     grid = events.Images("samples/gan")[0]
     assert grid.width > grid.height  # rows of (input, prediction, target)
+
+
+def test_a_log_file_gets_whole_lines_with_losses_and_progress(full_run: Path) -> None:
+    """Written to a file, the run logs one line per message: no progress-bar redraws run into them."""
+    lines = (full_run / "run.log").read_text().split("\n")
+    assert not [line for line in lines if "\r" in line or "it/s]" in line]
+    ours = [line for line in lines if " nogan: " in line]
+    assert ours and all(line[:4].isdigit() and "[rank " in line for line in ours)  # each starts with its timestamp
+    for phase in ("pretrain-g", "pretrain-critic-1", "gan-1"):
+        progress = [line for line in ours if re.search(rf" {phase} step \d+ \(\d+/\d+, eta [\d:]+\): loss_", line)]
+        assert progress, f"no progress line for {phase}"
+    assert re.search(r"\(\d+/\d+, eta 00:00\): ", "\n".join(ours))  # each phase's last line: nothing left
 
 
 def test_grayscale_and_broken_photos_are_skipped_and_counted(full_run: Path) -> None:

@@ -481,6 +481,7 @@ class Run:
         self.trainer = Trainer(config, accelerator, generator, initial_critic(config, self.phases[0]))
         self.publisher = Publisher(config, accelerator, self.trainer, self.phases, encoder_source)
         self.last_metrics: dict[str, float] = {}  # the last logged losses, for checkpoints and model cards
+        self.phase_clock = (time.monotonic(), 0)  # when the current phase started here, and at which step
 
     def run(self) -> None:
         acc, config = self.acc, self.config
@@ -520,8 +521,10 @@ class Run:
             self.last_metrics = {}
         log.info("phase %s: steps %d to %d (global %d to %d)", phase.label, start_step, phase.steps,
                  phase.start + start_step, phase.start + phase.steps)
-        bar = tqdm(total=phase.steps, initial=start_step, desc=phase.label, disable=not acc.is_local_main_process,
-                   dynamic_ncols=True)
+        # A live bar only on a terminal: in a log file its redraws would run into the log lines, which say the same.
+        bar = tqdm(total=phase.steps, initial=start_step, desc=phase.label, dynamic_ncols=True,
+                   disable=not (acc.is_local_main_process and sys.stderr.isatty()))
+        self.phase_clock = (time.monotonic(), start_step)
         try:
             for stage in phase.stages():
                 if start_step >= stage.end:
@@ -567,8 +570,16 @@ class Run:
         self.acc.log(values, step=global_step)
         shown = {k: f"{v:.3g}" for k, v in means.items() if k.startswith("loss_") or k == "images_per_s"}
         bar.set_postfix(shown, refresh=False)
-        if not bar.disable and not sys.stderr.isatty():  # no live bar in a log file: write a line instead
-            log.info("%s step %d: %s", phase.label, global_step, ", ".join(f"{k}={v}" for k, v in shown.items()))
+        if bar.disable:  # no live bar (a log file, or another process): a line instead, on the main process
+            log.info("%s step %d (%s): %s", phase.label, global_step, self._progress(phase, global_step),
+                     ", ".join(f"{k}={v}" for k, v in shown.items()))
+
+    def _progress(self, phase: Phase, global_step: int) -> str:
+        """'done/total, eta H:MM:SS' from this process's own pace in the phase, for logs without a bar."""
+        started, first = self.phase_clock
+        done = global_step - phase.start
+        eta = (time.monotonic() - started) / max(done - first, 1) * (phase.steps - done)
+        return f"{done}/{phase.steps}, eta {tqdm.format_interval(eta)}"
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
