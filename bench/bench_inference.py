@@ -2,6 +2,7 @@
 
     python -m bench.bench_inference               # everything (a few minutes on 2 cores)
     python -m bench.bench_inference --skip-memory # no 50 MP run
+    python -m bench.bench_inference --device cuda # the same on a GPU (memory: the GPU's peak allocation)
 
 1. Model cost: each generator preset, and the `lite` decoder on EfficientNet-Lite1 and -Lite2
    (baked, as the pipeline runs it) against a plain
@@ -9,7 +10,8 @@
 2. End to end: a 12-megapixel JPEG on disk -> decode -> model at render size (two passes: the
    photo and its mirror image, as the pipeline runs it) -> upsample ->
    join with full-res L -> encode (PNG and JPEG), per stage.
-3. Peak memory of colorizing a 50-megapixel photo, in a fresh process (ru_maxrss).
+3. Peak memory of colorizing a 50-megapixel photo, in a fresh process (ru_maxrss; on a GPU, also
+   torch's peak allocation there, which is what runs out first on a card).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -36,12 +39,20 @@ from colorizer.imaging import read_photo
 from colorizer.pipeline import Colorizer, join_lightness
 
 
+def synced(fn: Callable[[], object], device: torch.device) -> Callable[[], object]:
+    """`fn` that returns only when a GPU has finished it (kernels run asynchronously)."""
+    if device.type != "cuda":
+        return fn
+    return lambda: (fn(), torch.cuda.synchronize(device))
+
+
 @torch.inference_mode()
-def model_ratios(size: int, repeats: int) -> None:
-    x3, x1 = torch.rand(1, 3, size, size), torch.rand(1, 1, size, size) * 2 - 1
-    resnet = torchvision.models.resnet34().eval()
-    base = best_of(lambda: resnet(x3), repeats)
-    print(f"\n## Model forward at {size}x{size}, batch 1 ({torch.get_num_threads()} threads)\n")
+def model_ratios(size: int, repeats: int, device: torch.device) -> None:
+    x3, x1 = torch.rand(1, 3, size, size, device=device), torch.rand(1, 1, size, size, device=device) * 2 - 1
+    resnet = torchvision.models.resnet34().eval().to(device)
+    base = best_of(synced(lambda: resnet(x3), device), repeats)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"\n## Model forward at {size}x{size}, batch 1 ({where})\n")
     print("| model | params (M) | seconds | x resnet34 |")
     print("|---|---:|---:|---:|")
     print(f"| torchvision resnet34 | {sum(p.numel() for p in resnet.parameters()) / 1e6:.1f} | {base:.3f} | 1.0 |")
@@ -49,19 +60,19 @@ def model_ratios(size: int, repeats: int) -> None:
     for encoder in ("efficientnet_lite1", "efficientnet_lite2"):  # the candidates for the default's encoder
         shapes[f"`lite` decoder on {encoder}"] = dataclasses.replace(preset("lite"), encoder=encoder)
     for name, shape in shapes.items():
-        model = Generator(shape).bake()
-        t = best_of(lambda: model(x1), repeats)
+        model = Generator(shape).bake().to(device)
+        t = best_of(synced(lambda: model(x1), device), repeats)
         params = sum(p.numel() for p in model.parameters()) / 1e6
         print(f"| generator {name} | {params:.1f} | {t:.3f} | {t / base:.2f} |")
 
 
-def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str | None) -> None:
+def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str | None, device: torch.device) -> None:
     photo = gray_coffee(megapixels, aspect=4 / 3)
     width, height = photo.size
     buffer = io.BytesIO()
     photo.save(buffer, format="JPEG", quality=92)
     data = buffer.getvalue()
-    colorizer = Colorizer.from_pretrained(weights, device="cpu")
+    colorizer = Colorizer.from_pretrained(weights, device=str(device))
     stages: dict[str, float] = {}
 
     def run_once() -> None:
@@ -85,7 +96,7 @@ def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str |
     for _ in range(repeats):
         run_once()
     print(f"\n## End to end, {width}x{height} ({width * height / 1e6:.1f} MP) JPEG, render size {render_size}, "
-          f"weights: {colorizer.description} ({colorizer.generator.config.encoder})\n")
+          f"weights: {colorizer.description} ({colorizer.generator.config.encoder}), on {device}\n")
     print("| stage | seconds (best of runs) |")
     print("|---|---:|")
     for key, value in stages.items():
@@ -95,7 +106,7 @@ def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str |
     print(f"| **total with JPEG** | **{core + stages['encode JPEG (q95)']:.3f}** |")
 
 
-def peak_memory(megapixels: float, render_size: int, weights: str | None) -> None:
+def peak_memory(megapixels: float, render_size: int, weights: str | None, device: torch.device) -> None:
     """Run in a child so its ru_maxrss is this job alone."""
     with tempfile.TemporaryDirectory() as tmp:
         photo = gray_coffee(megapixels)
@@ -104,20 +115,26 @@ def peak_memory(megapixels: float, render_size: int, weights: str | None) -> Non
         photo.save(path, quality=90)
         del photo  # tens of MB: not kept while the child runs
         code = (
-            "import resource\n"
+            "import resource, torch\n"
             "from colorizer.pipeline import Colorizer\n"
-            "c = Colorizer.from_pretrained(%r, device='cpu')\n"
+            "c = Colorizer.from_pretrained(%r, device=%r)\n"
+            "gpu = c.device.type == 'cuda'\n"
+            "loaded = torch.cuda.max_memory_allocated() if gpu else 0\n"
             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             "out = c.colorize(%r, render_size=%d)\n"
             "out.save(%r, compress_level=1)\n"
-            "print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-        ) % (weights, str(path), render_size, str(Path(tmp) / "o.png"))
-        before, after = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                                check=True).stdout.split())
+            "done = torch.cuda.max_memory_allocated() if gpu else 0\n"
+            "print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, loaded, done)\n"
+        ) % (weights, str(device), str(path), render_size, str(Path(tmp) / "o.png"))
+        before, after, gpu_loaded, gpu_done = map(int, subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
     print(f"\n## Peak memory, {width}x{height} ({width * height / 1e6:.0f} MP) photo, render size {render_size}\n")
     print(f"- process peak RSS after loading the model: {before / 1024:.0f} MiB")
     print(f"- process peak RSS after colorizing and saving: {after / 1024:.0f} MiB "
           f"(+{(after - before) / 1024:.0f} MiB; the RGB output alone is {width * height * 3 / 2**20:.0f} MiB)")
+    if device.type == "cuda":
+        print(f"- GPU memory allocated at its peak: {gpu_loaded / 2**20:.0f} MiB with the model loaded, "
+              f"{gpu_done / 2**20:.0f} MiB while colorizing")
 
 
 def main() -> None:
@@ -130,13 +147,15 @@ def main() -> None:
     parser.add_argument("--weights", default=None, help="weights for end-to-end runs (default: embedded)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (best is kept)")
     parser.add_argument("--skip-memory", action="store_true", help="skip the 50 MP memory run")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     args = parser.parse_args()
+    device = torch.device(args.device)
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, python {platform.python_version()}")
-    model_ratios(args.size, args.repeats)
-    end_to_end(args.megapixels, args.render_size, args.repeats, args.weights)
+    model_ratios(args.size, args.repeats, device)
+    end_to_end(args.megapixels, args.render_size, args.repeats, args.weights, device)
     if not args.skip_memory:
-        peak_memory(args.memory_megapixels, args.render_size, args.weights)
+        peak_memory(args.memory_megapixels, args.render_size, args.weights, device)
 
 
 if __name__ == "__main__":
