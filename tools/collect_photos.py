@@ -210,6 +210,15 @@ SOURCES = [
     Source("gambas3-examples", "deb", "gambas3-examples",  # the rest: textures, screenshots
            include=[r"/examples/Drawing/(Fractal/rose|Painting/clovis|Painting/image)\.jpg$"],
            licence={r".": "GPL-2+ (2000-2018 Benoit Minisini; Debian copyright)"}),
+    # LXQt's wallpapers (Files: * LGPL-2.1+): the photographs; origami*, triangles*, waves*,
+    # plasma*, simple_blue and kde-plasma are renders or logos. (Not under usr/share/wallpapers/.)
+    Source("lxqt-themes", "deb", "lxqt-themes",
+           include=[r"usr/share/lxqt/wallpapers/(after-the-rain|appleflower|beam|Butterfly-Kenneth-"
+                    r"Wimer|butterfly|cloud|drop|flowers|fog|Valendas|this-is-not-windows)\.(jpg|png)$"],
+           dep5=True),
+    # jQuery Backstretch's example backgrounds (Files: * Expat); sample*_480/960/1280 are copies.
+    Source("libjs-jquery-backstretch", "deb", "libjs-jquery-backstretch",
+           include=[r"/examples/(dome|pot-holder|coffee|sample[12]_1920)\.jpg$"], dep5=True),
 ]
 
 
@@ -736,6 +745,20 @@ REJECTED = {
     "npm caman, marzipano, lightbox2, pannellum, colorthief, smartcrop, cropperjs, "
     "photo-sphere-viewer, tui-image-editor, three@0.90": "no photographs in the published "
         "tarballs, or only a filter-processed output (caman) / small sepia scan (marzipano)",
+    "npm photoswipe, lightgallery 2, viewerjs, glightbox, @fancyapps/*, pica, exifr, jimp, "
+    "image-js, baguettebox.js, owl.carousel, nanogallery2, justifiedGallery, panolens, heic2any":
+        "no photographs in the published tarballs (2026-11 survey)",
+    "pypi wheels: napari, pyqtgraph, arcade, kivymd, augly, pillow-heif, pyvips, deepface, "
+    "easyocr, paddleocr, facenet-pytorch, dlib sdist": "no photographs (drawings, icons, "
+        "synthetic images), or none shipped",
+    "pypi sdists' test photos: pillow, wand, gradio, face-recognition, labelme, lightgallery 1 "
+    "(npm)": "real photos, but no stated source or licence for the images themselves (only the "
+        "code's); thumbor, smartcrop and piexif sdists have a few credited ones: not fetched, "
+        "as the pypi kind takes wheels only",
+    "ulcc, kwordquiz, khangman, krita-data, kstars-data, freedroid-data, povray-examples, "
+    "openshot-qt, darktable, graphicsmagick, gmic, libexiv2-doc, xfdesktop4-data, lxde-common, "
+    "icewm-common, fluxbox, blackbox-themes, gfxboot-themes, k3b-extrathemes": "clip art, "
+        "screenshots, textures, astronomy, renders or logos; at most one photo",
 }
 
 
