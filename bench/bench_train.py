@@ -59,7 +59,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-batches", type=int, default=8, help="timed batches per data row (default: 8)")
     parser.add_argument("--data-threads", type=int, nargs="+", default=[1, 2],
                         help="decode threads to time the data pipeline with (default: 1 2)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA GPU is visible to torch on this machine")
+    return args
 
 
 def synthetic_batch(size: int, batch: int) -> Batch:

@@ -29,3 +29,7 @@ class VideoError(ColorizerError):
 
 class HintError(ColorizerError):
     """A colour hint is malformed, outside its photo, or names a photo that is not there (see colorizer.hints)."""
+
+
+class DeviceError(ColorizerError):
+    """The device asked for is not one torch knows, or not one this machine has (see pipeline.resolve_device)."""

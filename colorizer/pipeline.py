@@ -22,7 +22,7 @@ from PIL import Image
 
 from colorizer import color, hints as hinting, hub, provenance, settings
 from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
-from colorizer.errors import ColorizerError
+from colorizer.errors import ColorizerError, DeviceError
 from colorizer.generator import Generator
 from colorizer.imaging import STRIP_PIXELS, ImageSource, Photo, read_photo
 from colorizer.onnx_model import OnnxGenerator
@@ -64,6 +64,31 @@ def check_render_size(render_size: int) -> int:
 MAX_MODEL_PIXELS = MAX_RENDER_SIZE**2  # pixels per model call, all photos of a batch together
 
 
+def resolve_device(device: str | None) -> torch.device:
+    """The torch device to run on: `device` as given (cpu, cuda, cuda:1, mps), or the GPU when there is one.
+
+    Torch's own errors for a device it lacks are a stack trace about drivers, raised at the first
+    tensor moved; this says which device, what this machine has, and what to pass instead."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise DeviceError(f"unknown device {device!r}: use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise DeviceError(f"device {device!r}: torch sees no CUDA GPU on this machine (torch {torch.__version__}); "
+                              "use cpu, or leave the device out to use a GPU only when there is one")
+        if dev.index is not None and dev.index >= count:
+            raise DeviceError(f"device {device!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"device {device!r}: Apple's Metal (mps) is not available on this machine; use cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"device {device!r}: only cpu, cuda and mps are supported")
+    return dev
+
+
 @dataclass
 class Colorizer:
     """Holds a generator ready for inference. Create with `Colorizer.from_pretrained(...)`."""
@@ -81,11 +106,11 @@ class Colorizer:
         An unreachable Hub falls back to the embedded default (see `weights.fallback_reason`);
         a damaged local checkpoint raises WeightsError.
         """
+        dev = resolve_device(device)  # before any download: a wrong device is the quicker thing to tell
         weights = hub.resolve(source, revision, backend)
         if weights.onnx_file is not None:
             return cls(OnnxGenerator(weights.onnx_file).to(torch.device(device or "cpu")), weights, torch.device("cpu"))
         generator, weights = hub.load_generator(weights)
-        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         generator.bake()  # freeze spectral norm, fold BN: nothing normalises at inference time
         return cls(generator.to(dev).eval(), weights, dev)
 

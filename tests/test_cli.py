@@ -77,6 +77,14 @@ def test_damaged_weights_fail_cleanly(tmp_path):
     assert "not a colorizer generator config" in result.stderr
 
 
+def test_a_device_this_machine_lacks_fails_cleanly_before_any_work(tmp_path):
+    real_photo("coffee.png", size=40).save(tmp_path / "a.png")
+    result = run_cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--device", "cuda:99")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "device 'cuda:99': " in result.stderr and "weights:" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_help_explains_the_options():
     result = run_cli("--help")
     assert result.returncode == 0

@@ -9,9 +9,9 @@ import torch
 from PIL import Image
 
 from colorizer import color
-from colorizer.errors import ImageError, SettingsError
+from colorizer.errors import DeviceError, ImageError, SettingsError
 from colorizer.imaging import read_photo
-from colorizer.pipeline import Colorizer, check_render_size, render_shape, resize_lightness
+from colorizer.pipeline import Colorizer, check_render_size, render_shape, resize_lightness, resolve_device
 from tests.conftest import lightness_of, real_photo
 
 
@@ -217,3 +217,23 @@ def test_animated_and_multi_page_files_say_only_the_first_frame_was_used(coloriz
         "the file holds 4 frames (an animation or several pages): only the first was colorized"]
     assert "holds 2 frames" in colorizer.colorize(tmp_path / "pages.tif", render_size=64).info["notes"][0]
     assert colorizer.colorize(frames[0], render_size=64).info["notes"] == []
+
+
+@pytest.mark.parametrize("device, message", [("gpu", "unknown device 'gpu': use cpu, cuda, cuda:N or mps"),
+                                             ("cuda:x", "unknown device 'cuda:x'"),
+                                             ("meta", "only cpu, cuda and mps are supported")])
+def test_a_device_torch_does_not_run_on_is_named_in_a_clear_error(device, message):
+    with pytest.raises(DeviceError, match=message):
+        resolve_device(device)
+
+
+def test_a_gpu_this_machine_lacks_is_a_clear_error_before_any_weights_load():
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    with pytest.raises(DeviceError, match=f"device 'cuda:{gpus}': "):
+        Colorizer.from_pretrained("/nonexistent/weights", device=f"cuda:{gpus}")  # the device is checked first
+
+
+def test_no_device_means_the_gpu_only_when_there_is_one():
+    assert resolve_device(None).type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+
