@@ -149,6 +149,8 @@ def denoise_nlm(image: Image.Image, strength: float = 0.8) -> Image.Image:
     it (0.8 did best on photos with added noise of sigma 5 to 20). Slow on big images (seconds).
     """
     gray = _gray(image) / 255.0
+    if min(gray.shape) < 3:  # no 3 x 3 neighbourhood to measure the noise in or to compare: nothing to do
+        return image.copy()
     sigma = _noise_sigma(gray)
     denoised = denoise_nl_means(gray, patch_size=5, patch_distance=6, h=strength * sigma, sigma=sigma,
                                 fast_mode=True)

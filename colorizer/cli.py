@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from colorizer import provenance, settings
 from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE  # no torch: --help stays instant
-from colorizer.errors import ColorizerError
+from colorizer.errors import ColorizerError, WeightsError
 
 log = logging.getLogger("colorizer")
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
@@ -175,9 +175,10 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
         log.error("error: %s", err)
         return 2
     todo = []
+    inputs = {image.resolve() for image in images}
     for image, target in zip(images, outputs):
-        if target.resolve() == image.resolve():
-            log.error("skipped %s: the result would overwrite the input; choose another OUTDIR", image)
+        if target.resolve() in inputs:  # its own input, or another's (a.jpg's result is a.png, also an input)
+            log.error("skipped %s: its result %s would overwrite an input; choose another OUTDIR", image, target)
             failures += 1
         elif target.exists() and not opts.overwrite:
             log.warning("kept %s: it already exists (use --overwrite to replace it)", target)
@@ -220,6 +221,9 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
                         failures += 1
                 bar.update()
         failures += _colorize_films(colorizer, film_todo, opts, written, per_image)
+    except WeightsError as err:  # found only when they ran (an ONNX file's NaN): no later photo would fare better
+        log.error("error: %s; %d written to %s before this", err, len(written), opts.output)
+        return 1
     except KeyboardInterrupt:
         done = set(written)
         not_written = [image for image, target in todo if target not in done]

@@ -37,7 +37,7 @@ from colorizer import color, evaluate_hints, metrics
 from colorizer.defaults import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
 from colorizer.evaluate_restore import evaluate_restoration
-from colorizer.imaging import is_grayscale, open_image, save_image
+from colorizer.imaging import image_format, is_grayscale, open_image, save_image, write_atomically
 from colorizer.pipeline import Colorizer, check_render_size, join_lightness
 from colorizer.report import contact_sheet, gray_input, mean_scores, readable_images, thumbnail, verdict_line
 
@@ -245,10 +245,29 @@ def _seed(text: str) -> int:
     return seed
 
 
+def check_outputs(opts: Options) -> None:
+    """ColorizerError for a report or sheet path that could not be written, before the (long) evaluation:
+    a wrong one then fails in a second, not after minutes, and the sheet never lands on the report."""
+    paths = {"--out": opts.out, "--contact-sheet": opts.contact_sheet}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        if path.is_dir():
+            raise ColorizerError(f"{option} {path}: is a folder; give a file name")
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise ColorizerError(f"{option} {path}: {blocking} is a file, not a folder")
+    if opts.out is not None and opts.out.suffix.lower() != ".json":
+        raise ColorizerError(f"--out {opts.out}: the report is JSON; give it a name ending in .json")
+    if opts.contact_sheet is not None:
+        image_format(opts.contact_sheet)  # ImageError for an extension no image format has
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     opts = parse_args(argv)
     try:
+        check_outputs(opts)
         colorizer = Colorizer.from_pretrained(opts.weights, device=opts.device)
         if colorizer.weights.fallback_reason:  # scoring other weights than asked for would mislead
             raise ColorizerError(colorizer.weights.fallback_reason)
@@ -269,14 +288,18 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table())
     for name, reason in report.skipped.items():
         log.warning("skipped %s: %s", name, reason)
-    if opts.out:
-        opts.out.parent.mkdir(parents=True, exist_ok=True)
-        opts.out.write_text(json.dumps(report.to_dict(), indent=2))
-        log.info("report: %s", opts.out)
-    if report.sheet:
-        default = opts.out.with_suffix(".png") if opts.out else Path("evaluation.png")
-        sheet = contact_sheet(report.sheet, report.sheet_columns)
-        log.info("contact sheet: %s", save_image(sheet, opts.contact_sheet or default))
+    try:
+        if opts.out:
+            opts.out.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(opts.out, lambda fh: fh.write(json.dumps(report.to_dict(), indent=2).encode()))
+            log.info("report: %s", opts.out)
+        if report.sheet:
+            default = opts.out.with_suffix(".png") if opts.out else Path("evaluation.png")
+            sheet = contact_sheet(report.sheet, report.sheet_columns)
+            log.info("contact sheet: %s", save_image(sheet, opts.contact_sheet or default))
+    except (OSError, ColorizerError) as err:  # a full disk, a folder without write permission
+        log.error("could not write: %s", err)
+        return 1
     return 0
 
 

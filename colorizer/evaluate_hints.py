@@ -75,14 +75,17 @@ class HintReport:
                 "skipped": [{"name": n, "reason": r} for n, r in self.skipped.items()]}
 
 
+MAX_COUNT = 1000  # simulated hints per photo: far more than a person gives, and each costs a solve
+
+
 def parse_counts(text: str) -> list[int]:
     """"0,1,5,20" -> [0, 1, 5, 20]; ValueError for anything else."""
     try:
         counts = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
         counts = []
-    if not counts or counts[0] < 0:
-        raise ValueError(f"hint counts must be whole numbers 0 or more, like 0,1,5,20, not {text!r}")
+    if not counts or counts[0] < 0 or counts[-1] > MAX_COUNT:
+        raise ValueError(f"hint counts must be whole numbers from 0 to {MAX_COUNT}, like 0,1,5,20, not {text!r}")
     return counts
 
 

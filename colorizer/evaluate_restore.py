@@ -43,7 +43,6 @@ from colorizer.restore import RestoreOptions, describe_steps, restore_lightness
 
 RESTORE_METHODS = ("ours", "none", "classical", "classical_full")  # the first is scored against the rest
 RESTORE_SHEET_COLUMNS = ("clean", "degraded", "classical", "ours")
-MIN_SIDE = 2 * metrics.SSIM_RADIUS + 1  # SSIM needs one full window
 
 
 @dataclass
@@ -137,9 +136,6 @@ def evaluate_restoration(images_dir: str | Path, colorizer: Colorizer, seed: int
     skipped: dict[str, str] = {}
     results, sheet = [], []
     for _, name, image in readable_images(root, skipped, "restoring", progress):
-        if min(image.size) < MIN_SIDE:
-            skipped[name] = f"{image.width}x{image.height} is too small to score (SSIM needs {MIN_SIDE} px a side)"
-            continue
         result, outputs = _restore_one(colorizer, image, name, seed)
         results.append(result)
         if len(sheet) < sheet_rows:

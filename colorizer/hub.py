@@ -17,6 +17,7 @@ import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import torch
 from huggingface_hub import PyTorchModelHubMixin
 from PIL import Image
 from safetensors import SafetensorError
@@ -188,7 +189,17 @@ def load_generator(weights: Weights | str | Path | None = None) -> tuple[Generat
     except RuntimeError:  # names or shapes differ: say which, in a line a person can read
         raise WeightsError(f"{file}: weights do not match {CONFIG_FILE}: "
                            f"{describe_mismatch(model.state_dict(), state)}") from None
+    check_finite(model, str(file))
     return model.eval(), weights
+
+
+def check_finite(model: torch.nn.Module, where: str) -> None:
+    """WeightsError if a weight is NaN or infinite (a diverged run, damaged floats): such weights turn
+    every photo into NaN colour, so they are refused where they are loaded or written, not met later."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(f"{where}: weight {name} holds NaN or infinite values: these weights are broken "
+                               "(a training run that diverged?)")
 
 
 def export(model: PyTorchModelHubMixin, folder: str | Path, card: str | None = None, *, half: bool = False,
@@ -200,10 +211,17 @@ def export(model: PyTorchModelHubMixin, folder: str | Path, card: str | None = N
     and renamed into place in one step, so a kill never leaves half a folder. half=True stores float16
     tensors: half the size, same pictures (loading casts back to float32).
     """
-    folder = Path(folder)
+    check_finite(model, str(folder))
+    folder = Path(folder).absolute()  # "." has no name to put a temporary folder beside
+    if folder.exists() and not _replaceable(folder):
+        raise WeightsError(f"{folder}: exists and is not a weights folder (no {CONFIG_FILE}): not replaced; "
+                           "choose another folder")
     tmp = folder.with_name(f".tmp-{folder.name}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    try:
+        tmp.mkdir(parents=True)
+    except OSError as err:  # a file where a parent folder should be, no permission
+        raise WeightsError(f"{folder}: cannot write there ({err.strerror or err})") from None
     if card is not None:  # written first: save_pretrained keeps an existing README.md
         (tmp / "README.md").write_text(card)
     for name, image in (images or {}).items():
@@ -212,10 +230,20 @@ def export(model: PyTorchModelHubMixin, folder: str | Path, card: str | None = N
     if half:
         state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
+    if folder.exists():  # set aside, not deleted, until the new one is in place
+        old = folder.with_name(f".old-{folder.name}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, folder)
     return folder
+
+
+def _replaceable(folder: Path) -> bool:
+    """Whether export may replace `folder`: an earlier weights folder, or an empty one (never other files)."""
+    return folder.is_dir() and ((folder / CONFIG_FILE).is_file() or not any(folder.iterdir()))
 
 
 def push_onnx(file: str | Path, repo_id: str, revision: str | None = None) -> str:

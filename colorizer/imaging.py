@@ -264,15 +264,18 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
     return Path(path)
 
 
-_TEMP_NAME = re.compile(r"^\..+?\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")  # save_image's, before and after the pid
+# atomic_target's names for what the CLI writes into an output folder (photos, films): nothing else is touched.
+_TEMP_NAME = re.compile(r"^\..+\.(?:png|jpe?g|webp|tiff?|mp4|m4v|mov|mkv)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$",
+                        re.IGNORECASE)
 STALE_TEMP_AGE_S = 24 * 3600  # a temp whose writer seems alive (its pid may have been reused) is stale after this
 
 
 def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
     """Delete save_image temporaries in `folder` left by a process that no longer runs; returns them.
 
-    A temp whose writer is still alive (another run into the same folder) is left alone; one without
-    a pid in its name was written by an earlier version of this package, and is removed.
+    A temp whose writer is still alive (another run into the same folder) is left alone. Only names of
+    exactly atomic_target's shape for a photo or film are candidates: an output folder can be one a person
+    keeps other files in (their home, say), and other programs' hidden .tmp files are theirs.
     """
     removed = []
     folder = Path(folder)
@@ -286,8 +289,8 @@ def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
             age = time.time() - entry.stat().st_mtime
         except FileNotFoundError:
             continue
-        pid = match.group("pid")
-        writer_alive = pid is not None and int(pid) != os.getpid() and _process_exists(int(pid))
+        pid = int(match.group("pid"))
+        writer_alive = pid != os.getpid() and _process_exists(pid)
         if writer_alive and age < STALE_TEMP_AGE_S:
             continue
         entry.unlink(missing_ok=True)

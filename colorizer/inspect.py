@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.files:
         try:
             fields = describe(path)
-        except (OSError, UnidentifiedImageError) as err:
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
             print(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}", file=sys.stderr)
             status = 2
             continue

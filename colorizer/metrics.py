@@ -22,6 +22,7 @@ from colorizer import color
 PEAK = 255.0
 # SSIM as Wang et al. (2004) define it: an 11x11 Gaussian window with sigma 1.5.
 SSIM_SIGMA, SSIM_RADIUS = 1.5, 5
+SSIM_MIN_SIDE = 2 * SSIM_RADIUS + 1  # one full window: smaller photos cannot be scored
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 # Hasler & Suesstrunk (2003) weight the mean chroma by 0.3 against its spread.
 CF_MEAN_WEIGHT = 0.3
@@ -60,8 +61,8 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     use_sample_covariance=False, data_range=255`, and `channel_axis=-1` for RGB.
     """
     x, y = _pair(a, b, gray_ok=True)
-    if min(x.shape[:2]) < 2 * SSIM_RADIUS + 1:
-        raise ValueError(f"SSIM needs images of at least {2 * SSIM_RADIUS + 1} pixels a side")
+    if min(x.shape[:2]) < SSIM_MIN_SIDE:
+        raise ValueError(f"SSIM needs images of at least {SSIM_MIN_SIDE} pixels a side")
     if x.ndim == 2:  # (H, W) gray: one channel
         x, y = x[..., None], y[..., None]
     return float(np.mean([_ssim_channel(x[..., c], y[..., c]) for c in range(x.shape[-1])]))

@@ -22,7 +22,7 @@ from PIL import Image
 
 from colorizer import color, hints as hinting, hub, provenance, settings
 from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
-from colorizer.errors import ColorizerError, DeviceError
+from colorizer.errors import ColorizerError, DeviceError, WeightsError
 from colorizer.generator import Generator
 from colorizer.imaging import STRIP_PIXELS, ImageSource, Photo, read_photo
 from colorizer.onnx_model import OnnxGenerator
@@ -260,6 +260,9 @@ class Colorizer:
                 idx = same[start : start + per_call]
                 l_small = torch.stack([lightness[i] for i in idx]).to(self.device)
                 ab = color.denormalize_ab(mirror_mean_ab(self.generator, color.normalize_l(l_small))).cpu()
+                if not bool(torch.isfinite(ab).all()):  # an ONNX file is not checked at load as safetensors are
+                    raise WeightsError(f"{self.weights.description}: the model's colour holds NaN or infinite "
+                                       "values: these weights are broken")
                 ab *= self.generator.config.chroma_gain
                 for i, a in zip(idx, ab):
                     out[i] = a

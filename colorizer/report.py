@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from colorizer import metrics
 from colorizer.errors import ColorizerError, ImageError
 from colorizer.imaging import Photo, find_images, gray_of, open_image, read_photo
 
@@ -37,7 +38,8 @@ def readable_images(root: Path, skipped: dict[str, str], desc: str, progress: bo
                     ) -> Iterator[tuple[Path, str, Image.Image]]:
     """(path, name relative to root, decoded image) of every image under root, recursively.
 
-    Files that cannot be read go to `skipped` with the reason. Raises ColorizerError if root is no folder.
+    Files that cannot be read, or are too small to score, go to `skipped` with the reason. Raises
+    ColorizerError if root is no folder.
     """
     if not root.is_dir():
         raise ColorizerError(f"{root}: no such folder")
@@ -47,6 +49,10 @@ def readable_images(root: Path, skipped: dict[str, str], desc: str, progress: bo
             image = open_image(path)
         except ImageError as err:
             skipped[name] = str(err).removeprefix(f"{path}: ")
+            continue
+        if min(image.size) < metrics.SSIM_MIN_SIDE:
+            skipped[name] = (f"{image.width}x{image.height} is too small to score "
+                             f"(SSIM needs {metrics.SSIM_MIN_SIDE} px a side)")
             continue
         yield path, name, image
 

@@ -72,3 +72,22 @@ def test_weights_of_two_architectures_are_refused_and_nothing_is_written(tiny_we
     assert "Traceback" not in run.stderr and not (tmp_path / "soup").exists()
     run = run_tool("average_weights.py", str(tiny_weights), str(tiny_weights), "--share", "1.5", "--out", str(tmp_path / "soup"))
     assert run.returncode == 1 and "between 0 and 1" in run.stderr and not (tmp_path / "soup").exists()
+
+
+def test_out_replaces_an_earlier_weights_folder_but_never_other_files(tiny_weights, tmp_path):
+    keep = tmp_path / "photos"
+    (keep / "sub").mkdir(parents=True)
+    (keep / "a.jpg").write_bytes(b"a photo")
+    (tmp_path / "afile").write_text("text")
+    for out, message in ((keep, "is not a weights folder"), (tmp_path / "afile", "is not a weights folder"),
+                         (tmp_path / "afile" / "soup", "cannot write there")):
+        run = run_tool("average_weights.py", str(tiny_weights), str(tiny_weights), "--out", str(out))
+        assert run.returncode == 1 and "Traceback" not in run.stderr and message in run.stderr
+    assert (keep / "a.jpg").read_bytes() == b"a photo" and (keep / "sub").is_dir()
+    assert (tmp_path / "afile").read_text() == "text"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "photos"]  # no temporary folder left behind
+    soup = tmp_path / "soup"
+    for _ in range(2):  # the second run replaces the first's folder
+        assert run_tool("average_weights.py", str(tiny_weights), str(tiny_weights), "--out", str(soup)).returncode == 0
+    assert sorted(p.name for p in soup.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "photos", "soup"]

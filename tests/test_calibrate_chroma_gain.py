@@ -49,3 +49,24 @@ def test_a_model_that_cannot_reach_the_photos_colour_is_reported(tiny_weights, t
 def test_a_folder_without_photos_is_a_clear_error(tiny_weights, tmp_path):
     run = run_tool("calibrate_chroma_gain.py", "--weights", str(tiny_weights), "--images", str(tmp_path), timeout=120)
     assert run.returncode != 0 and "no images in" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_gray_and_unreadable_photos_are_skipped_and_a_gain_of_nothing_is_never_written(tmp_path):
+    weights = shutil.copytree(REPO / "colorizer" / "weights" / "default", tmp_path / "weights")
+    before = (weights / "config.json").read_text()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    real_photo("coffee.png", size=64).convert("L").save(photos / "gray.png")
+    (photos / "notes.jpg").write_text("not a photo")
+    run = run_tool("calibrate_chroma_gain.py", "--weights", str(weights), "--images", str(photos), "--write")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "gray.png: black-and-white already" in run.stderr and "notes.jpg: not an image" in run.stderr
+    assert "no colour photo among them could be read" in run.stderr
+    assert (weights / "config.json").read_text() == before  # the folder still loads
+
+
+def test_write_needs_a_local_weights_folder(tmp_path):
+    run = run_tool("calibrate_chroma_gain.py", "--weights", "someone/weights", "--images", str(REPO / "examples"),
+                   "--write")
+    assert run.returncode == 1 and "--write needs a local weights folder" in run.stderr
+    assert not (REPO / "someone").exists()

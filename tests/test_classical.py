@@ -95,6 +95,13 @@ def test_nlm_lowers_the_error_of_a_noisy_photo(photo):
     assert np.sqrt(((denoised - clean) ** 2).mean()) < 0.7 * np.sqrt(((noisy - clean) ** 2).mean())
 
 
+@pytest.mark.parametrize("size", [(1, 1), (1, 7), (7, 2), (2, 2)])
+def test_nlm_leaves_a_photo_too_small_to_have_neighbourhoods_as_it_is(size):
+    tiny = Image.fromarray(np.arange(size[0] * size[1], dtype=np.uint8).reshape(size[1], size[0]) * 30, "L")
+    out = denoise_nlm(tiny)
+    assert out.size == size and np.array_equal(np.asarray(out), np.asarray(tiny))
+
+
 @pytest.mark.parametrize("step", [auto_levels, detect_scratches, denoise_nlm])
 def test_rejects_colour_input(photo, step):
     with pytest.raises(ValueError, match="'L'"):

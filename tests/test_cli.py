@@ -52,8 +52,32 @@ def test_input_is_never_overwritten(tmp_path, tiny_weights):
     real_photo("coffee.png", size=48).convert("L").save(photo)
     original = photo.read_bytes()
     result = run_cli(str(photo), "-o", str(tmp_path), "--weights", str(tiny_weights), "--overwrite")
-    assert result.returncode == 1 and "would overwrite the input" in result.stderr
+    assert result.returncode == 1 and "would overwrite an input" in result.stderr
     assert photo.read_bytes() == original
+
+
+def test_no_input_is_overwritten_by_another_inputs_result(tmp_path, tiny_weights):
+    """a.jpg's result is a.png: in its own folder with --overwrite, that must not replace the input a.png."""
+    real_photo("coffee.png", size=48).convert("L").save(tmp_path / "a.jpg")
+    real_photo("chelsea.png", size=48).convert("L").save(tmp_path / "a.png")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    result = run_cli(str(tmp_path), "-o", str(tmp_path), "--weights", str(tiny_weights), "--overwrite")
+    assert result.returncode == 1 and "a.png would overwrite an input" in result.stderr
+    assert all((tmp_path / name).read_bytes() == data for name, data in before.items())
+    assert (tmp_path / "a-2.png").is_file()  # a.png's own result, under a free name
+
+
+def test_only_this_tools_own_temporaries_are_cleaned_from_the_output_folder(tmp_path, tiny_weights):
+    out = tmp_path / "out"
+    out.mkdir()
+    theirs = [out / ".notes.backup01.tmp", out / ".draft.txt.123.deadbeef.tmp", out / ".a.png.tmp"]
+    ours = out / ".photo.png.999999.0123abcd.tmp"  # a killed run's: pid 999999 does not run here
+    for path in [*theirs, ours]:
+        path.write_text("data")
+    result = run_cli(str(_photo(tmp_path / "a.png")), "-o", str(out), "--weights", str(tiny_weights))
+    assert result.returncode == 0, result.stderr
+    assert all(path.read_text() == "data" for path in theirs) and not ours.exists()
+    assert f"removed {ours}" in result.stderr
 
 
 def test_globs_same_stems_and_missing_inputs(tmp_path, tiny_weights):

@@ -44,6 +44,7 @@ def folder(tmp_path_factory) -> Path:
         small(sample).save(root / name)
     small("astronaut").convert("L").save(root / "black_and_white.png")
     (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n but not really")
+    small("coffee").resize((120, 10)).save(root / "strip.png")  # colour, but under SSIM's 11 px window
     return root
 
 
@@ -79,8 +80,9 @@ def test_report_scores_every_colour_photo_with_every_method(run):
 def test_corrupt_and_black_and_white_files_are_skipped_with_a_reason(run):
     proc, report, _ = run
     reasons = {s["name"]: s["reason"] for s in report["skipped"]}
-    assert set(reasons) == {"broken.png", "black_and_white.png"}
+    assert set(reasons) == {"broken.png", "black_and_white.png", "strip.png"}
     assert "not an image" in reasons["broken.png"]
+    assert reasons["strip.png"] == "120x10 is too small to score (SSIM needs 11 px a side)"
     assert "black-and-white already" in reasons["black_and_white.png"]
     assert "skipped broken.png" in proc.stderr
 
@@ -164,3 +166,21 @@ def test_evaluation_needs_two_colour_photos(tmp_path, colorizer):
     small("coffee").convert("L").save(tmp_path / "gray.png")
     with pytest.raises(ColorizerError, match="1 usable colour photo"):
         ev.evaluate(tmp_path, colorizer)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "{tmp}/afile/report.json"], "afile is a file, not a folder"),
+    (["--out", "{tmp}"], "is a folder; give a file name"),
+    (["--out", "{tmp}/report.png"], "the report is JSON; give it a name ending in .json"),
+    (["--contact-sheet", "{tmp}/sheet.txt"], "unknown image extension '.txt'"),
+    (["--hints", "0,5,1000000"], "hint counts must be whole numbers from 0 to 1000"),
+])
+def test_output_paths_and_hint_counts_that_cannot_work_are_one_line_errors(tmp_path, folder, args, message):
+    (tmp_path / "afile").write_text("not a folder")
+    argv = ["--images", str(folder), "--render-size", "64", *(a.format(tmp=tmp_path) for a in args)]
+    proc = subprocess.run([sys.executable, "-m", "colorizer.evaluate", *argv], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).parents[1])
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert message in proc.stderr and "evaluating" not in proc.stderr  # refused before any photo was scored
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from colorizer import hub
@@ -130,3 +131,30 @@ def test_missing_and_unexpected_tensors_are_named(tmp_path, tiny_weights):
         hub.load_generator(folder)
     assert f"missing 1 tensors ({dropped})" in str(err.value)
     assert "1 unexpected tensors (extra.weight)" in str(err.value)
+
+
+def test_weights_holding_nan_are_refused_where_they_load_and_where_they_are_written(tmp_path, tiny_weights):
+    """A diverged run's NaN would turn every photo into NaN colour: a clear WeightsError instead."""
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_weights, broken)
+    state = load_file(broken / hub.WEIGHTS_FILE)
+    name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[name][0] = float("nan")
+    save_file(state, str(broken / hub.WEIGHTS_FILE))
+    with pytest.raises(WeightsError, match=f"weight {name} holds NaN or infinite values"):
+        hub.load_generator(broken)
+    model = Generator.from_pretrained(tiny_weights)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("inf"))
+    with pytest.raises(WeightsError, match="NaN or infinite"):
+        hub.export(model, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".tmp-out").exists()
+
+
+def test_a_model_whose_colour_comes_out_nan_is_a_clear_error(tiny_weights):
+    """What is not checked at load (an ONNX file) is checked on its output."""
+    colorizer = Colorizer.from_pretrained(str(tiny_weights), device="cpu")
+    with torch.no_grad():
+        colorizer.generator.head[-1].bias.fill_(float("nan"))
+    with pytest.raises(WeightsError, match="the model's colour holds NaN or infinite values"):
+        colorizer.colorize(Image.new("L", (32, 24), 100))

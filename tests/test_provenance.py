@@ -20,7 +20,7 @@ from colorizer import provenance, save
 from colorizer.errors import ImageError
 from colorizer.hub import EMBEDDED_WEIGHTS, WEIGHTS_FILE
 from colorizer.pipeline import Colorizer
-from tests.conftest import REPO
+from tests.conftest import REPO, png_claiming
 
 TAKEN, MAKE, MODEL = "1936:07:14 15:30:00", "Leica", "Leica II"
 EMBEDDED_SHA256 = hashlib.sha256((EMBEDDED_WEIGHTS / WEIGHTS_FILE).read_bytes()).hexdigest()
@@ -228,3 +228,11 @@ def test_results_of_earlier_versions_are_still_recognised(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
     assert [provenance.is_colorized(tmp_path / n) for n in ("old.png", "old.jpg", "photo.png", "broken.png")] == \
         [True, True, False, False]
+
+
+def test_inspect_reports_a_decompression_bomb_and_goes_on_to_the_next_file(tmp_path):
+    bomb = png_claiming(tmp_path / "bomb.png", 100_000, 100_000)
+    shown = run("-m", "colorizer.inspect", str(bomb), str(REPO / "examples" / "camera.jpg"))
+    assert shown.returncode == 2 and "Traceback" not in shown.stderr
+    assert f"{bomb}: cannot read:" in shown.stderr and "camera.jpg: no colorizer provenance" in shown.stdout
+

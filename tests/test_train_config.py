@@ -52,6 +52,19 @@ def test_unknown_yaml_keys_are_errors(tmp_path: Path) -> None:
         parse_args(["--config", str(config_file)])
 
 
+@pytest.mark.parametrize("content", [None, "folder", b"\xff\xfe binary", "a: [1, 2\n"])
+def test_a_config_file_that_cannot_be_read_is_named_in_one_line(tmp_path: Path, content) -> None:
+    config_file = tmp_path / "config.yaml"
+    if content == "folder":
+        config_file.mkdir()
+    elif isinstance(content, bytes):
+        config_file.write_bytes(content)
+    elif content is not None:
+        config_file.write_text(content)
+    with pytest.raises(SystemExit, match=f"--config {config_file}: cannot read it as YAML"):
+        parse_args(["--config", str(config_file)])
+
+
 def test_help_explains_every_field() -> None:
     text = build_parser().format_help()
     options = _options(TrainConfig)

@@ -63,15 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("first", help="weights folder or Hub repo id (e.g. the weights before fine-tuning)")
     parser.add_argument("second", help="weights folder or Hub repo id of the same architecture (e.g. after)")
     parser.add_argument("--share", type=float, default=0.5, help="the second's share of each tensor, 0-1 [0.5]")
-    parser.add_argument("--out", type=Path, required=True, help="weights folder to write (replaced if it exists)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="weights folder to write (an earlier weights folder there is replaced, never another)")
     args = parser.parse_args(argv)
     try:
         first, _ = load_generator(args.first)
         second, _ = load_generator(args.second)
         soup = average(first, second, args.share)
+        export(soup, args.out, half=True)  # as the embedded default is stored: half the size, the same pictures
     except (ColorizerError, ValueError) as err:
         parser.exit(1, f"error: {err}\n")
-    export(soup, args.out, half=True)  # as the embedded default is stored: half the size, the same pictures
     print(f"wrote {args.out}: {1 - args.share:g} x {args.first} + {args.share:g} x {args.second}, "
           f"chroma_gain {soup.config.chroma_gain} (calibrate it: tools/calibrate_chroma_gain.py)")
     return 0

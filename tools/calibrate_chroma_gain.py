@@ -21,9 +21,10 @@ from tqdm import tqdm
 
 from colorizer import metrics
 from colorizer.defaults import DEFAULT_RENDER_SIZE
+from colorizer.errors import ColorizerError, ImageError
 from colorizer.generator import MAX_CHROMA_GAIN
 from colorizer.hub import CONFIG_FILE
-from colorizer.imaging import find_images, open_image
+from colorizer.imaging import find_images, is_grayscale, open_image, write_atomically
 from colorizer.pipeline import Colorizer, join_lightness
 from colorizer.report import gray_input
 
@@ -36,7 +37,15 @@ def calibrate(colorizer: Colorizer, photos: list[Path], render_size: int) -> tup
     colorizer.generator.config.chroma_gain = 1.0
     grays, abs_, target = [], [], []
     for path in tqdm(photos, desc="colorizing", unit="photo"):
-        original = np.asarray(open_image(path).convert("RGB"))
+        try:
+            image = open_image(path)
+        except ImageError as err:
+            tqdm.write(f"skipped: {err}", file=sys.stderr)
+            continue
+        if is_grayscale(image):  # no colour to match: it would only pull the gain towards 0
+            tqdm.write(f"skipped: {path}: black-and-white already", file=sys.stderr)
+            continue
+        original = np.asarray(image.convert("RGB"))
         photo = gray_input(original)
         grays.append(photo)
         abs_.append(colorizer.predict_ab([photo], render_size)[0])
@@ -46,6 +55,8 @@ def calibrate(colorizer: Colorizer, photos: list[Path], render_size: int) -> tup
         return float(np.mean([metrics.colorfulness(join_lightness(p.lightness, ab * gain))
                               for p, ab in zip(grays, abs_)]))
 
+    if not target:
+        raise ColorizerError("no colour photo among them could be read")
     # Colourfulness grows with the gain (monotone up to gamut clipping): bisect for the target.
     wanted, low, high = float(np.mean(target)), 0.0, MAX_CHROMA_GAIN
     for _ in tqdm(range(BISECTION_STEPS), desc="bisecting", unit="step"):
@@ -67,18 +78,28 @@ def main(argv: list[str] | None = None) -> None:
     photos = find_images([str(args.images)])[0][:: max(1, args.every)]
     if not photos:
         raise SystemExit(f"error: no images in {args.images}")
-    colorizer = Colorizer.from_pretrained(str(args.weights), device="cpu")
-    gain, wanted, at_one, reached = calibrate(colorizer, photos, args.render_size)
+    if args.write and not (args.weights / CONFIG_FILE).is_file():
+        raise SystemExit(f"error: --write needs a local weights folder with a {CONFIG_FILE}; {args.weights} has none")
+    try:
+        colorizer = Colorizer.from_pretrained(str(args.weights), device="cpu")
+        if colorizer.weights.fallback_reason:  # calibrating other weights than asked for would mislead
+            raise ColorizerError(colorizer.weights.fallback_reason)
+        gain, wanted, at_one, reached = calibrate(colorizer, photos, args.render_size)
+    except ColorizerError as err:
+        raise SystemExit(f"error: {err}") from None
     print(f"{len(photos)} photos: originals' colourfulness {wanted:.1f}, the model's at gain 1 {at_one:.1f}; "
           f"chroma_gain {gain} gives {reached:.1f}")
     if abs(reached - wanted) > REACH_TOLERANCE * wanted:
         print(f"warning: no gain in (0, {MAX_CHROMA_GAIN}] matches; this model's colour is far from these photos'",
               file=sys.stderr)
     if args.write:
+        if gain <= 0:
+            raise SystemExit(f"error: chroma_gain {gain} is no gain (these photos have no colour to match): "
+                             "not written")
         path = args.weights / CONFIG_FILE
         config = json.loads(path.read_text())
         config["chroma_gain"] = gain
-        path.write_text(json.dumps(config, indent=2) + "\n")
+        write_atomically(path, lambda fh: fh.write((json.dumps(config, indent=2) + "\n").encode()))
         print(f"wrote chroma_gain {gain} to {path}")
 
 

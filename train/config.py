@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from colorizer.degrade import DegradeConfig
+from colorizer.errors import first_line
 from colorizer.generator import PRESETS, GeneratorConfig, preset
 from train.critic import CriticConfig
 from train.data import DataConfig
@@ -309,7 +310,11 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
     data: dict = {}
     config_file = args.pop("config", None)
     if config_file is not None:
-        data = yaml.safe_load(config_file.read_text()) or {}
+        try:
+            data = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:  # missing, a folder, binary, not YAML
+            raise SystemExit(f"--config {config_file}: cannot read it as YAML "
+                             f"({getattr(err, 'strerror', None) or first_line(err)})") from None
         if not isinstance(data, dict):
             raise SystemExit(f"{config_file}: expected a YAML mapping of options")
     for dest, value in args.items():
