@@ -241,3 +241,21 @@ def test_resume_refuses_another_generator_or_a_shorter_plan(tmp_path: Path, phot
     assert "decoder_channels=[32, 24, 16, 16]" in other and "decoder_channels=[128, 96, 64, 32]" in other
     shorter = _fails([*cmd, "--resume", "latest", "--pretrain-steps", "1", "1"])
     assert "is at step 5 of pretrain-g, but this run plans only 2 steps" in shorter
+
+
+def test_a_fresh_run_refuses_to_delete_an_earlier_runs_checkpoints_unless_told(tmp_path: Path, photos: Path) -> None:
+    """Forgetting --resume must not cost a finished run: its checkpoints and exports stay until --overwrite."""
+    output = tmp_path / "run"
+    cmd = [sys.executable, "train/nogan.py", "--config", str(CONFIG), "--dataset", str(photos), "--output-dir",
+           str(output), "--phase", "pretrain-g", "--feature-net", "none"]
+    run(cmd, tmp_path / "first.log")
+    saved = sorted(p.name for p in (output / "checkpoints").iterdir())
+    exported = weights(output / "pretrain-g" / "generator")
+    refused = _fails([*cmd, "--seed", "7"])
+    assert f"holds {len(saved)} checkpoint(s) of an earlier run (the latest: {saved[-1]})" in refused
+    assert "--resume latest" in refused and "--overwrite" in refused
+    assert sorted(p.name for p in (output / "checkpoints").iterdir()) == saved
+    assert all(torch.equal(v, exported[k]) for k, v in weights(output / "pretrain-g" / "generator").items())
+    run([*cmd, "--seed", "7", "--overwrite"], tmp_path / "second.log")
+    assert "starting afresh (--overwrite): removed" in (tmp_path / "second.log").read_text()
+    assert not all(torch.equal(v, exported[k]) for k, v in weights(output / "pretrain-g" / "generator").items())

@@ -44,9 +44,14 @@ def complete_checkpoints(output_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
 
 
+def after(output_dir: str | Path, global_step: int) -> list[Path]:
+    """Complete checkpoints later than `global_step`, oldest first."""
+    return [p for p in complete_checkpoints(output_dir) if int(_NAME.match(p.name).group(1)) > global_step]
+
+
 def remove_after(output_dir: str | Path, global_step: int) -> list[Path]:
     """Delete complete checkpoints later than `global_step`; returns what was removed."""
-    later = [p for p in complete_checkpoints(output_dir) if int(_NAME.match(p.name).group(1)) > global_step]
+    later = after(output_dir, global_step)
     for folder in later:
         shutil.rmtree(folder)
     return later

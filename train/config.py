@@ -122,6 +122,9 @@ class TrainConfig:
     checkpoints_total_limit: int = field(default=3, metadata={"help": "keep only the last K checkpoints"})
     resume: str | None = field(default=None, metadata={
         "help": "'latest' or a checkpoint folder: continue that phase and step, same data order and RNG"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "start afresh in an --output-dir that holds checkpoints of an earlier run past this run's start, "
+                "deleting them (without it the run refuses: --resume latest continues that run instead)"})
     push_to_hub: str | None = field(default=None, metadata={
         "help": "Hub repo id: upload the exported generator at each phase end and every --push-every'th "
                 "checkpoint, in the background (token from HF_TOKEN)"})

@@ -495,12 +495,18 @@ class Run:
             self.last_metrics = train_state.get("metrics", {})
             log.info("resuming %s at step %d of %d from %s", train_state["phase"], start_step,
                      self.phases[start_index].steps, folder)
-        elif acc.is_main_process:
-            # Checkpoints past this run's start are from an earlier run and would pass for "latest".
-            removed = checkpoints.remove_after(config.output_dir, self.phases[0].start)
-            if removed:
-                log.warning("starting afresh: removed %d checkpoint(s) of an earlier run in %s (use --resume latest "
-                            "to continue a run instead)", len(removed), checkpoints.checkpoints_dir(config.output_dir))
+        else:
+            # Checkpoints past this run's start are from an earlier run: they would pass for "latest", and hours
+            # of training are not deleted because --resume was forgotten. Every process checks, so all stop.
+            earlier = checkpoints.after(config.output_dir, self.phases[0].start)
+            if earlier and not config.overwrite:
+                raise SystemExit(f"{checkpoints.checkpoints_dir(config.output_dir)} holds {len(earlier)} checkpoint(s) "
+                                 f"of an earlier run (the latest: {earlier[-1].name}): continue it with --resume "
+                                 "latest, or pass --overwrite to delete them and start afresh")
+            if earlier and acc.is_main_process:
+                checkpoints.remove_after(config.output_dir, self.phases[0].start)
+                log.warning("starting afresh (--overwrite): removed %d checkpoint(s) of an earlier run in %s",
+                            len(earlier), checkpoints.checkpoints_dir(config.output_dir))
         if acc.is_main_process:
             self.output.mkdir(parents=True, exist_ok=True)
             (self.output / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
