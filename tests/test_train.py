@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -259,3 +260,15 @@ def test_a_fresh_run_refuses_to_delete_an_earlier_runs_checkpoints_unless_told(t
     run([*cmd, "--seed", "7", "--overwrite"], tmp_path / "second.log")
     assert "starting afresh (--overwrite): removed" in (tmp_path / "second.log").read_text()
     assert not all(torch.equal(v, exported[k]) for k, v in weights(output / "pretrain-g" / "generator").items())
+
+
+def test_damaged_or_wrong_starting_weights_are_one_line(tmp_path: Path, photos: Path) -> None:
+    damaged = tmp_path / "damaged"
+    shutil.copytree(REPO / "colorizer" / "weights" / "default", damaged)
+    (damaged / "model.safetensors").write_bytes((damaged / "model.safetensors").read_bytes()[:1000])
+    base = [sys.executable, "train/nogan.py", "--config", str(CONFIG), "--dataset", str(photos), "--output-dir",
+            str(tmp_path / "run")]
+    assert "model.safetensors: damaged or not a safetensors file" in _fails([*base, "--init-generator", str(damaged)])
+    not_a_critic = _fails([*base, "--phase", "gan", "--init-generator", str(REPO / "colorizer" / "weights" / "default"),
+                           "--init-critic", str(REPO / "colorizer" / "weights" / "default")])
+    assert "cannot load it" in not_a_critic.strip().splitlines()[-1]

@@ -39,6 +39,13 @@ def test_lists_tuples_and_switches_on_the_command_line() -> None:
     (["--pretrain-sizes", "32"], "one value per stage"),
     (["--phase", "gan", "--cycles", "2"], "cycles"),
     (["--feature-net", "alexnet"], "feature net"),
+    (["--gan-batch-size", "0"], "gan: batch size must be at least 1"),
+    (["--pretrain-steps", "-1", "2", "3"], "pretrain: batch size must be at least 1 and steps 0 or more"),
+    (["--gan-lr-generator", "nan"], "gan: learning rate must be a positive number, not nan"),
+    (["--critic-pretrain-lr", "-1"], "critic_pretrain: learning rate must be a positive number"),
+    (["--gan-size", "7"], "gan: crop size must be at least 32 px, not 7"),
+    (["--gan-adversarial-weight", "inf"], "adversarial_weight must be numbers 0 or more"),
+    (["--seed", "-1"], "seed must be 0 or more, not -1"),
 ])
 def test_invalid_settings_are_refused_with_the_reason(argv: list[str], message: str) -> None:
     with pytest.raises(SystemExit, match=message):

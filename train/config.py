@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -29,6 +30,19 @@ PHASES = ("pretrain-g", "pretrain-critic", "gan")
 HELD_OUT_PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "data" / "holdout"  # never trained on
 PHASE_CHOICES = ("all", *PHASES)
 PRECISIONS = ("auto", "no", "bf16", "fp16")
+
+
+MIN_CROP = 32  # the smallest crop the generators' downsampling leaves a feature map for
+
+
+def _check_stage(where: str, size: int, batch_size: int, steps: int, lr: float) -> None:
+    """ValueError for a stage no training could run: a numpy or torch error deep in a phase otherwise."""
+    if size < MIN_CROP:
+        raise ValueError(f"{where}: crop size must be at least {MIN_CROP} px, not {size}")
+    if batch_size < 1 or steps < 0:
+        raise ValueError(f"{where}: batch size must be at least 1 and steps 0 or more, not {batch_size} and {steps}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"{where}: learning rate must be a positive number, not {lr}")
 
 
 @dataclass
@@ -54,6 +68,8 @@ class GeneratorPretrainConfig:
         lengths = {len(self.sizes), len(self.batch_sizes), len(self.steps), len(self.lrs)}
         if lengths != {len(self.sizes)} or not self.sizes:
             raise ValueError("pretrain: sizes, batch_sizes, steps and lrs need one value per stage")
+        for stage in zip(self.sizes, self.batch_sizes, self.steps, self.lrs):
+            _check_stage("pretrain", *stage)
 
 
 @dataclass
@@ -64,6 +80,9 @@ class CriticPretrainConfig:
     batch_size: int = field(default=16, metadata={"help": "batch size per process"})
     steps: int = field(default=2000, metadata={"help": "optimizer steps"})
     lr: float = field(default=1e-4, metadata={"help": "learning rate"})
+
+    def __post_init__(self) -> None:
+        _check_stage("critic_pretrain", self.size, self.batch_size, self.steps, self.lr)
 
 
 @dataclass
@@ -85,6 +104,9 @@ class GanConfig:
     checkpoint_every: int = field(default=100, metadata={"help": "checkpoint every N generator steps"})
 
     def __post_init__(self) -> None:
+        _check_stage("gan", self.size, self.batch_size, self.steps, self.lr_generator)
+        if not all(math.isfinite(v) and v >= 0 for v in (self.critic_threshold, self.adversarial_weight)):
+            raise ValueError("gan: critic_threshold and adversarial_weight must be numbers 0 or more")
         if self.lr_critic <= self.lr_generator:
             raise ValueError("gan: lr_critic must be higher than lr_generator (two-time-scale update rule)")
         if self.max_critic_steps < 1:
@@ -155,6 +177,8 @@ class TrainConfig:
             raise ValueError(f"generator_preset must be one of {sorted(PRESETS)}")
         if self.mixed_precision not in PRECISIONS:
             raise ValueError(f"mixed_precision must be one of {PRECISIONS}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be 0 or more, not {self.seed}")
         for name in ("log_every", "image_every", "checkpoint_every", "checkpoints_total_limit", "push_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -43,13 +43,14 @@ import torch
 import yaml
 from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, set_seed
+from safetensors import SafetensorError
 from torchvision.utils import make_grid
 from tqdm.auto import tqdm
 
-from colorizer.errors import ColorizerError
+from colorizer.errors import ColorizerError, WeightsError, first_line
 from colorizer.evaluate import Report
 from colorizer.generator import Generator, GeneratorConfig
-from colorizer.hub import export
+from colorizer.hub import export, load_generator
 from train import checkpoints
 from train.config import TrainConfig, flatten, parse_args, to_dict
 from train.critic import Critic
@@ -349,7 +350,10 @@ def initial_generator(config: TrainConfig, first: Phase) -> tuple[Generator, str
     source = config.init_generator or _earlier_export(config, first, "generator")
     if source is not None:
         log.info("generator: starting from %s", source)
-        return Generator.from_pretrained(source, strict=True), "carried over from the starting weights"
+        generator, weights = load_generator(source)  # WeightsError (one line) for a damaged folder
+        if weights.fallback_reason:  # training from other weights than asked for would mislead
+            raise WeightsError(f"--init-generator {source}: {weights.fallback_reason}")
+        return generator, "carried over from the starting weights"
     shape = GeneratorConfig(**to_dict(config.generator))  # a copy: the run's config stays as given
     generator = Generator(shape)
     if config.resume:  # the checkpoint brings every weight
@@ -363,7 +367,10 @@ def initial_critic(config: TrainConfig, first: Phase) -> Critic:
     source = config.init_critic or _earlier_export(config, first, "critic")
     if source is not None:
         log.info("critic: starting from %s", source)
-        return Critic.from_pretrained(source, strict=True)
+        try:
+            return Critic.from_pretrained(source, strict=True)
+        except (OSError, ValueError, TypeError, RuntimeError, SafetensorError) as err:  # missing, damaged, not a critic
+            raise WeightsError(f"critic {source}: cannot load it ({first_line(err)})") from None
     return Critic(config.critic)
 
 
