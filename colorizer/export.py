@@ -61,12 +61,14 @@ def baked_generator(weights: str | None) -> tuple["Generator", str]:
 def check_export(opset: int | None, size: int) -> None:
     """ColorizerError for an option the exporter cannot honour, or the exporter's packages missing."""
     try:
-        import onnx  # noqa: F401
+        import onnx
         import onnxscript  # noqa: F401  (torch.onnx's dynamo exporter needs it)
     except ImportError as err:
         raise ColorizerError(f"exporting needs {err.name}: pip install -r requirements-train.txt") from None
-    if opset is not None and opset < MIN_OPSET:
-        raise ColorizerError(f"--opset {opset}: the exporter writes opset {MIN_OPSET} or newer")
+    newest = onnx.defs.onnx_opset_version()
+    if opset is not None and not MIN_OPSET <= opset <= newest:
+        raise ColorizerError(f"--opset {opset}: the exporter writes opsets {MIN_OPSET} to {newest} "
+                             f"(the newest the installed onnx {onnx.__version__} knows)")
     if size % 32 or not 32 <= size <= MAX_RENDER_SIZE:
         raise ColorizerError(f"--size {size}: must be a multiple of 32 from 32 to {MAX_RENDER_SIZE}")
 

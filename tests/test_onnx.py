@@ -158,7 +158,8 @@ def test_damaged_onnx_file_is_a_clear_error(default_onnx, tmp_path, damage):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--opset", "12"], "error: --opset 12: the exporter writes opset 18 or newer"),
+    (["--opset", "12"], "error: --opset 12: the exporter writes opsets 18 to"),
+    (["--opset", "999"], "error: --opset 999: the exporter writes opsets 18 to"),
     (["--size", "100"], "error: --size 100: must be a multiple of 32"),
     (["--weights", "no/such/folder/here"], "error: weights 'no/such/folder/here': no such folder"),
 ])

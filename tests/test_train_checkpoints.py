@@ -55,6 +55,15 @@ def test_resume_without_a_checkpoint_says_so(tmp_path: Path) -> None:
         checkpoints.resolve(tmp_path, str(tmp_path))
 
 
+def test_a_damaged_checkpoint_is_named_with_the_one_before_it(tmp_path: Path) -> None:
+    _complete(tmp_path, 5)
+    newest = _complete(tmp_path, 9)
+    (newest / checkpoints.TRAIN_STATE).write_text("{not json")
+    with pytest.raises(SystemExit, match=rf"checkpoint-9: damaged checkpoint \(.*\); resume from an earlier one "
+                                         rf"with --resume {tmp_path / 'checkpoints' / 'checkpoint-5'}$"):
+        checkpoints.read_state(checkpoints.resolve(tmp_path, "latest"))
+
+
 def test_save_prunes_replaces_leftovers_and_load_restores(tmp_path: Path, accelerator: Accelerator) -> None:
     torch.manual_seed(0)
     critic = Critic(CriticConfig(channels=4, depth=1))

@@ -23,7 +23,9 @@ from pathlib import Path
 
 from accelerate import Accelerator
 from huggingface_hub import PyTorchModelHubMixin
+from safetensors import SafetensorError
 
+from colorizer.errors import first_line
 from colorizer.hub import export
 from train.data import StreamState
 
@@ -97,7 +99,16 @@ def save(accelerator: Accelerator, output_dir: str | Path, global_step: int, tra
 
 def read_state(folder: Path) -> dict:
     """A checkpoint's train state (phase, step, plan, generator shape), read before anything is restored."""
-    return json.loads((folder / TRAIN_STATE).read_text())
+    try:
+        return json.loads((folder / TRAIN_STATE).read_text())
+    except (OSError, ValueError) as err:
+        raise SystemExit(_damaged(folder, err)) from None
+
+
+def _damaged(folder: Path, err: Exception) -> str:
+    older = [p for p in complete_checkpoints(folder.parent.parent) if p.name != folder.name]
+    hint = f"; resume from an earlier one with --resume {older[-1]}" if older else ""
+    return f"{folder}: damaged checkpoint ({first_line(err)}){hint}"
 
 
 def load(accelerator: Accelerator, folder: Path, train_state: dict | None = None) -> tuple[dict, StreamState]:
@@ -107,8 +118,11 @@ def load(accelerator: Accelerator, folder: Path, train_state: dict | None = None
     if train_state["world_size"] != accelerator.num_processes:
         raise SystemExit(f"{folder} was written by {train_state['world_size']} processes; resume it with as many "
                          f"(this run has {accelerator.num_processes}), or the data shards would not line up")
-    accelerator.load_state(str(folder))
-    data_state = json.loads((folder / f"data_state_{accelerator.process_index}.json").read_text())
+    try:
+        accelerator.load_state(str(folder))
+        data_state = json.loads((folder / f"data_state_{accelerator.process_index}.json").read_text())
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:  # truncated or edited files
+        raise SystemExit(_damaged(folder, err)) from None
     return train_state, StreamState(**data_state)
 
 
