@@ -34,16 +34,17 @@ def mean_scores(results: list, methods: tuple[str, ...]) -> dict:
                        for f in fields(kind)}) for m in methods}
 
 
-def readable_images(root: Path, skipped: dict[str, str], desc: str, progress: bool
+def readable_images(root: Path, skipped: dict[str, str], desc: str, progress: bool, every: int = 1
                     ) -> Iterator[tuple[Path, str, Image.Image]]:
-    """(path, name relative to root, decoded image) of every image under root, recursively.
+    """(path, name relative to root, decoded image) of every image under root, recursively (with `every`
+    N, of every Nth, sorted by path).
 
     Files that cannot be read, or are too small to score, go to `skipped` with the reason. Raises
     ColorizerError if root is no folder.
     """
     if not root.is_dir():
         raise ColorizerError(f"{root}: no such folder")
-    for path in tqdm(find_images([str(root)])[0], desc=desc, unit="photo", disable=not progress):
+    for path in tqdm(find_images([str(root)])[0][:: max(1, every)], desc=desc, unit="photo", disable=not progress):
         name = str(path.relative_to(root))
         try:
             image = open_image(path)

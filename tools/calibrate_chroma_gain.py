@@ -21,29 +21,26 @@ from tqdm import tqdm
 
 from colorizer import metrics
 from colorizer.defaults import DEFAULT_RENDER_SIZE
-from colorizer.errors import ColorizerError, ImageError
+from colorizer.errors import ColorizerError
 from colorizer.generator import MAX_CHROMA_GAIN
 from colorizer.hub import CONFIG_FILE
-from colorizer.imaging import find_images, is_grayscale, open_image, write_atomically
+from colorizer.imaging import is_grayscale, write_atomically
 from colorizer.pipeline import Colorizer, join_lightness
-from colorizer.report import gray_input
+from colorizer.report import gray_input, readable_images
 
 BISECTION_STEPS = 12  # the gain to within (MAX_CHROMA_GAIN - 0) / 2^12, far finer than one can see
 REACH_TOLERANCE = 0.05  # a gain that misses the photos' colourfulness by more than this is reported
 
 
-def calibrate(colorizer: Colorizer, photos: list[Path], render_size: int) -> tuple[float, float, float, float]:
-    """(gain, originals' mean colourfulness, the model's at gain 1, the model's at that gain) over `photos`."""
+def calibrate(colorizer: Colorizer, root: Path, every: int, render_size: int, skipped: dict[str, str]
+              ) -> tuple[int, float, float, float, float]:
+    """(photos used, gain, originals' mean colourfulness, the model's at gain 1, the model's at that gain) over
+    every `every`th colour photo under `root`; unreadable and black-and-white ones go to `skipped`."""
     colorizer.generator.config.chroma_gain = 1.0
     grays, abs_, target = [], [], []
-    for path in tqdm(photos, desc="colorizing", unit="photo"):
-        try:
-            image = open_image(path)
-        except ImageError as err:
-            tqdm.write(f"skipped: {err}", file=sys.stderr)
-            continue
+    for _, name, image in readable_images(root, skipped, "colorizing", progress=True, every=every):
         if is_grayscale(image):  # no colour to match: it would only pull the gain towards 0
-            tqdm.write(f"skipped: {path}: black-and-white already", file=sys.stderr)
+            skipped[name] = "black-and-white already"
             continue
         original = np.asarray(image.convert("RGB"))
         photo = gray_input(original)
@@ -56,14 +53,14 @@ def calibrate(colorizer: Colorizer, photos: list[Path], render_size: int) -> tup
                               for p, ab in zip(grays, abs_)]))
 
     if not target:
-        raise ColorizerError("no colour photo among them could be read")
+        raise ColorizerError("no colour photo among them could be read" if skipped else f"no images in {root}")
     # Colourfulness grows with the gain (monotone up to gamut clipping): bisect for the target.
     wanted, low, high = float(np.mean(target)), 0.0, MAX_CHROMA_GAIN
     for _ in tqdm(range(BISECTION_STEPS), desc="bisecting", unit="step"):
         middle = (low + high) / 2
         low, high = (middle, high) if mean_cf(middle) < wanted else (low, middle)
     gain = round((low + high) / 2, 3)
-    return gain, wanted, mean_cf(1.0), mean_cf(gain)
+    return len(target), gain, wanted, mean_cf(1.0), mean_cf(gain)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,19 +72,22 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"render size to calibrate at: the one users get [{DEFAULT_RENDER_SIZE}]")
     parser.add_argument("--write", action="store_true", help="write the gain into the folder's config.json")
     args = parser.parse_args(argv)
-    photos = find_images([str(args.images)])[0][:: max(1, args.every)]
-    if not photos:
-        raise SystemExit(f"error: no images in {args.images}")
     if args.write and not (args.weights / CONFIG_FILE).is_file():
         raise SystemExit(f"error: --write needs a local weights folder with a {CONFIG_FILE}; {args.weights} has none")
     try:
         colorizer = Colorizer.from_pretrained(str(args.weights), device="cpu")
         if colorizer.weights.fallback_reason:  # calibrating other weights than asked for would mislead
             raise ColorizerError(colorizer.weights.fallback_reason)
-        gain, wanted, at_one, reached = calibrate(colorizer, photos, args.render_size)
+        skipped: dict[str, str] = {}
+        try:
+            used, gain, wanted, at_one, reached = calibrate(colorizer, args.images, args.every, args.render_size,
+                                                            skipped)
+        finally:
+            for name, reason in skipped.items():
+                print(f"skipped {name}: {reason}", file=sys.stderr)
     except ColorizerError as err:
         raise SystemExit(f"error: {err}") from None
-    print(f"{len(photos)} photos: originals' colourfulness {wanted:.1f}, the model's at gain 1 {at_one:.1f}; "
+    print(f"{used} photos: originals' colourfulness {wanted:.1f}, the model's at gain 1 {at_one:.1f}; "
           f"chroma_gain {gain} gives {reached:.1f}")
     if abs(reached - wanted) > REACH_TOLERANCE * wanted:
         print(f"warning: no gain in (0, {MAX_CHROMA_GAIN}] matches; this model's colour is far from these photos'",
