@@ -45,6 +45,24 @@ class Options:
     hints: Path | None = None
 
 
+def _folder(text: str) -> Path:
+    """An output folder argument; an empty one (an unset shell variable) would silently mean here."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name (use . for the current folder)")
+    return Path(text)
+
+
+def _pixel_count(text: str) -> int:
+    """A whole number of pixels, as people write large ones: 50000000, 50_000_000 or 5e7."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not number.is_integer():
+        raise argparse.ArgumentTypeError(f"not a whole number of pixels: {text!r}")
+    return int(number)
+
+
 def parse_args(argv: list[str] | None = None) -> Options:
     p = argparse.ArgumentParser(
         prog="python -m colorizer",
@@ -54,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "Inputs are never modified.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR", help="folder for the results")
+    p.add_argument("-o", "--output", type=_folder, required=True, metavar="OUTDIR", help="folder for the results")
     p.add_argument("--weights", default=None, metavar="SRC",
                    help="Hub repo id (user/name) or local folder with config.json + model.safetensors, or an .onnx "
                    "file (python -m colorizer.export; runs with ONNX Runtime on the CPU); "
@@ -75,8 +93,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="repair old-photo damage first: the model's own clean-up of fading, scratches, dust, "
                    "grain, blur and JPEG when the weights were trained for it (else classical auto levels and "
                    "scratch removal), then denoising; slower (seconds per megapixel)")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                   help="refuse images larger than this many pixels (at most 1e9); for films, per frame "
+    p.add_argument("--max-pixels", type=_pixel_count, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help="refuse images larger than this many pixels, e.g. 5e7 (at most 1e9); for films, per frame "
                    "[%(default)s]")
     p.add_argument("--crf", type=int, default=DEFAULT_CRF, metavar="N",
                    help="film quality, H.264 constant rate factor from 0 (lossless, huge) to 51 (worst); "

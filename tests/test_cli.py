@@ -260,10 +260,23 @@ def test_pillow_bomb_limit_follows_max_pixels(tmp_path, tiny_weights):
     assert "above the limit" not in result.stderr and "decompression bomb" not in result.stderr
     assert "damaged or truncated" in result.stderr  # decoding was attempted: the file holds 1 pixel of data
     small = run_cli(str(big), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights),
-                    "--max-pixels", "150000000")
+                    "--max-pixels", "1.5e8")  # written as people write large numbers
     assert "20000x10000 is 200 megapixels, above the limit of 150 megapixels" in small.stderr
     bomb = run_cli(str(big), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights), "--max-pixels", "90000000")
     assert "above the limit of 90 megapixels, more than twice over" in bomb.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-o", ""], "an empty folder name"),
+    (["-o", "out", "--max-pixels", "2.5"], "not a whole number of pixels"),
+    (["-o", "out", "--max-pixels", "lots"], "not a number"),
+])
+def test_an_empty_output_folder_or_a_bad_pixel_count_is_refused_before_any_work(tmp_path, args, message):
+    """An unset shell variable in -o "$OUT" must not mean "write into the current folder"."""
+    real_photo("coffee.png", size=64).save(tmp_path / "a.jpg")
+    result = run_cli(str(tmp_path / "a.jpg"), *args, env=CHECKOUT_ENV, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
 
 
 def test_animated_gif_says_only_the_first_frame_was_used(tmp_path, tiny_weights):

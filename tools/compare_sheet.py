@@ -14,10 +14,17 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from colorizer.imaging import IMAGE_SUFFIXES
+from colorizer.errors import ColorizerError
+from colorizer.imaging import IMAGE_SUFFIXES, image_format, open_image, save_image
 from colorizer.report import contact_sheet, thumbnail
+
+
+def images_in(label: str, folder: Path) -> dict[str, Path]:
+    """A column's images by stem; SystemExit naming the column when its folder is unusable."""
+    if not folder.is_dir():
+        raise SystemExit(f"column {label!r}: {folder} is not a folder")
+    return {p.stem: p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,15 +33,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--column", nargs=2, action="append", metavar=("LABEL", "FOLDER"), required=True,
                         help="a column: its label and the folder of its images (repeat, left to right)")
     args = parser.parse_args(argv)
-    columns = [(label, {p.stem: p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES})
-               for label, folder in args.column]
-    rows = []
-    for stem in sorted(columns[0][1]):
-        missing = [label for label, files in columns if stem not in files]
-        if missing:
-            raise SystemExit(f"{stem}: missing in column(s) {missing}")
-        rows.append(tuple(thumbnail(np.asarray(Image.open(files[stem]).convert("RGB"))) for _, files in columns))
-    contact_sheet(rows, tuple(label for label, _ in columns)).save(args.out, quality=90)
+    try:
+        fmt = image_format(args.out)  # an unknown extension is refused before any image is read
+        columns = [(label, images_in(label, Path(folder))) for label, folder in args.column]
+        if not columns[0][1]:
+            raise SystemExit(f"column {columns[0][0]!r}: no images in {args.column[0][1]}")
+        rows = []
+        for stem in sorted(columns[0][1]):
+            missing = [label for label, files in columns if stem not in files]
+            if missing:
+                raise SystemExit(f"{stem}: missing in column(s) {missing}")
+            rows.append(tuple(thumbnail(np.asarray(open_image(files[stem]).convert("RGB"))) for _, files in columns))
+        save_image(contact_sheet(rows, tuple(label for label, _ in columns)), args.out,
+                   **({"quality": 90} if fmt == "JPEG" else {}))
+    except ColorizerError as err:  # an unreadable image, a bad extension: one line, nothing written
+        raise SystemExit(str(err)) from None
     print(f"wrote {args.out}: {len(rows)} rows")
 
 

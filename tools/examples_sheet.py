@@ -10,26 +10,33 @@ from pathlib import Path
 
 import numpy as np
 
-from colorizer.imaging import gray_image
+from colorizer.defaults import DEFAULT_RENDER_SIZE
+from colorizer.errors import ColorizerError
+from colorizer.imaging import gray_image, image_format, save_image
 from colorizer.pipeline import Colorizer
 from colorizer.report import contact_sheet, thumbnail
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument("--weights", default=None, help="weights (default: the embedded ones)")
-    parser.add_argument("--render-size", type=int, default=512, help="render size")
-    args = parser.parse_args()
-    colorizer = Colorizer.from_pretrained(args.weights, device="cpu")
-    rows = []
-    for path in sorted(EXAMPLES.glob("*.jpg")):
-        results = (gray_image(path), colorizer.colorize(path, args.render_size),
-                   colorizer.colorize(path, args.render_size, restore=True))
-        rows.append(tuple(thumbnail(np.asarray(image)) for image in results))
-    contact_sheet(rows, ("black and white", "colorized", "restored + colorized")).save(args.out)
+    parser.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE,
+                        help="long side at which the model sees each photo [%(default)s]")
+    args = parser.parse_args(argv)
+    try:
+        image_format(args.out)  # an unknown extension is refused before the model runs
+        colorizer = Colorizer.from_pretrained(args.weights, device="cpu")
+        rows = []
+        for path in sorted(EXAMPLES.glob("*.jpg")):
+            results = (gray_image(path), colorizer.colorize(path, args.render_size),
+                       colorizer.colorize(path, args.render_size, restore=True))
+            rows.append(tuple(thumbnail(np.asarray(image)) for image in results))
+        save_image(contact_sheet(rows, ("black and white", "colorized", "restored + colorized")), args.out)
+    except ColorizerError as err:  # missing or damaged weights, a bad render size or extension: one line
+        raise SystemExit(str(err)) from None
     print(f"wrote {args.out} ({colorizer.description})")
 
 
