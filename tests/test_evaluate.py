@@ -119,8 +119,11 @@ def test_mean_chroma_baseline_takes_its_colour_from_the_other_photos(run, folder
 
 
 def test_terminal_table_and_contact_sheet(run, folder):
-    proc, _, out = run
+    proc, report, out = run
     assert "mean of 4" in proc.stdout
+    better = sum(r["scores"]["ours"]["psnr"] > r["scores"]["gray"]["psnr"] for r in report["images"])
+    assert report["ours_better_than_gray"] == better
+    assert f"ours is better than gray (PSNR) on {better} of 4 photos" in proc.stdout
     assert "mean_chroma" in proc.stdout
     sheet = Image.open(out / "report.png")  # default: next to --out
     widths = [round(photo(folder, n).shape[1] * rp.THUMB_HEIGHT / photo(folder, n).shape[0])
@@ -161,6 +164,16 @@ def test_verdict_is_the_issues_bar(ours, expected):
     assert ev.Report("test", 64, [result], {}).verdict() == expected
 
 
+def test_strength_scales_the_colour_as_the_cli_does(folder, colorizer):
+    """Strength 0 is the gray photo; 1.5 is the colour the CLI writes at --strength 1.5."""
+    at = {x: ev.evaluate(folder, colorizer, render_size=64, strength=x) for x in (0.0, 1.0, 1.5)}
+    for gray_run, vivid, plain in zip(at[0.0].images, at[1.5].images, at[1.0].images):
+        assert gray_run.scores["ours"].psnr == pytest.approx(gray_run.scores["gray"].psnr)
+        assert vivid.scores["ours"].colorfulness > plain.scores["ours"].colorfulness > 0
+    assert at[1.5].strength == 1.5 and at[1.5].to_dict()["strength"] == 1.5
+    assert at[0.0].better_than_gray() == 0
+
+
 def test_evaluation_needs_two_colour_photos(tmp_path, colorizer):
     small("coffee").save(tmp_path / "coffee.png")
     small("coffee").convert("L").save(tmp_path / "gray.png")
@@ -174,6 +187,8 @@ def test_evaluation_needs_two_colour_photos(tmp_path, colorizer):
     (["--out", "{tmp}/report.png"], "the report is JSON; give it a name ending in .json"),
     (["--contact-sheet", "{tmp}/sheet.txt"], "unknown image extension '.txt'"),
     (["--hints", "0,5,1000000"], "hint counts must be whole numbers from 0 to 1000"),
+    (["--degrade", "--strength", "1.2"], "--strength scores colorization"),
+    (["--strength", "nan"], "colour strength must be a finite number"),
 ])
 def test_output_paths_and_hint_counts_that_cannot_work_are_one_line_errors(tmp_path, folder, args, message):
     (tmp_path / "afile").write_text("not a folder")
