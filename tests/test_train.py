@@ -100,6 +100,7 @@ def test_model_cards_state_config_data_and_losses(full_run: Path, photos: Path) 
     assert config["gan"]["steps"] == yaml.safe_load(CONFIG.read_text())["gan"]["steps"]
     # held-out photos colorized by the export itself: the picture beside the card, and their scores
     assert "![held-out results](samples.png)" in card and "| ours |" in card and "| gray |" in card
+    assert re.search(r"better than gray \(PSNR\) on \d+ of the \d+ photos", card)
     samples = Image.open(full_run / "gan-1" / "generator" / "samples.png")
     assert samples.height > 3 * 128 and samples.width > 3 * 128  # rows of gray | ours | original thumbnails
     assert "samples.png" not in (full_run / "gan-1" / "critic" / "README.md").read_text()

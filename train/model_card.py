@@ -58,6 +58,8 @@ def _held_out_section(report: Report, photos: str) -> str:
 | method | PSNR (dB) | SSIM | colourfulness (original: {report.mean_original_colorfulness():.1f}) |
 |---|---:|---:|---:|
 {rows}
+
+This model's colour is better than gray (PSNR) on {report.better_than_gray()} of the {len(report.images)} photos.
 """
 
 
