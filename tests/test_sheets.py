@@ -44,7 +44,8 @@ def test_compare_sheet_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path
 
 
 def test_examples_sheet_refuses_bad_weights_or_extension_in_one_line(tmp_path):
-    for args, message in ((["--out", str(tmp_path / "x.png"), "--weights", str(tmp_path / "none")], "none"),
+    missing = tmp_path / "no-such-weights"
+    for args, message in ((["--out", str(tmp_path / "x.png"), "--weights", str(missing)], str(missing)),
                           (["--out", str(tmp_path / "x.doc")], "unknown image extension")):
         result = run_tool("examples_sheet.py", *args)
         assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
