@@ -34,9 +34,10 @@ from PIL import Image
 from bench.photo import gray_coffee
 from bench.timing import best_of
 from colorizer.defaults import DEFAULT_RENDER_SIZE
+from colorizer.errors import DeviceError
 from colorizer.generator import PRESETS, Generator, preset
 from colorizer.imaging import read_photo
-from colorizer.pipeline import Colorizer, join_lightness
+from colorizer.pipeline import Colorizer, join_lightness, resolve_device
 
 
 def synced(fn: Callable[[], object], device: torch.device) -> Callable[[], object]:
@@ -149,9 +150,10 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true", help="skip the 50 MP memory run")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     args = parser.parse_args()
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA GPU is visible to torch on this machine")
+    try:
+        device = resolve_device(args.device)
+    except DeviceError as err:  # a GPU this machine lacks: one line, as the CLI says it
+        parser.error(str(err))
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, python {platform.python_version()}")
     model_ratios(args.size, args.repeats, device)

@@ -31,7 +31,9 @@ from accelerate import Accelerator
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
+from colorizer.errors import DeviceError
 from colorizer.generator import Generator, preset
+from colorizer.pipeline import resolve_device
 from train.config import TrainConfig
 from train.critic import Critic
 from train.data import Batch, DataConfig, PairStream, open_source
@@ -60,8 +62,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-threads", type=int, nargs="+", default=[1, 2],
                         help="decode threads to time the data pipeline with (default: 1 2)")
     args = parser.parse_args()
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA GPU is visible to torch on this machine")
+    try:
+        resolve_device(args.device)
+    except DeviceError as err:  # a GPU this machine lacks: one line, as the CLI says it
+        parser.error(str(err))
     return args
 
 
