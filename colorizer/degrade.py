@@ -1,10 +1,13 @@
 """The old-photo damage model: training makes (degraded, clean) pairs with it, evaluation
 measures how well that damage is undone.
 
+    photograph(RGB image, config.emulsion, rng) -> L image  (the scene as an old film saw it)
     degrade(L image, config, rng)      -> L image, same size   (what the model sees)
     degrade_rgb(RGB image, config, rng) -> RGB image, same size (a toned print, for people)
 
-Transforms run in the order damage happens to a real print:
+Before any damage, the film: `photograph` turns the colour scene gray through a randomly chosen
+old emulsion's colour response (colorizer.emulsion), or through the eye's lightness.
+Transforms then run in the order damage happens to a real print:
     1. print ageing:    fading, toning (sepia, yellowed and unevenly aged paper), stains
     2. physical damage: scratches, dust and spots
     3. the scan chain:  blur, grain / noise, down-and-up scaling, JPEG
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
+from colorizer.emulsion import EMULSIONS, emulsion_gray
 from colorizer.imaging import gray_of
 
 Range = tuple[float, float]
@@ -35,6 +39,8 @@ IntRange = tuple[int, int]
 _YELLOWING = np.array((0.6, 1.0, 1.7), dtype=np.float32)
 # Sepia as per-channel curves: gray y -> y ** (1 + s * k). Lightness stays close, hue goes brown.
 _SEPIA_EXPONENTS = np.array((-0.25, 0.05, 0.6), dtype=np.float32)
+# Below every emulsion's largest weight (0.5 or more), so a jittered emulsion still sees something.
+MAX_SPREAD = 0.25
 _STAIN_CANVAS = 128  # short side, in pixels, of the canvas stains are drawn on
 
 
@@ -46,6 +52,27 @@ def _h(default: object, help_text: str) -> Any:
 def _p(what: str, default: float) -> Any:
     """The chance every transform has of being applied."""
     return _h(default, f"chance that {what} is applied to a photo")
+
+
+@dataclass
+class EmulsionConfig:
+    """The film that took the photo: real black-and-white photos are the scene through an emulsion's
+    colour response (an orthochromatic plate renders a blue sky white and red lips black), not the
+    scene's lightness that a colour photo turned gray has."""
+
+    p: float = _h(0.5, "chance that a photo's gray comes from an old emulsion's colour response rather than "
+                       "the eye's lightness")
+    kinds: list[str] = field(default_factory=lambda: list(EMULSIONS), metadata={
+        "help": f"the emulsions to choose from, each as likely: {', '.join(EMULSIONS)}"})
+    spread: float = _h(0.1, "each channel weight of the chosen emulsion moves by up to this (then they are "
+                            "scaled to sum to 1), so no two photos share a response exactly")
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.kinds if name not in EMULSIONS]
+        if unknown or not self.kinds:
+            raise ValueError(f"emulsion kinds: choose one or more of {', '.join(EMULSIONS)}; got {self.kinds}")
+        if not 0.0 <= self.p <= 1.0 or not 0.0 <= self.spread <= MAX_SPREAD:
+            raise ValueError(f"the emulsion's p must be between 0 and 1, its spread between 0 and {MAX_SPREAD}")
 
 
 @dataclass
@@ -141,6 +168,7 @@ class JpegConfig:
 class DegradeConfig:
     """All transforms; the defaults give a realistic mix of old-photo damage."""
 
+    emulsion: EmulsionConfig = field(default_factory=EmulsionConfig)
     fade: FadeConfig = field(default_factory=FadeConfig)
     tone: ToneConfig = field(default_factory=ToneConfig)
     stain: StainConfig = field(default_factory=StainConfig)
@@ -378,6 +406,20 @@ def _run(x: np.ndarray, config: DegradeConfig, rng: np.random.Generator) -> np.n
     return _to_uint8(x)
 
 
+def photograph(image: Image.Image, config: EmulsionConfig, rng: np.random.Generator) -> Image.Image:
+    """An RGB photo as a black-and-white film would have recorded it: an "L" image of the same size.
+
+    With chance `config.p` through one of `config.kinds`, its weights jittered by `config.spread`;
+    otherwise the eye's lightness (`imaging.gray_of`). Draws one seed from `rng` either way.
+    """
+    child = np.random.default_rng(rng.integers(0, 2**63))
+    if child.random() >= config.p:
+        return gray_of(image)
+    weights = np.asarray(EMULSIONS[config.kinds[int(child.integers(len(config.kinds)))]])
+    r, g, b = np.clip(weights + child.uniform(-config.spread, config.spread, size=3), 0.0, None).tolist()
+    return emulsion_gray(image, (r, g, b))
+
+
 def degrade(image: Image.Image, config: DegradeConfig, rng: np.random.Generator) -> Image.Image:
     """Damage an 8-bit gray ("L") photo like an old print; returns "L" of the same size."""
     if image.mode != "L":
@@ -389,7 +431,8 @@ def degrade_rgb(image: Image.Image, config: DegradeConfig, rng: np.random.Genera
     """Make a photo look like a scanned old print, sepia and yellowing included; returns "RGB".
 
     Old prints are black and white: the print's gray is the photo's Lab lightness with
-    a = b = 0 (as the training data makes it), and its colour comes from toning alone.
+    a = b = 0 (the eye's gray; `photograph` gives an old emulsion's), and its colour comes
+    from toning alone.
     """
     gray = _to_float(gray_of(image))  # (H, W): the photo as a black-and-white print
     x = np.repeat(gray[..., None], 3, axis=-1)

@@ -3,6 +3,7 @@
     python -m colorizer.evaluate --images heldout/ --out report.json
     python -m colorizer.evaluate --images heldout/ --weights user/name --render-size 256 --sheet-rows 12
     python -m colorizer.evaluate --images heldout/ --strength 1.1     # as `python -m colorizer --strength 1.1`
+    python -m colorizer.evaluate --images heldout/ --emulsion orthochromatic  # the gray an old film records
     python -m colorizer.evaluate --images heldout/ --degrade --seed 0 --weights user/name --out restore.json
 
 Colorization: each colour photo is turned gray (`imaging.gray_image`), colorized, and compared with the
@@ -13,6 +14,10 @@ with some ab through `pipeline.join_lightness`, so they differ in chroma only:
     mean_chroma  one constant ab for the whole photo: the mean ab of the *other* photos in the
                  folder (leave-one-out, each photo weighted equally). It knows what photos like
                  these look like on average, as a trained model does, but never the photo at hand.
+With --emulsion, the model sees the gray an old film would have recorded (`colorizer.emulsion`: an
+orthochromatic plate renders a blue sky white, red black) instead of the eye's; every method still
+joins its ab with the eye's lightness, so the scores measure the colour alone, comparable with a run
+without it. Real black-and-white photos were all taken through some emulsion.
 The bar for trained weights (issue 5): mean PSNR above both baselines, and mean colourfulness
 closer to the originals' than the gray baseline's (`Report.verdict`). The report also counts the photos
 on which ours is better than gray (PSNR): a mean can hide a minority of photos made worse.
@@ -37,6 +42,7 @@ from tqdm import tqdm
 
 from colorizer import color, evaluate_hints, metrics, settings
 from colorizer.defaults import DEFAULT_RENDER_SIZE
+from colorizer.emulsion import EMULSIONS
 from colorizer.errors import ColorizerError
 from colorizer.evaluate_restore import evaluate_restoration
 from colorizer.imaging import image_format, is_grayscale, open_image, save_image, write_atomically
@@ -83,6 +89,7 @@ class Report:
     skipped: dict[str, str]  # name -> why it was not scored
     sheet: list[tuple[Image.Image, ...]] = field(default_factory=list, repr=False)  # SHEET_COLUMNS thumbnails
     strength: float = 1.0  # ours: the predicted colour times this, as the CLI's --strength
+    emulsion: str | None = None  # the model saw this emulsion's gray (colorizer.emulsion), not the eye's
     sheet_columns: ClassVar[tuple[str, ...]] = SHEET_COLUMNS
 
     def mean(self) -> dict[str, Scores]:
@@ -108,6 +115,7 @@ class Report:
             "weights": self.weights,
             "render_size": self.render_size,
             "strength": self.strength,
+            "emulsion": self.emulsion,
             "images": [asdict(r) for r in self.images],
             "mean": {"original_colorfulness": self.mean_original_colorfulness(),
                      **{m: asdict(s) for m, s in self.mean().items()}},
@@ -131,14 +139,16 @@ class Report:
             lines.append(f"{'':<{width}}{'original':<13}{'':22}{cf:7.1f}")
         verdict = verdict_line(self.verdict())
         better = f"ours is better than gray (PSNR) on {self.better_than_gray()} of {len(self.images)} photos"
-        settings_line = f"weights: {self.weights}; render size {self.render_size}; strength {self.strength:g}"
+        seen = f"; the model saw the {self.emulsion} gray" if self.emulsion else ""
+        settings_line = f"weights: {self.weights}; render size {self.render_size}; strength {self.strength:g}{seen}"
         return "\n".join([*lines, "", better, settings_line, verdict])
 
 
 def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DEFAULT_RENDER_SIZE,
-             sheet_rows: int = 0, progress: bool = False, strength: float = 1.0) -> Report:
-    """Score `colorizer` (its colour times `strength`) and both baselines on every colour photo under
-    `images_dir` (recursive).
+             sheet_rows: int = 0, progress: bool = False, strength: float = 1.0,
+             emulsion: str | None = None) -> Report:
+    """Score `colorizer` (its colour times `strength`, predicted from the eye's gray or from `emulsion`'s)
+    and both baselines on every colour photo under `images_dir` (recursive).
 
     Unreadable files and photos that are black-and-white already are skipped and listed in
     `Report.skipped`. The first `sheet_rows` photos keep thumbnails for `contact_sheet`.
@@ -164,11 +174,11 @@ def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DE
     for path, ab in tqdm(photos, desc="evaluating", unit="photo", disable=not progress):
         prior_ab = (total_ab - ab) / (len(photos) - 1)  # leave-one-out mean
         result, outputs = _evaluate_one(colorizer, path, str(path.relative_to(root)), prior_ab, render_size,
-                                        strength)
+                                        strength, emulsion)
         results.append(result)
         if len(sheet) < sheet_rows:
             sheet.append(tuple(thumbnail(outputs[column]) for column in SHEET_COLUMNS))
-    return Report(colorizer.description, render_size, results, skipped, sheet, strength)
+    return Report(colorizer.description, render_size, results, skipped, sheet, strength, emulsion)
 
 
 def _mean_ab(rgb: np.ndarray) -> torch.Tensor:
@@ -178,12 +188,13 @@ def _mean_ab(rgb: np.ndarray) -> torch.Tensor:
 
 
 def _evaluate_one(colorizer: Colorizer, path: Path, name: str, prior_ab: torch.Tensor, render_size: int,
-                  strength: float) -> tuple[ImageResult, dict[str, np.ndarray]]:
+                  strength: float, emulsion: str | None) -> tuple[ImageResult, dict[str, np.ndarray]]:
     """Score every method on one photo; also return the images (method or "original" -> (H, W, 3) uint8)."""
     original = np.asarray(open_image(path).convert("RGB"))
-    photo = gray_input(original)
+    photo = gray_input(original)  # the eye's gray: every method's lightness
+    seen = photo if emulsion is None else gray_input(original, emulsion)
     ab = {  # (2, h, w) at any size: join_lightness upsamples it to the photo
-        "ours": colorizer.predict_ab([photo], render_size)[0] * strength,
+        "ours": colorizer.predict_ab([seen], render_size)[0] * strength,
         "gray": torch.zeros(2, 1, 1),
         "mean_chroma": prior_ab.float().view(2, 1, 1),
     }
@@ -216,6 +227,7 @@ class Options:
     degrade: bool = False  # score restoration instead of colorization
     seed: int = 0  # of the damage, with each file name (restoration only)
     hints: str | None = None  # hint counts, e.g. "0,1,5,20": score colour hints instead (colorizer.evaluate_hints)
+    emulsion: str | None = None  # colour from this old emulsion's gray (colorizer.emulsion) instead of the eye's
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -242,6 +254,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--strength", type=float, default=None, metavar="X",
                    help="score the colour at this strength, as python -m colorizer --strength: 0 gray, 1 as "
                    "predicted, >1 more vivid; run several to see what colour costs in PSNR [1]")
+    p.add_argument("--emulsion", default=None, choices=list(EMULSIONS),
+                   help="colour the gray this old film would have recorded instead of the eye's (an "
+                   "orthochromatic plate renders a blue sky white, red black), scored against the original as "
+                   "usual: how well the colour holds up on real old photos' tones")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... [cuda if available, else cpu]")
     p.add_argument("--out", type=Path, default=None, metavar="JSON", help="write the full report as JSON here")
     p.add_argument("--contact-sheet", type=Path, default=None, metavar="PNG",
@@ -262,13 +278,19 @@ def _seed(text: str) -> int:
     return seed
 
 
+def _refuse_ignored(opts: Options) -> None:
+    """ColorizerError for a colour-only option given with --degrade or --hints, where it would be
+    ignored, so nobody reads a restoration or hint score as one made with it."""
+    if opts.degrade or opts.hints is not None:
+        for option, value in (("--strength", opts.strength), ("--emulsion", opts.emulsion)):
+            if value is not None:
+                raise ColorizerError(f"{option} scores colorization; it has no effect with --degrade or --hints")
+
+
 def _strength(opts: Options) -> float:
-    """The colour strength to score, checked as the CLI checks it (clamped to its range with a warning);
-    ColorizerError where it would be ignored, so nobody reads a restoration or hint score as one at it."""
+    """The colour strength to score, checked as the CLI checks it (clamped to its range with a warning)."""
     if opts.strength is None:
         return 1.0
-    if opts.degrade or opts.hints is not None:
-        raise ColorizerError("--strength scores colorization; it has no effect with --degrade or --hints")
     checked, notes = settings.check_all(strength=opts.strength)  # SettingsError for NaN and infinity
     for note in notes:
         log.warning("%s", note)
@@ -298,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
     try:
         check_outputs(opts)
+        _refuse_ignored(opts)
         strength = _strength(opts)
         colorizer = Colorizer.from_pretrained(opts.weights, device=opts.device)
         if colorizer.weights.fallback_reason:  # scoring other weights than asked for would mislead
@@ -313,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             report = evaluate_restoration(opts.images, colorizer, opts.seed, opts.sheet_rows, progress=True)
         else:
             report = evaluate(opts.images, colorizer, opts.render_size, opts.sheet_rows, progress=True,
-                              strength=strength)
+                              strength=strength, emulsion=opts.emulsion)
     except ColorizerError as err:
         log.error("%s", err)
         return 1

@@ -102,7 +102,8 @@ class RestoreReport:
             "ours": self.ours,
             "scored_on": "lightness as 8-bit sRGB gray (0-255, PSNR peak 255) against the clean gray",
             "seed": self.seed,
-            "degradation": asdict(DegradeConfig()),
+            # the damage done to each photo's gray (the eye's: restoration scores no emulsion)
+            "degradation": {k: v for k, v in asdict(DegradeConfig()).items() if k != "emulsion"},
             "images": [asdict(r) for r in self.images],
             "mean": {m: asdict(s) for m, s in self.mean().items()},
             "verdict": self.verdict(),

@@ -13,15 +13,18 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from colorizer import metrics
+from colorizer.emulsion import EMULSIONS, emulsion_gray
 from colorizer.errors import ColorizerError, ImageError
 from colorizer.imaging import Photo, find_images, gray_of, open_image, read_photo
 
 THUMB_HEIGHT, SHEET_GAP, LABEL_HEIGHT = 128, 4, 16  # contact sheet layout, in pixels
 
 
-def gray_input(original: np.ndarray) -> Photo:
-    """The colour photo (H, W, 3) uint8 as the colorizer gets it: its 8-bit gray (`imaging.gray_of`), decoded."""
-    return read_photo(gray_of(Image.fromarray(original)))
+def gray_input(original: np.ndarray, emulsion: str | None = None) -> Photo:
+    """The colour photo (H, W, 3) uint8 as the colorizer gets it: its 8-bit gray (`imaging.gray_of`), or
+    the gray an old emulsion would have recorded (`colorizer.emulsion.EMULSIONS`), decoded."""
+    image = Image.fromarray(original)
+    return read_photo(gray_of(image) if emulsion is None else emulsion_gray(image, EMULSIONS[emulsion]))
 
 
 def mean_scores(results: list, methods: tuple[str, ...]) -> dict:

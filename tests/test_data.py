@@ -16,7 +16,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from colorizer.degrade import DegradeConfig
+from colorizer.degrade import DegradeConfig, EmulsionConfig
 from train.data import DataConfig, DataError, PairStream, StreamState, decode, open_source
 
 torch.set_num_threads(1)
@@ -81,6 +81,19 @@ def test_without_damage_the_input_is_the_targets_lightness(photos: Path) -> None
     pairs.close()
     # Same L up to the 8-bit gray image in between (one gray level is < 1 L unit = 0.02 here).
     assert (batch.inputs - batch.targets[:, :1]).abs().max() < 0.02
+
+
+def test_an_old_films_gray_is_the_input_and_the_lightness_target_the_colour_stays_the_photos(photos: Path) -> None:
+    """Restoring removes damage, not the film's own tones; the colour to learn is the scene's."""
+    config = no_damage()
+    config.emulsion = EmulsionConfig(p=1.0, kinds=["orthochromatic"], spread=0.0)
+    pairs, eye_pairs = stream(photos, degrade=config), stream(photos, degrade=no_damage())
+    film, eye = next(pairs), next(eye_pairs)
+    pairs.close()
+    eye_pairs.close()
+    assert (film.inputs - film.targets[:, :1]).abs().max() < 0.02  # the film's gray on both sides
+    assert (film.targets[:, :1] - eye.targets[:, :1]).abs().mean() > 0.02  # ... which is not the eye's
+    assert torch.equal(film.targets[:, 1:], eye.targets[:, 1:])  # same crops, same colour
 
 
 def test_damage_changes_the_input(photos: Path) -> None:

@@ -174,6 +174,19 @@ def test_strength_scales_the_colour_as_the_cli_does(folder, colorizer):
     assert at[0.0].better_than_gray() == 0
 
 
+def test_emulsion_changes_what_the_model_sees_not_what_is_scored(folder, colorizer):
+    """The model colours the old film's gray; every method keeps the eye's lightness, so the gray
+    baseline scores exactly as without --emulsion while ours changes."""
+    eye = ev.evaluate(folder, colorizer, render_size=64)
+    film = ev.evaluate(folder, colorizer, render_size=64, emulsion="blue-sensitive")
+    for plain, old in zip(eye.images, film.images):
+        assert old.scores["gray"] == plain.scores["gray"]
+        assert old.scores["mean_chroma"] == plain.scores["mean_chroma"]
+        assert old.scores["ours"].ab_error != plain.scores["ours"].ab_error
+    assert film.to_dict()["emulsion"] == "blue-sensitive" and eye.to_dict()["emulsion"] is None
+    assert "the model saw the blue-sensitive gray" in film.table()
+
+
 def test_evaluation_needs_two_colour_photos(tmp_path, colorizer):
     small("coffee").save(tmp_path / "coffee.png")
     small("coffee").convert("L").save(tmp_path / "gray.png")
@@ -188,6 +201,7 @@ def test_evaluation_needs_two_colour_photos(tmp_path, colorizer):
     (["--contact-sheet", "{tmp}/sheet.txt"], "unknown image extension '.txt'"),
     (["--hints", "0,5,1000000"], "hint counts must be whole numbers from 0 to 1000"),
     (["--degrade", "--strength", "1.2"], "--strength scores colorization"),
+    (["--hints", "0,1", "--emulsion", "orthochromatic"], "--emulsion scores colorization"),
     (["--strength", "nan"], "colour strength must be a finite number"),
 ])
 def test_output_paths_and_hint_counts_that_cannot_work_are_one_line_errors(tmp_path, folder, args, message):
@@ -199,3 +213,10 @@ def test_output_paths_and_hint_counts_that_cannot_work_are_one_line_errors(tmp_p
     assert message in proc.stderr and "evaluating" not in proc.stderr  # refused before any photo was scored
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
+
+
+def test_an_unknown_emulsion_is_refused_with_the_choices(folder):
+    proc = subprocess.run([sys.executable, "-m", "colorizer.evaluate", "--images", str(folder), "--emulsion", "sepia"],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "invalid choice: 'sepia'" in proc.stderr and "orthochromatic" in proc.stderr

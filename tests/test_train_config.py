@@ -46,6 +46,7 @@ def test_lists_tuples_and_switches_on_the_command_line() -> None:
     (["--gan-size", "7"], "gan: crop size must be at least 32 px, not 7"),
     (["--gan-adversarial-weight", "inf"], "adversarial_weight must be numbers 0 or more"),
     (["--seed", "-1"], "seed must be 0 or more, not -1"),
+    (["--degrade-emulsion-kinds", "sepia"], "emulsion kinds: choose one or more of blue-sensitive"),
 ])
 def test_invalid_settings_are_refused_with_the_reason(argv: list[str], message: str) -> None:
     with pytest.raises(SystemExit, match=message):

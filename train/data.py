@@ -1,9 +1,13 @@
 """Training data: colour photos, streamed from the Hub or read from a folder, made into
 (degraded lightness, clean colour) pairs on the fly. Every training phase uses this module.
 
-    record ──decode──> RGB photo ──random crop, resize, flip──> RGB (S, S)
-        target: its Lab                       (3, S, S) as (L / 50 - 1, a / AB_SCALE, b / AB_SCALE)
-        input:  its lightness, old-photo damaged by colorizer.degrade, as L / 50 - 1 in (1, S, S)
+    record ──decode──> RGB photo ──random crop, resize, flip──> RGB (S, S) ──film──> gray (S, S)
+        target: the film's gray and the photo's ab  (3, S, S) as (L / 50 - 1, a / AB_SCALE, b / AB_SCALE)
+        input:  that gray, old-photo damaged by colorizer.degrade, as L / 50 - 1 in (1, S, S)
+
+The film (`degrade.photograph`) is the eye's lightness or an old emulsion's colour response. Its
+undamaged gray is the lightness target: restoring removes the damage, not the film's own tones,
+just as colorizing keeps a photo's tones and adds the scene's colour.
 
 Grayscale photos are skipped (there is no colour to learn from), and so is a record that will
 not decode: both are counted, neither stops training. Each process reads its own shard
@@ -40,9 +44,9 @@ from datasets.distributed import split_dataset_by_node
 from PIL import Image, ImageOps
 
 from colorizer import color
-from colorizer.degrade import DegradeConfig, degrade
+from colorizer.degrade import DegradeConfig, degrade, photograph
 from colorizer.errors import ColorizerError, first_line
-from colorizer.imaging import GRAY_TOLERANCE, gray_of, is_grayscale
+from colorizer.imaging import GRAY_TOLERANCE, is_grayscale
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +109,7 @@ class Skipped:
 @dataclass
 class Batch:
     inputs: torch.Tensor  # (B, 1, S, S) degraded L / 50 - 1, in [-1, 1]
-    targets: torch.Tensor  # (B, 3, S, S) clean Lab, normalised like the critic's input
+    targets: torch.Tensor  # (B, 3, S, S) clean Lab (L: the film's undamaged gray), normalised like the critic's input
 
 
 def open_source(config: DataConfig, *, seed: int, rank: int = 0, world_size: int = 1) -> datasets.IterableDataset:
@@ -176,17 +180,21 @@ def random_crop(image: Image.Image, size: int, min_crop: float, rng: np.random.G
     return crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else crop
 
 
+Pair = tuple[np.ndarray, np.ndarray, np.ndarray]  # clean RGB crop (S, S, 3), its film gray, that gray damaged (S, S)
+
+
 def make_pair(photo: Image.Image, size: int, min_crop: float, degrade_config: DegradeConfig,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """RGB photo -> (clean RGB crop (S, S, 3) uint8, its damaged gray (S, S) uint8)."""
+              rng: np.random.Generator) -> Pair:
+    """RGB photo -> (clean RGB crop, the film's gray of it, that gray damaged), all uint8."""
     crop = random_crop(photo.convert("RGB"), size, min_crop, rng)
-    damaged = degrade(gray_of(crop), degrade_config, rng)  # the crop as a black-and-white print
-    return np.array(crop), np.asarray(damaged)  # np.array: a writable copy for torch
+    film = photograph(crop, degrade_config.emulsion, rng)  # the crop as a black-and-white negative saw it
+    damaged = degrade(film, degrade_config, rng)  # ... printed, aged and scanned
+    return np.array(crop), np.array(film), np.array(damaged)  # np.array: writable copies for torch
 
 
 def sample(item: tuple[int, int, dict], *, size: int, config: DataConfig, degrade_config: DegradeConfig, seed: int,
-           rank: int) -> tuple[np.ndarray, np.ndarray] | Skipped:
-    """One (epoch, position, record) -> (clean RGB crop, damaged gray), or why it was skipped.
+           rank: int) -> Pair | Skipped:
+    """One (epoch, position, record) -> (clean RGB crop, film gray, damaged gray), or why it was skipped.
 
     A module-level function of its arguments alone, so that worker processes can run it: every random
     choice comes from (seed, rank, epoch, position), whichever worker draws it.
@@ -212,12 +220,14 @@ def _worker_pool(config: DataConfig) -> Executor | None:
     return ThreadPoolExecutor(config.decode_threads) if config.decode_threads > 0 else None
 
 
-def to_batch(crops: list[np.ndarray], damaged: list[np.ndarray]) -> Batch:
-    """uint8 crops and damaged grays -> normalised model tensors, converted in one go."""
-    rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
-    gray = torch.from_numpy(np.stack(damaged)).unsqueeze(1).float() / 255.0
-    lab = color.rgb_to_lab(rgb)
-    targets = torch.cat([color.normalize_l(lab[:, :1]), color.normalize_ab(lab[:, 1:])], dim=1)
+def to_batch(pairs: list[Pair]) -> Batch:
+    """uint8 pairs -> normalised model tensors, converted in one go."""
+    crops, films, damaged = (np.stack(part) for part in zip(*pairs))
+    rgb = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
+    lightness = color.gray_to_l(torch.from_numpy(films).unsqueeze(1).float() / 255.0)
+    ab = color.rgb_to_lab(rgb)[:, 1:]
+    targets = torch.cat([color.normalize_l(lightness), color.normalize_ab(ab)], dim=1)
+    gray = torch.from_numpy(damaged).unsqueeze(1).float() / 255.0
     return Batch(inputs=color.normalize_l(color.gray_to_l(gray)), targets=targets)
 
 
@@ -278,14 +288,13 @@ class PairStream:
         pool = _worker_pool(self.config)
         try:
             while not self._stop.is_set():
-                crops, damaged = [], []
-                while len(crops) < self.batch_size:
-                    chunk = list(itertools.islice(records, self.batch_size - len(crops)))
+                pairs: list[Pair] = []
+                while len(pairs) < self.batch_size:
+                    chunk = list(itertools.islice(records, self.batch_size - len(pairs)))
                     results = pool.map(make, chunk, chunksize=4) if pool else map(make, chunk)
                     for (epoch, _, _), result in zip(chunk, results):
                         if not isinstance(result, Skipped):
-                            crops.append(result[0])
-                            damaged.append(result[1])
+                            pairs.append(result)
                             state.used += 1
                             last_useful_epoch = epoch
                             continue
@@ -300,7 +309,7 @@ class PairStream:
                             if state.unreadable <= _LOGGED_FAILURES:
                                 log.warning("skipping an unreadable image (%d so far): %s", state.unreadable,
                                             result.detail)
-                self._put((to_batch(crops, damaged), StreamState(**asdict(state))))
+                self._put((to_batch(pairs), StreamState(**asdict(state))))
         except BaseException as err:  # hand any failure to the training loop, which raises it
             self._put(err)
         finally:
