@@ -2,8 +2,10 @@
 
     python -m tools.degradation_sheet --out docs/degradations.png
 
-One row per photo: the clean gray photo, samples of `degrade` (what the model sees) and
-samples of `degrade_rgb` (the same damage as a toned print), all with the default config.
+One row per photo: the clean gray photo (the eye's lightness), the gray each old emulsion would have
+recorded (`colorizer.emulsion`; training draws jittered ones half the time), samples of `degrade`
+(what the model sees) and samples of `degrade_rgb` (the same damage as a toned print), all with the
+default config.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import skimage.data
 from PIL import Image, ImageDraw
 
 from colorizer.degrade import DegradeConfig, degrade, degrade_rgb
+from colorizer.emulsion import EMULSIONS, emulsion_gray
+from colorizer.imaging import gray_of
 
 PHOTOS_DIR = Path(skimage.data.__file__).parent
 DEFAULT_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "camera.png")
@@ -32,8 +36,9 @@ def square(image: Image.Image, size: int) -> Image.Image:
 
 def row(photo: Image.Image, gray_samples: int, rgb_samples: int, rng: np.random.Generator) -> list[Image.Image]:
     config = DegradeConfig()
-    gray = photo.convert("L")
+    gray = gray_of(photo)
     tiles = [gray.convert("RGB")]
+    tiles += [emulsion_gray(photo, weights).convert("RGB") for weights in EMULSIONS.values()]
     tiles += [degrade(gray, config, rng).convert("RGB") for _ in range(gray_samples)]
     tiles += [degrade_rgb(photo, config, rng) for _ in range(rgb_samples)]
     return tiles
@@ -43,10 +48,10 @@ def main(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(args.seed)
     rows = [row(square(Image.open(PHOTOS_DIR / name).convert("RGB"), args.size), args.gray, args.rgb, rng)
             for name in args.photos]
-    columns = 1 + args.gray + args.rgb
+    columns = 1 + len(EMULSIONS) + args.gray + args.rgb
     sheet = Image.new("RGB", (columns * args.size, HEADER + len(rows) * args.size), "white")
     draw = ImageDraw.Draw(sheet)
-    titles = ["clean"] + ["degrade"] * args.gray + ["degrade_rgb"] * args.rgb
+    titles = ["clean", *EMULSIONS] + ["degrade"] * args.gray + ["degrade_rgb"] * args.rgb
     for c, title in enumerate(titles):
         draw.text((c * args.size + 6, 6), title, fill="black")
     for r, tiles in enumerate(rows):
@@ -62,8 +67,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("docs/degradations.png"), help="where to write the PNG")
     parser.add_argument("--photos", nargs="+", default=list(DEFAULT_PHOTOS),
                         help=f"file names in {PHOTOS_DIR}")
-    parser.add_argument("--size", type=int, default=256, help="side of each square tile, in pixels")
-    parser.add_argument("--gray", type=int, default=4, help="degrade() samples per photo")
+    parser.add_argument("--size", type=int, default=192, help="side of each square tile, in pixels")
+    parser.add_argument("--gray", type=int, default=3, help="degrade() samples per photo")
     parser.add_argument("--rgb", type=int, default=2, help="degrade_rgb() samples per photo")
     parser.add_argument("--seed", type=int, default=0, help="seed of the one generator all samples draw from")
     return parser.parse_args()
