@@ -60,7 +60,9 @@ class EmulsionConfig:
     colour response (an orthochromatic plate renders a blue sky white and red lips black), not the
     scene's lightness that a colour photo turned gray has."""
 
-    p: float = _h(0.5, "chance that a photo's gray comes from an old emulsion's colour response rather than "
+    # Off by default: one CPU run with p 0.5 did not make the colour hold up better on these grays
+    # (docs/BENCHMARKS.md, "Old films' grays"); a longer run, on more photos, may.
+    p: float = _h(0.0, "chance that a photo's gray comes from an old emulsion's colour response rather than "
                        "the eye's lightness")
     kinds: list[str] = field(default_factory=lambda: list(EMULSIONS), metadata={
         "help": f"the emulsions to choose from, each as likely: {', '.join(EMULSIONS)}"})

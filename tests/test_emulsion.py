@@ -78,11 +78,13 @@ def test_training_draws_the_eyes_gray_or_a_jittered_emulsion(photo):
     assert np.array_equal(again, jittered[0])  # one seed, one gray
 
 
-def test_half_the_photos_get_an_old_film_by_default(photo):
+@pytest.mark.parametrize("p, low, high", [(0.0, 0, 0), (0.5, 70, 130)])
+def test_p_is_the_share_of_photos_that_get_an_old_film(photo, p, low, high):
     eye = np.asarray(gray_of(photo))
     rng = np.random.default_rng(0)
-    films = sum(not np.array_equal(np.asarray(photograph(photo, EmulsionConfig(), rng)), eye) for _ in range(200))
-    assert 70 < films < 130
+    films = sum(not np.array_equal(np.asarray(photograph(photo, EmulsionConfig(p=p), rng)), eye) for _ in range(200))
+    assert low <= films <= high
+    assert EmulsionConfig().p == 0.0  # off unless asked for: one run with it did not help the colour
 
 
 @pytest.mark.parametrize("settings, message", [

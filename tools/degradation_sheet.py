@@ -3,7 +3,7 @@
     python -m tools.degradation_sheet --out docs/degradations.png
 
 One row per photo: the clean gray photo (the eye's lightness), the gray each old emulsion would have
-recorded (`colorizer.emulsion`; training draws jittered ones half the time), samples of `degrade`
+recorded (`colorizer.emulsion`; training draws jittered ones with --degrade-emulsion-p), samples of `degrade`
 (what the model sees) and samples of `degrade_rgb` (the same damage as a toned print), all with the
 default config.
 """
