@@ -155,6 +155,8 @@ def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DE
     Raises ColorizerError if fewer than two colour photos remain (the mean-chroma baseline
     needs another photo to take its colour from).
     """
+    if emulsion is not None and emulsion not in EMULSIONS:
+        raise ColorizerError(f"unknown emulsion {emulsion!r}; choose one of {', '.join(EMULSIONS)}")
     root = Path(images_dir)
     skipped: dict[str, str] = {}
     photos: list[tuple[Path, torch.Tensor]] = []  # (path, mean ab (2,)) of each colour photo

@@ -185,6 +185,8 @@ def test_emulsion_changes_what_the_model_sees_not_what_is_scored(folder, coloriz
         assert old.scores["ours"].ab_error != plain.scores["ours"].ab_error
     assert film.to_dict()["emulsion"] == "blue-sensitive" and eye.to_dict()["emulsion"] is None
     assert "the model saw the blue-sensitive gray" in film.table()
+    with pytest.raises(ColorizerError, match="unknown emulsion 'sepia'; choose one of blue-sensitive"):
+        ev.evaluate(folder, colorizer, emulsion="sepia")
 
 
 def test_evaluation_needs_two_colour_photos(tmp_path, colorizer):
