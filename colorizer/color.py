@@ -90,11 +90,14 @@ def rgb_to_gray(rgb: torch.Tensor) -> torch.Tensor:
     return l_to_gray(rgb_to_l(rgb))
 
 
-def rgb_to_l(rgb: torch.Tensor) -> torch.Tensor:
-    """(..., 3, H, W) sRGB -> (..., 1, H, W) L: the lightness alone, cheaper than full Lab."""
+def rgb_to_l(rgb: torch.Tensor, weights: tuple[float, float, float] | None = None) -> torch.Tensor:
+    """(..., 3, H, W) sRGB -> (..., 1, H, W) L: the lightness alone, cheaper than full Lab.
+
+    `weights`: other linear-light channel weights summing to 1 (an old film's, `colorizer.emulsion`)
+    in place of the eye's (sRGB's luminance row)."""
     lin = srgb_to_linear(rgb)
-    weights = _matrix(_RGB_TO_XYZ[1], lin).view(3, 1, 1)
-    return luminance_to_l((lin * weights).sum(dim=-3, keepdim=True))
+    row = _RGB_TO_XYZ[1] if weights is None else weights
+    return luminance_to_l((lin * _matrix(row, lin).view(3, 1, 1)).sum(dim=-3, keepdim=True))
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:

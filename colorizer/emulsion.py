@@ -15,11 +15,9 @@ white): a rough three-channel stand-in for a spectral sensitivity curve, not a m
 from __future__ import annotations
 
 import numpy as np
-import torch
 from PIL import Image
 
-from colorizer import color
-from colorizer.imaging import lightness_to_image
+from colorizer.imaging import gray_of
 
 Weights = tuple[float, float, float]  # linear-light R, G, B; non-negative, summing to 1
 
@@ -41,10 +39,7 @@ def check_weights(weights: Weights) -> Weights:
 
 
 def emulsion_gray(image: Image.Image, weights: Weights) -> Image.Image:
-    """An RGB photo as an emulsion with these channel weights records it: an 8-bit "L" image of the same
-    size, encoded as `imaging.gray_of` encodes the eye's gray (so weights (0.2126, 0.7152, 0.0722), sRGB's
-    luminance row, give the same image up to rounding)."""
-    w = torch.tensor(check_weights(weights), dtype=torch.float32).view(3, 1, 1)
-    rgb = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1).float() / 255.0
-    luminance = (color.srgb_to_linear(rgb) * w).sum(dim=0, keepdim=True).clamp(0.0, 1.0)
-    return lightness_to_image(color.luminance_to_l(luminance))
+    """A photo as an emulsion with these channel weights records it: an 8-bit "L" image of the same size,
+    made as `imaging.gray_of` makes the eye's gray (in strips, so any size fits; weights (0.2126, 0.7152,
+    0.0722), sRGB's luminance row, give the same image up to rounding)."""
+    return gray_of(image, check_weights(weights))

@@ -152,10 +152,11 @@ def gray_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
     return gray_of(open_image(source, max_pixels))
 
 
-def gray_of(image: Image.Image) -> Image.Image:
+def gray_of(image: Image.Image, weights: tuple[float, float, float] | None = None) -> Image.Image:
     """`gray_image` of a decoded, upright image in memory (a training crop, say): its lightness alone,
-    as an 8-bit "L" image of the same size, without the file checks and EXIF handling of a new input."""
-    return lightness_to_image(_lightness(image))
+    as an 8-bit "L" image of the same size, without the file checks and EXIF handling of a new input.
+    `weights`: the gray an old film records instead (`colorizer.emulsion.emulsion_gray`)."""
+    return lightness_to_image(_lightness(image, weights))
 
 
 def is_grayscale(image: Image.Image, tolerance: int = GRAY_TOLERANCE) -> bool:
@@ -171,8 +172,8 @@ def is_grayscale(image: Image.Image, tolerance: int = GRAY_TOLERANCE) -> bool:
     return float(np.percentile(spread, 99)) <= tolerance
 
 
-def _lightness(image: Image.Image) -> torch.Tensor:
-    """PIL image of any mode -> (1, H, W) float32 L in [0, 100]."""
+def _lightness(image: Image.Image, weights: tuple[float, float, float] | None = None) -> torch.Tensor:
+    """PIL image of any mode -> (1, H, W) float32 L in [0, 100]; colour through `color.rgb_to_l(weights)`."""
     if image.mode in ("1", "L"):
         return _lut_lightness(np.asarray(image.convert("L")))
     if image.mode.startswith("I") or image.mode == "F":
@@ -184,7 +185,7 @@ def _lightness(image: Image.Image) -> torch.Tensor:
     rgb = np.asarray(image.convert("RGB"))  # palette, CMYK, YCbCr, LAB, HSV: Pillow knows them all
     if _is_gray(rgb):
         return _lut_lightness(rgb[..., 0])
-    return _in_strips(rgb.transpose(2, 0, 1), lambda x: color.rgb_to_l(x / 255.0))
+    return _in_strips(rgb.transpose(2, 0, 1), lambda x: color.rgb_to_l(x / 255.0, weights))
 
 
 def _is_gray(rgb: np.ndarray) -> bool:
