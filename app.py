@@ -6,7 +6,7 @@
 
 Hugging Face Spaces runs this same file with `python app.py` (configured by the header of README.md).
 The weights load once, at start; requests share them through a queue with a concurrency limit, and
-each photo is admitted only while the memory it is estimated to need (colorizer.memory) fits the
+each photo is admitted only while the memory it is estimated to need (colorizer.pipelines.memory) fits the
 budget, so concurrent large renders wait instead of adding up (COLORIZER_MEMORY_BUDGET_MB).
 Results stay downloadable for COLORIZER_RESULT_MAX_AGE_S seconds, then are deleted.
 When the Hub cannot be reached (or HF_HUB_OFFLINE=1) the embedded default is used, and the page says so.
@@ -32,14 +32,16 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from colorizer import hints as hinting, provenance, settings
-from colorizer.defaults import (DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MAX_STRENGTH, MIN_RENDER_SIZE,
+from colorizer import settings
+from colorizer.pipelines import hints as hinting
+from colorizer.io import provenance
+from colorizer.settings import (DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MAX_STRENGTH, MIN_RENDER_SIZE,
                                 MIN_STRENGTH)
 from colorizer.errors import ColorizerError, HintError
-from colorizer.imaging import NOTES, gray_of, open_image
-from colorizer.videoio import probe, read_frame
-from colorizer.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
-from colorizer.pipeline import Colorizer
+from colorizer.io.images import NOTES, gray_of, open_image
+from colorizer.io.video import probe, read_frame
+from colorizer.pipelines.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
+from colorizer.pipelines.photo import Colorizer
 
 WEIGHTS_ENV = "COLORIZER_WEIGHTS"  # comma-separated Hub repo ids or local folders
 MAX_PIXELS = 50_000_000  # at most 1.25 GiB per request (measured, docs/BENCHMARKS.md); larger is refused unread
@@ -51,7 +53,7 @@ FILM_BATCH = 4  # frames per model call; the memory estimate counts them all
 CONCURRENCY = 2  # requests using the model at once; the rest wait in the queue
 QUEUE_SIZE = 32  # requests beyond this are turned away instead of waiting for minutes
 # Memory the photos being worked on may need together, beyond the loaded model (estimates from
-# colorizer.memory). The largest request, 50 MP at render size 2048 with restore, is estimated at
+# colorizer.pipelines.memory). The largest request, 50 MP at render size 2048 with restore, is estimated at
 # 1.4 GiB (measured: 1.25 GiB): it fits, and two of them run in turn. See docs/BENCHMARKS.md.
 MEMORY_BUDGET_MB = int(os.environ.get("COLORIZER_MEMORY_BUDGET_MB", "2048"))
 # Results (and uploads: Gradio's delete_cache ages both) are deleted after this; keep it well above the
@@ -201,9 +203,9 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
         Inputs arrive unprocessed (preprocess=False): gr.Image would open the upload with Pillow
         before this runs, so a corrupt file or a decompression bomb would fail there with a bare
         "Error". `photo` is Gradio's upload record ({"path": ..., "orig_name": ...}); the file is
-        decoded here by colorizer.imaging, under the pixel limit, with messages meant for people.
+        decoded here by colorizer.io.images, under the pixel limit, with messages meant for people.
         hints: colour hints as JSON (the CLI's --hints format for one photo); painted: the hint
-        editor's value, whose painted layers become strokes (colorizer.hints.strokes_from_paint).
+        editor's value, whose painted layers become strokes (colorizer.pipelines.hints.strokes_from_paint).
         """
         if not photo or not photo.get("path"):
             raise _user_error("Add a photo first: drop it in the box, paste it, or click to upload.")
@@ -277,7 +279,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
         slider, the film to play, the same film to download, and notes.
 
         Unprocessed input, as for `colorize`: gr.Video would run FFmpeg on the upload first; here the
-        file is probed and decoded by colorizer.videoio, with messages meant for people."""
+        file is probed and decoded by colorizer.io.video, with messages meant for people."""
         if not film or not film.get("path"):
             raise _user_error("Add a film first: drop it in the box or click to upload.")
         model = pick(variant)
@@ -394,7 +396,7 @@ def launch(demo: gr.Blocks, **options) -> None:
 
 
 def main() -> None:
-    return_freed_memory_to_the_os()  # before the weights load: see colorizer.memory
+    return_freed_memory_to_the_os()  # before the weights load: see colorizer.pipelines.memory
     try:
         colorizers = load_colorizers(weights_from_env())
     except ColorizerError as err:

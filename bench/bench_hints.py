@@ -21,9 +21,9 @@ import torch
 from PIL import Image
 
 from bench.timing import best_of
-from colorizer import hints
-from colorizer.imaging import read_photo
-from colorizer.pipeline import Colorizer, resize_lightness
+from colorizer.pipelines import hints
+from colorizer.io.images import read_photo
+from colorizer.pipelines.photo import Colorizer, resize_lightness
 
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg"
 

@@ -33,11 +33,11 @@ from PIL import Image
 
 from bench.photo import gray_coffee
 from bench.timing import best_of
-from colorizer.defaults import DEFAULT_RENDER_SIZE
+from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import DeviceError
-from colorizer.generator import PRESETS, Generator, preset
-from colorizer.imaging import read_photo
-from colorizer.pipeline import Colorizer, join_lightness, resolve_device
+from colorizer.models.generator import PRESETS, Generator, preset
+from colorizer.io.images import read_photo
+from colorizer.pipelines.photo import Colorizer, join_lightness, resolve_device
 
 
 def synced(fn: Callable[[], object], device: torch.device) -> Callable[[], object]:
@@ -97,7 +97,7 @@ def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str |
     for _ in range(repeats):
         run_once()
     print(f"\n## End to end, {width}x{height} ({width * height / 1e6:.1f} MP) JPEG, render size {render_size}, "
-          f"weights: {colorizer.description} ({colorizer.generator.config.encoder}), on {device}\n")
+          f"weights: {colorizer.description} ({colorizer.models.generator.config.encoder}), on {device}\n")
     print("| stage | seconds (best of runs) |")
     print("|---|---:|")
     for key, value in stages.items():
@@ -117,7 +117,7 @@ def peak_memory(megapixels: float, render_size: int, weights: str | None, device
         del photo  # tens of MB: not kept while the child runs
         code = (
             "import resource, torch\n"
-            "from colorizer.pipeline import Colorizer\n"
+            "from colorizer.pipelines.photo import Colorizer\n"
             "c = Colorizer.from_pretrained(%r, device=%r)\n"
             "gpu = c.device.type == 'cuda'\n"
             "loaded = torch.cuda.max_memory_allocated() if gpu else 0\n"

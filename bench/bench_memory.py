@@ -10,7 +10,7 @@ colorize (restoring first when asked), make the gray "before" image, write the P
 peak RSS (VmHWM) is read after loading and after the request; the difference is what the request
 cost. The photo is scikit-image's `coffee`, gray, resized and saved as a JPEG, as a scan would be.
 --repeat N runs N requests in turn, each on a new thread (as a server does); seconds are per request.
-colorizer.memory's estimate is printed next to each measurement, so the estimate can be checked.
+colorizer.pipelines.memory's estimate is printed next to each measurement, so the estimate can be checked.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ CHILD = r"""
 import json, sys, threading, time
 import torch
 torch.set_num_threads({threads})
-from colorizer.imaging import gray_image, open_image, save_image
-from colorizer.memory import return_freed_memory_to_the_os
-from colorizer.pipeline import Colorizer
+from colorizer.io.images import gray_image, open_image, save_image
+from colorizer.pipelines.memory import return_freed_memory_to_the_os
+from colorizer.pipelines.photo import Colorizer
 from tools.proc_status import vm_kib
 if {mallopt}:
     return_freed_memory_to_the_os()  # as the app and the CLI do
@@ -87,13 +87,13 @@ def main() -> None:
     p.add_argument("--max-pixels", type=int, default=50_000_000, help="pixel limit, as the app's [%(default)s]")
     p.add_argument("--threads", type=int, default=torch_threads(), help="torch threads [%(default)s]")
     p.add_argument("--glibc-default", action="store_true",
-                   help="leave glibc's adaptive mmap threshold on (as before colorizer.memory set it)")
+                   help="leave glibc's adaptive mmap threshold on (as before colorizer.pipelines.memory set it)")
     p.add_argument("--repeat", type=int, default=1,
                    help="requests in turn per case, each on a new thread; the peak is after all [%(default)s]")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per case [%(default)s]")
     args = p.parse_args()
 
-    from colorizer.memory import estimate_request_bytes
+    from colorizer.pipelines.memory import estimate_request_bytes
 
     restores = {"on": [True], "off": [False], "both": [False, True]}[args.restore]
     print(f"# Peak memory per request ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

@@ -34,12 +34,14 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from colorizer import color, hub, metrics
+from colorizer import color
+from colorizer.models import hub
+from colorizer.evaluate import metrics
 from colorizer.export import export_onnx
-from colorizer.imaging import Photo, find_images, gray_image, open_image, read_photo
-from colorizer.onnx_model import OnnxGenerator
-from colorizer.pipeline import join_lightness, render_shape, resize_lightness
-from colorizer.report import gray_input
+from colorizer.io.images import Photo, find_images, gray_image, open_image, read_photo
+from colorizer.models.onnx_model import OnnxGenerator
+from colorizer.pipelines.photo import join_lightness, render_shape, resize_lightness
+from colorizer.evaluate.report import gray_input
 
 RENDER_SIZE = 512
 KEEP_MAX_MEAN_DAB, KEEP_MAX_PSNR_LOSS = 1.0, 0.2  # the bar for keeping a quantized model

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from bench.photo import gray_coffee
 from bench.timing import best_of
-from colorizer import provenance
+from colorizer.io import provenance
 from colorizer.cli import save_params
-from colorizer.imaging import save_image
-from colorizer.pipeline import Colorizer
+from colorizer.io.images import save_image
+from colorizer.pipelines.photo import Colorizer
 
 
 def main(argv: list[str] | None = None) -> None:

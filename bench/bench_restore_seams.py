@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorizer.imaging import image_to_lightness
-from colorizer.pipeline import Colorizer
-from colorizer.restore import RestoreOptions, restore_lightness
+from colorizer.io.images import image_to_lightness
+from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.restore import RestoreOptions, restore_lightness
 
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "camera.jpg"
 EDGE = 16  # columns at each side left out: the model's own border (its padding), not a seam
@@ -33,7 +33,7 @@ def column_steps(size: int, colorizer: Colorizer) -> tuple[float, int, float]:
     """(largest step, its column, median step) of the restoration's change in the sky at `size` px."""
     image = Image.open(PHOTO).convert("L").resize((size, size), Image.Resampling.BICUBIC)
     lightness = image_to_lightness(image)
-    restored = restore_lightness(lightness, colorizer.generator, torch.device("cpu"), RestoreOptions(denoise=False))
+    restored = restore_lightness(lightness, colorizer.models.generator, torch.device("cpu"), RestoreOptions(denoise=False))
     change = (restored - lightness)[0, : size // 6].mean(0).numpy()
     steps = np.abs(np.diff(change))[EDGE : -EDGE]
     return float(steps.max()), int(steps.argmax()) + EDGE + 1, float(np.median(steps))

@@ -32,8 +32,8 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from colorizer.errors import DeviceError
-from colorizer.generator import Generator, preset
-from colorizer.pipeline import resolve_device
+from colorizer.models.generator import Generator, preset
+from colorizer.pipelines.photo import resolve_device
 from train.config import TrainConfig
 from train.critic import Critic
 from train.data import Batch, DataConfig, PairStream, open_source

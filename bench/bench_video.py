@@ -29,12 +29,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorizer import color, metrics
-from colorizer.imaging import image_to_lightness
-from colorizer.memory import return_freed_memory_to_the_os
-from colorizer.pipeline import Colorizer, join_lightness
-from colorizer.video import TemporalOptions, colorize_video
-from colorizer.videoio import transcode
+from colorizer import color
+from colorizer.evaluate import metrics
+from colorizer.io.images import image_to_lightness
+from colorizer.pipelines.memory import return_freed_memory_to_the_os
+from colorizer.pipelines.photo import Colorizer, join_lightness
+from colorizer.pipelines.film import TemporalOptions, colorize_video
+from colorizer.io.video import transcode
 from tools.proc_status import vm_kib
 from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film
 
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args(argv)
-    return_freed_memory_to_the_os()  # as the CLI and the app do (colorizer.memory)
+    return_freed_memory_to_the_os()  # as the CLI and the app do (colorizer.pipelines.memory)
     colorizer = Colorizer.from_pretrained(args.weights, device="cpu")
     print(f"weights: {colorizer.description}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,18 +6,18 @@
 
 from importlib import import_module
 
-__version__ = "0.1.0"  # written into every result (colorizer.provenance)
+__version__ = "0.1.0"  # written into every result (colorizer.io.provenance)
 
 # Imported on first use, so `python -m colorizer --help` answers without loading torch.
 _EXPORTS = {
-    "Colorizer": "colorizer.pipeline",
-    "Generator": "colorizer.generator",
-    "GeneratorConfig": "colorizer.generator",
+    "Colorizer": "colorizer.pipelines.photo",
+    "Generator": "colorizer.models.generator",
+    "GeneratorConfig": "colorizer.models.generator",
     "ColorizerError": "colorizer.errors",
     "ImageError": "colorizer.errors",
     "WeightsError": "colorizer.errors",
-    "save": "colorizer.provenance",
-    "Provenance": "colorizer.provenance",
+    "save": "colorizer.io.provenance",
+    "Provenance": "colorizer.io.provenance",
 }
 __all__ = list(_EXPORTS)
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from colorizer import provenance, settings
-from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE  # no torch: --help stays instant
+from colorizer import settings
+from colorizer.io import provenance
+from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE  # no torch: --help stays instant
 from colorizer.errors import ColorizerError, WeightsError
 
 log = logging.getLogger("colorizer")
@@ -126,7 +127,7 @@ def check_settings(opts: Options) -> list[str]:
 
 
 def save_params(fmt: str) -> dict:
-    """Encoder settings for results (their metadata comes from colorizer.provenance)."""
+    """Encoder settings for results (their metadata comes from colorizer.io.provenance)."""
     return {"compress_level": 1} if fmt == "png" else {"quality": 95}
 
 
@@ -173,7 +174,7 @@ def run(opts: Options) -> int:
 
 
 def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
-    from colorizer.imaging import find_images, remove_stale_temps
+    from colorizer.io.images import find_images, remove_stale_temps
 
     for temp in remove_stale_temps(opts.output):
         log.warning("removed %s, left by an earlier run that was killed while writing", temp)
@@ -181,7 +182,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
     failures = len(problems)
     for problem in problems:
         log.error("%s", problem)
-    from colorizer.videoio import is_video
+    from colorizer.io.video import is_video
 
     films = {path for path in images if is_video(path)}
     photos = [path for path in images if path not in films]
@@ -205,7 +206,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
     if not todo:
         log.info("nothing to do")
         return 1 if failures else 0
-    from colorizer.pipeline import Colorizer
+    from colorizer.pipelines.photo import Colorizer
 
     try:
         colorizer = Colorizer.from_pretrained(opts.weights, device=opts.device, backend=opts.backend)
@@ -256,7 +257,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
 def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, written: list[Path],
                     per_film: dict[Path, list]) -> int:
     """Each film in turn, with a frames/s and ETA bar; appends to `written`, returns the failures."""
-    from colorizer.videoio import probe
+    from colorizer.io.video import probe
 
     failures = 0
     for film, target in todo:
@@ -285,7 +286,7 @@ def _hints_per_image(hints_file: Path | None, images: list[Path]) -> dict[Path, 
     """image -> its hints from --hints (empty without); HintError when the file or a key is wrong."""
     if hints_file is None:
         return {image: [] for image in images}
-    from colorizer import hints
+    from colorizer.pipelines import hints
 
     return dict(zip(images, hints.hints_per_image(hints.load_hints_file(hints_file), images, str(hints_file))))
 
@@ -293,7 +294,7 @@ def _hints_per_image(hints_file: Path | None, images: list[Path]) -> dict[Path, 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     opts = parse_args(argv)
-    from colorizer.memory import return_freed_memory_to_the_os
+    from colorizer.pipelines.memory import return_freed_memory_to_the_os
 
-    return_freed_memory_to_the_os()  # peaks stay those of docs/BENCHMARKS.md (see colorizer.memory)
+    return_freed_memory_to_the_os()  # peaks stay those of docs/BENCHMARKS.md (see colorizer.pipelines.memory)
     return run(opts)

@@ -93,7 +93,7 @@ def rgb_to_gray(rgb: torch.Tensor) -> torch.Tensor:
 def rgb_to_l(rgb: torch.Tensor, weights: tuple[float, float, float] | None = None) -> torch.Tensor:
     """(..., 3, H, W) sRGB -> (..., 1, H, W) L: the lightness alone, cheaper than full Lab.
 
-    `weights`: other linear-light channel weights summing to 1 (an old film's, `colorizer.emulsion`)
+    `weights`: other linear-light channel weights summing to 1 (an old film's, `colorizer.evaluate.emulsion`)
     in place of the eye's (sRGB's luminance row)."""
     lin = srgb_to_linear(rgb)
     row = _RGB_TO_XYZ[1] if weights is None else weights

@@ -4,8 +4,8 @@
     python -m colorizer.export --onnx model.onnx --weights user/name --dynamic-size --push-to-hub user/name
     python -m colorizer --weights model.onnx photos/ -o out/                    # run it (ONNX Runtime, CPU)
 
-The ONNX model is only the network, L -> ab (colorizer.onnx_model has the shapes); the Lab
-conversion, resizing and restoration tiles stay in Python/NumPy around it (colorizer.pipeline).
+The ONNX model is only the network, L -> ab (colorizer.models.onnx_model has the shapes); the Lab
+conversion, resizing and restoration tiles stay in Python/NumPy around it (colorizer.pipelines.photo).
 It is made by torch.onnx's dynamo exporter (torch.export + onnxscript), from the baked generator
 (spectral norm frozen, batch norm folded). With --dynamic-size it takes any batch and any height
 and width that are multiples of 32, as the pipeline renders; without, one square --size.
@@ -24,11 +24,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from colorizer.defaults import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
+from colorizer.settings import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
 from colorizer.errors import ColorizerError, WeightsError, first_line
 
 if TYPE_CHECKING:
-    from colorizer.generator import Generator
+    from colorizer.models.generator import Generator
 
 log = logging.getLogger("colorizer.export")
 MIN_OPSET = 18  # the oldest opset the dynamo exporter writes
@@ -38,7 +38,7 @@ def export_onnx(target: str | Path, weights: str | None = None, opset: int | Non
                 dynamic_size: bool = True, size: int = DEFAULT_RENDER_SIZE) -> Path:
     """Write the generator of `weights` (hub.resolve's sources) to `target` as one ONNX file, atomically.
 
-    The generator's config.json goes into the model's metadata (colorizer.onnx_model.CONFIG_KEY).
+    The generator's config.json goes into the model's metadata (colorizer.models.onnx_model.CONFIG_KEY).
     """
     check_export(opset, size)  # before loading: a bad option should not wait for a download
     return export_generator(*baked_generator(weights), target, opset, dynamic_size, size)
@@ -46,7 +46,7 @@ def export_onnx(target: str | Path, weights: str | None = None, opset: int | Non
 
 def baked_generator(weights: str | None) -> tuple["Generator", str]:
     """The generator of `weights`, baked for inference, and where it came from (for the metadata)."""
-    from colorizer import hub
+    from colorizer.models import hub
 
     resolved = hub.resolve(weights)
     if resolved.onnx_file is not None:
@@ -81,8 +81,8 @@ def export_generator(generator: "Generator", source: str, target: str | Path, op
     import torch
     from torch.export import Dim
 
-    from colorizer.imaging import atomic_target
-    from colorizer.onnx_model import CONFIG_KEY
+    from colorizer.io.images import atomic_target
+    from colorizer.models.onnx_model import CONFIG_KEY
 
     target = Path(target)
     if dynamic_size:
@@ -118,7 +118,7 @@ def max_ab_difference(onnx_file: str | Path, generator: "Generator", shape: tupl
     import torch
 
     from colorizer import color
-    from colorizer.onnx_model import OnnxGenerator
+    from colorizer.models.onnx_model import OnnxGenerator
 
     h, w = shape
     ramp = torch.linspace(-1, 1, w)[None, :] * torch.cos(torch.linspace(0, 6, h))[:, None]
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("error: could not write %s (%s)", args.onnx, err)
         return 1
     if args.push_to_hub:
-        from colorizer import hub
+        from colorizer.models import hub
 
         try:
             log.info("uploaded: %s", hub.push_onnx(path, args.push_to_hub))

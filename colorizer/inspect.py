@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from colorizer import provenance
+from colorizer.io import provenance
 
 LABELS = {  # how each provenance field is named for people
     "digital_source_type": "digital source type",

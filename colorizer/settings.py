@@ -1,19 +1,27 @@
-"""Every number a person gives (CLI, app, web API, Python) is checked here, the same way everywhere.
+"""The numbers a person gives (CLI, app, web API, Python): their defaults, their ranges, and the one
+function that checks them, so every entry point treats them the same way.
 
 Not a number, NaN and infinity are refused with a SettingsError that says which setting and why.
-A finite number outside the setting's range is clamped to it, with a note saying so: the CLI and
-Python log the note as a warning, the app shows it next to the result. Gradio does not enforce
-slider ranges on API calls, so this is the only place ranges are enforced.
+A finite number outside its range is clamped to it, with a note saying so: the CLI and Python log
+the note as a warning, the app shows it next to the result. Gradio does not enforce slider ranges on
+API calls, so this is the only place ranges are enforced. No heavy imports: `--help` stays instant.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
-from colorizer.defaults import (MAX_BATCH_SIZE, MAX_CRF, MAX_MAX_PIXELS, MAX_RENDER_SIZE, MAX_STRENGTH, MIN_CRF,
-                                MIN_RENDER_SIZE, MIN_STRENGTH)
 from colorizer.errors import SettingsError
+
+DEFAULT_RENDER_SIZE = 384  # long side, in pixels, that the generator sees (the best measured: docs/BENCHMARKS.md)
+MIN_RENDER_SIZE, MAX_RENDER_SIZE = 64, 2048
+MIN_STRENGTH, MAX_STRENGTH = 0.0, 2.0  # 0 gray, 1 as predicted, 2 twice as vivid
+DEFAULT_MAX_PIXELS = 120_000_000  # a 120 MP scan is fine; a decompression bomb is not
+MAX_MAX_PIXELS = 1_000_000_000  # --max-pixels above a gigapixel would need tens of GB of memory
+DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE = 4, 64
+DEFAULT_CRF = 18  # films: H.264 quality (x264's constant rate factor; 0 lossless, 51 worst; 18 looks lossless)
+MIN_CRF, MAX_CRF = 0, 51
 
 
 @dataclass(frozen=True)
@@ -47,27 +55,44 @@ class Range:
         return used, note
 
 
-RENDER_SIZE = Range("render size", MIN_RENDER_SIZE, MAX_RENDER_SIZE, integer=True, step=32)
-STRENGTH = Range("colour strength", MIN_STRENGTH, MAX_STRENGTH)
-MAX_PIXELS = Range("max pixels", 1, MAX_MAX_PIXELS, integer=True)
-BATCH_SIZE = Range("batch size", 1, MAX_BATCH_SIZE, integer=True)
-CRF = Range("CRF", MIN_CRF, MAX_CRF, integer=True)
+RANGES = {
+    "render_size": Range("render size", MIN_RENDER_SIZE, MAX_RENDER_SIZE, integer=True, step=32),
+    "strength": Range("colour strength", MIN_STRENGTH, MAX_STRENGTH),
+    "max_pixels": Range("max pixels", 1, MAX_MAX_PIXELS, integer=True),
+    "batch_size": Range("batch size", 1, MAX_BATCH_SIZE, integer=True),
+    "crf": Range("CRF", MIN_CRF, MAX_CRF, integer=True),
+}
 
 
-def check_render_size(value: object) -> tuple[int, str | None]:
-    """Render size rounded to a multiple of 32 within [64, 2048], and a note when clamped."""
-    return RENDER_SIZE.check(value)  # type: ignore[return-value]
+@dataclass(frozen=True)
+class Settings:
+    """The checked numbers of one request. Build it with `check_settings`, never by hand from user input."""
+
+    render_size: int = DEFAULT_RENDER_SIZE  # long side the model sees, a multiple of 32
+    strength: float = 1.0  # chroma scale: 0 gray, 1 as predicted
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger inputs are refused unread
+    batch_size: int = DEFAULT_BATCH_SIZE  # photos or frames per model call
+    crf: int = DEFAULT_CRF  # films' H.264 quality
 
 
-RANGES = {"render_size": RENDER_SIZE, "strength": STRENGTH, "max_pixels": MAX_PIXELS, "batch_size": BATCH_SIZE,
-          "crf": CRF}
+def check_settings(base: Settings | None = None, render_limit: int | None = None,
+                   **values: object) -> tuple[Settings, list[str]]:
+    """`base` (the defaults when None) with each value given by name checked against its range: the
+    settings to use, and a note for each value that had to be clamped, in the order given.
 
-
-def check_all(**values: object) -> tuple[dict[str, int | float], list[str]]:
-    """Each setting given by name (a key of RANGES) checked: the values to use, and the notes on what was
-    clamped, in the order given. SettingsError for the first that is no number."""
-    checked, notes = {}, []
+    render_limit: the largest render size the loaded model runs at (an ONNX model has one); a larger
+    one is lowered to it with a note. SettingsError for the first value that is no number.
+    """
+    unknown = set(values) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+    checked: dict[str, int | float] = {}
+    notes = []
     for name, value in values.items():
         checked[name], note = RANGES[name].check(value)
         notes += [note] if note else []
-    return checked, notes
+    result = replace(base or Settings(), **checked)
+    if render_limit is not None and result.render_size > render_limit:
+        notes.append(f"render size {result.render_size} lowered to {render_limit}, the most this model runs at")
+        result = replace(result, render_size=render_limit)
+    return result, notes

@@ -17,7 +17,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from colorizer.generator import Generator
+from colorizer.models.generator import Generator
 
 SKIMAGE_DATA = Path(skimage.data.__file__).parent
 REPO = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from colorizer import provenance
+from colorizer.io import provenance
 from tests.conftest import REPO, lab_of, lightness_of, png_claiming
 from tools.app_server import running_app
 from tools.proc_status import vm_kib
@@ -167,7 +167,7 @@ def test_batch_gives_a_zip_and_lists_bad_files(client, photo, tmp_path):
 
 
 def test_downloads_say_they_are_colorized(client, photo, tiny_weights):
-    """The PNG and each PNG in the zip carry the run's provenance (colorizer.provenance)."""
+    """The PNG and each PNG in the zip carry the run's provenance (colorizer.io.provenance)."""
     download = client.predict(handle_file(photo), 96, 1.5, str(tiny_weights), True, api_name="/colorize")[1]
     facts = provenance.read(download)
     assert (facts.weights, facts.render_size, facts.strength, facts.restored) == \
@@ -202,7 +202,7 @@ def _chroma_at(png: str, x: int, y: int) -> np.ndarray:
 
 
 def test_hints_reach_the_result_as_json_and_as_paint(client, photo, tmp_path):
-    from colorizer.hints import hint_ab
+    from colorizer.pipelines.hints import hint_ab
 
     plain = client.predict(handle_file(photo), 256, 1.0, api_name="/colorize")[1]
     teal = (40, 120, 120)

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from colorizer import layers
-from colorizer.layers import SelfAttention, chunked_attention
+from colorizer.models import layers
+from colorizer.models.layers import SelfAttention, chunked_attention
 from tests.conftest import REPO
 
 
@@ -52,7 +52,7 @@ def test_parameters_keep_their_names_and_shapes():
 
 PEAK_SCRIPT = """
 import resource, torch
-from colorizer.layers import SelfAttention
+from colorizer.models.layers import SelfAttention
 torch.set_num_threads(1)
 layer = SelfAttention(96, spectral=False).eval()  # the embedded weights' width at 1/8
 x = torch.randn(1, 96, {side}, {side})

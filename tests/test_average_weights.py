@@ -8,8 +8,8 @@ import json
 import torch
 from torch.nn.utils import parametrize
 
-from colorizer.generator import Generator
-from colorizer.hub import load_generator
+from colorizer.models.generator import Generator
+from colorizer.models.hub import load_generator
 from tests.conftest import run_tool
 
 

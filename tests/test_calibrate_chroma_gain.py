@@ -9,9 +9,9 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from colorizer import metrics
-from colorizer.imaging import gray_image
-from colorizer.pipeline import Colorizer
+from colorizer.evaluate import metrics
+from colorizer.io.images import gray_image
+from colorizer.pipelines.photo import Colorizer
 from tests.conftest import REPO, real_photo, run_tool
 
 

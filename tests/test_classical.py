@@ -10,7 +10,7 @@ import skimage.data
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from colorizer.classical import auto_levels, denoise_nlm, detect_scratches, inpaint
+from colorizer.pipelines.classical import auto_levels, denoise_nlm, detect_scratches, inpaint
 
 PHOTO = Path(skimage.data.__file__).parent / "camera.png"
 

@@ -16,7 +16,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from colorizer.degrade import DegradeConfig, EmulsionConfig
+from colorizer.evaluate.degrade import DegradeConfig, EmulsionConfig
 from train.data import DataConfig, DataError, PairStream, StreamState, decode, open_source
 
 torch.set_num_threads(1)

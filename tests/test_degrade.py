@@ -14,7 +14,7 @@ from PIL import Image
 from scipy import ndimage
 
 from colorizer import color
-from colorizer.degrade import DegradeConfig, degrade, degrade_rgb
+from colorizer.evaluate.degrade import DegradeConfig, degrade, degrade_rgb
 
 PHOTO = Path(skimage.data.__file__).parent / "camera.png"
 STEPS = [f.name for f in fields(DegradeConfig)]

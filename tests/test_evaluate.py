@@ -17,9 +17,9 @@ from skimage import data as skdata
 from skimage.color import rgb2lab
 
 from colorizer import evaluate as ev
-from colorizer import report as rp
+from colorizer.evaluate import report as rp
 from colorizer.errors import ColorizerError
-from colorizer.pipeline import Colorizer
+from colorizer.pipelines.photo import Colorizer
 
 PHOTOS = {  # name in the test folder -> scikit-image sample; one in a subfolder (folders are searched)
     "astronaut.png": "astronaut",

@@ -19,12 +19,12 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 from colorizer import evaluate as cli
-from colorizer import evaluate_restore as ev
-from colorizer import report as rp
-from colorizer.degrade import DegradeConfig, degrade
-from colorizer.generator import Generator, preset
-from colorizer.imaging import gray_image
-from colorizer.pipeline import Colorizer
+from colorizer.evaluate import restore as ev
+from colorizer.evaluate import report as rp
+from colorizer.evaluate.degrade import DegradeConfig, degrade
+from colorizer.models.generator import Generator, preset
+from colorizer.io.images import gray_image
+from colorizer.pipelines.photo import Colorizer
 from tests.conftest import REPO, SKIMAGE_DATA
 
 PHOTOS = ("astronaut.png", "camera.png", "coffee.png")  # camera.png is a gray photo: scored too

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from colorizer.generator import PRESETS, Generator, GeneratorConfig, preset
+from colorizer.models.generator import PRESETS, Generator, GeneratorConfig, preset
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

@@ -1,4 +1,4 @@
-"""Colour hints (colorizer.hints): the API, the CLI with a real hints file, bad input, no bleeding."""
+"""Colour hints (colorizer.pipelines.hints): the API, the CLI with a real hints file, bad input, no bleeding."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from PIL import Image
 
 from colorizer import color
 from colorizer.errors import HintError
-from colorizer.hints import Point, Stroke, apply_hints, hint_ab, load_hints_file, parse_hints
-from colorizer.pipeline import Colorizer
+from colorizer.pipelines.hints import Point, Stroke, apply_hints, hint_ab, load_hints_file, parse_hints
+from colorizer.pipelines.photo import Colorizer
 from tests.conftest import REPO, lab_of, lightness_of, real_photo, run_cli
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}  # the CLI's entire environment: offline, nothing inherited
@@ -218,7 +218,7 @@ def test_cli_refuses_hints_for_photos_not_in_the_batch(tmp_path, photo):
 
 
 def test_painted_pixels_become_strokes_in_photo_pixels():
-    from colorizer.hints import strokes_from_paint
+    from colorizer.pipelines.hints import strokes_from_paint
 
     paint = Image.new("RGBA", (100, 50), (0, 0, 0, 0))
     paint.paste((255, 0, 0, 255), (10, 10, 21, 12))  # two rows of red, x 10..20

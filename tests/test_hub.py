@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from colorizer import hub
+from colorizer.models import hub
 from colorizer.errors import WeightsError
-from colorizer.generator import Generator
-from colorizer.pipeline import Colorizer
+from colorizer.models.generator import Generator
+from colorizer.pipelines.photo import Colorizer
 from tests.conftest import real_photo
 
 
@@ -48,7 +48,7 @@ def test_hub_download_is_used_when_it_works(monkeypatch, tiny_weights):
     colorizer = Colorizer.from_pretrained("user/weights", device="cpu", revision="v1")
     assert calls == [("user/weights", "v1", ("config.json", "model.safetensors"))]
     assert colorizer.description == "Hub user/weights"
-    assert colorizer.generator.config.encoder == "efficientnet_lite0"
+    assert colorizer.models.generator.config.encoder == "efficientnet_lite0"
 
 
 def test_half_precision_export_round_trips(tmp_path, tiny_weights):
@@ -155,6 +155,6 @@ def test_a_model_whose_colour_comes_out_nan_is_a_clear_error(tiny_weights):
     """What is not checked at load (an ONNX file) is checked on its output."""
     colorizer = Colorizer.from_pretrained(str(tiny_weights), device="cpu")
     with torch.no_grad():
-        colorizer.generator.head[-1].bias.fill_(float("nan"))
+        colorizer.models.generator.head[-1].bias.fill_(float("nan"))
     with pytest.raises(WeightsError, match="the model's colour holds NaN or infinite values"):
         colorizer.colorize(Image.new("L", (32, 24), 100))

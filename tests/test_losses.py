@@ -10,7 +10,7 @@ import pytest
 import torch
 import torchvision
 
-from colorizer import metrics
+from colorizer.evaluate import metrics
 from tests.conftest import real_photo
 from train.losses import FeatureLoss, FeatureLossConfig, FeatureNetError, adversarial_loss, critic_loss, vgg16_features
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from colorizer.memory import MemoryGate, estimate_request_bytes
+from colorizer.pipelines.memory import MemoryGate, estimate_request_bytes
 
 
 def test_gate_runs_what_fits_together_and_the_rest_in_turn():

@@ -9,7 +9,7 @@ import os
 import nbformat
 from nbclient import NotebookClient
 
-from colorizer import provenance
+from colorizer.io import provenance
 from tests.conftest import REPO
 
 NOTEBOOK = REPO / "notebooks" / "quickstart.ipynb"

@@ -10,8 +10,8 @@ from PIL import Image
 
 from colorizer import color
 from colorizer.errors import DeviceError, ImageError, SettingsError
-from colorizer.imaging import read_photo
-from colorizer.pipeline import Colorizer, check_render_size, render_shape, resize_lightness, resolve_device
+from colorizer.io.images import read_photo
+from colorizer.pipelines.photo import Colorizer, check_render_size, render_shape, resize_lightness, resolve_device
 from tests.conftest import lightness_of, real_photo
 
 
@@ -157,14 +157,14 @@ def test_a_mirrored_photo_gets_exactly_the_mirrored_colour(colorizer):
     assert ab.abs().mean() > 1.0 and torch.equal(ab_of_mirror, ab.flip(-1))
     with torch.inference_mode():
         x = color.normalize_l(small.unsqueeze(0))
-        alone, alone_of_mirror = colorizer.generator(x)[:, :2], colorizer.generator(x.flip(-1))[:, :2]
+        alone, alone_of_mirror = colorizer.models.generator(x)[:, :2], colorizer.models.generator(x.flip(-1))[:, :2]
     assert (alone_of_mirror - alone.flip(-1)).abs().max() > 1e-3
 
 
 def test_model_never_sees_more_than_the_render_size(colorizer, monkeypatch):
     seen = []
-    forward = colorizer.generator.forward
-    monkeypatch.setattr(colorizer.generator, "forward", lambda x: seen.append(x.shape) or forward(x))
+    forward = colorizer.models.generator.forward
+    monkeypatch.setattr(colorizer.models.generator, "forward", lambda x: seen.append(x.shape) or forward(x))
     out = colorizer.colorize(Image.new("L", (1200, 900), 100), render_size=128)
     assert out.size == (1200, 900) and seen == [torch.Size([1, 1, 96, 128])] * 2  # the photo and its mirror image
 
@@ -192,11 +192,11 @@ def test_python_api_clamps_out_of_range_numbers_with_notes(colorizer):
 
 def test_a_large_batch_never_sends_more_than_one_maximum_render_to_the_model(colorizer, monkeypatch):
     """Batch size multiplies the model's memory: photos per call are capped by pixels, not count."""
-    import colorizer.pipeline as pipeline
+    import colorizer.pipelines.photo as pipeline
 
     monkeypatch.setattr(pipeline, "MAX_MODEL_PIXELS", 2 * 128 * 96)  # two 128 x 96 renders per call
     calls = []
-    hook = colorizer.generator.register_forward_hook(lambda module, args, out: calls.append(tuple(args[0].shape)))
+    hook = colorizer.models.generator.register_forward_hook(lambda module, args, out: calls.append(tuple(args[0].shape)))
     try:
         photos = [real_photo(name, size=128) for name in ("coffee.png", "chelsea.png", "astronaut.png")]
         photos = [p.resize((128, 96)) for p in photos] * 2  # six photos of one shape

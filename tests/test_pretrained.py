@@ -11,8 +11,8 @@ import timm
 import torch
 import torchvision
 
-from colorizer import pretrained
-from colorizer.generator import Generator, GeneratorConfig
+from colorizer.models import pretrained
+from colorizer.models.generator import Generator, GeneratorConfig
 from tests.conftest import real_photo
 
 torch.set_num_threads(1)

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
-from colorizer import provenance, save
+from colorizer import save
+from colorizer.io import provenance
 from colorizer.errors import ImageError
-from colorizer.hub import EMBEDDED_WEIGHTS, WEIGHTS_FILE
-from colorizer.pipeline import Colorizer
+from colorizer.models.hub import EMBEDDED_WEIGHTS, WEIGHTS_FILE
+from colorizer.pipelines.photo import Colorizer
 from tests.conftest import REPO, png_claiming
 
 TAKEN, MAKE, MODEL = "1936:07:14 15:30:00", "Leica", "Leica II"

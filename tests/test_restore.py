@@ -7,11 +7,11 @@ import torch
 from PIL import Image
 
 from colorizer import color
-from colorizer.degrade import DegradeConfig, degrade
-from colorizer.generator import Generator, preset
-from colorizer.pipeline import Colorizer
-from colorizer.imaging import image_to_lightness, lightness_to_image
-from colorizer.restore import RestoreOptions, in_tiles, learned_step
+from colorizer.evaluate.degrade import DegradeConfig, degrade
+from colorizer.models.generator import Generator, preset
+from colorizer.pipelines.photo import Colorizer
+from colorizer.io.images import image_to_lightness, lightness_to_image
+from colorizer.pipelines.restore import RestoreOptions, in_tiles, learned_step
 from tests.conftest import lightness_of, real_photo, run_cli
 
 

@@ -23,8 +23,8 @@ from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_data import SKIMAGE_DATA, make_photo_folder
 
-from colorizer.generator import Generator
-from colorizer.pipeline import Colorizer
+from colorizer.models.generator import Generator
+from colorizer.pipelines.photo import Colorizer
 from train.critic import Critic
 
 REPO = Path(__file__).resolve().parents[1]

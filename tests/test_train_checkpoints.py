@@ -10,7 +10,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 
-from colorizer.hub import export
+from colorizer.models.hub import export
 from train import checkpoints
 from train.critic import Critic, CriticConfig
 from train.data import StreamState

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from colorizer.generator import preset
+from colorizer.models.generator import preset
 from tests.conftest import REPO
 from train.config import PHASES, TrainConfig, _options, build_parser, flatten, parse_args, to_dict
 from train.nogan import GAN_BETAS, PHASE_KINDS, PRETRAIN_BETAS, plan

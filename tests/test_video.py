@@ -19,12 +19,13 @@ import av
 import numpy as np
 import pytest
 
-from colorizer import hints, provenance
+from colorizer.pipelines import hints
+from colorizer.io import provenance
 from colorizer.errors import HintError, VideoError
-from colorizer.imaging import find_images
-from colorizer.pipeline import Colorizer
-from colorizer.video import TemporalOptions
-from colorizer.videoio import is_video, probe, transcode
+from colorizer.io.images import find_images
+from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.film import TemporalOptions
+from colorizer.io.video import is_video, probe, transcode
 from tests.conftest import REPO, real_photo, run_cli
 from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film
 

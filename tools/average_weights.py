@@ -27,8 +27,8 @@ import torch
 from torch.nn.utils import parametrize
 
 from colorizer.errors import ColorizerError, WeightsError
-from colorizer.generator import Generator
-from colorizer.hub import export, load_generator
+from colorizer.models.generator import Generator
+from colorizer.models.hub import export, load_generator
 
 POWER_ITERATIONS = 100  # far past convergence for these layers (torch's own default is 1 step per training step)
 

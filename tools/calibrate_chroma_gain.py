@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from colorizer import metrics
-from colorizer.defaults import DEFAULT_RENDER_SIZE
+from colorizer.evaluate import metrics
+from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
-from colorizer.generator import MAX_CHROMA_GAIN
-from colorizer.hub import CONFIG_FILE
-from colorizer.imaging import is_grayscale, write_atomically
-from colorizer.pipeline import Colorizer, join_lightness
-from colorizer.report import gray_input, readable_images
+from colorizer.models.generator import MAX_CHROMA_GAIN
+from colorizer.models.hub import CONFIG_FILE
+from colorizer.io.images import is_grayscale, write_atomically
+from colorizer.pipelines.photo import Colorizer, join_lightness
+from colorizer.evaluate.report import gray_input, readable_images
 
 BISECTION_STEPS = 12  # the gain to within (MAX_CHROMA_GAIN - 0) / 2^12, far finer than one can see
 REACH_TOLERANCE = 0.05  # a gain that misses the photos' colourfulness by more than this is reported
@@ -36,7 +36,7 @@ def calibrate(colorizer: Colorizer, root: Path, every: int, render_size: int, sk
               ) -> tuple[int, float, float, float, float]:
     """(photos used, gain, originals' mean colourfulness, the model's at gain 1, the model's at that gain) over
     every `every`th colour photo under `root`; unreadable and black-and-white ones go to `skipped`."""
-    colorizer.generator.config.chroma_gain = 1.0
+    colorizer.models.generator.config.chroma_gain = 1.0
     grays, abs_, target = [], [], []
     for _, name, image in readable_images(root, skipped, "colorizing", progress=True, every=every):
         if is_grayscale(image):  # no colour to match: it would only pull the gain towards 0

@@ -53,7 +53,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from colorizer.color import rgb_to_lab
-from colorizer.imaging import is_grayscale
+from colorizer.io.images import is_grayscale
 
 LOG = logging.getLogger("collect_photos")
 Image.MAX_IMAGE_PIXELS = None

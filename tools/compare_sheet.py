@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from colorizer.errors import ColorizerError
-from colorizer.imaging import IMAGE_SUFFIXES, image_format, open_image, save_image
-from colorizer.report import contact_sheet, thumbnail
+from colorizer.io.images import IMAGE_SUFFIXES, image_format, open_image, save_image
+from colorizer.evaluate.report import contact_sheet, thumbnail
 
 
 def images_in(label: str, folder: Path) -> dict[str, Path]:

@@ -3,7 +3,7 @@
     python -m tools.degradation_sheet --out docs/degradations.png
 
 One row per photo: the clean gray photo (the eye's lightness), the gray each old emulsion would have
-recorded (`colorizer.emulsion`; training draws jittered ones with --degrade-emulsion-p), samples of `degrade`
+recorded (`colorizer.evaluate.emulsion`; training draws jittered ones with --degrade-emulsion-p), samples of `degrade`
 (what the model sees) and samples of `degrade_rgb` (the same damage as a toned print), all with the
 default config.
 """
@@ -17,9 +17,9 @@ import numpy as np
 import skimage.data
 from PIL import Image, ImageDraw
 
-from colorizer.degrade import DegradeConfig, degrade, degrade_rgb
-from colorizer.emulsion import EMULSIONS, emulsion_gray
-from colorizer.imaging import gray_of
+from colorizer.evaluate.degrade import DegradeConfig, degrade, degrade_rgb
+from colorizer.evaluate.emulsion import EMULSIONS, emulsion_gray
+from colorizer.io.images import gray_of
 
 PHOTOS_DIR = Path(skimage.data.__file__).parent
 DEFAULT_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "camera.png")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from colorizer.defaults import DEFAULT_RENDER_SIZE
+from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
-from colorizer.imaging import gray_image, image_format, save_image
-from colorizer.pipeline import Colorizer
-from colorizer.report import contact_sheet, thumbnail
+from colorizer.io.images import gray_image, image_format, save_image
+from colorizer.pipelines.photo import Colorizer
+from colorizer.evaluate.report import contact_sheet, thumbnail
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -26,7 +26,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from safetensors import SafetensorError
 
 from colorizer.errors import first_line
-from colorizer.hub import export
+from colorizer.models.hub import export
 from train.data import StreamState
 
 log = logging.getLogger(__name__)

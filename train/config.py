@@ -19,9 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from colorizer.degrade import DegradeConfig
+from colorizer.evaluate.degrade import DegradeConfig
 from colorizer.errors import first_line
-from colorizer.generator import PRESETS, GeneratorConfig, preset
+from colorizer.models.generator import PRESETS, GeneratorConfig, preset
 from train.critic import CriticConfig
 from train.data import DataConfig
 from train.losses import FeatureLossConfig

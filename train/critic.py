@@ -17,7 +17,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from colorizer.layers import SelfAttention, conv2d, model_config
+from colorizer.models.layers import SelfAttention, conv2d, model_config
 
 
 @dataclass

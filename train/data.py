@@ -3,7 +3,7 @@
 
     record ──decode──> RGB photo ──random crop, resize, flip──> RGB (S, S) ──film──> gray (S, S)
         target: the film's gray and the photo's ab  (3, S, S) as (L / 50 - 1, a / AB_SCALE, b / AB_SCALE)
-        input:  that gray, old-photo damaged by colorizer.degrade, as L / 50 - 1 in (1, S, S)
+        input:  that gray, old-photo damaged by colorizer.evaluate.degrade, as L / 50 - 1 in (1, S, S)
 
 The film (`degrade.photograph`) is the eye's lightness or an old emulsion's colour response. Its
 undamaged gray is the lightness target: restoring removes the damage, not the film's own tones,
@@ -44,9 +44,9 @@ from datasets.distributed import split_dataset_by_node
 from PIL import Image, ImageOps
 
 from colorizer import color
-from colorizer.degrade import DegradeConfig, degrade, photograph
+from colorizer.evaluate.degrade import DegradeConfig, degrade, photograph
 from colorizer.errors import ColorizerError, first_line
-from colorizer.imaging import GRAY_TOLERANCE, is_grayscale
+from colorizer.io.images import GRAY_TOLERANCE, is_grayscale
 
 log = logging.getLogger(__name__)
 

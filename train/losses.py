@@ -20,8 +20,9 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from colorizer import color, pretrained
-from colorizer.metrics import colorfulness_of
+from colorizer import color
+from colorizer.models import pretrained
+from colorizer.evaluate.metrics import colorfulness_of
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ import torch
 import yaml
 from PIL import Image
 
-from colorizer import hub
+from colorizer.models import hub
 from colorizer.errors import ColorizerError
 from colorizer.evaluate import Report, evaluate
-from colorizer.generator import Generator
-from colorizer.pipeline import Colorizer
-from colorizer.report import contact_sheet
+from colorizer.models.generator import Generator
+from colorizer.pipelines.photo import Colorizer
+from colorizer.evaluate.report import contact_sheet
 from train.data import StreamState
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def model_card(*, kind: str, phase: str, global_step: int, config: dict, shape: 
         front["datasets"] = [dataset]
     losses = "\n".join(f"| {name} | {value:.4f} |" for name, value in sorted(metrics.items())) or "| (none) | |"
     usage = (
-        "```python\nfrom colorizer.pipeline import Colorizer\n\n"
+        "```python\nfrom colorizer.pipelines.photo import Colorizer\n\n"
         "colorizer = Colorizer.from_pretrained(\"<this repo or folder>\")\n"
         "colorizer.colorize(\"old-photo.jpg\").save(\"colorized.png\")\n```"
         if kind == "generator" else
@@ -104,7 +104,7 @@ encoder ImageNet weights: {encoder_source}.
 
 - dataset: `{dataset}` (split `{config["data"]["split"]}`), colour photos only
 - samples used: {data.used}; skipped: {data.grayscale} grayscale, {data.unreadable} unreadable
-- inputs: the photo's lightness damaged by `colorizer.degrade` (settings below); targets: the photo in Lab
+- inputs: the photo's lightness damaged by `colorizer.evaluate.degrade` (settings below); targets: the photo in Lab
 
 ## Measured losses
 

@@ -27,7 +27,7 @@ The run folder (--output-dir) gets checkpoints/checkpoint-<step> (the last K), l
 pretrain-g/generator, pretrain-critic-<cycle>/critic, gan-<cycle>/{generator,critic}, each loadable with
 `from_pretrained` and described by its README.md (a generator's also shows held-out photos it colorized,
 samples.png, with their scores: --card-photos). Degradation options (--degrade-*) set, per
-transform of colorizer/degrade.py, its probability p and LOW HIGH ranges drawn uniformly.
+transform of colorizer/evaluate/degrade.py, its probability p and LOW HIGH ranges drawn uniformly.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from tqdm.auto import tqdm
 
 from colorizer.errors import ColorizerError, WeightsError, first_line
 from colorizer.evaluate import Report
-from colorizer.generator import Generator, GeneratorConfig
-from colorizer.hub import export, load_generator
+from colorizer.models.generator import Generator, GeneratorConfig
+from colorizer.models.hub import export, load_generator
 from train import checkpoints
 from train.config import TrainConfig, flatten, parse_args, to_dict
 from train.critic import Critic

@@ -1,4 +1,4 @@
-"""What both evaluations (colour: `colorizer.evaluate`, restoration: `colorizer.evaluate_restore`)
+"""What both evaluations (colour: `colorizer.evaluate`, restoration: `colorizer.evaluate.restore`)
 share: the photos of a folder, a colour photo as a black-and-white input, means over photos, the
 verdict line, and the contact sheets people look at (also used by tools/ for the README's figures)."""
 
@@ -12,17 +12,17 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from colorizer import metrics
-from colorizer.emulsion import EMULSIONS, emulsion_gray
+from colorizer.evaluate import metrics
+from colorizer.evaluate.emulsion import EMULSIONS, emulsion_gray
 from colorizer.errors import ColorizerError, ImageError
-from colorizer.imaging import Photo, find_images, gray_of, open_image, read_photo
+from colorizer.io.images import Photo, find_images, gray_of, open_image, read_photo
 
 THUMB_HEIGHT, SHEET_GAP, LABEL_HEIGHT = 128, 4, 16  # contact sheet layout, in pixels
 
 
 def gray_input(original: np.ndarray, emulsion: str | None = None) -> Photo:
     """The colour photo (H, W, 3) uint8 as the colorizer gets it: its 8-bit gray (`imaging.gray_of`), or
-    the gray an old emulsion would have recorded (`colorizer.emulsion.EMULSIONS`), decoded."""
+    the gray an old emulsion would have recorded (`colorizer.evaluate.emulsion.EMULSIONS`), decoded."""
     image = Image.fromarray(original)
     return read_photo(gray_of(image) if emulsion is None else emulsion_gray(image, EMULSIONS[emulsion]))
 

@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from colorizer.errors import WeightsError, first_line
-from colorizer.generator import MAX_CHROMA_GAIN, Generator, GeneratorConfig
+from colorizer.models.generator import MAX_CHROMA_GAIN, Generator, GeneratorConfig
 
 log = logging.getLogger(__name__)
 

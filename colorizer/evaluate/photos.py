@@ -14,7 +14,7 @@ with some ab through `pipeline.join_lightness`, so they differ in chroma only:
     mean_chroma  one constant ab for the whole photo: the mean ab of the *other* photos in the
                  folder (leave-one-out, each photo weighted equally). It knows what photos like
                  these look like on average, as a trained model does, but never the photo at hand.
-With --emulsion, the model sees the gray an old film would have recorded (`colorizer.emulsion`: an
+With --emulsion, the model sees the gray an old film would have recorded (`colorizer.evaluate.emulsion`: an
 orthochromatic plate renders a blue sky white, red black) instead of the eye's; every method still
 joins its ab with the eye's lightness, so the scores measure the colour alone, comparable with a run
 without it. Real black-and-white photos were all taken through some emulsion.
@@ -22,7 +22,7 @@ The bar for trained weights (issue 5): mean PSNR above both baselines, and mean 
 closer to the originals' than the gray baseline's (`Report.verdict`). The report also counts the photos
 on which ours is better than gray (PSNR): a mean can hide a minority of photos made worse.
 
-Restoration (--degrade) is scored by `colorizer.evaluate_restore`; both share `colorizer.report`.
+Restoration (--degrade) is scored by `colorizer.evaluate.restore`; both share `colorizer.evaluate.report`.
 """
 
 from __future__ import annotations
@@ -40,14 +40,15 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from colorizer import color, evaluate_hints, metrics, settings
-from colorizer.defaults import DEFAULT_RENDER_SIZE
-from colorizer.emulsion import EMULSIONS
+from colorizer import color, settings
+from colorizer.evaluate import hints as evaluate_hints, metrics
+from colorizer.settings import DEFAULT_RENDER_SIZE
+from colorizer.evaluate.emulsion import EMULSIONS
 from colorizer.errors import ColorizerError
-from colorizer.evaluate_restore import evaluate_restoration
-from colorizer.imaging import image_format, is_grayscale, open_image, save_image, write_atomically
-from colorizer.pipeline import Colorizer, check_render_size, join_lightness
-from colorizer.report import contact_sheet, gray_input, mean_scores, readable_images, thumbnail, verdict_line
+from colorizer.evaluate.restore import evaluate_restoration
+from colorizer.io.images import image_format, is_grayscale, open_image, save_image, write_atomically
+from colorizer.pipelines.photo import Colorizer, check_render_size, join_lightness
+from colorizer.evaluate.report import contact_sheet, gray_input, mean_scores, readable_images, thumbnail, verdict_line
 
 log = logging.getLogger("colorizer")
 
@@ -89,7 +90,7 @@ class Report:
     skipped: dict[str, str]  # name -> why it was not scored
     sheet: list[tuple[Image.Image, ...]] = field(default_factory=list, repr=False)  # SHEET_COLUMNS thumbnails
     strength: float = 1.0  # ours: the predicted colour times this, as the CLI's --strength
-    emulsion: str | None = None  # the model saw this emulsion's gray (colorizer.emulsion), not the eye's
+    emulsion: str | None = None  # the model saw this emulsion's gray (colorizer.evaluate.emulsion), not the eye's
     sheet_columns: ClassVar[tuple[str, ...]] = SHEET_COLUMNS
 
     def mean(self) -> dict[str, Scores]:
@@ -228,8 +229,8 @@ class Options:
     sheet_rows: int = 8
     degrade: bool = False  # score restoration instead of colorization
     seed: int = 0  # of the damage, with each file name (restoration only)
-    hints: str | None = None  # hint counts, e.g. "0,1,5,20": score colour hints instead (colorizer.evaluate_hints)
-    emulsion: str | None = None  # colour from this old emulsion's gray (colorizer.emulsion) instead of the eye's
+    hints: str | None = None  # hint counts, e.g. "0,1,5,20": score colour hints instead (colorizer.evaluate.hints)
+    emulsion: str | None = None  # colour from this old emulsion's gray (colorizer.evaluate.emulsion) instead of the eye's
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -268,7 +269,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="photos on the contact sheet; 0 writes none [%(default)s]")
     p.add_argument("--hints", default=None, metavar="N[,N...]",
                    help="score colour hints instead: N random points per photo, coloured from the original, "
-                   "spread edge-aware and by a plain Gaussian (see colorizer.evaluate_hints); e.g. 0,1,5,20; "
+                   "spread edge-aware and by a plain Gaussian (see colorizer.evaluate.hints); e.g. 0,1,5,20; "
                    "--seed places the points")
     return Options(**vars(p.parse_args(argv)))
 
@@ -359,6 +360,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

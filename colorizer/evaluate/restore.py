@@ -33,13 +33,14 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from colorizer import classical, metrics
-from colorizer.degrade import DegradeConfig, degrade
+from colorizer.pipelines import classical
+from colorizer.evaluate import metrics
+from colorizer.evaluate.degrade import DegradeConfig, degrade
 from colorizer.errors import ColorizerError
-from colorizer.imaging import gray_image, image_to_lightness, lightness_to_image
-from colorizer.pipeline import Colorizer
-from colorizer.report import mean_scores, readable_images, thumbnail, verdict_line
-from colorizer.restore import RestoreOptions, describe_steps, restore_lightness
+from colorizer.io.images import gray_image, image_to_lightness, lightness_to_image
+from colorizer.pipelines.photo import Colorizer
+from colorizer.evaluate.report import mean_scores, readable_images, thumbnail, verdict_line
+from colorizer.pipelines.restore import RestoreOptions, describe_steps, restore_lightness
 
 RESTORE_METHODS = ("ours", "none", "classical", "classical_full")  # the first is scored against the rest
 RESTORE_SHEET_COLUMNS = ("clean", "degraded", "classical", "ours")
@@ -164,7 +165,7 @@ def _restore_one(colorizer: Colorizer, image: Image.Image, name: str, seed: int
     damaged = degrade(clean, DegradeConfig(), damage_rng(seed, name))
     lightness = image_to_lightness(damaged)  # (1, H, W) L in [0, 100]
     every_classical_step = RestoreOptions(auto_levels=True, remove_scratches=True, learned=False)
-    restore = functools.partial(restore_lightness, lightness, colorizer.generator, colorizer.device)
+    restore = functools.partial(restore_lightness, lightness, colorizer.models.generator, colorizer.device)
     outputs = {  # in RESTORE_METHODS order, each an 8-bit "L" image the size of the photo
         "ours": lightness_to_image(restore()),
         "none": damaged,

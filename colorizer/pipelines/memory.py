@@ -3,7 +3,7 @@ only while their estimates fit a budget (the app's guard against concurrent heav
 
 A request's peak is that of its largest stage, each linear in what drives it:
 - the model: the photo's lightness stays resident while the generator runs at the render size
-  (its activations; self-attention is chunked, see colorizer.layers);
+  (its activations; self-attention is chunked, see colorizer.models.layers);
 - restoration: the full-size lightness in and out, plus one tile through the model and denoising;
 - joining and encoding: chroma upsampled to full size, the 8-bit result, the gray "before", PNG.
 The constants are bench/bench_memory.py's measurements with the embedded weights (docs/BENCHMARKS.md),
@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from colorizer.defaults import MAX_RENDER_SIZE
+from colorizer.settings import MAX_RENDER_SIZE
 
 BYTES_PER_PHOTO_PIXEL = 26  # joining + encoding: measured 25 (50 MP at render size 512: +1193 MiB)
 BYTES_RESIDENT_PER_PHOTO_PIXEL = 6  # decoded photo + float lightness, held while the model runs

@@ -32,7 +32,7 @@ from colorizer import __version__
 from colorizer.errors import ColorizerError, ImageError, first_line
 
 if TYPE_CHECKING:
-    from colorizer.hub import Weights
+    from colorizer.models.hub import Weights
 
 TOOL = "colorizer"
 INFO_KEY = "provenance"  # key in a result's PIL .info holding its Provenance (set by the pipeline)
@@ -161,7 +161,7 @@ def weights_label(weights: "Weights") -> str:
 def weights_sha256(weights: "Weights") -> str:
     """SHA-256 of the weights file that runs (model.safetensors, or the .onnx file), computed once
     per file version."""
-    from colorizer.hub import WEIGHTS_FILE
+    from colorizer.models.hub import WEIGHTS_FILE
 
     file = Path(weights.onnx_file) if weights.onnx_file is not None else Path(weights.folder) / WEIGHTS_FILE
     stat = file.stat()
@@ -245,7 +245,7 @@ def read(source: str | os.PathLike | Image.Image) -> Provenance | None:
 
 def _film_provenance(path: str | os.PathLike) -> Provenance | None:
     """The Provenance in a film's container tags, or None (not a film, or not ours)."""
-    from colorizer.videoio import provenance_tags
+    from colorizer.io.video import provenance_tags
 
     tags = provenance_tags(path)
     try:
@@ -403,7 +403,7 @@ def save(image: Image.Image, path: str | os.PathLike, facts: Provenance | None =
 
     facts: default the ones the pipeline attached. mark: add the visible mark. c2pa: also embed
     a signed C2PA manifest. params: Pillow encoder settings (e.g. quality=95)."""
-    from colorizer.imaging import encodable, image_format, save_image, write_atomically  # torch: not at import
+    from colorizer.io.images import encodable, image_format, save_image, write_atomically  # torch: not at import
 
     path = Path(path)
     fmt = image_format(path)

@@ -4,7 +4,7 @@
       -> auto levels              (classical: a faded print's range stretched back)
       -> scratches + dust removed (classical: detected and inpainted)
       -> the restore generator    (learned: fading, grain, blur, JPEG, scratches and dust, from
-         the same damage model as colorizer/degrade.py), run fully convolutionally
+         the same damage model as colorizer/evaluate/degrade.py), run fully convolutionally
       -> non-local means          (classical: the grain that is left)
     -> restored L (1, H, W), same size
 
@@ -26,10 +26,11 @@ from dataclasses import dataclass
 
 import torch
 
-from colorizer import classical, color
-from colorizer.generator import Generator
-from colorizer.imaging import image_to_lightness, lightness_to_image
-from colorizer.onnx_model import OnnxGenerator
+from colorizer import color
+from colorizer.pipelines import classical
+from colorizer.models.generator import Generator
+from colorizer.io.images import image_to_lightness, lightness_to_image
+from colorizer.models.onnx_model import OnnxGenerator
 
 
 @dataclass

@@ -29,12 +29,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorizer import hints as hinting
-from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
-from colorizer.imaging import image_to_lightness
-from colorizer.pipeline import Colorizer, join_lightness, resize_lightness
-from colorizer.restore import RestoreOptions, restore_lightness
-from colorizer.videoio import FilmReport, transcode
+from colorizer.pipelines import hints as hinting
+from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
+from colorizer.io.images import image_to_lightness
+from colorizer.pipelines.photo import Colorizer, join_lightness, resize_lightness
+from colorizer.pipelines.restore import RestoreOptions, restore_lightness
+from colorizer.io.video import FilmReport, transcode
 
 HISTOGRAM_BINS = 32
 
@@ -139,7 +139,7 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
     """Colorize the film SRC into DST (H.264 in MP4 by default: DST's suffix picks .mp4/.mov/.mkv).
 
     Frames go through the model `batch_size` at a time; sound, time stamps, size and rotation are
-    kept (colorizer.videoio). temporal=TemporalOptions(memory=0) colorizes each frame alone.
+    kept (colorizer.io.video). temporal=TemporalOptions(memory=0) colorizes each frame alone.
     restore repairs each frame's lightness as for photos (its spatial denoising replaced by a
     motion-aware average over frames: grain is temporal). `progress(frames_done)` is called per frame.
     hints: colour hints in the first frame's pixels (as stored, before any display rotation), kept
@@ -176,7 +176,7 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
                 if starts[-1]:
                     grain.reset()
                 if restore_options is not None:
-                    lightness = restore_lightness(lightness, colorizer.generator, colorizer.device, restore_options)
+                    lightness = restore_lightness(lightness, colorizer.models.generator, colorizer.device, restore_options)
                     lightness = grain(lightness, _smooth(lightness))
                     small = resize_lightness(lightness, shape)
                 fulls.append(lightness)

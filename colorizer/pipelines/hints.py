@@ -30,7 +30,7 @@ has no dip between hints, as a harmonic interpolation of single pixels has in 2-
 confidence S(m) says how much hint evidence reaches a pixel: full within REACH_FULL pixels of
 a lone hint, fading beyond, and next to nothing across a strong edge, where the model's own
 colour stays. `gaussian_blend` is step 2 with a plain (edge-blind) Gaussian and no steps 0 and 1,
-the baseline the evaluation compares against (`colorizer.evaluate_hints`). The steps and their
+the baseline the evaluation compares against (`colorizer.evaluate.hints`). The steps and their
 constants were chosen on training photos (docs/BENCHMARKS.md, "Colour hints").
 
 Speed: S is solved by a sparse LU (scipy.sparse.linalg.splu, one factorisation for the three
@@ -351,7 +351,7 @@ def steer(ab: torch.Tensor, lightness: torch.Tensor, mask: np.ndarray, target: n
     """apply_hints on rasterized hints (see rasterize): the three steps, (2, h, w) float32.
 
     `mask` may weigh the hinted pixels in [0, 1] rather than mark them: a film's hints let go, a
-    pixel at a time, where the picture has changed since the hinted frame (colorizer.video)."""
+    pixel at a time, where the picture has changed since the hinted frame (colorizer.pipelines.film)."""
     h, w = ab.shape[-2:]
     reach, full = max(REACH_MIN, REACH / math.sqrt(_sites(mask))) * max(h, w), REACH_FULL * max(h, w)
     luma = lightness[0].double().numpy()

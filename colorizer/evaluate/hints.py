@@ -3,9 +3,9 @@
 Each colour photo is turned gray and colorized as in colorizer.evaluate; then N points at random
 positions (seeded by --seed and the file name) get the original's colour there as hints. Two ways
 of spreading them are scored on the same points:
-    edge_aware  colorizer.hints.apply_hints: the cast the hints confirm, to look-alike pixels, then along
+    edge_aware  colorizer.pipelines.hints.apply_hints: the cast the hints confirm, to look-alike pixels, then along
                 regions of similar lightness
-    gaussian    colorizer.hints.gaussian_blend: the same blend with a plain Gaussian, edge-blind
+    gaussian    colorizer.pipelines.hints.gaussian_blend: the same blend with a plain Gaussian, edge-blind
 Reported per N, as means over photos: PSNR (RGB, dB), ab error over the photo, and ab error at
 the hint points themselves (how well each hint is honoured; Lab units).
 """
@@ -20,12 +20,14 @@ from pathlib import Path, PurePath
 import numpy as np
 import torch
 
-from colorizer import color, hints, metrics
-from colorizer.defaults import DEFAULT_RENDER_SIZE
+from colorizer import color
+from colorizer.pipelines import hints
+from colorizer.evaluate import metrics
+from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
-from colorizer.imaging import is_grayscale
-from colorizer.pipeline import Colorizer, check_render_size, join_lightness, resize_lightness
-from colorizer.report import gray_input, readable_images
+from colorizer.io.images import is_grayscale
+from colorizer.pipelines.photo import Colorizer, check_render_size, join_lightness, resize_lightness
+from colorizer.evaluate.report import gray_input, readable_images
 
 METHODS = ("edge_aware", "gaussian")
 

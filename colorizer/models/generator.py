@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from colorizer import pretrained
-from colorizer.layers import ConvBlock, PixelShuffleUp, SelfAttention, bake_for_inference, conv2d, model_config
+from colorizer.models import pretrained
+from colorizer.models.layers import ConvBlock, PixelShuffleUp, SelfAttention, bake_for_inference, conv2d, model_config
 
 log = logging.getLogger(__name__)
 

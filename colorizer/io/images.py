@@ -27,8 +27,9 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from colorizer import color, provenance
-from colorizer.defaults import DEFAULT_MAX_PIXELS
+from colorizer import color
+from colorizer.io import provenance
+from colorizer.settings import DEFAULT_MAX_PIXELS
 from colorizer.errors import ImageError
 
 IMAGE_SUFFIXES = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
@@ -48,7 +49,7 @@ class Photo:
     lightness: torch.Tensor  # (1, H, W) float32, L in [0, 100], full resolution
     alpha: Image.Image | None  # mode "L" alpha of the input, re-attached to the output
     notes: list[str] = field(default_factory=list)  # e.g. "only the first of 12 frames was used"
-    exif: bytes | None = None  # the original's EXIF worth keeping in the result (colorizer.provenance)
+    exif: bytes | None = None  # the original's EXIF worth keeping in the result (colorizer.io.provenance)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -155,7 +156,7 @@ def gray_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
 def gray_of(image: Image.Image, weights: tuple[float, float, float] | None = None) -> Image.Image:
     """`gray_image` of a decoded, upright image in memory (a training crop, say): its lightness alone,
     as an 8-bit "L" image of the same size, without the file checks and EXIF handling of a new input.
-    `weights`: the gray an old film records instead (`colorizer.emulsion.emulsion_gray`)."""
+    `weights`: the gray an old film records instead (`colorizer.evaluate.emulsion.emulsion_gray`)."""
     return lightness_to_image(_lightness(image, weights))
 
 
@@ -317,7 +318,7 @@ def find_images(inputs: list[str]) -> tuple[list[Path], list[str]]:
     Results of this package (they carry its provenance) found in folders or globs are never inputs, so its
     OUTDIR may be, or be inside, an input folder; a result named explicitly is taken.
     """
-    from colorizer.videoio import VIDEO_SUFFIXES  # films are found in folders too (av: only when searching)
+    from colorizer.io.video import VIDEO_SUFFIXES  # films are found in folders too (av: only when searching)
 
     found: dict[Path, Path] = {}  # real path -> the spelling first given
     problems: list[str] = []

@@ -6,7 +6,7 @@ measures how well that damage is undone.
     degrade_rgb(RGB image, config, rng) -> RGB image, same size (a toned print, for people)
 
 Before any damage, the film: `photograph` turns the colour scene gray through a randomly chosen
-old emulsion's colour response (colorizer.emulsion), or through the eye's lightness.
+old emulsion's colour response (colorizer.evaluate.emulsion), or through the eye's lightness.
 Transforms then run in the order damage happens to a real print:
     1. print ageing:    fading, toning (sepia, yellowed and unevenly aged paper), stains
     2. physical damage: scratches, dust and spots
@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from colorizer.emulsion import EMULSIONS, emulsion_gray
-from colorizer.imaging import gray_of
+from colorizer.evaluate.emulsion import EMULSIONS, emulsion_gray
+from colorizer.io.images import gray_of
 
 Range = tuple[float, float]
 IntRange = tuple[int, int]

@@ -20,17 +20,20 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorizer import color, hints as hinting, hub, provenance, settings
-from colorizer.defaults import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
+from colorizer import color, settings
+from colorizer.pipelines import hints as hinting
+from colorizer.models import hub
+from colorizer.io import provenance
+from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
 from colorizer.errors import ColorizerError, DeviceError, WeightsError
-from colorizer.generator import Generator
-from colorizer.imaging import STRIP_PIXELS, ImageSource, Photo, read_photo
-from colorizer.onnx_model import OnnxGenerator
-from colorizer.restore import RestoreOptions, restore_lightness
+from colorizer.models.generator import Generator
+from colorizer.io.images import STRIP_PIXELS, ImageSource, Photo, read_photo
+from colorizer.models.onnx_model import OnnxGenerator
+from colorizer.pipelines.restore import RestoreOptions, restore_lightness
 
 if TYPE_CHECKING:
-    from colorizer.video import TemporalOptions
-    from colorizer.videoio import FilmReport
+    from colorizer.pipelines.film import TemporalOptions
+    from colorizer.io.video import FilmReport
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +162,12 @@ class Colorizer:
         """Colorize one image (path, bytes, file object or PIL image); returns a PIL image of the same size.
 
         strength scales the predicted chroma (0 = gray, 1 = as predicted, >1 = more vivid).
-        restore first repairs the lightness (see colorizer.restore); the output then has the
+        restore first repairs the lightness (see colorizer.pipelines.restore); the output then has the
         restored tones instead of the input's. Numbers outside their range are clamped (NaN and
         infinity raise SettingsError); `result.info["notes"]` lists what was clamped and anything
         else worth knowing about the input (e.g. only the first frame of an animation was used).
         hints: colour hints in this image's pixels, [(x, y, color), Stroke(...), ...] (see
-        colorizer.hints); None or [] gives exactly the hint-free result. A bad hint raises HintError.
+        colorizer.pipelines.hints); None or [] gives exactly the hint-free result. A bad hint raises HintError.
         """
         checked, notes = self.check_settings(render_size=render_size, strength=strength, max_pixels=max_pixels)
         render_size, strength, max_pixels = checked["render_size"], checked["strength"], checked["max_pixels"]
@@ -229,8 +232,8 @@ class Colorizer:
                        hints: Sequence[object] | None = None) -> "FilmReport":
         """Colorize the film SRC into DST (.mp4, .mov or .mkv): flicker-free, time stamps and sound kept,
         written atomically; hints (first frame's pixels) hold through the first shot. See
-        colorizer.video.colorize_video."""
-        from colorizer.video import colorize_video
+        colorizer.pipelines.film.colorize_video."""
+        from colorizer.pipelines.film import colorize_video
 
         return colorize_video(self, src, dst, render_size, strength, max_pixels, restore, crf, batch_size,
                               temporal, progress, hints)
@@ -269,7 +272,7 @@ class Colorizer:
         return out  # type: ignore[return-value]
 
     def facts(self, render_size: int, strength: float, restored: bool, hints: bool = False) -> provenance.Provenance:
-        """The facts a result of these settings carries into its file (see colorizer.provenance)."""
+        """The facts a result of these settings carries into its file (see colorizer.io.provenance)."""
         return provenance.Provenance(weights=provenance.weights_label(self.weights),
                                      weights_sha256=provenance.weights_sha256(self.weights),
                                      render_size=render_size, strength=strength, restored=restored, hints=hints)
@@ -278,7 +281,7 @@ class Colorizer:
                 facts: provenance.Provenance, hints: Sequence[hinting.Hint] = ()) -> Image.Image:
         """Join full-res L with upsampled ab (steered by hints, which strength does not scale) and
         convert to an 8-bit sRGB (or RGBA) image; the result's info carries the facts and the
-        original's EXIF for `colorizer.provenance.save`."""
+        original's EXIF for `colorizer.io.provenance.save`."""
         ab_small = ab_small * float(strength)
         if hints:  # lightness: what the model saw, the (1, h, w) map ab_small was predicted from
             ab_small = hinting.apply_hints(ab_small, lightness, hints, photo.size)

@@ -1,0 +1,7 @@
+"""`python -m colorizer.evaluate`: score the colour (or the restoration) on held-out photos."""
+
+import sys
+
+from colorizer.evaluate.photos import main
+
+sys.exit(main())
