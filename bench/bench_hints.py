@@ -23,7 +23,8 @@ from PIL import Image
 from bench.timing import best_of
 from colorizer.pipelines import hints
 from colorizer.io.images import read_photo
-from colorizer.pipelines.photo import Colorizer, resize_lightness
+from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.photo import resize_lightness
 
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg"
 

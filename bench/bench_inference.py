@@ -37,7 +37,8 @@ from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import DeviceError
 from colorizer.models.generator import PRESETS, Generator, preset
 from colorizer.io.images import read_photo
-from colorizer.pipelines.photo import Colorizer, join_lightness, resolve_device
+from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.photo import join_lightness, resolve_device
 
 
 def synced(fn: Callable[[], object], device: torch.device) -> Callable[[], object]:

@@ -38,7 +38,8 @@ from colorizer import color
 from colorizer.models import hub
 from colorizer.evaluate import metrics
 from colorizer.export import export_onnx
-from colorizer.io.images import Photo, find_images, gray_image, open_image, read_photo
+from colorizer.io.images import Photo, gray_image, open_image, read_photo
+from colorizer.io.inputs import find_images
 from colorizer.models.onnx_model import OnnxGenerator
 from colorizer.pipelines.photo import join_lightness, render_shape, resize_lightness
 from colorizer.evaluate.report import gray_input

@@ -21,8 +21,8 @@ from bench.photo import gray_coffee
 from bench.timing import best_of
 from colorizer.io import provenance
 from colorizer.cli import save_params
-from colorizer.io.images import save_image
-from colorizer.pipelines.photo import Colorizer
+from colorizer.io.files import save_image
+from colorizer.pipelines.colorizer import Colorizer
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorizer.io.images import image_to_lightness
-from colorizer.pipelines.photo import Colorizer
+from colorizer.color import lightness_of
+from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.restore import RestoreOptions, restore_lightness
 
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "camera.jpg"
@@ -32,7 +32,7 @@ EDGE = 16  # columns at each side left out: the model's own border (its padding)
 def column_steps(size: int, colorizer: Colorizer) -> tuple[float, int, float]:
     """(largest step, its column, median step) of the restoration's change in the sky at `size` px."""
     image = Image.open(PHOTO).convert("L").resize((size, size), Image.Resampling.BICUBIC)
-    lightness = image_to_lightness(image)
+    lightness = lightness_of(image)
     restored = restore_lightness(lightness, colorizer.models.generator, torch.device("cpu"), RestoreOptions(denoise=False))
     change = (restored - lightness)[0, : size // 6].mean(0).numpy()
     steps = np.abs(np.diff(change))[EDGE : -EDGE]

@@ -31,9 +31,10 @@ from PIL import Image
 
 from colorizer import color
 from colorizer.evaluate import metrics
-from colorizer.io.images import image_to_lightness
+from colorizer.color import lightness_of
 from colorizer.pipelines.memory import return_freed_memory_to_the_os
-from colorizer.pipelines.photo import Colorizer, join_lightness
+from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.photo import join_lightness
 from colorizer.pipelines.film import TemporalOptions, colorize_video
 from colorizer.io.video import transcode
 from tools.proc_status import vm_kib
@@ -68,7 +69,7 @@ def ideal(film: Path, out: Path, script: FilmScript) -> None:
     """The true colours joined with each frame's own grainy lightness, encoded as colorize_video does."""
     def transform(grays):
         for index, gray in enumerate(grays):
-            lightness = image_to_lightness(Image.fromarray(gray))
+            lightness = lightness_of(Image.fromarray(gray))
             ab = color.rgb_to_lab(torch.from_numpy(np.array(script.clean(index))).permute(2, 0, 1) / 255.0)[1:]
             yield join_lightness(lightness, ab)
 

@@ -10,7 +10,7 @@ __version__ = "0.1.0"  # written into every result (colorizer.io.provenance)
 
 # Imported on first use, so `python -m colorizer --help` answers without loading torch.
 _EXPORTS = {
-    "Colorizer": "colorizer.pipelines.photo",
+    "Colorizer": "colorizer.pipelines.colorizer",
     "Generator": "colorizer.models.generator",
     "GeneratorConfig": "colorizer.models.generator",
     "ColorizerError": "colorizer.errors",

@@ -174,7 +174,8 @@ def run(opts: Options) -> int:
 
 
 def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
-    from colorizer.io.images import find_images, remove_stale_temps
+    from colorizer.io.inputs import find_images
+    from colorizer.io.files import remove_stale_temps
 
     for temp in remove_stale_temps(opts.output):
         log.warning("removed %s, left by an earlier run that was killed while writing", temp)
@@ -206,7 +207,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
     if not todo:
         log.info("nothing to do")
         return 1 if failures else 0
-    from colorizer.pipelines.photo import Colorizer
+    from colorizer.pipelines.colorizer import Colorizer
 
     try:
         colorizer = Colorizer.from_pretrained(opts.weights, device=opts.device, backend=opts.backend)

@@ -1,4 +1,4 @@
-"""sRGB <-> CIE Lab (D65) in torch: the one place colour maths lives.
+"""sRGB <-> CIE Lab (D65) in torch, and PIL images <-> lightness: the one place colour maths lives.
 
 Training and inference both call these functions, so the model always sees the same
 L and ab that the pipeline later joins back together. Tensors are channel-first with the
@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
+from PIL import Image
 
 # sRGB primaries -> CIE XYZ (D65), as scikit-image uses them.
 _RGB_TO_XYZ = (
@@ -190,3 +192,66 @@ def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
 def denormalize_ab(ab_norm: torch.Tensor) -> torch.Tensor:
     """The generator's output scale -> ab in Lab units."""
     return ab_norm * AB_SCALE
+
+
+def lab_of_rgb8(rgb: np.ndarray | torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(H, W, 3) uint8 sRGB, as PIL and PyAV give it -> (3, H, W) Lab in `dtype` (float64 for scores
+    that sum over many pixels)."""
+    pixels = torch.as_tensor(np.asarray(rgb) if not isinstance(rgb, torch.Tensor) else rgb)
+    return rgb_to_lab(pixels.permute(2, 0, 1).to(dtype) / 255.0)
+
+
+# PIL images <-> lightness. Every Pillow mode a scan can arrive in becomes one float lightness map.
+
+STRIP_PIXELS = 1 << 17  # pixels converted at a time: small enough that temporaries stay in cache
+
+
+def lightness_to_image(lightness: torch.Tensor) -> Image.Image:
+    """(1, H, W) L in [0, 100] -> 8-bit gray PIL image (sRGB-encoded, as a scan of a print is)."""
+    gray = l_to_gray(lightness[0]).mul(255.0).add(0.5).clamp(0, 255).to(torch.uint8)
+    return Image.fromarray(gray.numpy(), "L")
+
+
+def gray_of(image: Image.Image, weights: tuple[float, float, float] | None = None) -> Image.Image:
+    """A decoded, upright image in black and white (a training crop, a frame): its lightness alone,
+    as an 8-bit "L" image of the same size.
+    `weights`: the gray an old film records instead (`colorizer.evaluate.emulsion.emulsion_gray`)."""
+    return lightness_to_image(lightness_of(image, weights))
+
+
+def lightness_of(image: Image.Image, weights: tuple[float, float, float] | None = None) -> torch.Tensor:
+    """PIL image of any mode -> (1, H, W) float32 L in [0, 100]; colour through `rgb_to_l(weights)`."""
+    if image.mode in ("1", "L"):
+        return _lut_lightness(np.asarray(image.convert("L")))
+    if image.mode.startswith("I") or image.mode == "F":
+        gray = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if image.mode.startswith("I;16") or gray.max(initial=0) > 255 else 255.0
+        if image.mode == "F" and gray.max(initial=0) <= 1.0:
+            top = 1.0
+        return _in_strips(np.clip(gray / top, 0.0, 1.0)[None], gray_to_l)
+    rgb = np.asarray(image.convert("RGB"))  # palette, CMYK, YCbCr, LAB, HSV: Pillow knows them all
+    if _is_gray(rgb):
+        return _lut_lightness(rgb[..., 0])
+    return _in_strips(rgb.transpose(2, 0, 1), lambda x: rgb_to_l(x / 255.0, weights))
+
+
+def _is_gray(rgb: np.ndarray) -> bool:
+    """True when every pixel has R == G == B (a gray photo saved as RGB), checked cheaply."""
+    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
+
+
+def _lut_lightness(gray: np.ndarray) -> torch.Tensor:
+    """8-bit gray (H, W) -> (1, H, W) L via a 256-entry table computed by the colour module."""
+    table = gray_to_l(torch.arange(256, dtype=torch.float32) / 255.0).numpy()
+    return torch.from_numpy(table[gray]).unsqueeze(0)
+
+
+def _in_strips(array: np.ndarray, fn) -> torch.Tensor:
+    """Apply `fn` ((C, h, W) float tensor -> (1, h, W)) to horizontal strips of (C, H, W) `array`."""
+    channels, height, width = array.shape
+    out = torch.empty(1, height, width)
+    rows = max(1, STRIP_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        strip = torch.from_numpy(np.array(array[:, top : top + rows], dtype=np.float32))
+        out[:, top : top + rows] = fn(strip)
+    return out

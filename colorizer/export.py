@@ -81,7 +81,7 @@ def export_generator(generator: "Generator", source: str, target: str | Path, op
     import torch
     from torch.export import Dim
 
-    from colorizer.io.images import atomic_target
+    from colorizer.io.files import atomic_target
     from colorizer.models.onnx_model import CONFIG_KEY
 
     target = Path(target)

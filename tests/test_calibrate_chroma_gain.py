@@ -11,7 +11,7 @@ from PIL import Image
 
 from colorizer.evaluate import metrics
 from colorizer.io.images import gray_image
-from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import REPO, real_photo, run_tool
 
 

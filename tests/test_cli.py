@@ -178,7 +178,7 @@ SLOW_SAVE = """
 import sys
 import numpy as np
 from PIL import Image
-from colorizer.io.images import save_image
+from colorizer.io.files import save_image
 noise = np.random.default_rng(0).integers(0, 256, (4000, 4000, 3), dtype=np.uint8)
 print("saving", flush=True)
 save_image(Image.fromarray(noise), sys.argv[1], compress_level=9)
@@ -233,7 +233,7 @@ def test_ctrl_c_prints_what_was_and_was_not_written_and_exits_130(tmp_path, tiny
 
 def test_ctrl_c_just_after_the_temp_file_is_created_leaves_nothing(tmp_path, monkeypatch):
     """The narrowest window of the test above, made certain: Python raises KeyboardInterrupt as os.open returns."""
-    from colorizer.io.images import save_image
+    from colorizer.io.files import save_image
 
     target = tmp_path / "p00.png"
     target.write_bytes(b"an earlier result")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from colorizer.evaluate import evaluate
-from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import lab_of
 
 HOLDOUT = Path(__file__).parent / "data" / "holdout"

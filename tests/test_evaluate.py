@@ -19,7 +19,7 @@ from skimage.color import rgb2lab
 from colorizer import evaluate as ev
 from colorizer.evaluate import report as rp
 from colorizer.errors import ColorizerError
-from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.colorizer import Colorizer
 
 PHOTOS = {  # name in the test folder -> scikit-image sample; one in a subfolder (folders are searched)
     "astronaut.png": "astronaut",

@@ -24,7 +24,7 @@ from colorizer.evaluate import report as rp
 from colorizer.evaluate.degrade import DegradeConfig, degrade
 from colorizer.models.generator import Generator, preset
 from colorizer.io.images import gray_image
-from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import REPO, SKIMAGE_DATA
 
 PHOTOS = ("astronaut.png", "camera.png", "coffee.png")  # camera.png is a gray photo: scored too

@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 from colorizer.models import hub
 from colorizer.errors import WeightsError
 from colorizer.models.generator import Generator
-from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import real_photo
 
 

@@ -20,7 +20,7 @@ from colorizer.errors import WeightsError
 from colorizer.export import export_onnx
 from colorizer.io.images import read_photo
 from colorizer.models.onnx_model import OnnxGenerator
-from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import REPO, real_photo, run_cli
 from tools.test_film import FilmScript, default_photos, write_film
 

@@ -11,7 +11,8 @@ from PIL import Image
 from colorizer import color
 from colorizer.errors import DeviceError, ImageError, SettingsError
 from colorizer.io.images import read_photo
-from colorizer.pipelines.photo import Colorizer, check_render_size, render_shape, resize_lightness, resolve_device
+from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.photo import check_render_size, render_shape, resize_lightness, resolve_device
 from tests.conftest import lightness_of, real_photo
 
 

@@ -20,7 +20,7 @@ from colorizer import save
 from colorizer.io import provenance
 from colorizer.errors import ImageError
 from colorizer.models.hub import EMBEDDED_WEIGHTS, WEIGHTS_FILE
-from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import REPO, png_claiming
 
 TAKEN, MAKE, MODEL = "1936:07:14 15:30:00", "Leica", "Leica II"

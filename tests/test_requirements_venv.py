@@ -32,7 +32,7 @@ modules = sorted(m.name for m in pkgutil.iter_modules(colorizer.__path__, "color
 for name in modules:
     importlib.import_module(name)
 import app
-from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.colorizer import Colorizer
 assert Path(colorizer.__file__).parent == Path.cwd() / "colorizer", colorizer.__file__  # this checkout's
 extra = [m for m in ("accelerate", "datasets", "tensorboard", "pytest") if importlib.util.find_spec(m)]
 assert not extra, f"the venv holds more than requirements.txt: {extra}"

@@ -9,8 +9,8 @@ from PIL import Image
 from colorizer import color
 from colorizer.evaluate.degrade import DegradeConfig, degrade
 from colorizer.models.generator import Generator, preset
-from colorizer.pipelines.photo import Colorizer
-from colorizer.io.images import image_to_lightness, lightness_to_image
+from colorizer.pipelines.colorizer import Colorizer
+from colorizer.color import lightness_to_image
 from colorizer.pipelines.restore import RestoreOptions, in_tiles, learned_step
 from tests.conftest import lightness_of, real_photo, run_cli
 
@@ -71,7 +71,7 @@ def test_a_step_that_sets_tone_per_tile_leaves_no_seam():
 
 def test_lightness_image_round_trip():
     image = real_photo("camera.png", size=64).convert("L")
-    assert np.array_equal(np.asarray(lightness_to_image(image_to_lightness(image))), np.asarray(image))
+    assert np.array_equal(np.asarray(lightness_to_image(color.lightness_of(image))), np.asarray(image))
 
 
 def test_restore_removes_scratches_end_to_end(restore_weights):

@@ -24,7 +24,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from test_data import SKIMAGE_DATA, make_photo_folder
 
 from colorizer.models.generator import Generator
-from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.colorizer import Colorizer
 from train.critic import Critic
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,8 +22,8 @@ import pytest
 from colorizer.pipelines import hints
 from colorizer.io import provenance
 from colorizer.errors import HintError, VideoError
-from colorizer.io.images import find_images
-from colorizer.pipelines.photo import Colorizer
+from colorizer.io.inputs import find_images
+from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.film import TemporalOptions
 from colorizer.io.video import is_video, probe, transcode
 from tests.conftest import REPO, real_photo, run_cli

@@ -24,8 +24,10 @@ from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
 from colorizer.models.generator import MAX_CHROMA_GAIN
 from colorizer.models.hub import CONFIG_FILE
-from colorizer.io.images import is_grayscale, write_atomically
-from colorizer.pipelines.photo import Colorizer, join_lightness
+from colorizer.io.images import is_grayscale
+from colorizer.io.files import write_atomically
+from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.photo import join_lightness
 from colorizer.evaluate.report import gray_input, readable_images
 
 BISECTION_STEPS = 12  # the gain to within (MAX_CHROMA_GAIN - 0) / 2^12, far finer than one can see

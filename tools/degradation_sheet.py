@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from colorizer.evaluate.degrade import DegradeConfig, degrade, degrade_rgb
 from colorizer.evaluate.emulsion import EMULSIONS, emulsion_gray
-from colorizer.io.images import gray_of
+from colorizer.color import gray_of
 
 PHOTOS_DIR = Path(skimage.data.__file__).parent
 DEFAULT_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "camera.png")

@@ -15,7 +15,7 @@ from colorizer.models import hub
 from colorizer.errors import ColorizerError
 from colorizer.evaluate import Report, evaluate
 from colorizer.models.generator import Generator
-from colorizer.pipelines.photo import Colorizer
+from colorizer.pipelines.colorizer import Colorizer
 from colorizer.evaluate.report import contact_sheet
 from train.data import StreamState
 

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from colorizer.evaluate.emulsion import EMULSIONS, emulsion_gray
-from colorizer.io.images import gray_of
+from colorizer.color import gray_of
 
 Range = tuple[float, float]
 IntRange = tuple[int, int]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from colorizer.io.images import gray_of
+from colorizer.color import gray_of
 
 Weights = tuple[float, float, float]  # linear-light R, G, B; non-negative, summing to 1
 

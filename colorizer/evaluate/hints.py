@@ -26,7 +26,8 @@ from colorizer.evaluate import metrics
 from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
 from colorizer.io.images import is_grayscale
-from colorizer.pipelines.photo import Colorizer, check_render_size, join_lightness, resize_lightness
+from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.photo import check_render_size, join_lightness, resize_lightness
 from colorizer.evaluate.report import gray_input, readable_images
 
 METHODS = ("edge_aware", "gaussian")

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -46,8 +45,10 @@ from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.evaluate.emulsion import EMULSIONS
 from colorizer.errors import ColorizerError
 from colorizer.evaluate.restore import evaluate_restoration
-from colorizer.io.images import image_format, is_grayscale, open_image, save_image, write_atomically
-from colorizer.pipelines.photo import Colorizer, check_render_size, join_lightness
+from colorizer.io.files import image_format, save_image, write_atomically
+from colorizer.io.images import is_grayscale, open_image
+from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.photo import check_render_size, join_lightness
 from colorizer.evaluate.report import contact_sheet, gray_input, mean_scores, readable_images, thumbnail, verdict_line
 
 log = logging.getLogger("colorizer")

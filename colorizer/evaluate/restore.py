@@ -37,8 +37,9 @@ from colorizer.pipelines import classical
 from colorizer.evaluate import metrics
 from colorizer.evaluate.degrade import DegradeConfig, degrade
 from colorizer.errors import ColorizerError
-from colorizer.io.images import gray_image, image_to_lightness, lightness_to_image
-from colorizer.pipelines.photo import Colorizer
+from colorizer.io.images import gray_image
+from colorizer.color import lightness_of, lightness_to_image
+from colorizer.pipelines.colorizer import Colorizer
 from colorizer.evaluate.report import mean_scores, readable_images, thumbnail, verdict_line
 from colorizer.pipelines.restore import RestoreOptions, describe_steps, restore_lightness
 
@@ -163,7 +164,7 @@ def _restore_one(colorizer: Colorizer, image: Image.Image, name: str, seed: int
     """Score every restoration method on one photo; also return the "L" images (method, "clean", "degraded")."""
     clean = gray_image(image)
     damaged = degrade(clean, DegradeConfig(), damage_rng(seed, name))
-    lightness = image_to_lightness(damaged)  # (1, H, W) L in [0, 100]
+    lightness = lightness_of(damaged)  # (1, H, W) L in [0, 100]
     every_classical_step = RestoreOptions(auto_levels=True, remove_scratches=True, learned=False)
     restore = functools.partial(restore_lightness, lightness, colorizer.models.generator, colorizer.device)
     outputs = {  # in RESTORE_METHODS order, each an 8-bit "L" image the size of the photo

@@ -16,23 +16,17 @@ container's metadata can hold.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
 import io
 import json
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PIL import ExifTags, Image, ImageDraw, ImageFont, PngImagePlugin, UnidentifiedImageError
 
 from colorizer import __version__
 from colorizer.errors import ColorizerError, ImageError, first_line
-
-if TYPE_CHECKING:
-    from colorizer.models.hub import Weights
 
 TOOL = "colorizer"
 INFO_KEY = "provenance"  # key in a result's PIL .info holding its Provenance (set by the pipeline)
@@ -53,17 +47,6 @@ _NS = {
 }
 for _prefix, _uri in _NS.items():  # the prefixes readers expect, rather than ns0, ns1 ...
     ET.register_namespace(_prefix, _uri)
-# EXIF kept from the original: who, what camera, when, where. Tags describing the pixel data
-# (sizes, strips, colour profile, thumbnail, maker notes with their private offsets) are not: the
-# output's pixels are new. Orientation is written as 1: the pixels were turned upright on reading.
-_IFD0_KEPT = {
-    ExifTags.Base.ImageDescription, ExifTags.Base.Make, ExifTags.Base.Model, ExifTags.Base.Artist,
-    ExifTags.Base.Copyright, ExifTags.Base.XResolution, ExifTags.Base.YResolution, ExifTags.Base.ResolutionUnit,
-}
-_EXIF_DROPPED = {
-    ExifTags.Base.MakerNote, ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight,
-    ExifTags.Base.ColorSpace, ExifTags.IFD.Interop,
-}
 
 
 @dataclass
@@ -150,51 +133,6 @@ def _to_text(value: object) -> str:
 
 def _to_bool(text: str) -> bool:
     return text.strip().lower() in ("yes", "true", "1")
-
-
-def weights_label(weights: "Weights") -> str:
-    """How the weights are named in a file: "embedded default", a Hub repo id, "local folder NAME"
-    or "ONNX file NAME" (names only: a full path would tell strangers about the user's disk)."""
-    return weights.label or f"local folder {Path(weights.folder).name}"
-
-
-def weights_sha256(weights: "Weights") -> str:
-    """SHA-256 of the weights file that runs (model.safetensors, or the .onnx file), computed once
-    per file version."""
-    from colorizer.models.hub import WEIGHTS_FILE
-
-    file = Path(weights.onnx_file) if weights.onnx_file is not None else Path(weights.folder) / WEIGHTS_FILE
-    stat = file.stat()
-    return _sha256(file, stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=16)
-def _sha256(file: Path, size: int, mtime_ns: int) -> str:  # size and mtime: a changed file is hashed again
-    digest = hashlib.sha256()
-    with open(file, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def kept_exif(image: Image.Image) -> bytes | None:
-    """The original's EXIF worth keeping in the result (see _IFD0_KEPT), Orientation 1; None if none."""
-    try:
-        source = image.getexif()
-        exif_ifd, gps_ifd = dict(source.get_ifd(ExifTags.IFD.Exif)), dict(source.get_ifd(ExifTags.IFD.GPSInfo))
-    except Exception:  # noqa: BLE001 - damaged EXIF is not worth refusing a photo over
-        return None
-    kept = Image.Exif()
-    kept.update({tag: value for tag, value in source.items() if tag in _IFD0_KEPT})
-    exif_ifd = {tag: value for tag, value in exif_ifd.items() if tag not in _EXIF_DROPPED}
-    if not kept and not exif_ifd and not gps_ifd:
-        return None
-    kept[ExifTags.Base.Orientation] = 1
-    if exif_ifd:
-        kept.get_ifd(ExifTags.IFD.Exif).update(exif_ifd)
-    if gps_ifd:
-        kept.get_ifd(ExifTags.IFD.GPSInfo).update(gps_ifd)
-    return kept.tobytes()
 
 
 def _result_exif(original: bytes | None, facts: Provenance) -> Image.Exif:
@@ -403,7 +341,7 @@ def save(image: Image.Image, path: str | os.PathLike, facts: Provenance | None =
 
     facts: default the ones the pipeline attached. mark: add the visible mark. c2pa: also embed
     a signed C2PA manifest. params: Pillow encoder settings (e.g. quality=95)."""
-    from colorizer.io.images import encodable, image_format, save_image, write_atomically  # torch: not at import
+    from colorizer.io.files import encodable, image_format, save_image, write_atomically  # torch: not at import
 
     path = Path(path)
     fmt = image_format(path)

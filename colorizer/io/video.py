@@ -8,7 +8,7 @@
 Only what the transform holds (a batch of frames) is in memory, however long the film. Every frame
 keeps its own time stamp, so variable frame rates survive; size, rotation (display matrix) and
 pixel aspect are copied. Audio packets are copied bit for bit where the output container can hold
-their codec, else re-encoded to AAC. The output is written through colorizer.io.images.atomic_target
+their codec, else re-encoded to AAC. The output is written through colorizer.io.files.atomic_target
 (a temp file beside DST, renamed at the end, with the usual file mode), so a killed run leaves no
 half film under DST, and the CLI's stale-temp cleanup removes the leftover. The run's provenance
 (colorizer.io.provenance) goes into the container's tags. The CLI imports this module only when it
@@ -29,7 +29,7 @@ import av
 import numpy as np
 
 from colorizer.errors import VideoError
-from colorizer.io.images import atomic_target
+from colorizer.io.files import atomic_target
 
 # Folders are searched for these; a file named explicitly is probed whatever its name.
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",

@@ -9,11 +9,11 @@ that says why, so the app and the CLI always have something to run.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
-import os
 import re
-import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -24,11 +24,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from colorizer.errors import WeightsError, first_line
+from colorizer.io.files import atomic_folder
 from colorizer.models.generator import MAX_CHROMA_GAIN, Generator, GeneratorConfig
 
 log = logging.getLogger(__name__)
 
-EMBEDDED_WEIGHTS = Path(__file__).parent / "weights" / "default"
+EMBEDDED_WEIGHTS = Path(__file__).parents[1] / "weights" / "default"  # colorizer/weights/default
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 ONNX_FILE = "model.onnx"  # the exported generator, beside the safetensors (colorizer.export)
 BACKENDS = ("pytorch", "onnx")
@@ -46,7 +47,30 @@ class Weights:
     description: str
     fallback_reason: str | None = None  # set when the requested source could not be used
     onnx_file: Path | None = None  # set for the onnx backend: this file runs with ONNX Runtime
-    label: str | None = None  # how result files name them: no full path (provenance.weights_label)
+    label: str | None = None  # how result files name them (see `name`)
+
+    @property
+    def name(self) -> str:
+        """How the weights are named in a result file: "embedded default", a Hub repo id, "local folder
+        NAME" or "ONNX file NAME" (names only: a full path would tell strangers about the user's disk)."""
+        return self.label or f"local folder {Path(self.folder).name}"
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the weights file that runs (model.safetensors, or the .onnx file), computed once
+        per file version."""
+        file = Path(self.onnx_file) if self.onnx_file is not None else Path(self.folder) / WEIGHTS_FILE
+        stat = file.stat()
+        return _sha256(file, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(file: Path, size: int, mtime_ns: int) -> str:  # size and mtime: a changed file is hashed again
+    digest = hashlib.sha256()
+    with open(file, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def resolve(source: str | Path | None = None, revision: str | None = None, backend: str = "pytorch") -> Weights:
@@ -216,28 +240,18 @@ def export(model: PyTorchModelHubMixin, folder: str | Path, card: str | None = N
     if folder.exists() and not _replaceable(folder):
         raise WeightsError(f"{folder}: exists and is not a weights folder (no {CONFIG_FILE}): not replaced; "
                            "choose another folder")
-    tmp = folder.with_name(f".tmp-{folder.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
     try:
-        tmp.mkdir(parents=True)
-    except OSError as err:  # a file where a parent folder should be, no permission
+        with atomic_folder(folder) as tmp:
+            if card is not None:  # written first: save_pretrained keeps an existing README.md
+                (tmp / "README.md").write_text(card)
+            for name, image in (images or {}).items():
+                image.save(tmp / name)
+            model.save_pretrained(tmp)
+            if half:
+                state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
+                save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+    except OSError as err:  # a file where a folder should be, no permission, a full disk
         raise WeightsError(f"{folder}: cannot write there ({err.strerror or err})") from None
-    if card is not None:  # written first: save_pretrained keeps an existing README.md
-        (tmp / "README.md").write_text(card)
-    for name, image in (images or {}).items():
-        image.save(tmp / name)
-    model.save_pretrained(tmp)
-    if half:
-        state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
-    if folder.exists():  # set aside, not deleted, until the new one is in place
-        old = folder.with_name(f".old-{folder.name}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, folder)
     return folder
 
 

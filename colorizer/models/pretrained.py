@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from colorizer.io.images import atomic_target
+from colorizer.io.files import atomic_target
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from PIL import Image
 
 from colorizer.pipelines import hints as hinting
 from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
-from colorizer.io.images import image_to_lightness
-from colorizer.pipelines.photo import Colorizer, join_lightness, resize_lightness
+from colorizer.color import lightness_of
+from colorizer.pipelines.photo import PhotoPipeline, join_lightness, resize_lightness
 from colorizer.pipelines.restore import RestoreOptions, restore_lightness
 from colorizer.io.video import FilmReport, transcode
 
@@ -130,7 +130,7 @@ class ShotHints:
         return hinting.steer(ab, lightness, weight, self.target)
 
 
-def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.PathLike,
+def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | os.PathLike,
                    render_size: int = DEFAULT_RENDER_SIZE, strength: float = 1.0,
                    max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False,
                    crf: int = DEFAULT_CRF, batch_size: int = 4, temporal: TemporalOptions | None = None,
@@ -169,7 +169,7 @@ def colorize_video(colorizer: Colorizer, src: str | os.PathLike, dst: str | os.P
                 if steer is None:
                     hinting.check_inside(parsed, gray.shape[1], gray.shape[0], "the film's frames")
                     steer = ShotHints(parsed, (gray.shape[1], gray.shape[0]))
-                lightness = image_to_lightness(Image.fromarray(gray))  # (1, H, W) L in [0, 100]
+                lightness = lightness_of(Image.fromarray(gray))  # (1, H, W) L in [0, 100]
                 shape = colorizer.model_shape(gray.shape[1], gray.shape[0], render_size)
                 small = resize_lightness(lightness, shape)  # what the model sees
                 starts.append(cuts(small))

@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Self
 
 import numpy as np
 import torch
@@ -24,16 +24,13 @@ from colorizer import color, settings
 from colorizer.pipelines import hints as hinting
 from colorizer.models import hub
 from colorizer.io import provenance
-from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
+from colorizer.settings import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
 from colorizer.errors import ColorizerError, DeviceError, WeightsError
 from colorizer.models.generator import Generator
-from colorizer.io.images import STRIP_PIXELS, ImageSource, Photo, read_photo
+from colorizer.color import STRIP_PIXELS
+from colorizer.io.images import ImageSource, Photo, read_photo
 from colorizer.models.onnx_model import OnnxGenerator
 from colorizer.pipelines.restore import RestoreOptions, restore_lightness
-
-if TYPE_CHECKING:
-    from colorizer.pipelines.film import TemporalOptions
-    from colorizer.io.video import FilmReport
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +90,9 @@ def resolve_device(device: str | None) -> torch.device:
 
 
 @dataclass
-class Colorizer:
-    """Holds a generator ready for inference. Create with `Colorizer.from_pretrained(...)`."""
+class PhotoPipeline:
+    """The colorize recipe for photos, around a generator ready for inference. Users hold its film-aware
+    subclass, `colorizer.Colorizer`; the film pipeline builds on the methods here."""
 
     generator: Generator | OnnxGenerator
     weights: hub.Weights
@@ -102,7 +100,7 @@ class Colorizer:
 
     @classmethod
     def from_pretrained(cls, source: str | None = None, device: str | None = None,
-                        revision: str | None = None, backend: str = "pytorch") -> "Colorizer":
+                        revision: str | None = None, backend: str = "pytorch") -> Self:
         """source: Hub repo id, local folder, .onnx file, or None for the embedded default.
         backend "onnx" runs the folder's or repo's model.onnx with ONNX Runtime (CPU), as an .onnx file is.
 
@@ -224,20 +222,6 @@ class Colorizer:
             else:
                 yield item
 
-    def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, render_size: int = DEFAULT_RENDER_SIZE,
-                       strength: float = 1.0, max_pixels: int = DEFAULT_MAX_PIXELS,
-                       restore: bool | RestoreOptions = False, crf: int = DEFAULT_CRF, batch_size: int = 4,
-                       temporal: "TemporalOptions | None" = None,
-                       progress: Callable[[int], None] | None = None,
-                       hints: Sequence[object] | None = None) -> "FilmReport":
-        """Colorize the film SRC into DST (.mp4, .mov or .mkv): flicker-free, time stamps and sound kept,
-        written atomically; hints (first frame's pixels) hold through the first shot. See
-        colorizer.pipelines.film.colorize_video."""
-        from colorizer.pipelines.film import colorize_video
-
-        return colorize_video(self, src, dst, render_size, strength, max_pixels, restore, crf, batch_size,
-                              temporal, progress, hints)
-
     @torch.inference_mode()
     def predict_ab(self, photos: list[Photo], render_size: int = DEFAULT_RENDER_SIZE) -> list[torch.Tensor]:
         """Run the generator; returns one (2, h, w) ab map (Lab units, render size) per photo."""
@@ -273,8 +257,8 @@ class Colorizer:
 
     def facts(self, render_size: int, strength: float, restored: bool, hints: bool = False) -> provenance.Provenance:
         """The facts a result of these settings carries into its file (see colorizer.io.provenance)."""
-        return provenance.Provenance(weights=provenance.weights_label(self.weights),
-                                     weights_sha256=provenance.weights_sha256(self.weights),
+        return provenance.Provenance(weights=self.weights.name,
+                                     weights_sha256=self.weights.sha256,
                                      render_size=render_size, strength=strength, restored=restored, hints=hints)
 
     def _finish(self, photo: Photo, lightness: torch.Tensor, ab_small: torch.Tensor, strength: float,

@@ -29,7 +29,7 @@ import torch
 from colorizer import color
 from colorizer.pipelines import classical
 from colorizer.models.generator import Generator
-from colorizer.io.images import image_to_lightness, lightness_to_image
+from colorizer.color import lightness_of, lightness_to_image
 from colorizer.models.onnx_model import OnnxGenerator
 
 
@@ -67,7 +67,7 @@ def classical_cleanup(lightness: torch.Tensor, options: RestoreOptions) -> torch
         image = classical.auto_levels(image)
     if options.remove_scratches:
         image = classical.inpaint(image, classical.detect_scratches(image))
-    return image_to_lightness(image)
+    return lightness_of(image)
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
@@ -142,7 +142,7 @@ def learned_step(generator: Generator | OnnxGenerator, device: torch.device) -> 
 
 def denoise_step(lightness: torch.Tensor) -> torch.Tensor:
     """(1, h, w) L -> non-local-means denoised L (its strength follows the noise it measures)."""
-    return image_to_lightness(classical.denoise_nlm(lightness_to_image(lightness)))
+    return lightness_of(classical.denoise_nlm(lightness_to_image(lightness)))
 
 
 def restore_lightness(lightness: torch.Tensor, generator: Generator | OnnxGenerator, device: torch.device,

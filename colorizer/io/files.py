@@ -1,0 +1,151 @@
+"""Writing files and folders so that a crash, a kill or a full disk never leaves half of one behind.
+
+Every result, export and training checkpoint goes through `atomic_target` (a file) or
+`atomic_folder` (a folder): write a temporary sibling, then rename it into place.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image
+
+from colorizer.errors import ImageError
+
+
+def save_image(image: Image.Image, path: str | os.PathLike, **params) -> Path:
+    """Encode `image` by the suffix of `path` and write it with `write_atomically`."""
+    fmt = image_format(path)
+    return write_atomically(path, lambda fh: encodable(image, fmt).save(fh, format=fmt, **params))
+
+
+def image_format(path: str | os.PathLike) -> str:
+    """Pillow's format name for the suffix of `path` ("PNG", "JPEG" ...); ImageError if unknown."""
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ImageError(f"{path}: unknown image extension {Path(path).suffix!r}")
+    return fmt
+
+
+def encodable(image: Image.Image, fmt: str) -> Image.Image:
+    """`image` in a mode `fmt` can store: JPEG has no alpha, so RGBA becomes RGB."""
+    return image.convert("RGB") if fmt == "JPEG" and image.mode == "RGBA" else image
+
+
+@contextmanager
+def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file to write instead of `path`, renamed to `path` when the block ends without an
+    error and removed when it raises: a crash or a full disk never leaves a half-written file at `path`.
+
+    The temporary file is `.<name>.<pid>.<random>.tmp` next to `path`; if the process is killed
+    (kill -9, power loss) before it is renamed, `remove_stale_temps` removes it on the next run.
+    It is created with mode 0666 less the umask, as any new file (0644 under the usual 022):
+    not mkstemp's 0600, which would leave results only their owner can read.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp: Path | None = None
+    try:  # the creation too: a Ctrl-C that lands just after os.open must not leave the file behind
+        while True:
+            tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            try:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+                break
+            except FileExistsError:
+                continue
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp is not None:  # a name with our pid: if it exists, this process made it
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Write a file through `write(fh)` atomically (see atomic_target)."""
+    with atomic_target(path) as tmp, open(tmp, "wb") as fh:
+        write(fh)
+    return Path(path)
+
+
+# atomic_target's names for what the CLI writes into an output folder (photos, films): nothing else is touched.
+_TEMP_NAME = re.compile(r"^\..+\.(?:png|jpe?g|webp|tiff?|mp4|m4v|mov|mkv)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$",
+                        re.IGNORECASE)
+
+
+STALE_TEMP_AGE_S = 24 * 3600  # a temp whose writer seems alive (its pid may have been reused) is stale after this
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Delete save_image temporaries in `folder` left by a process that no longer runs; returns them.
+
+    A temp whose writer is still alive (another run into the same folder) is left alone. Only names of
+    exactly atomic_target's shape for a photo or film are candidates: an output folder can be one a person
+    keeps other files in (their home, say), and other programs' hidden .tmp files are theirs.
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        match = _TEMP_NAME.match(entry.name)
+        if not match or not entry.is_file() or entry.is_symlink():
+            continue
+        try:
+            age = time.time() - entry.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        pid = int(match.group("pid"))
+        writer_alive = pid != os.getpid() and _process_exists(pid)
+        if writer_alive and age < STALE_TEMP_AGE_S:
+            continue
+        entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary sibling folder to fill instead of `path`; when the block ends without an error it
+    takes `path`'s place, and when it raises it is removed.
+
+    The old folder is renamed aside before the new one is renamed in, and deleted only after: at every
+    moment `path` is either the complete old folder or the complete new one (after a kill between the
+    two renames, `path` is missing and `.<name>.old.*` still holds the old one). Readers that must never
+    see a gap should look for `path` and fall back to the newest complete sibling, as training's
+    checkpoints do.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp.mkdir()
+    try:
+        yield tmp
+        old = path.parent / f".{path.name}.old.{os.getpid()}.{secrets.token_hex(4)}"
+        had_old = path.exists()
+        if had_old:
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if had_old:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
