@@ -163,10 +163,10 @@ def _photo_size(path: str) -> tuple[int, int]:
 def _checked(render_size: object, strength: object) -> tuple[int, float, list[str]]:
     """The numbers, checked as everywhere else (colorizer.settings); SettingsError -> a readable error."""
     try:
-        checked, notes = settings.check_all(render_size=render_size, strength=strength)
+        checked, notes = settings.check_settings(render_size=render_size, strength=strength)
     except ColorizerError as err:
         raise _user_error(html.escape(str(err))) from None
-    return int(checked["render_size"]), float(checked["strength"]), notes
+    return checked.render_size, checked.strength, notes
 
 
 def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) -> list[hinting.Hint]:

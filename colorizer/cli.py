@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from tqdm import tqdm
@@ -120,9 +120,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
 def check_settings(opts: Options) -> list[str]:
     """Check every number (colorizer.settings), in place; returns notes on values that were clamped.
     Raises SettingsError for NaN, infinity and the like."""
-    checked, notes = settings.check_all(**{name: getattr(opts, name) for name in settings.RANGES})
-    for name, value in checked.items():
-        setattr(opts, name, value)
+    names = [f.name for f in fields(settings.Settings)]
+    checked, notes = settings.check_settings(**{name: getattr(opts, name) for name in names})
+    for name in names:
+        setattr(opts, name, getattr(checked, name))
     return notes
 
 

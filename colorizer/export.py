@@ -24,7 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from colorizer.settings import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
+from colorizer.settings import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, check_settings
 from colorizer.errors import ColorizerError, WeightsError, first_line
 
 if TYPE_CHECKING:
@@ -69,8 +69,9 @@ def check_export(opset: int | None, size: int) -> None:
     if opset is not None and not MIN_OPSET <= opset <= newest:
         raise ColorizerError(f"--opset {opset}: the exporter writes opsets {MIN_OPSET} to {newest} "
                              f"(the newest the installed onnx {onnx.__version__} knows)")
-    if size % 32 or not 32 <= size <= MAX_RENDER_SIZE:
-        raise ColorizerError(f"--size {size}: must be a multiple of 32 from 32 to {MAX_RENDER_SIZE}")
+    if check_settings(render_size=size)[0].render_size != size:
+        raise ColorizerError(f"--size {size}: must be a render size the pipeline runs at, a multiple of 32 "
+                             f"from {MIN_RENDER_SIZE} to {MAX_RENDER_SIZE}")
 
 
 def export_generator(generator: "Generator", source: str, target: str | Path, opset: int | None = None,

@@ -27,7 +27,7 @@ from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
 from colorizer.io.images import is_grayscale
 from colorizer.pipelines.colorizer import Colorizer
-from colorizer.pipelines.photo import check_render_size, join_lightness, resize_lightness
+from colorizer.pipelines.photo import join_lightness, resize_lightness
 from colorizer.evaluate.report import gray_input, readable_images
 
 METHODS = ("edge_aware", "gaussian")
@@ -102,7 +102,7 @@ def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequenc
                    render_size: int = DEFAULT_RENDER_SIZE, seed: int = 0, progress: bool = False) -> HintReport:
     """Score both hint methods at each count on every colour photo under images_dir (recursive)."""
     root = Path(images_dir)
-    render_size = check_render_size(render_size)
+    render_size = colorizer.check_settings(render_size=render_size)[0].render_size
     counts = sorted(set(counts))
     report = HintReport(colorizer.description, render_size, seed, counts, [],
                         {c: {m: [] for m in METHODS} for c in counts})

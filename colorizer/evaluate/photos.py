@@ -48,7 +48,7 @@ from colorizer.evaluate.restore import evaluate_restoration
 from colorizer.io.files import image_format, save_image, write_atomically
 from colorizer.io.images import is_grayscale, open_image
 from colorizer.pipelines.colorizer import Colorizer
-from colorizer.pipelines.photo import check_render_size, join_lightness
+from colorizer.pipelines.photo import join_lightness
 from colorizer.evaluate.report import contact_sheet, gray_input, mean_scores, readable_images, thumbnail, verdict_line
 
 log = logging.getLogger("colorizer")
@@ -172,7 +172,7 @@ def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DE
     if len(photos) < 2:
         raise ColorizerError(f"{root}: {len(photos)} usable colour photo(s); evaluation needs at least two")
 
-    render_size = check_render_size(render_size)
+    render_size = colorizer.check_settings(render_size=render_size)[0].render_size
     total_ab = torch.stack([ab for _, ab in photos]).sum(dim=0)
     results, sheet = [], []
     for path, ab in tqdm(photos, desc="evaluating", unit="photo", disable=not progress):
@@ -295,10 +295,10 @@ def _strength(opts: Options) -> float:
     """The colour strength to score, checked as the CLI checks it (clamped to its range with a warning)."""
     if opts.strength is None:
         return 1.0
-    checked, notes = settings.check_all(strength=opts.strength)  # SettingsError for NaN and infinity
+    checked, notes = settings.check_settings(strength=opts.strength)  # SettingsError for NaN and infinity
     for note in notes:
         log.warning("%s", note)
-    return float(checked["strength"])
+    return checked.strength
 
 
 def check_outputs(opts: Options) -> None:

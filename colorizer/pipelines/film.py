@@ -149,8 +149,8 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
     """
     checked, notes = colorizer.check_settings(render_size=render_size, strength=strength, batch_size=batch_size,
                                               max_pixels=max_pixels, crf=crf)
-    render_size, strength, batch_size, max_pixels, crf = (checked[name] for name in
-                                                          ("render_size", "strength", "batch_size", "max_pixels", "crf"))
+    render_size, strength, batch_size, max_pixels, crf = (checked.render_size, checked.strength, checked.batch_size,
+                                                          checked.max_pixels, checked.crf)
     options = temporal or TemporalOptions()
     parsed = hinting.parse_hints(hints)
     restore_options = None

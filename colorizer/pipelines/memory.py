@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from colorizer.settings import MAX_RENDER_SIZE
+from colorizer.settings import check_settings
 
 BYTES_PER_PHOTO_PIXEL = 26  # joining + encoding: measured 25 (50 MP at render size 512: +1193 MiB)
 BYTES_RESIDENT_PER_PHOTO_PIXEL = 6  # decoded photo + float lightness, held while the model runs
@@ -51,7 +51,7 @@ def estimate_request_bytes(width: int, height: int, render_size: int, restore: b
     """Peak bytes one photo of width x height needs beyond the loaded model (an upper estimate)."""
     pixels = width * height
     long_side = max(width, height, 1)
-    render = min(max(int(render_size), 32), MAX_RENDER_SIZE)
+    render = check_settings(render_size=render_size)[0].render_size
     render_pixels = render * max(32, render * min(width, height) // long_side)
     stages = [BYTES_PER_PHOTO_PIXEL * pixels,
               BYTES_RESIDENT_PER_PHOTO_PIXEL * pixels + BYTES_PER_RENDER_PIXEL * render_pixels]

@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorizer import color, settings
+from colorizer import color
 from colorizer.pipelines import hints as hinting
 from colorizer.models import hub
 from colorizer.io import provenance
-from colorizer.settings import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE
+from colorizer.settings import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, Settings, check_settings
 from colorizer.errors import ColorizerError, DeviceError, WeightsError
 from colorizer.models.generator import Generator
 from colorizer.color import STRIP_PIXELS
@@ -53,12 +53,6 @@ def render_shape(width: int, height: int, render_size: int) -> tuple[int, int]:
     h = max(32, round(height * scale / 32) * 32)
     w = max(32, round(width * scale / 32) * 32)
     return h, w
-
-
-def check_render_size(render_size: int) -> int:
-    """Round to a multiple of 32 within the supported range, so odd user values still work
-    (SettingsError for NaN, infinity or no number; see colorizer.settings)."""
-    return settings.check_render_size(render_size)[0]
 
 
 MAX_MODEL_PIXELS = MAX_RENDER_SIZE**2  # pixels per model call, all photos of a batch together
@@ -125,15 +119,10 @@ class PhotoPipeline:
         """The largest render size the generator runs at (None: any); ONNX models have one."""
         return getattr(self.generator, "max_render_size", None)
 
-    def check_settings(self, **values: object) -> tuple[dict[str, int | float], list[str]]:
-        """settings.check_all, and a render size lowered to what this model runs at in bounded memory
-        (see OnnxGenerator); the values to use and the notes on what was changed."""
-        checked, notes = settings.check_all(**values)
-        limit = self._render_limit
-        if limit is not None and checked.get("render_size", 0) > limit:
-            notes.append(f"render size {checked['render_size']} lowered to {limit}, the most this ONNX model runs at")
-            checked["render_size"] = limit
-        return checked, notes
+    def check_settings(self, **values: object) -> tuple[Settings, list[str]]:
+        """The numbers given, checked (colorizer.settings.check_settings) for this model: a render size
+        above what it runs at in bounded memory (an ONNX model's limit) is lowered to it."""
+        return check_settings(render_limit=self._render_limit, **values)
 
     def model_shape(self, width: int, height: int, render_size: int) -> tuple[int, int]:
         """(h, w) the model runs at for a width x height picture: an ONNX model's fixed shape when it was
@@ -168,7 +157,7 @@ class PhotoPipeline:
         colorizer.pipelines.hints); None or [] gives exactly the hint-free result. A bad hint raises HintError.
         """
         checked, notes = self.check_settings(render_size=render_size, strength=strength, max_pixels=max_pixels)
-        render_size, strength, max_pixels = checked["render_size"], checked["strength"], checked["max_pixels"]
+        render_size, strength, max_pixels = checked.render_size, checked.strength, checked.max_pixels
         parsed = hinting.parse_hints(hints)
         photo = self._read(image, int(max_pixels), restore)
         hinting.check_inside(parsed, *photo.size, _source_name(image))
@@ -191,20 +180,20 @@ class PhotoPipeline:
         """
         checked, notes = self.check_settings(render_size=render_size, strength=strength, batch_size=batch_size,
                                              max_pixels=max_pixels)
-        render_size, strength = int(checked["render_size"]), checked["strength"]
+        render_size, strength = checked.render_size, checked.strength
         facts = self.facts(render_size, strength, bool(restore))
         pending: list[tuple[Photo, list[hinting.Hint]] | ColorizerError] = []
         per_image = iter(hints) if hints is not None else None
         for image in images:
             try:
                 parsed = hinting.parse_hints(next(per_image, None) if per_image is not None else None)
-                photo = self._read(image, int(checked["max_pixels"]), restore)
+                photo = self._read(image, checked.max_pixels, restore)
                 hinting.check_inside(parsed, *photo.size, _source_name(image))
                 photo.notes[:0] = notes
                 pending.append((photo, parsed))
             except ColorizerError as err:
                 pending.append(err)
-            if sum(isinstance(p, tuple) for p in pending) == checked["batch_size"]:
+            if sum(isinstance(p, tuple) for p in pending) == checked.batch_size:
                 yield from self._colorize_pending(pending, render_size, strength, facts)
                 pending = []
         yield from self._colorize_pending(pending, render_size, strength, facts)
@@ -225,7 +214,7 @@ class PhotoPipeline:
     @torch.inference_mode()
     def predict_ab(self, photos: list[Photo], render_size: int = DEFAULT_RENDER_SIZE) -> list[torch.Tensor]:
         """Run the generator; returns one (2, h, w) ab map (Lab units, render size) per photo."""
-        return self.predict_ab_at(self._shrink(photos, check_render_size(render_size)))
+        return self.predict_ab_at(self._shrink(photos, self.check_settings(render_size=render_size)[0].render_size))
 
     def _shrink(self, photos: list[Photo], render_size: int) -> list[torch.Tensor]:
         """Each photo's lightness at the model's shape for render_size: what the model sees (and hints steer on)."""
