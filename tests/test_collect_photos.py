@@ -132,7 +132,8 @@ def test_reserved_photo_in_test_data_matches_its_listed_hash() -> None:
 def _hash_list(path: Path, *images: Image.Image) -> list[int]:
     """Write a reserved list in the format of shared/reserved/phashes.txt and load it back."""
     lines = ["# Reserved for independent evaluation (test list)"]
-    lines += [f"{cp.phash(im):016x} some-package usr/share/x/{i}.jpg" for i, im in enumerate(images)]
+    lines += [f"{cp.phash(im):016x} some-package usr/share/x/{i}.jpg"
+              for i, im in enumerate(images)]
     path.write_text("\n".join(lines) + "\n")
     return cp.load_reserved(path)
 
