@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import sys
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from tests.conftest import real_photo
 
@@ -75,19 +77,131 @@ def test_near_duplicates_share_hash() -> None:
     assert bin(cp.dhash(photo) ^ cp.dhash(real_photo("chelsea.png", 256))).count("1") > 5
 
 
-def test_only_plasma_wallpapers_forbidden(tmp_path: Path) -> None:
+RESERVED = ("plasma-workspace-wallpapers", "mate-backgrounds", "lomiri-wallpapers-20.04")
+
+
+def test_reserved_paths_forbidden() -> None:
     src = cp.Source("x", "deb", "x", include=[r"."])
     # plasma-workspace-wallpapers (reserved for evaluation) installs into usr/share/wallpapers
     assert not cp.wanted(src, "usr/share/wallpapers/Next/contents/images/1920x1080.jpg")
     assert not cp.wanted(src, "usr/share/doc/plasma-workspace-wallpapers/copyright.png")
-    # other wallpaper / background packages are allowed
+    assert not cp.wanted(src, "usr/share/doc/mate-backgrounds/copyright.jpg")
+    # other paths are allowed (copies of reserved photos are caught by their hash instead)
     assert cp.wanted(src, "usr/share/backgrounds/mate/nature/Aqua.jpg")
     assert cp.wanted(src, "usr/share/palapeli/backgrounds/a.jpg")
     assert cp.wanted(src, "usr/share/palapeli/collection/c.jpg")
-    reserved = cp.Source("p", "deb", "plasma-workspace-wallpapers", include=[r"."])
-    with pytest.raises(ValueError):
-        cp.fetch_deb(reserved, tmp_path)  # refused before any download
-    assert not any(s.spec == "plasma-workspace-wallpapers" for s in cp.SOURCES)
+
+
+@pytest.mark.parametrize("spec", [*RESERVED, "mate-backgrounds=1.26.0-1"])
+def test_reserved_packages_refused(tmp_path: Path, spec: str,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_download(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"tried to run {args[0]}")
+
+    monkeypatch.setattr(cp.subprocess, "run", no_download)
+    with pytest.raises(ValueError, match="reserved"):  # refused before any download
+        cp.fetch_deb(cp.Source("renamed", "deb", spec, include=[r"."]), tmp_path)
+    assert not (tmp_path / "debs").exists()
+    with pytest.raises(ValueError, match="reserved"):  # also when only the source's name says so
+        cp.fetch_deb(cp.Source(spec, "deb", "other-package", include=[r"."]), tmp_path)
+
+
+def test_sources_name_no_reserved_package() -> None:
+    for src in cp.SOURCES:
+        assert not any(name in f"{src.name} {src.spec}" for name in RESERVED), src.name
+    assert "lomiri-wallpapers-16.04" in {src.spec for src in cp.SOURCES}  # a neighbour stays
+
+
+# ----------------------------------------------------------------- photos reserved for evaluation
+
+def test_phash_reproduces_reserved_list_check_values() -> None:
+    # the header of shared/reserved/phashes.txt: "astronaut() c2924c5532bddfc8, coffee()
+    # bb8320376c0f3637" (scikit-image 0.26.0 data, at full size)
+    assert f"{cp.phash(real_photo('astronaut.png', size=None)):016x}" == "c2924c5532bddfc8"
+    assert f"{cp.phash(real_photo('coffee.png', size=None)):016x}" == "bb8320376c0f3637"
+
+
+def test_reserved_photo_in_test_data_matches_its_listed_hash() -> None:
+    # tests/data/holdout/GreenMeadow.jpg is mate-backgrounds' nature/GreenMeadow.jpg shrunk to
+    # 256 px; the reserved list has "ef9c3cce60a2c526 mate-backgrounds .../GreenMeadow.jpg"
+    meadow = Image.open(Path(__file__).parent / "data" / "holdout" / "GreenMeadow.jpg")
+    assert (cp.phash(meadow) ^ 0xEF9C3CCE60A2C526).bit_count() <= cp.RESERVED_DISTANCE
+    assert cp.is_reserved(meadow.convert("RGB"), [0xEF9C3CCE60A2C526])
+
+
+def _hash_list(path: Path, *images: Image.Image) -> list[int]:
+    """Write a reserved list in the format of shared/reserved/phashes.txt and load it back."""
+    lines = ["# Reserved for independent evaluation (test list)"]
+    lines += [f"{cp.phash(im):016x} some-package usr/share/x/{i}.jpg"
+              for i, im in enumerate(images)]
+    path.write_text("\n".join(lines) + "\n")
+    return cp.load_reserved(path)
+
+
+def _far(a: Image.Image, b: Image.Image) -> bool:
+    return (cp.phash(a) ^ cp.phash(b)).bit_count() > cp.RESERVED_DISTANCE
+
+
+def test_listed_photo_and_its_copies_are_reserved(tmp_path: Path) -> None:
+    listed = real_photo("chelsea.png", size=400)
+    reserved = _hash_list(tmp_path / "phashes.txt", listed)
+    assert reserved == [cp.phash(listed)]
+    assert cp.is_reserved(listed, reserved)
+    copy = listed.resize((300, 225), Image.Resampling.BILINEAR)  # another package's JPEG copy
+    buffer = io.BytesIO()
+    copy.save(buffer, "JPEG", quality=80)
+    assert cp.is_reserved(Image.open(buffer), reserved)
+    mirrored = ImageOps.mirror(listed)
+    assert _far(mirrored, listed) and cp.is_reserved(mirrored, reserved)
+    assert not cp.is_reserved(real_photo("coffee.png", size=400), reserved)  # unrelated: kept
+
+
+def test_photo_whose_central_crop_is_listed_is_reserved(tmp_path: Path) -> None:
+    wider = real_photo("astronaut.png", size=400)  # e.g. the uncropped original of a wallpaper
+    w, h = wider.size
+    listed = wider.crop((round(0.15 * w), round(0.15 * h), round(0.85 * w), round(0.85 * h)))
+    reserved = _hash_list(tmp_path / "phashes.txt", listed)
+    assert _far(wider, listed) and cp.is_reserved(wider, reserved)
+    assert not cp.is_reserved(real_photo("chelsea.png", size=400), reserved)
+
+
+def test_missing_or_empty_reserved_list_stops_collecting(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    missing = tmp_path / "shared" / "reserved" / "phashes.txt"
+    with pytest.raises(SystemExit) as stop:
+        cp.main(["--reserved-hashes", str(missing), "--out", str(tmp_path / "out"),
+                 "--data", str(tmp_path / "data"), "--only", "scikit-image"])
+    message = str(stop.value.code)
+    assert "\n" not in message and str(missing) in message and "--reserved-hashes" in message
+    assert not (tmp_path / "out").exists() and not (tmp_path / "data").exists()
+    (tmp_path / "empty.txt").write_text("# header only\n")
+    with pytest.raises(ValueError, match="no hashes"):
+        cp.load_reserved(tmp_path / "empty.txt")
+    assert cp.RESERVED_HASHES == Path(cp.__file__).resolve().parents[2] / "shared" / "reserved" \
+        / "phashes.txt"
+
+
+def test_reserved_photos_never_reach_sources_csv(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "pkg"
+    (root / "usr/share/x").mkdir(parents=True)
+    listed = real_photo("chelsea.png", size=256)
+    listed.save(root / "usr/share/x/cat.png")
+    ImageOps.mirror(real_photo("astronaut.png", size=256)).save(root / "usr/share/x/flipped.png")
+    real_photo("coffee.png", size=256).save(root / "usr/share/x/coffee.png")
+    reserved = _hash_list(tmp_path / "phashes.txt", listed, real_photo("astronaut.png", size=256))
+    monkeypatch.setitem(cp.FETCH, "deb", lambda src, data: (root, "1.0", "CC0-1.0"))
+    rejects: dict[str, int] = {}
+    kept = cp.collect(cp.Source("x", "deb", "x", include=[r"\.png$"]), tmp_path, [], rejects,
+                      reserved)
+    assert [k.path for k in kept] == ["usr/share/x/coffee.png"] and rejects == {"reserved": 2}
+    out = tmp_path / "out"
+    counts = cp.write(kept, out)
+    rows = list(csv.DictReader(open(out / "SOURCES.csv")))
+    assert [r["original_path"] for r in rows] == ["usr/share/x/coffee.png"]
+    assert len(list(out.glob("*/*.jpg"))) == 1
+    text = cp.summary(kept, counts, {"x": rejects["reserved"]})
+    assert "## Dropped as reserved" in text and "- x: 2" in text
 
 
 def test_dep5_licence_per_file(tmp_path: Path) -> None:

@@ -12,10 +12,14 @@ kind "video-frame" and an original path ending in "@t=<seconds>s".
 
 Rejected after inspection: see REJECTED below (also listed in SUMMARY.md).
 
-Debian's plasma-workspace-wallpapers is reserved for independent evaluation: it is never
-downloaded (fetch_deb refuses it), and its install path usr/share/wallpapers/ is skipped in
-every package. Other desktop background packages (mate-backgrounds, lomiri-wallpapers-*, ...)
-are used where they hold licensed photographs.
+Debian's plasma-workspace-wallpapers, mate-backgrounds and lomiri-wallpapers-20.04 are reserved
+for independent evaluation: they are never downloaded (fetch_deb refuses them by name), and
+plasma's install path usr/share/wallpapers/ is skipped in every package. Their photos also ship
+in other packages, so every candidate is checked against the evaluation's list of perceptual
+hashes (../shared/reserved/phashes.txt beside the checkout, or --reserved-hashes): a photo near
+a listed hash, as it is, mirrored or centrally cropped, is dropped and counted in SUMMARY.md.
+Without that list nothing is collected. Other desktop background packages (lomiri-wallpapers-16.04,
+lxqt-themes, ...) are used where they hold licensed photographs.
 
 Sources beyond wallpapers and educational data: game scenery (Endless Sky's landing photos:
 morgueFile / unsplash / NASA / Library of Congress / Wikimedia), example programs and their
@@ -40,6 +44,7 @@ import logging
 import re
 import struct
 import subprocess
+import sys
 import tarfile
 import zipfile
 import zlib
@@ -48,8 +53,9 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import scipy.fft
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from colorizer.color import rgb_to_lab
@@ -59,8 +65,15 @@ LOG = logging.getLogger("collect_photos")
 Image.MAX_IMAGE_PIXELS = None
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-# Reserved for independent evaluation: the package, and its files wherever they turn up.
-FORBIDDEN = re.compile(r"plasma-workspace-wallpapers|(^|/)usr/share/wallpapers/", re.IGNORECASE)
+# Reserved for independent evaluation: these packages (never downloaded), plasma's install path
+# in any package, and any photo near a hash of the evaluation's list (is_reserved).
+RESERVED_PACKAGES = ("plasma-workspace-wallpapers", "mate-backgrounds", "lomiri-wallpapers-20.04")
+FORBIDDEN = re.compile("|".join(map(re.escape, RESERVED_PACKAGES)) + r"|(^|/)usr/share/wallpapers/",
+                       re.IGNORECASE)
+REPO = Path(__file__).resolve().parents[1]
+RESERVED_HASHES = REPO.parent / "shared" / "reserved" / "phashes.txt"
+RESERVED_DISTANCE = 10  # Hamming distance (of 64 bits) up to which a photo counts as reserved
+RESERVED_CROP = 0.70  # the central crop checked as well: this fraction of width and height
 VIDEO_EXTS = (".avi", ".mp4", ".mkv", ".webm", ".ogv", ".mov", ".mpg")
 FRAME_EVERY_S = 4.0  # seconds between sampled video frames
 MAX_FRAMES_PER_CLIP = 10
@@ -114,13 +127,9 @@ SOURCES = [
            include=[r"/erase/resource/[^/]+\.webp$", r"/clickgame/resource/sea\d\.webp$",
                     r"/details/resource/image/[^/]+_background\.webp$"],
            exclude=[r"Gogh|Auvers|PereTanguy"]),
-    Source("mate-backgrounds", "deb", "mate-backgrounds",  # abstract/ and desktop/ are renders
-           include=[r"usr/share/backgrounds/mate/nature/.*\.jpg$"], dep5=True),
     Source("lomiri-wallpapers-16.04", "deb", "lomiri-wallpapers-16.04",
            include=[r"usr/share/backgrounds/.*_by_.*\.jpg$"],
            exclude=[r"analogpattern|umang"], dep5=True),  # abstract: bokeh pattern / render
-    Source("lomiri-wallpapers-20.04", "deb", "lomiri-wallpapers-20.04",  # others are renders
-           include=[r"usr/share/backgrounds/Kleiber_by_Lukas_Baubkus\.jpg$"], dep5=True),
     Source("tuxpaint-data", "deb", "tuxpaint-data",  # photo templates; bark/rock textures out
            include=[r"usr/share/tuxpaint/templates/[^/]+\.jpg$"],
            exclude=[r"bark|mudstone|rocks"], dep5=True),
@@ -560,6 +569,47 @@ def is_photo(stats: Stats) -> tuple[bool, str]:
     return True, "ok"
 
 
+def phash(image: Image.Image) -> int:
+    """64-bit DCT hash exactly as the header of the reserved list defines it (imagehash's phash
+    uses an unnormalised DCT, so it is not the same hash): the low 8x8 coefficients of the
+    orthonormal DCT of a 32x32 gray image, each bit set where the coefficient is above their
+    median, the first coefficient as the most significant bit."""
+    gray = np.asarray(image.convert("L").resize((32, 32), Image.Resampling.LANCZOS), np.float64)
+    low = scipy.fft.dctn(gray, type=2, norm="ortho")[:8, :8].ravel()
+    return int("".join("1" if bit else "0" for bit in low > np.median(low)), 2)
+
+
+def load_reserved(path: Path) -> list[int]:
+    """The hashes of the reserved list: the first field of each line that is not a comment.
+    Raises ValueError with a one-line message if the list is missing, malformed or empty."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise ValueError(f"cannot read the reserved-photo hash list {path} ({exc.strerror}); it "
+                         f"belongs at ../shared/reserved/phashes.txt beside the checkout, or pass "
+                         f"--reserved-hashes PATH") from None
+    hashes = []
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.startswith("#"):
+            field = line.split()[0]
+            if not re.fullmatch(r"[0-9a-fA-F]{16}", field):
+                raise ValueError(f"{path}:{number}: expected a 16-digit hex hash, got {field!r}")
+            hashes.append(int(field, 16))
+    if not hashes:
+        raise ValueError(f"the reserved-photo hash list {path} lists no hashes")
+    return hashes
+
+
+def is_reserved(image: Image.Image, reserved: list[int]) -> bool:
+    """Is the photo within RESERVED_DISTANCE of a reserved hash, as it is, mirrored, or its
+    central RESERVED_CROP crop (how copies of the evaluation's photos ship elsewhere)?"""
+    w, h = image.size
+    dx, dy = round(w * (1 - RESERVED_CROP) / 2), round(h * (1 - RESERVED_CROP) / 2)
+    views = (image, ImageOps.mirror(image), image.crop((dx, dy, w - dx, h - dy)))
+    return any((phash(view) ^ r).bit_count() <= RESERVED_DISTANCE
+               for view in views for r in reserved)
+
+
 def dhash(image: Image.Image) -> int:
     """64-bit difference hash of the image's luminance."""
     g = np.asarray(image.convert("L").resize((9, 8), Image.Resampling.BILINEAR), np.int16)
@@ -594,8 +644,10 @@ def licence_for(src: Source, path: str, default: str) -> str:
     return next((v for k, v in src.licence.items() if re.search(k, path)), default)
 
 
-def collect(src: Source, data: Path, hashes: list[int], rejects: dict[str, int]) -> list[Kept]:
-    """Fetch one source and return its accepted, de-duplicated photographs."""
+def collect(src: Source, data: Path, hashes: list[int], rejects: dict[str, int],
+            reserved: list[int]) -> list[Kept]:
+    """Fetch one source and return its accepted, de-duplicated photographs; photos reserved for
+    evaluation are dropped first (counted as rejects["reserved"]), whatever else they are."""
     root, version, licence = FETCH[src.kind](src, data)
     per_file = file_licences(root)
     dep5 = dep5_licences(root / "usr/share/doc" / src.spec / "copyright") if src.dep5 else []
@@ -611,10 +663,15 @@ def collect(src: Source, data: Path, hashes: list[int], rejects: dict[str, int])
         if image is None:
             rejects["cut-out"] = rejects.get("cut-out", 0) + 1
             continue
+        if is_reserved(image, reserved):
+            rejects["reserved"] = rejects.get("reserved", 0) + 1
+            continue
         parts = tiles(image)
         for i, part in enumerate(parts):
             key = path if len(parts) == 1 else f"{path}#tile{i}"
-            if min(part.size) < MIN_SIDE:
+            if len(parts) > 1 and is_reserved(part, reserved):
+                ok, why = False, "reserved"
+            elif min(part.size) < MIN_SIDE:
                 ok, why = False, "too small"
             else:
                 ok, why = is_photo(image_stats(part))
@@ -676,12 +733,11 @@ REJECTED = {
     "gcompris-qt-data lang/chronos/paintings/...": "drawings and artworks (only photo activities kept)",
     "scikit-image other data": "gray, microscopy, astronomy or textures; motorcycle: unclear licence",
     "matplotlib other sample_data": "logos / drawings",
-    "plasma-workspace-wallpapers": "reserved for independent evaluation (never downloaded)",
+    ", ".join(RESERVED_PACKAGES): "reserved for independent evaluation (never downloaded; "
+        "their photos are dropped by perceptual hash wherever else they ship)",
     "gnome-backgrounds, ukui-wallpapers, lomiri-wallpapers, sway-backgrounds, desktop-base":
         "renders / illustrations, no photographs",
-    "mate-backgrounds abstract/ desktop/": "renders and logos (nature/ photos kept)",
-    "lomiri-wallpapers-16.04 analogpattern, umang; -20.04 Fossa, Infinite-Sea, Painting-Colors":
-        "abstract renders / digital art",
+    "lomiri-wallpapers-16.04 analogpattern, umang": "abstract renders / digital art",
     "gcompris-qt-data babyshapes, paintings, details (Van Gogh), louis-braille":
         "paintings, cut-outs, historical drawings",
     "opencv-doc Megamind*.avi": "clip from an animated film (render, not a photograph)",
@@ -762,8 +818,11 @@ REJECTED = {
 }
 
 
-def summary(kept: list[Kept], counts: dict[str, tuple[int, int, str]]) -> str:
-    """Markdown table of counts and licences per source, plus the rejected sources."""
+def summary(kept: list[Kept], counts: dict[str, tuple[int, int, str]],
+            reserved: dict[str, int]) -> str:
+    """Markdown table of counts and licences per source, the photos dropped as reserved for
+    evaluation per source (so a copy turning up in a new source is visible), and the rejected
+    sources."""
     lines = ["# Photo collection", "", "Real colour photographs (and sparse frames of sample "
              "video clips) from Debian / PyPI / npm packages, made by `tools/collect_photos.py`. "
              "Per-file licence, origin and kind (photo / video-frame): `SOURCES.csv`.", "",
@@ -776,7 +835,12 @@ def summary(kept: list[Kept], counts: dict[str, tuple[int, int, str]]) -> str:
         lics = "; ".join(f"{name} ({n})" for name, n in sorted(short.items(), key=lambda x: -x[1]))
         lines.append(f"| {pkg} | {mine[0].version} | {t} | {h} | {lics} |")
     tt, th = sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values())
-    lines += [f"| **total** | | **{tt}** | **{th}** | |", "", "## Rejected sources", ""]
+    lines += [f"| **total** | | **{tt}** | **{th}** | |", "", "## Dropped as reserved", "",
+              f"Photos within Hamming distance {RESERVED_DISTANCE} of a perceptual hash of the "
+              f"independent evaluation's reserved photos (as they are, mirrored or centrally "
+              f"cropped): {sum(reserved.values())} in all.", ""]
+    lines += [f"- {name}: {n}" for name, n in reserved.items() if n]
+    lines += ["", "## Rejected sources", ""]
     lines += [f"- {name}: {why}" for name, why in REJECTED.items()]
     return "\n".join(lines + [""])
 
@@ -788,24 +852,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path("/work/data"),
                         help="cache for downloaded packages and extracted trees")
     parser.add_argument("--only", nargs="*", help="restrict to these source names (debugging)")
+    parser.add_argument("--reserved-hashes", type=Path, default=RESERVED_HASHES,
+                        help="perceptual hashes of the photos reserved for evaluation "
+                             "(default: ../shared/reserved/phashes.txt beside the checkout)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    try:  # before any download: collecting without the list could train on reserved photos
+        reserved = load_reserved(args.reserved_hashes)
+    except ValueError as exc:
+        sys.exit(f"collect_photos: {exc}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     torch.set_num_threads(1)
     hashes: list[int] = []
     kept: list[Kept] = []
+    dropped: dict[str, int] = {}
     for src in SOURCES:
         if args.only and src.name not in args.only:
             continue
         rejects: dict[str, int] = {}
-        got = collect(src, args.data, hashes, rejects)
+        got = collect(src, args.data, hashes, rejects, reserved)
         LOG.info("%-24s kept %4d  rejected %s", src.name, len(got), dict(sorted(rejects.items())))
         kept += got
+        dropped[src.name] = rejects.get("reserved", 0)
     args.out.mkdir(parents=True, exist_ok=True)
     counts = write(kept, args.out)
-    (args.out / "SUMMARY.md").write_text(summary(kept, counts))
-    LOG.info("wrote %d photos to %s", len(kept), args.out)
+    (args.out / "SUMMARY.md").write_text(summary(kept, counts, dropped))
+    LOG.info("wrote %d photos to %s; dropped as reserved: %d %s", len(kept), args.out,
+             sum(dropped.values()), {name: n for name, n in dropped.items() if n})
 
 
 if __name__ == "__main__":
