@@ -70,7 +70,7 @@ def ideal(film: Path, out: Path, script: FilmScript) -> None:
     def transform(grays):
         for index, gray in enumerate(grays):
             lightness = lightness_of(Image.fromarray(gray))
-            ab = color.rgb_to_lab(torch.from_numpy(np.array(script.clean(index))).permute(2, 0, 1) / 255.0)[1:]
+            ab = color.lab_of_rgb8(np.array(script.clean(index)))[1:]
             yield join_lightness(lightness, ab)
 
     transcode(film, out, transform, crf=CRF)

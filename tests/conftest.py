@@ -55,8 +55,7 @@ def lab_of(image: Image.Image) -> np.ndarray:
     quality bars are stated in."""
     from colorizer import color
 
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
-    return color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)).numpy()
+    return color.lab_of_rgb8(np.asarray(image.convert("RGB")), torch.float64).numpy()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:

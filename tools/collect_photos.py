@@ -58,7 +58,7 @@ import torch
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from colorizer.color import rgb_to_lab
+from colorizer.color import lab_of_rgb8
 from colorizer.io.images import is_grayscale
 
 LOG = logging.getLogger("collect_photos")
@@ -540,7 +540,7 @@ def image_stats(image: Image.Image) -> Stats:
     thumb = image.copy()
     thumb.thumbnail((128, 128), Image.Resampling.BILINEAR)
     rgb = np.array(thumb, dtype=np.uint8)
-    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)
+    lab = lab_of_rgb8(rgb)
     a, b = lab[1], lab[2]
     chroma = float(torch.hypot(a, b).mean())
     spread = float(torch.sqrt(a.var() + b.var()))

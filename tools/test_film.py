@@ -135,7 +135,7 @@ def packets_of(path: Path | str, kind: str = "audio") -> list[bytes]:
 
 def ab_of(rgb: np.ndarray) -> np.ndarray:
     """ab (2, H, W), Lab units, of an (H, W, 3) uint8 frame: the colour, without the lightness."""
-    return color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0)[1:].numpy()
+    return color.lab_of_rgb8(rgb)[1:].numpy()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -115,7 +115,7 @@ def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequenc
         photo = gray_input(original)
         lightness = resize_lightness(photo.lightness, colorizer.model_shape(*photo.size, render_size))
         ab = colorizer.predict_ab_at([lightness])[0]  # (2, h, w), what the model saw: lightness
-        truth = color.rgb_to_lab(torch.from_numpy(original.copy()).permute(2, 0, 1).double() / 255.0)[1:].numpy()
+        truth = color.lab_of_rgb8(original, torch.float64)[1:].numpy()
         height, width = original.shape[:2]
         for count in counts:
             rng = point_rng(seed, count, name)
@@ -125,7 +125,7 @@ def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequenc
                        "gaussian": hints.gaussian_blend(ab, given, (width, height))}
             for method, method_ab in steered.items():
                 out = join_lightness(photo.lightness, method_ab)
-                out_ab = color.rgb_to_lab(torch.from_numpy(out).permute(2, 0, 1).double() / 255.0)[1:].numpy()
+                out_ab = color.lab_of_rgb8(out, torch.float64)[1:].numpy()
                 at_hints = np.hypot(*(out_ab[:, ys, xs] - truth[:, ys, xs])).mean() if count else 0.0
                 report.scores[count][method].append(HintScores(metrics.psnr(out, original),
                                                                metrics.ab_error(out, original), float(at_hints)))

@@ -104,7 +104,7 @@ def ab_error(a: np.ndarray, b: np.ndarray) -> float:
     A mean rather than an RMS, so a few wildly wrong pixels do not dominate the score.
     """
     # float32, as the pipeline converts: ab then agrees with float64 to about 1e-4.
-    x, y = (color.rgb_to_lab(torch.from_numpy(i / PEAK).float().permute(2, 0, 1)) for i in _pair(a, b))
+    x, y = (color.lab_of_rgb8(i) for i in _pair(a, b))
     return float((x[1:] - y[1:]).norm(dim=0).mean())  # (2, H, W) -> (H, W) -> scalar
 
 

@@ -187,7 +187,7 @@ def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DE
 
 def _mean_ab(rgb: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (2,) mean a and b in Lab units."""
-    lab = color.rgb_to_lab(torch.tensor(rgb).permute(2, 0, 1).double() / 255.0)  # (3, H, W)
+    lab = color.lab_of_rgb8(rgb, torch.float64)  # (3, H, W)
     return lab[1:].mean(dim=(1, 2))
 
 
