@@ -1,0 +1,159 @@
+"""The documentation: no broken relative links or #anchors, and the defaults it quotes are the code's."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+
+LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _prose(text: str) -> str:
+    """The text without fenced code blocks (links and headings there are not links and headings)."""
+    out, fenced = [], False
+    for line in text.splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+            continue
+        out.append("" if fenced else line)
+    return "\n".join(out)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lowercase, punctuation but - and _ dropped, spaces to -."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link in a heading keeps its text
+    text = re.sub(r"<[^>]+>", "", text).strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    seen: dict[str, int] = {}
+    found = set()
+    for line in _prose(path.read_text(encoding="utf-8")).splitlines():
+        match = HEADING.match(line)
+        if not match:
+            continue
+        base = slug(match.group(2))
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        found.add(base if count == 0 else f"{base}-{count}")
+    return found
+
+
+def links(path: Path) -> list[str]:
+    prose = re.sub(r"`[^`\n]*`", "", _prose(path.read_text(encoding="utf-8")))  # inline code is not a link
+    return LINK.findall(prose)
+
+
+def test_slug_follows_github():
+    assert slug("Old films' grays (`--emulsion`)") == "old-films-grays---emulsion"
+    assert slug("ONNX (`bench/bench_onnx.py`)") == "onnx-benchbench_onnxpy"
+    assert slug("Colour quality (`python -m colorizer.evaluate`)") == "colour-quality-python--m-colorizerevaluate"
+
+
+def test_duplicate_headings_get_numbered(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# Title\n\n## Notes\n\n## Notes\n\n```\n# not a heading\n```\n\n## Notes\n")
+    assert anchors(page) == {"title", "notes", "notes-1", "notes-2"}
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_relative_links_and_anchors_resolve(doc):
+    broken = []
+    for target in links(doc):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):  # http(s), mailto: not fetched
+            continue
+        path_part, _, anchor = target.partition("#")
+        dest = (doc.parent / path_part).resolve() if path_part else doc
+        if not dest.exists():
+            broken.append(f"{target}: no file {os.path.relpath(dest, REPO)}")
+            continue
+        if anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+            broken.append(f"{target}: no heading #{anchor} in {os.path.relpath(dest, REPO)}")
+    assert not broken, f"{doc.relative_to(REPO)}:\n" + "\n".join(broken)
+
+
+def test_colab_badges_are_absolute():
+    for doc in DOCS:
+        for line in doc.read_text(encoding="utf-8").splitlines():
+            if "colab-badge" in line:
+                assert "](https://colab.research.google.com/github/" in line, f"{doc.name}: {line}"
+
+
+def test_no_placeholder_hub_organisation():
+    for doc in [*DOCS, REPO / "notebooks" / "quickstart.ipynb"]:
+        assert "open-colorizer/" not in doc.read_text(encoding="utf-8"), doc.name
+
+
+def test_readme_is_short_and_keeps_the_set_up_commands():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    assert "pip install -r requirements.txt && python -m colorizer examples/camera.jpg -o colorized/" in readme
+    assert "bash .ci/run" in readme
+    assert (REPO / "examples" / "camera.jpg").is_file()
+
+
+# The defaults the README and docs/usage.md quote, read from the code: a change of either fails here.
+
+
+def _sentences(text: str) -> list[str]:
+    flat = re.sub(r"\s+", " ", text)
+    return re.split(r"(?<=[.:;])\s+(?=[A-Z`(\-])", flat)
+
+
+def _quoted(doc: str, pattern: str) -> list[str]:
+    """The sentences of a doc that mention `pattern` (a regex)."""
+    text = (REPO / doc).read_text(encoding="utf-8")
+    found = [s for s in _sentences(text) if re.search(pattern, s)]
+    assert found, f"{doc} no longer mentions {pattern}"
+    return found
+
+
+def _defaults():
+    from colorizer import settings
+    os.environ.pop("COLORIZER_MEMORY_BUDGET_MB", None)
+    os.environ.pop("COLORIZER_RESULT_MAX_AGE_S", None)
+    import app
+    return settings, app
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/usage.md"])
+def test_quoted_defaults_match_the_code(doc):
+    settings, app = _defaults()
+    for sentence in _quoted(doc, r"--render-size"):
+        if "default" in sentence:
+            assert f"default {settings.DEFAULT_RENDER_SIZE}" in sentence, sentence
+            assert f"{settings.MIN_RENDER_SIZE} to {settings.MAX_RENDER_SIZE}" in sentence, sentence
+    for sentence in _quoted(doc, r"COLORIZER_MEMORY_BUDGET_MB"):
+        if "default" in sentence:
+            assert re.search(rf"default {app.MEMORY_BUDGET_MB}\b", sentence), sentence
+    for sentence in _quoted(doc, r"--crf"):
+        if "default" in sentence:
+            assert f"default {settings.DEFAULT_CRF}" in sentence, sentence
+    megapixels = app.MAX_PIXELS // 1_000_000
+    for sentence in _quoted(doc, r"MAX_PIXELS|50.megapixel"):
+        if "accept" in sentence or "MAX_PIXELS" in sentence:
+            assert f"{megapixels} megapixels" in sentence or f"{megapixels}-megapixel" in sentence, sentence
+
+
+def test_usage_quotes_the_remaining_defaults():
+    settings, app = _defaults()
+    for sentence in _quoted("docs/usage.md", r"--max-pixels` \(default"):
+        assert f"default {settings.DEFAULT_MAX_PIXELS // 1_000_000} MP" in sentence, sentence
+    for sentence in _quoted("docs/usage.md", r"COLORIZER_RESULT_MAX_AGE_S` seconds \(default"):
+        assert f"(default {app.RESULT_MAX_AGE_S})" in sentence, sentence
+    for sentence in _quoted("docs/usage.md", r"`--strength` 0-2"):
+        assert f"`--strength` {settings.MIN_STRENGTH:g}-{settings.MAX_STRENGTH:g}" in sentence, sentence
+        assert f"`--render-size` {settings.MIN_RENDER_SIZE}-{settings.MAX_RENDER_SIZE}" in sentence, sentence
+        assert f"`--batch-size` 1-{settings.MAX_BATCH_SIZE}" in sentence, sentence
+    for sentence in _quoted("docs/usage.md", r"up to \d+ frames of up to"):
+        assert f"up to {app.MAX_FILM_FRAMES} frames" in sentence, sentence
