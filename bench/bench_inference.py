@@ -98,7 +98,7 @@ def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str |
     for _ in range(repeats):
         run_once()
     print(f"\n## End to end, {width}x{height} ({width * height / 1e6:.1f} MP) JPEG, render size {render_size}, "
-          f"weights: {colorizer.description} ({colorizer.models.generator.config.encoder}), on {device}\n")
+          f"weights: {colorizer.description} ({colorizer.generator.config.encoder}), on {device}\n")
     print("| stage | seconds (best of runs) |")
     print("|---|---:|")
     for key, value in stages.items():

@@ -33,7 +33,7 @@ def column_steps(size: int, colorizer: Colorizer) -> tuple[float, int, float]:
     """(largest step, its column, median step) of the restoration's change in the sky at `size` px."""
     image = Image.open(PHOTO).convert("L").resize((size, size), Image.Resampling.BICUBIC)
     lightness = lightness_of(image)
-    restored = restore_lightness(lightness, colorizer.models.generator, torch.device("cpu"), RestoreOptions(denoise=False))
+    restored = restore_lightness(lightness, colorizer.generator, torch.device("cpu"), RestoreOptions(denoise=False))
     change = (restored - lightness)[0, : size // 6].mean(0).numpy()
     steps = np.abs(np.diff(change))[EDGE : -EDGE]
     return float(steps.max()), int(steps.argmax()) + EDGE + 1, float(np.median(steps))

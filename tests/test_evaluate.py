@@ -16,7 +16,7 @@ from PIL import Image
 from skimage import data as skdata
 from skimage.color import rgb2lab
 
-from colorizer import evaluate as ev
+from colorizer.evaluate import photos as ev
 from colorizer.evaluate import report as rp
 from colorizer.errors import ColorizerError
 from colorizer.pipelines.colorizer import Colorizer
@@ -161,7 +161,7 @@ def test_verdict_is_the_issues_bar(ours, expected):
     # Baselines: gray at 22 dB and mean chroma at 24 dB; the originals have CF 30, gray 0.
     result = ev.ImageResult("a.png", 8, 8, 30.0, (0.0, 0.0),
                             {"ours": ours, "gray": scores(22.0, -30.0), "mean_chroma": scores(24.0, -20.0)})
-    assert ev.Report("test", 64, [result], {}).verdict() == expected
+    assert ev.Report("test", 64, [result]).verdict() == expected
 
 
 def test_strength_scales_the_colour_as_the_cli_does(folder, colorizer):

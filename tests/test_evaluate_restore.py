@@ -196,7 +196,7 @@ def test_verdict_is_the_issues_bar(ours, expected):
     # Baselines: none 22 dB / 0.80, classical 24 dB / 0.85, classical_full 25 dB / 0.83.
     scores = {"ours": ours, "none": lightness_scores(22.0, 0.80), "classical": lightness_scores(24.0, 0.85),
               "classical_full": lightness_scores(25.0, 0.83)}
-    report = ev.RestoreReport("test", True, 0, [ev.RestoreResult("a.png", 16, 16, scores)], {})
+    report = ev.RestoreReport("test", True, 0, [ev.RestoreResult("a.png", 16, 16, scores)])
     assert report.verdict() == expected
 
 

@@ -48,7 +48,7 @@ def test_hub_download_is_used_when_it_works(monkeypatch, tiny_weights):
     colorizer = Colorizer.from_pretrained("user/weights", device="cpu", revision="v1")
     assert calls == [("user/weights", "v1", ("config.json", "model.safetensors"))]
     assert colorizer.description == "Hub user/weights"
-    assert colorizer.models.generator.config.encoder == "efficientnet_lite0"
+    assert colorizer.generator.config.encoder == "efficientnet_lite0"
 
 
 def test_half_precision_export_round_trips(tmp_path, tiny_weights):
@@ -155,6 +155,6 @@ def test_a_model_whose_colour_comes_out_nan_is_a_clear_error(tiny_weights):
     """What is not checked at load (an ONNX file) is checked on its output."""
     colorizer = Colorizer.from_pretrained(str(tiny_weights), device="cpu")
     with torch.no_grad():
-        colorizer.models.generator.head[-1].bias.fill_(float("nan"))
+        colorizer.generator.head[-1].bias.fill_(float("nan"))
     with pytest.raises(WeightsError, match="the model's colour holds NaN or infinite values"):
         colorizer.colorize(Image.new("L", (32, 24), 100))

@@ -36,9 +36,9 @@ def default_onnx(tmp_path_factory):
 def test_export_matches_pytorch_on_real_photos(default_onnx):
     torch_colorizer = Colorizer.from_pretrained(device="cpu")
     onnx_colorizer = Colorizer.from_pretrained(str(default_onnx))
-    assert isinstance(onnx_colorizer.models.generator, OnnxGenerator)
+    assert isinstance(onnx_colorizer.generator, OnnxGenerator)
     assert onnx_colorizer.can_restore == torch_colorizer.can_restore
-    assert onnx_colorizer.models.generator.config.chroma_gain == torch_colorizer.models.generator.config.chroma_gain != 1.0
+    assert onnx_colorizer.generator.config.chroma_gain == torch_colorizer.generator.config.chroma_gain != 1.0
     photos = [read_photo(path) for path in HOLDOUT]
     assert len(photos) >= 5
     ours = onnx_colorizer.predict_ab(photos, render_size=256)  # one batch, several aspect ratios
@@ -134,12 +134,12 @@ def test_fixed_size_export_from_the_command_line_runs_at_its_size(tiny_weights, 
     assert result.returncode == 0, result.stderr
     assert f"wrote {model}" in result.stderr and "max |ab| difference from PyTorch" in result.stderr
     colorizer = Colorizer.from_pretrained(str(model))
-    assert colorizer.models.generator.fixed_shape == (64, 64)
+    assert colorizer.generator.fixed_shape == (64, 64)
     photo = read_photo(real_photo("chelsea.png", size=90))
     assert colorizer.predict_ab([photo], render_size=512)[0].shape == (2, 64, 64)
     assert colorizer.colorize(real_photo("chelsea.png", size=90)).size == (90, 60)
     with pytest.raises(WeightsError, match="exported for 64x64 pixels and cannot take 96x96"):
-        colorizer.models.generator(torch.zeros(1, 1, 96, 96))
+        colorizer.generator(torch.zeros(1, 1, 96, 96))
     film = tmp_path / "reel.mp4"  # 64x48 frames through the 64x64 model: films run at the model's shape too
     write_film(film, FilmScript.from_photos(*default_photos(), 64, 48, still=3, pan=0, after_cut=2), grain=0.0)
     assert colorizer.colorize_video(film, tmp_path / "out.mp4", hints=[(10, 10, "#3366cc")]).frames == 5

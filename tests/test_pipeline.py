@@ -12,7 +12,8 @@ from colorizer import color
 from colorizer.errors import DeviceError, ImageError, SettingsError
 from colorizer.io.images import read_photo
 from colorizer.pipelines.colorizer import Colorizer
-from colorizer.pipelines.photo import check_render_size, render_shape, resize_lightness, resolve_device
+from colorizer.pipelines.photo import render_shape, resize_lightness, resolve_device
+from colorizer.settings import check_settings
 from tests.conftest import lightness_of, real_photo
 
 
@@ -146,7 +147,12 @@ def test_render_shape_keeps_aspect_in_multiples_of_32():
     assert render_shape(4000, 3000, 512) == (384, 512)
     assert render_shape(3000, 4000, 512) == (512, 384)
     assert render_shape(10000, 10, 512) == (32, 512)
-    assert check_render_size(500) == 512 and check_render_size(10) == 64 and check_render_size(99999) == 2048
+
+
+def test_render_sizes_are_rounded_to_32_and_clamped_with_a_note():
+    assert [check_settings(render_size=n)[0].render_size for n in (500, 10, 99999)] == [512, 64, 2048]
+    assert check_settings(render_size=500)[1] == []
+    assert check_settings(render_size=10)[1] == ["render size 10 is below the minimum of 64: used 64"]
 
 
 def test_a_mirrored_photo_gets_exactly_the_mirrored_colour(colorizer):
@@ -158,14 +164,14 @@ def test_a_mirrored_photo_gets_exactly_the_mirrored_colour(colorizer):
     assert ab.abs().mean() > 1.0 and torch.equal(ab_of_mirror, ab.flip(-1))
     with torch.inference_mode():
         x = color.normalize_l(small.unsqueeze(0))
-        alone, alone_of_mirror = colorizer.models.generator(x)[:, :2], colorizer.models.generator(x.flip(-1))[:, :2]
+        alone, alone_of_mirror = colorizer.generator(x)[:, :2], colorizer.generator(x.flip(-1))[:, :2]
     assert (alone_of_mirror - alone.flip(-1)).abs().max() > 1e-3
 
 
 def test_model_never_sees_more_than_the_render_size(colorizer, monkeypatch):
     seen = []
-    forward = colorizer.models.generator.forward
-    monkeypatch.setattr(colorizer.models.generator, "forward", lambda x: seen.append(x.shape) or forward(x))
+    forward = colorizer.generator.forward
+    monkeypatch.setattr(colorizer.generator, "forward", lambda x: seen.append(x.shape) or forward(x))
     out = colorizer.colorize(Image.new("L", (1200, 900), 100), render_size=128)
     assert out.size == (1200, 900) and seen == [torch.Size([1, 1, 96, 128])] * 2  # the photo and its mirror image
 
@@ -197,7 +203,7 @@ def test_a_large_batch_never_sends_more_than_one_maximum_render_to_the_model(col
 
     monkeypatch.setattr(pipeline, "MAX_MODEL_PIXELS", 2 * 128 * 96)  # two 128 x 96 renders per call
     calls = []
-    hook = colorizer.models.generator.register_forward_hook(lambda module, args, out: calls.append(tuple(args[0].shape)))
+    hook = colorizer.generator.register_forward_hook(lambda module, args, out: calls.append(tuple(args[0].shape)))
     try:
         photos = [real_photo(name, size=128) for name in ("coffee.png", "chelsea.png", "astronaut.png")]
         photos = [p.resize((128, 96)) for p in photos] * 2  # six photos of one shape

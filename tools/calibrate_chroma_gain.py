@@ -38,7 +38,7 @@ def calibrate(colorizer: Colorizer, root: Path, every: int, render_size: int, sk
               ) -> tuple[int, float, float, float, float]:
     """(photos used, gain, originals' mean colourfulness, the model's at gain 1, the model's at that gain) over
     every `every`th colour photo under `root`; unreadable and black-and-white ones go to `skipped`."""
-    colorizer.models.generator.config.chroma_gain = 1.0
+    colorizer.generator.config.chroma_gain = 1.0
     grays, abs_, target = [], [], []
     for _, name, image in readable_images(root, skipped, "colorizing", progress=True, every=every):
         if is_grayscale(image):  # no colour to match: it would only pull the gain towards 0

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from typing import ClassVar
 from pathlib import Path, PurePath
 
 import numpy as np
@@ -28,7 +29,7 @@ from colorizer.errors import ColorizerError
 from colorizer.io.images import is_grayscale
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.photo import join_lightness, resize_lightness
-from colorizer.evaluate.report import gray_input, readable_images
+from colorizer.evaluate.report import EvaluationReport, gray_input, readable_images
 
 METHODS = ("edge_aware", "gaussian")
 
@@ -41,20 +42,18 @@ class HintScores:
 
 
 @dataclass
-class HintReport:
-    """Mean scores per hint count and method; `table` for people, `to_dict` for JSON."""
+class HintReport(EvaluationReport):
+    """Mean scores per hint count and method."""
 
-    weights: str
     render_size: int
     seed: int
     counts: list[int]
     photos: list[str]
-    scores: dict[int, dict[str, list[HintScores]]]  # count -> method -> one per photo
-    skipped: dict[str, str] = field(default_factory=dict)
-    sheet: list = field(default_factory=list)  # colorizer.evaluate's main writes a sheet when there is one
+    per_photo: dict[int, dict[str, list[HintScores]]]  # count -> method -> one per photo
+    mode: ClassVar[str] = "hints"
 
     def mean(self, count: int, method: str) -> HintScores:
-        rows = self.scores[count][method]
+        rows = self.per_photo[count][method]
         return HintScores(*(float(np.mean([getattr(r, f) for r in rows])) for f in ("psnr", "ab_error",
                                                                                      "hint_ab_error")))
 
@@ -71,11 +70,9 @@ class HintReport:
         return "\n".join([*lines, "", f"{len(self.photos)} photos; weights: {self.weights}; "
                           f"render size {self.render_size}; seed {self.seed}"])
 
-    def to_dict(self) -> dict:
-        return {"mode": "hints", "weights": self.weights, "render_size": self.render_size, "seed": self.seed,
-                "photos": self.photos,
-                "mean": {str(c): {m: asdict(self.mean(c, m)) for m in METHODS} for c in self.counts},
-                "skipped": [{"name": n, "reason": r} for n, r in self.skipped.items()]}
+    def scores(self) -> dict:
+        return {"render_size": self.render_size, "seed": self.seed, "photos": self.photos,
+                "mean": {str(c): {m: asdict(self.mean(c, m)) for m in METHODS} for c in self.counts}}
 
 
 MAX_COUNT = 1000  # simulated hints per photo: far more than a person gives, and each costs a solve
@@ -127,7 +124,7 @@ def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequenc
                 out = join_lightness(photo.lightness, method_ab)
                 out_ab = color.lab_of_rgb8(out, torch.float64)[1:].numpy()
                 at_hints = np.hypot(*(out_ab[:, ys, xs] - truth[:, ys, xs])).mean() if count else 0.0
-                report.scores[count][method].append(HintScores(metrics.psnr(out, original),
+                report.per_photo[count][method].append(HintScores(metrics.psnr(out, original),
                                                                metrics.ab_error(out, original), float(at_hints)))
     if not report.photos:
         raise ColorizerError(f"{root}: no colour photos to evaluate hints on")

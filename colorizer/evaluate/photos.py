@@ -18,7 +18,7 @@ With --emulsion, the model sees the gray an old film would have recorded (`color
 orthochromatic plate renders a blue sky white, red black) instead of the eye's; every method still
 joins its ab with the eye's lightness, so the scores measure the colour alone, comparable with a run
 without it. Real black-and-white photos were all taken through some emulsion.
-The bar for trained weights (issue 5): mean PSNR above both baselines, and mean colourfulness
+Trained weights should reach mean PSNR above both baselines, and mean colourfulness
 closer to the originals' than the gray baseline's (`Report.verdict`). The report also counts the photos
 on which ours is better than gray (PSNR): a mean can hide a minority of photos made worse.
 
@@ -30,13 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from colorizer import color, settings
@@ -49,7 +48,7 @@ from colorizer.io.files import image_format, save_image, write_atomically
 from colorizer.io.images import is_grayscale, open_image
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.photo import join_lightness
-from colorizer.evaluate.report import contact_sheet, gray_input, mean_scores, readable_images, thumbnail, verdict_line
+from colorizer.evaluate.report import EvaluationReport, gray_input, mean_scores, readable_images, thumbnail, verdict_line
 
 log = logging.getLogger("colorizer")
 
@@ -82,16 +81,14 @@ class ImageResult:
 
 
 @dataclass
-class Report:
-    """Everything one evaluation found; `to_dict` is the JSON report, `table` the terminal one."""
+class Report(EvaluationReport):
+    """What one colour evaluation found: per photo, ours and both baselines."""
 
-    weights: str
     render_size: int
     images: list[ImageResult]
-    skipped: dict[str, str]  # name -> why it was not scored
-    sheet: list[tuple[Image.Image, ...]] = field(default_factory=list, repr=False)  # SHEET_COLUMNS thumbnails
     strength: float = 1.0  # ours: the predicted colour times this, as the CLI's --strength
     emulsion: str | None = None  # the model saw this emulsion's gray (colorizer.evaluate.emulsion), not the eye's
+    mode: ClassVar[str] = "colour"
     sheet_columns: ClassVar[tuple[str, ...]] = SHEET_COLUMNS
 
     def mean(self) -> dict[str, Scores]:
@@ -105,16 +102,16 @@ class Report:
         return float(np.mean([r.original_colorfulness for r in self.images]))
 
     def verdict(self) -> dict[str, bool]:
-        """The issue's bar for trained weights, judged on the means."""
+        """Whether trained weights did their job, judged on the means: above both baselines in PSNR, and
+        nearer the original's colourfulness than gray."""
         mean = self.mean()
         return {
             "psnr_above_baselines": mean["ours"].psnr > max(mean["gray"].psnr, mean["mean_chroma"].psnr),
             "colorfulness_closer_than_gray": abs(mean["ours"].delta_cf) < abs(mean["gray"].delta_cf),
         }
 
-    def to_dict(self) -> dict:
+    def scores(self) -> dict:
         return {
-            "weights": self.weights,
             "render_size": self.render_size,
             "strength": self.strength,
             "emulsion": self.emulsion,
@@ -123,7 +120,6 @@ class Report:
                      **{m: asdict(s) for m, s in self.mean().items()}},
             "ours_better_than_gray": self.better_than_gray(),
             "verdict": self.verdict(),
-            "skipped": [{"name": n, "reason": r} for n, r in self.skipped.items()],
         }
 
     def table(self) -> str:
@@ -182,7 +178,7 @@ def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DE
         results.append(result)
         if len(sheet) < sheet_rows:
             sheet.append(tuple(thumbnail(outputs[column]) for column in SHEET_COLUMNS))
-    return Report(colorizer.description, render_size, results, skipped, sheet, strength, emulsion)
+    return Report(colorizer.description, render_size, results, strength, emulsion, skipped=skipped, sheet=sheet)
 
 
 def _mean_ab(rgb: np.ndarray) -> torch.Tensor:
@@ -352,9 +348,8 @@ def main(argv: list[str] | None = None) -> int:
             opts.out.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(opts.out, lambda fh: fh.write(json.dumps(report.to_dict(), indent=2).encode()))
             log.info("report: %s", opts.out)
-        if report.sheet:
+        if (sheet := report.contact_sheet()) is not None:
             default = opts.out.with_suffix(".png") if opts.out else Path("evaluation.png")
-            sheet = contact_sheet(report.sheet, report.sheet_columns)
             log.info("contact sheet: %s", save_image(sheet, opts.contact_sheet or default))
     except (OSError, ColorizerError) as err:  # a full disk, a folder without write permission
         log.error("could not write: %s", err)

@@ -1,11 +1,12 @@
-"""What both evaluations (colour: `colorizer.evaluate`, restoration: `colorizer.evaluate.restore`)
-share: the photos of a folder, a colour photo as a black-and-white input, means over photos, the
+"""What every evaluation (colour: `photos`, hints: `hints`, restoration: `restore`) shares: the report's
+base class, the photos of a folder, a colour photo as a black-and-white input, means over photos, the
 verdict line, and the contact sheets people look at (also used by tools/ for the README's figures)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import fields
+from typing import ClassVar
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,35 @@ from colorizer.io.inputs import find_images
 from colorizer.color import gray_of
 
 THUMB_HEIGHT, SHEET_GAP, LABEL_HEIGHT = 128, 4, 16  # contact sheet layout, in pixels
+
+
+@dataclass
+class EvaluationReport:
+    """What every evaluation hands back, whatever it scores: the weights it scored, the photos it left
+    out and why, and thumbnails for a contact sheet. Each evaluation's report adds its scores and says
+    them twice: `table` for people, `scores` for the JSON report (`to_dict`)."""
+
+    weights: str
+    skipped: dict[str, str] = field(default_factory=dict, kw_only=True)  # name -> why it was not scored
+    sheet: list[tuple[Image.Image, ...]] = field(default_factory=list, repr=False, kw_only=True)  # sheet_columns
+    mode: ClassVar[str]
+    sheet_columns: ClassVar[tuple[str, ...]] = ()
+
+    def scores(self) -> dict:
+        """The JSON report's fields other than mode, weights and skipped."""
+        raise NotImplementedError
+
+    def table(self) -> str:
+        """The report for the terminal."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        return {"mode": self.mode, "weights": self.weights, **self.scores(),
+                "skipped": [{"name": n, "reason": r} for n, r in self.skipped.items()]}
+
+    def contact_sheet(self) -> Image.Image | None:
+        """The thumbnails kept, one row per photo, or None when none were kept."""
+        return contact_sheet(self.sheet, self.sheet_columns) if self.sheet else None
 
 
 def gray_input(original: np.ndarray, emulsion: str | None = None) -> Photo:

@@ -19,14 +19,14 @@ image is what the damaged input, the classical methods and a saved restoration a
 method's output is converted before it is scored, and it is the convention of gray-image
 restoration papers, so the numbers read alike. (L in [0, 100] would serve too: it and the sRGB
 gray code are both near-perceptual encodings of the same luminance; 8-bit gray needs no conversion.)
-The bar (issue 6): ours above every baseline in mean PSNR and in mean SSIM (`RestoreReport.verdict`).
+Restoration should beat every baseline in mean PSNR and in mean SSIM (`RestoreReport.verdict`).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path, PurePath
 from typing import ClassVar
 
@@ -40,7 +40,7 @@ from colorizer.errors import ColorizerError
 from colorizer.io.images import gray_image
 from colorizer.color import lightness_of, lightness_to_image
 from colorizer.pipelines.colorizer import Colorizer
-from colorizer.evaluate.report import mean_scores, readable_images, thumbnail, verdict_line
+from colorizer.evaluate.report import EvaluationReport, mean_scores, readable_images, thumbnail, verdict_line
 from colorizer.pipelines.restore import RestoreOptions, describe_steps, restore_lightness
 
 RESTORE_METHODS = ("ours", "none", "classical", "classical_full")  # the first is scored against the rest
@@ -66,15 +66,13 @@ class RestoreResult:
 
 
 @dataclass
-class RestoreReport:
-    """Everything one restoration evaluation found; `to_dict` is the JSON report, `table` the terminal one."""
+class RestoreReport(EvaluationReport):
+    """What one restoration evaluation found: per photo, ours and the baselines, on the lightness."""
 
-    weights: str
     learned: bool  # whether `ours` ran the learned model (the weights can restore) or restore's classical steps only
     seed: int
     images: list[RestoreResult]
-    skipped: dict[str, str]  # name -> why it was not scored
-    sheet: list[tuple[Image.Image, ...]] = field(default_factory=list, repr=False)  # RESTORE_SHEET_COLUMNS thumbnails
+    mode: ClassVar[str] = "restoration"
     sheet_columns: ClassVar[tuple[str, ...]] = RESTORE_SHEET_COLUMNS
 
     @property
@@ -89,17 +87,16 @@ class RestoreReport:
         return mean_scores(self.images, RESTORE_METHODS)
 
     def verdict(self) -> dict[str, bool]:
-        """The issue's bar, judged on the means: ours above no restoration and both classical baselines."""
+        """Whether restoration did its job, judged on the means: ours above no restoration and both classical
+        baselines."""
         mean = self.mean()
         ours, *baselines = RESTORE_METHODS
         return {f"{metric}_above_baselines":
                 getattr(mean[ours], metric) > max(getattr(mean[b], metric) for b in baselines)
                 for metric in ("psnr", "ssim")}
 
-    def to_dict(self) -> dict:
+    def scores(self) -> dict:
         return {
-            "mode": "restoration",
-            "weights": self.weights,
             "learned": self.learned,
             "ours": self.ours,
             "scored_on": "lightness as 8-bit sRGB gray (0-255, PSNR peak 255) against the clean gray",
@@ -109,7 +106,6 @@ class RestoreReport:
             "images": [asdict(r) for r in self.images],
             "mean": {m: asdict(s) for m, s in self.mean().items()},
             "verdict": self.verdict(),
-            "skipped": [{"name": n, "reason": r} for n, r in self.skipped.items()],
         }
 
     def table(self) -> str:
@@ -145,7 +141,7 @@ def evaluate_restoration(images_dir: str | Path, colorizer: Colorizer, seed: int
             sheet.append(tuple(thumbnail(np.asarray(outputs[column])) for column in RESTORE_SHEET_COLUMNS))
     if not results:
         raise ColorizerError(f"{root}: no usable photos")
-    return RestoreReport(colorizer.description, colorizer.can_restore, seed, results, skipped, sheet)
+    return RestoreReport(colorizer.description, colorizer.can_restore, seed, results, skipped=skipped, sheet=sheet)
 
 
 def damage_rng(seed: int, name: str) -> np.random.Generator:
@@ -166,7 +162,7 @@ def _restore_one(colorizer: Colorizer, image: Image.Image, name: str, seed: int
     damaged = degrade(clean, DegradeConfig(), damage_rng(seed, name))
     lightness = lightness_of(damaged)  # (1, H, W) L in [0, 100]
     every_classical_step = RestoreOptions(auto_levels=True, remove_scratches=True, learned=False)
-    restore = functools.partial(restore_lightness, lightness, colorizer.models.generator, colorizer.device)
+    restore = functools.partial(restore_lightness, lightness, colorizer.generator, colorizer.device)
     outputs = {  # in RESTORE_METHODS order, each an 8-bit "L" image the size of the photo
         "ours": lightness_to_image(restore()),
         "none": damaged,

@@ -176,7 +176,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
                 if starts[-1]:
                     grain.reset()
                 if restore_options is not None:
-                    lightness = restore_lightness(lightness, colorizer.models.generator, colorizer.device, restore_options)
+                    lightness = restore_lightness(lightness, colorizer.generator, colorizer.device, restore_options)
                     lightness = grain(lightness, _smooth(lightness))
                     small = resize_lightness(lightness, shape)
                 fulls.append(lightness)
