@@ -1,15 +1,21 @@
-"""The project as a package: pyproject.toml agrees with the requirements files, `pip install -e .`
-gives the `colorize` command and makes the training script runnable from anywhere, and no script
-patches sys.path."""
+"""The project as a package: pyproject.toml states lower bounds that the requirements files' pins meet,
+`pip install -e .` gives the `colorize` command and makes the training script runnable from anywhere,
+and no script patches sys.path."""
 
 from __future__ import annotations
 
 import os
 import re
+import site
 import subprocess
+import sysconfig
 import tomllib
 import venv
 from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,17 +30,45 @@ def requirement_lines(name: str) -> list[str]:
     return lines
 
 
-def test_pyproject_pins_what_the_requirements_files_pin():
+def _pins(name: str) -> dict[str, Version]:
+    pins = {}
+    for line in requirement_lines(name):
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", line), f"{name}: not pinned with ==: {line}"
+        requirement = Requirement(line)
+        pins[requirement.name.lower().replace("_", "-")] = Version(str(requirement.specifier).removeprefix("=="))
+    return pins
+
+
+def _bounds(requirements: list[str]) -> dict[str, Requirement]:
+    parsed = [Requirement(r) for r in requirements if not r.startswith("colorizer[")]
+    for requirement in parsed:
+        assert all(spec.operator == ">=" for spec in requirement.specifier) and requirement.specifier, \
+            f"pyproject states a lower bound (>=), not a pin: {requirement}"
+    return {r.name.lower().replace("_", "-"): r for r in parsed}
+
+
+@pytest.mark.parametrize(("extras", "pinned_in"), [
+    (("",), "requirements.txt"),  # what a Space installs: the library and the app
+    (("train",), "requirements-train.txt"),
+    (("c2pa",), "requirements-c2pa.txt"),
+    (("dev",), "requirements-dev.txt"),
+])
+def test_the_pins_meet_pyprojects_lower_bounds(extras, pinned_in):
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    extras = project["optional-dependencies"]
-    assert project["dependencies"] == requirement_lines("requirements.txt")
-    assert extras["train"] == requirement_lines("requirements-train.txt")
-    assert extras["c2pa"] == requirement_lines("requirements-c2pa.txt")
-    assert [r for r in extras["dev"] if not r.startswith("colorizer[")] == requirement_lines("requirements-dev.txt")
-    # requirements-dev.txt includes requirements-train.txt and requirements-c2pa.txt
-    assert {"colorizer[train]", "colorizer[c2pa]"} <= set(extras["dev"])
-    for line in requirement_lines("requirements.txt") + extras["train"]:
-        assert re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", line), f"not pinned with ==: {line}"
+    stated = {"": project["dependencies"] + project["optional-dependencies"]["app"]}
+    bounds = _bounds(sum((stated.get(e) or project["optional-dependencies"][e] for e in extras), []))
+    pins = _pins(pinned_in)
+    assert set(bounds) == set(pins), f"{pinned_in} and pyproject name different packages"
+    for name, requirement in bounds.items():
+        assert requirement.specifier.contains(pins[name]), f"{pinned_in} pins {name} {pins[name]}, outside {requirement}"
+
+
+def test_the_app_is_an_extra_the_library_does_not_need():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not any(Requirement(r).name == "gradio" for r in project["dependencies"])
+    assert [Requirement(r).name for r in project["optional-dependencies"]["app"]] == ["gradio"]
+    library = [p for p in (REPO / "colorizer").rglob("*.py")]
+    assert not [p for p in library if re.search(r"^\s*(import|from) gradio", p.read_text(), re.M)]
 
 
 def test_no_script_patches_sys_path():
@@ -49,7 +83,11 @@ def test_editable_install_gives_the_command_and_the_training_script(tmp_path: Pa
     """A venv over this interpreter's packages (so nothing is downloaded), the project installed
     editable into it, then run from another folder with no PYTHONPATH: what a user gets."""
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True)  # pip and setuptools: this interpreter's
+    venv.create(env_dir, system_site_packages=True)
+    # The packages of the environment running the tests (pip, setuptools, torch ...), also when that is
+    # itself a virtual environment, which system_site_packages alone would skip for the base interpreter's.
+    inner = Path(sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)}))
+    (inner / "outer-environment.pth").write_text("\n".join([*site.getsitepackages(), sysconfig.get_path("purelib")]))
     bin_dir = env_dir / "bin"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     install = subprocess.run([bin_dir / "python", "-m", "pip", "install", "--quiet", "--no-deps",

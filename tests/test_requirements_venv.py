@@ -28,7 +28,7 @@ CHECK = r"""
 import importlib, importlib.util, pkgutil, sys
 from pathlib import Path
 import colorizer
-modules = sorted(m.name for m in pkgutil.iter_modules(colorizer.__path__, "colorizer.") if m.name != "colorizer.__main__")
+modules = sorted(m.name for m in pkgutil.walk_packages(colorizer.__path__, "colorizer.") if not m.name.endswith("__main__"))
 for name in modules:
     importlib.import_module(name)
 import app

@@ -33,7 +33,10 @@ INFO_KEY = "provenance"  # key in a result's PIL .info holding its Provenance (s
 # IPTC NewsCodes: "the compositing of trained algorithmic media with some other media" (here: the
 # photo's own lightness with predicted colour); what IPTC and C2PA name for AI-assisted edits
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
-NAMESPACE = "https://huggingface.co/open-colorizer/xmp/1.0/"  # our own XMP properties (the project's Hub org)
+# Our own XMP properties. A URN, not a web address: it names the schema without claiming a domain the
+# project does not own. Files written before it used LEGACY_NAMESPACE; both are read.
+NAMESPACE = "urn:colorizer:xmp:1.0:"
+LEGACY_NAMESPACE = "https://huggingface.co/open-colorizer/xmp/1.0/"
 DESCRIPTION = "Colorized by {tool} {version}: the colours were predicted by a neural network, not recorded."
 XMP_PNG_KEY = "XML:com.adobe.xmp"  # the PNG keyword XMP readers (exiftool, Adobe) look for
 LEGACY_MARK = "Colorized-By"  # text written by versions before provenance; still recognised
@@ -113,10 +116,10 @@ class Provenance:
         except ET.ParseError:
             return None
         values: dict[str, str] = {}
-        prefix = f"{{{NAMESPACE}}}"
-        for desc in root.iter(f"{{{_NS['rdf']}}}Description"):
-            values |= {k[len(prefix):]: v for k, v in desc.attrib.items() if k.startswith(prefix)}
-            values |= {c.tag[len(prefix):]: (c.text or "") for c in desc if c.tag.startswith(prefix)}
+        for prefix in (f"{{{LEGACY_NAMESPACE}}}", f"{{{NAMESPACE}}}"):  # the current one wins
+            for desc in root.iter(f"{{{_NS['rdf']}}}Description"):
+                values |= {k[len(prefix):]: v for k, v in desc.attrib.items() if k.startswith(prefix)}
+                values |= {c.tag[len(prefix):]: (c.text or "") for c in desc if c.tag.startswith(prefix)}
         try:
             return cls.from_dict(values) if values else None
         except ValueError:
