@@ -28,7 +28,7 @@ from colorizer.models.generator import MAX_CHROMA_GAIN, Generator, GeneratorConf
 
 log = logging.getLogger(__name__)
 
-EMBEDDED_WEIGHTS = Path(__file__).parent / "weights" / "default"
+EMBEDDED_WEIGHTS = Path(__file__).parents[1] / "weights" / "default"  # colorizer/weights, the package data
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 ONNX_FILE = "model.onnx"  # the exported generator, beside the safetensors (colorizer.export)
 BACKENDS = ("pytorch", "onnx")
