@@ -170,7 +170,7 @@ def _checked(render_size: object, strength: object) -> tuple[int, float, list[st
 
 def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) -> list[hinting.Hint]:
     """Hints from the API's JSON string and the strokes painted in the editor (its layers), for a
-    photo of `size`; HintError for malformed JSON or hints."""
+    photo of `size`; HintError for malformed JSON or hints, or a layer that is no usable image."""
     parsed: list[hinting.Hint] = []
     if hints_json and hints_json.strip():
         try:
@@ -180,8 +180,11 @@ def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) 
     for layer in (painted or {}).get("layers") or []:
         path = layer.get("path") if isinstance(layer, dict) else None
         if path:
-            with Image.open(path) as paint:
-                parsed += hinting.strokes_from_paint(paint, size)
+            try:  # under the photos' guards: a layer sent through the API may be anything
+                paint = open_image(path, MAX_PIXELS)
+            except ColorizerError as err:
+                raise HintError(f"painted hints: {str(err).replace(path, 'the painted layer')}") from None
+            parsed += hinting.strokes_from_paint(paint, size)
     return parsed
 
 
