@@ -48,7 +48,9 @@ MAX_PIXELS = 50_000_000  # at most 1.25 GiB per request (measured, docs/BENCHMAR
 MAX_FILE_SIZE_MB = 50  # enforced by Gradio at upload
 MAX_BATCH_FILES = 50
 MAX_FILM_PIXELS = 1920 * 1080  # per frame: a film is many photos, so far fewer pixels each than a photo may have
-MAX_FILM_FRAMES = 3000  # two minutes at 25 frames/s: minutes of work on a CPU Space
+# two minutes at 25 frames/s: minutes of work on a CPU Space; counted as frames are decoded, since a
+# header's count may be missing (a raw .h264 stream states none) or wrong
+MAX_FILM_FRAMES = int(os.environ.get("COLORIZER_MAX_FILM_FRAMES", "3000"))
 FILM_BATCH = 4  # frames per model call; the memory estimate counts them all
 CONCURRENCY = 2  # requests using the model at once; the rest wait in the queue
 QUEUE_SIZE = 32  # requests beyond this are turned away instead of waiting for minutes
@@ -301,7 +303,8 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                 with gate.admit(estimate):
                     report = model.colorize_video(
                         path, result, render_size, strength, MAX_FILM_PIXELS, bool(restore), batch_size=FILM_BATCH,
-                        progress=lambda done: progress((done, total), desc="Colorizing", unit="frames"))
+                        progress=lambda done: progress((done, total), desc="Colorizing", unit="frames"),
+                        max_frames=MAX_FILM_FRAMES)
                 middle = report.frames // 2  # the preview frame: decoding to it needs no model memory
                 before = gray_of(Image.fromarray(read_frame(path, middle)))
                 after = Image.fromarray(read_frame(result, middle))
