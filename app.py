@@ -8,7 +8,9 @@ Hugging Face Spaces runs this same file with `python app.py` (configured by the 
 The weights load once, at start; requests share them through a queue with a concurrency limit, and
 each photo is admitted only while the memory it is estimated to need (colorizer.pipelines.memory) fits the
 budget, so concurrent large renders wait instead of adding up (COLORIZER_MEMORY_BUDGET_MB).
-Results stay downloadable for COLORIZER_RESULT_MAX_AGE_S seconds, then are deleted.
+Results and uploads stay for COLORIZER_RESULT_MAX_AGE_S seconds, then are deleted, those of earlier app
+processes too, from the app's own marked folders only (see claim_gradio_folder); an upload waiting its
+turn in the queue is kept. A film may have COLORIZER_MAX_FILM_FRAMES frames (3000), counted as decoded.
 When the Hub cannot be reached (or HF_HUB_OFFLINE=1) the embedded default is used, and the page says so.
 API users call the `/colorize` endpoint (and `/colorize_batch`, `/colorize_film`), e.g. with gradio_client; numbers
 are checked by colorizer.settings (out of range: clamped, with a note; NaN or infinity: refused).
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -26,7 +29,7 @@ import threading
 import time
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
@@ -49,7 +52,9 @@ MAX_PIXELS = 50_000_000  # at most 1.25 GiB per request (measured, docs/BENCHMAR
 MAX_FILE_SIZE_MB = 50  # enforced by Gradio at upload
 MAX_BATCH_FILES = 50
 MAX_FILM_PIXELS = 1920 * 1080  # per frame: a film is many photos, so far fewer pixels each than a photo may have
-MAX_FILM_FRAMES = 3000  # two minutes at 25 frames/s: minutes of work on a CPU Space
+# two minutes at 25 frames/s: minutes of work on a CPU Space; counted as frames are decoded, since a
+# header's count may be missing (a raw .h264 stream states none) or wrong
+MAX_FILM_FRAMES = int(os.environ.get("COLORIZER_MAX_FILM_FRAMES", "3000"))
 FILM_BATCH = 4  # frames per model call; the memory estimate counts them all
 CONCURRENCY = 2  # requests using the model at once; the rest wait in the queue
 QUEUE_SIZE = 32  # requests beyond this are turned away instead of waiting for minutes
@@ -57,13 +62,19 @@ QUEUE_SIZE = 32  # requests beyond this are turned away instead of waiting for m
 # colorizer.pipelines.memory). The largest request, 50 MP at render size 2048 with restore, is estimated at
 # 1.4 GiB (measured: 1.25 GiB): it fits, and two of them run in turn. See docs/BENCHMARKS.md.
 MEMORY_BUDGET_MB = int(os.environ.get("COLORIZER_MEMORY_BUDGET_MB", "2048"))
-# Results (and uploads: Gradio's delete_cache ages both) are deleted after this; keep it well above the
-# longest a request may wait in the queue, or a waiting request's upload is deleted before it runs.
+# Results and uploads are deleted after this (prune_gradio_files), those of earlier app processes too;
+# an upload waiting in the queue, or in use, is kept however long it waits.
 RESULT_MAX_AGE_S = int(os.environ.get("COLORIZER_RESULT_MAX_AGE_S", "3600"))
 CLEANUP_EVERY_S = max(1, min(600, RESULT_MAX_AGE_S // 2))
 WORK_MAX_AGE_S = min(RESULT_MAX_AGE_S, 600)  # our own copies: Gradio has copied them to its cache by then
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 WORK_ROOT = Path(os.environ.get("COLORIZER_WORK_DIR") or Path(tempfile.gettempdir()) / "colorizer-app")
+REQUEST_PREFIX = "request-"  # our request folders in WORK_ROOT: only these are ever pruned there
+# Gradio's copies of uploads and results go to a folder of the app's own, inside the temporary folder
+# Gradio would use, marked by APP_MARK: Gradio tracks its files in memory only, so after a restart
+# only the mark tells this app's old files from another program's.
+GRADIO_FOLDER = "colorizer-app-gradio"
+APP_MARK = ".colorizer-app"
 CSS = ".gradio-container { max-width: 1200px !important; margin: auto; }"
 
 
@@ -117,7 +128,7 @@ _IN_USE: set[Path] = set()  # folders of requests still running: never pruned, h
 def _new_folder() -> Iterator[Path]:
     """A fresh folder for one request's files (Gradio serves its own copies of what we return)."""
     WORK_ROOT.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(dir=WORK_ROOT))
+    folder = Path(tempfile.mkdtemp(prefix=REQUEST_PREFIX, dir=WORK_ROOT))
     _IN_USE.add(folder)
     try:
         yield folder
@@ -133,19 +144,83 @@ def _age_s(folder: Path) -> float:
 
 def prune_work_folders(max_age_s: float = WORK_MAX_AGE_S) -> None:
     """Remove our request folders untouched for max_age_s: a Space running for weeks keeps its disk.
-    Gradio's copies (what the page links to) are removed by its own delete_cache schedule."""
+    Gradio's copies (what the page links to) are removed by prune_gradio_files."""
     if not WORK_ROOT.is_dir():
         return
-    for old in WORK_ROOT.iterdir():
+    for old in WORK_ROOT.glob(REQUEST_PREFIX + "*"):
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # another request may prune too
             if old not in _IN_USE and _age_s(old) > max_age_s:
                 shutil.rmtree(old, ignore_errors=True)
 
 
-def _prune_forever() -> None:
+def claim_gradio_folder() -> Path:
+    """The app's own folder for Gradio's files, in the temporary folder Gradio would use (GRADIO_TEMP_DIR,
+    else the system's), marked as the app's unless another program's files are there already (then it is
+    used, never cleaned). Set it as GRADIO_TEMP_DIR before the Blocks are built."""
+    folder = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / GRADIO_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    if not any(folder.iterdir()):
+        (folder / APP_MARK).touch()
+    return folder
+
+
+def _paths_in(value: object, paths: set[str]) -> None:
+    """Add the "path" of every file record (Gradio's FileData, as sent) found in `value`."""
+    if isinstance(value, dict):
+        if isinstance(value.get("path"), str):
+            paths.add(os.path.realpath(value["path"]))
+        values: Iterable[object] = value.values()
+    elif isinstance(value, (list, tuple)):
+        values = value
+    else:
+        return
+    for item in values:
+        _paths_in(item, paths)
+
+
+def _queued_paths(demo: gr.Blocks) -> set[str]:
+    """Files that requests waiting in the queue or running name: never deleted, however long they wait.
+
+    Gradio has no public view of its queue; its internals are read here, running jobs before and after
+    the waiting ones so that a request moving from one to the other is seen."""
+    queue = demo._queue
+    events = [event for job in list(queue.active_jobs) if job for event in job]
+    events += [event for waiting in list(queue.event_queue_per_concurrency_id.values())
+               for event in list(waiting.queue)]
+    events += [event for job in list(queue.active_jobs) if job for event in job]
+    paths: set[str] = set()
+    for event in events:
+        if event.data is not None:
+            _paths_in(event.data.data, paths)
+    return paths
+
+
+def prune_gradio_files(folder: Path, max_age_s: float = RESULT_MAX_AGE_S, keep: Collection[str] = frozenset()) -> None:
+    """Delete the files in our Gradio folder unchanged for max_age_s (uploads and results, this process's
+    and earlier ones'), but none named in `keep` (see _queued_paths); then the folders left empty.
+    Nothing is deleted in a folder without the app's mark."""
+    if not (folder / APP_MARK).is_file():
+        return
+    now = time.time()
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):  # files before their folders
+        with contextlib.suppress(OSError):  # gone already, or a folder not empty
+            if path.is_dir():
+                path.rmdir()  # only when empty
+            elif (path.name != APP_MARK and now - path.stat().st_mtime > max_age_s
+                  and os.path.realpath(path) not in keep):
+                path.unlink()
+
+
+def _prune_forever(demo: gr.Blocks, gradio_folder: Path) -> None:
     while True:
         time.sleep(CLEANUP_EVERY_S)
         prune_work_folders()
+        try:
+            keep = _queued_paths(demo)
+        except Exception as err:  # noqa: BLE001 - Gradio's internals changed: delete nothing a request may wait for
+            logging.getLogger("colorizer.app").warning("uploads not pruned: the queue cannot be read (%r)", err)
+            continue
+        prune_gradio_files(gradio_folder, keep=keep)
 
 
 def _photo_size(path: str) -> tuple[int, int]:
@@ -171,7 +246,7 @@ def _checked(render_size: object, strength: object) -> tuple[int, float, list[st
 
 def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) -> list[hinting.Hint]:
     """Hints from the API's JSON string and the strokes painted in the editor (its layers), for a
-    photo of `size`; HintError for malformed JSON or hints."""
+    photo of `size`; HintError for malformed JSON or hints, or a layer that is no usable image."""
     parsed: list[hinting.Hint] = []
     if hints_json and hints_json.strip():
         try:
@@ -181,8 +256,11 @@ def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) 
     for layer in (painted or {}).get("layers") or []:
         path = layer.get("path") if isinstance(layer, dict) else None
         if path:
-            with Image.open(path) as paint:
-                parsed += hinting.strokes_from_paint(paint, size)
+            try:  # under the photos' guards: a layer sent through the API may be anything
+                paint = open_image(path, MAX_PIXELS)
+            except ColorizerError as err:
+                raise HintError(f"painted hints: {str(err).replace(path, 'the painted layer')}") from None
+            parsed += hinting.strokes_from_paint(paint, size)
     return parsed
 
 
@@ -299,7 +377,8 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                 with gate.admit(estimate):
                     report = model.colorize_video(
                         path, result, render_size, strength, MAX_FILM_PIXELS, bool(restore), batch_size=FILM_BATCH,
-                        progress=lambda done: progress((done, total), desc="Colorizing", unit="frames"))
+                        progress=lambda done: progress((done, total), desc="Colorizing", unit="frames"),
+                        max_frames=MAX_FILM_FRAMES)
                 middle = report.frames // 2  # the preview frame: decoding to it needs no model memory
                 before = gray_of(Image.fromarray(read_frame(path, middle)))
                 after = Image.fromarray(read_frame(result, middle))
@@ -308,7 +387,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
         notes += report.notes
         return (before, after), str(result), str(result), "\n".join(f"- {html.escape(note)}" for note in notes)
 
-    with gr.Blocks(title="Colorize old photos", delete_cache=(CLEANUP_EVERY_S, RESULT_MAX_AGE_S)) as demo:
+    with gr.Blocks(title="Colorize old photos") as demo:  # no delete_cache: it would delete queued uploads
         gr.Markdown(
             "# Colorize old photos\n"
             "Drop a black-and-white photo and get it back in colour, at its full resolution. "
@@ -390,9 +469,12 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
 
 def launch(demo: gr.Blocks, **options) -> None:
     """Start the server with the app's upload limit and look; options go to `Blocks.launch`.
-    Also starts the pruning of our own request folders (see prune_work_folders)."""
+    Also starts the pruning of our own files, at once and then every CLEANUP_EVERY_S (prune_work_folders,
+    prune_gradio_files in the folder Gradio was given: see claim_gradio_folder)."""
+    gradio_folder = Path(demo.GRADIO_CACHE)
     prune_work_folders()
-    threading.Thread(target=_prune_forever, name="prune-results", daemon=True).start()
+    prune_gradio_files(gradio_folder)
+    threading.Thread(target=_prune_forever, args=(demo, gradio_folder), name="prune-results", daemon=True).start()
     demo.launch(max_file_size=f"{MAX_FILE_SIZE_MB}mb", theme=gr.themes.Soft(), css=CSS, **options)
 
 
@@ -402,6 +484,7 @@ def main() -> None:
         colorizers = load_colorizers(weights_from_env())
     except ColorizerError as err:
         raise SystemExit(f"error: {err}") from None
+    os.environ["GRADIO_TEMP_DIR"] = str(claim_gradio_folder())  # read by Gradio when the Blocks are built
     launch(build_demo(colorizers))
 
 

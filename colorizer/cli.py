@@ -44,6 +44,7 @@ class Options:
     backend: str = "pytorch"
     crf: int = DEFAULT_CRF
     hints: Path | None = None
+    max_frames: int | None = None
 
 
 def _folder(text: str) -> Path:
@@ -100,6 +101,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--crf", type=int, default=DEFAULT_CRF, metavar="N",
                    help="film quality, H.264 constant rate factor from 0 (lossless, huge) to 51 (worst); "
                    "18 looks like the source, +6 halves the size [%(default)s]")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N",
+                   help="refuse films longer than N frames, counted as they are decoded (a raw stream's header "
+                   "states none) [no limit]")
     p.add_argument("--mark", action="store_true",
                    help="put a small visible 'AI colorized' mark in the bottom-right corner (every result "
                    "carries its provenance in its metadata anyway: see python -m colorizer.inspect)")
@@ -269,7 +273,7 @@ def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, wri
                 report = colorizer.colorize_video(film, target, opts.render_size, opts.strength, opts.max_pixels,
                                                   opts.restore, opts.crf, opts.batch_size,
                                                   progress=lambda done: bar.update(done - bar.n),
-                                                  hints=per_film[film])
+                                                  hints=per_film[film], max_frames=opts.max_frames)
         except ColorizerError as err:
             tqdm.write(f"skipped: {err}", file=sys.stderr)
             failures += 1
@@ -281,6 +285,7 @@ def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, wri
         for note in report.notes:
             tqdm.write(f"note: {film}: {note}", file=sys.stderr)
         written.append(target)
+        failures += report.ended_early  # written as far as it goes, but not the whole film: exit status 1
     return failures
 
 

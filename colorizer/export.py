@@ -1,14 +1,16 @@
 """Export the generator to ONNX, for apps, phones and browsers where PyTorch is too heavy.
 
-    python -m colorizer.export --onnx model.onnx --dynamic-size                 # embedded default
-    python -m colorizer.export --onnx model.onnx --weights user/name --dynamic-size --push-to-hub user/name
+    python -m colorizer.export --onnx model.onnx                                # embedded default
+    python -m colorizer.export --onnx model.onnx --weights user/name --push-to-hub user/name
     python -m colorizer --weights model.onnx photos/ -o out/                    # run it (ONNX Runtime, CPU)
 
 The ONNX model is only the network, L -> ab (colorizer.models.onnx_model has the shapes); the Lab
 conversion, resizing and restoration tiles stay in Python/NumPy around it (colorizer.pipelines.photo).
 It is made by torch.onnx's dynamo exporter (torch.export + onnxscript), from the baked generator
-(spectral norm frozen, batch norm folded). With --dynamic-size it takes any batch and any height
-and width that are multiples of 32, as the pipeline renders; without, one square --size.
+(spectral norm frozen, batch norm folded). By default it takes any batch and any height and width
+that are multiples of 32, as the pipeline renders; with --fixed-size N, one N x N square only, into
+which every photo is squeezed or padded: its colour then differs from PyTorch's (by about 2 ab units
+on average for a landscape photo at 384).
 
 Self-attention runs as one block in the ONNX graph: its scores take (H/8 * W/8)^2 * 4 bytes,
 64 MiB at render size 512 and 1 GiB at 1024 (PyTorch computes them in bounded chunks instead).
@@ -140,11 +142,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "default: the weights embedded in this package")
     p.add_argument("--opset", type=int, default=None, metavar="N",
                    help=f"ONNX opset to write ({MIN_OPSET} or newer) [the exporter's recommended one]")
-    p.add_argument("--dynamic-size", action="store_true",
-                   help="any batch size and any height and width that are multiples of 32 (what the pipeline uses "
-                   "at every render size); without it the model takes one square --size only")
-    p.add_argument("--size", type=int, default=DEFAULT_RENDER_SIZE, metavar="N",
-                   help="side, in pixels, of a fixed-size export (a multiple of 32) [%(default)s]")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--dynamic-size", action="store_true",
+                      help="any batch size and any height and width that are multiples of 32, as the pipeline "
+                      "renders at every render size (the default; the flag is kept for older scripts)")
+    size.add_argument("--fixed-size", "--size", dest="size", type=int, default=None, metavar="N",
+                      help="export for one N x N square only (a multiple of 32), for runtimes that cannot take "
+                      "dynamic shapes. It costs fidelity: every photo is fitted into that square, so its colour "
+                      "differs from PyTorch's (about 2 ab units on average for a landscape photo at 384), and "
+                      "the render size setting no longer applies")
     p.add_argument("--push-to-hub", default=None, metavar="REPO",
                    help="also upload the file to this Hub repo as model.onnx, beside its safetensors (needs HF_TOKEN "
                    "or `hf auth login`); run it later with --weights REPO --backend onnx")
@@ -157,10 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     args = parse_args(argv)
     try:
-        check_export(args.opset, args.size)
+        dynamic_size, size = args.size is None, args.size or DEFAULT_RENDER_SIZE
+        check_export(args.opset, size)
         generator, source = baked_generator(args.weights)
-        path = export_generator(generator, source, args.onnx, args.opset, args.dynamic_size, args.size)
-        shape = (256, 320) if args.dynamic_size else (args.size, args.size)
+        path = export_generator(generator, source, args.onnx, args.opset, dynamic_size, size)
+        shape = (256, 320) if dynamic_size else (size, size)
         log.info("wrote %s (%.1f MB); max |ab| difference from PyTorch on a test pattern: %.4f Lab units",
                  path, path.stat().st_size / 1e6, max_ab_difference(path, generator, shape))
     except ColorizerError as err:

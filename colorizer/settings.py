@@ -22,6 +22,7 @@ MAX_MAX_PIXELS = 1_000_000_000  # --max-pixels above a gigapixel would need tens
 DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE = 4, 64
 DEFAULT_CRF = 18  # films: H.264 quality (x264's constant rate factor; 0 lossless, 51 worst; 18 looks lossless)
 MIN_CRF, MAX_CRF = 0, 51
+MAX_MAX_FRAMES = 10_000_000  # films: a limit on frames decoded, when one is set (about 4 days at 24 frames/s)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ RANGES = {
     "max_pixels": Range("max pixels", 1, MAX_MAX_PIXELS, integer=True),
     "batch_size": Range("batch size", 1, MAX_BATCH_SIZE, integer=True),
     "crf": Range("CRF", MIN_CRF, MAX_CRF, integer=True),
+    "max_frames": Range("max frames", 1, MAX_MAX_FRAMES, integer=True),
 }
 
 
@@ -73,6 +75,7 @@ class Settings:
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger inputs are refused unread
     batch_size: int = DEFAULT_BATCH_SIZE  # photos or frames per model call
     crf: int = DEFAULT_CRF  # films' H.264 quality
+    max_frames: int | None = None  # films: refuse one with more frames, counted as decoded (None: any length)
 
 
 def check_settings(base: Settings | None = None, render_limit: int | None = None,
@@ -86,9 +89,12 @@ def check_settings(base: Settings | None = None, render_limit: int | None = None
     unknown = set(values) - {f.name for f in fields(Settings)}
     if unknown:
         raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
-    checked: dict[str, int | float] = {}
+    checked: dict[str, int | float | None] = {}
     notes = []
     for name, value in values.items():
+        if value is None and getattr(Settings, name) is None:  # an optional limit left unset
+            checked[name] = None
+            continue
         checked[name], note = RANGES[name].check(value)
         notes += [note] if note else []
     result = replace(base or Settings(), **checked)

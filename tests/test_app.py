@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -222,3 +223,21 @@ def test_hints_reach_the_result_as_json_and_as_paint(client, photo, tmp_path):
                        api_name="/colorize")
     with pytest.raises(AppError, match="hints: not valid JSON"):
         client.predict(handle_file(photo), 256, 1.0, UNREACHABLE_REPO, False, "[{", api_name="/colorize")
+
+
+def test_too_many_hints_and_bad_paint_layers_are_clear_errors(client, photo, tmp_path):
+    from colorizer.pipelines.hints import MAX_HINTS
+
+    many = json.dumps([[i % 200, i % 150, "#ff0000"] for i in range(100_000)])
+    started = time.monotonic()
+    with pytest.raises(AppError, match=f"100000 hints is more than {MAX_HINTS}"):
+        client.predict(handle_file(photo), 256, 1.0, UNREACHABLE_REPO, False, many, api_name="/colorize")
+    assert time.monotonic() - started < 10
+    not_an_image = tmp_path / "layer.png"
+    not_an_image.write_bytes(b"no paint here")
+    bomb = png_claiming(tmp_path / "bomb.png", 30_000, 30_000)
+    for layer, message in ((not_an_image, "painted hints: the painted layer: not an image"),
+                           (bomb, "painted hints: the painted layer: image is above the limit")):
+        editor = {"background": handle_file(photo), "layers": [handle_file(layer)], "composite": None}
+        with pytest.raises(AppError, match=message):
+            client.predict(handle_file(photo), 256, 1.0, UNREACHABLE_REPO, False, "", editor, api_name="/colorize")

@@ -6,6 +6,7 @@ test (the memory budget is tested in test_app.py, whose requests may wait longer
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,16 +19,17 @@ from PIL import Image
 
 from tests.conftest import real_photo
 from tests.test_app import _assert_colorized
+from app import APP_MARK, GRADIO_FOLDER
 from tools.app_server import running_app
 
-RESULT_MAX_AGE_S = 6  # short, to see the cleanup; uploads waiting longer than this would be deleted too
+RESULT_MAX_AGE_S = 6  # short, to see the cleanup (every 3 s); uploads waiting in the queue are kept all the same
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("app-limits")
     with running_app(tmp, COLORIZER_WEIGHTS="default", COLORIZER_RESULT_MAX_AGE_S=str(RESULT_MAX_AGE_S)) as (url, proc):
-        yield {"url": url, "pid": proc.pid, "tmp": tmp, "work": tmp / "work", "gradio": tmp / "gradio"}
+        yield {"url": url, "pid": proc.pid, "tmp": tmp, "work": tmp / "work", "gradio": tmp / "gradio" / GRADIO_FOLDER}
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +102,23 @@ def test_animated_gif_says_only_the_first_frame_was_used(client, tmp_path):
     assert "spin.gif: the file holds 3 frames" in summary
 
 
+def test_an_upload_waiting_in_the_queue_longer_than_the_age_limit_is_kept(client, tmp_path):
+    """Both model slots busy for longer than RESULT_MAX_AGE_S plus a cleanup round: the third request's
+    upload waits that long, and is still there when its turn comes."""
+    slow = tmp_path / "slow.png"
+    real_photo("coffee.png", size=512).convert("L").save(slow)
+    busy = [client.submit([handle_file(slow)] * 2, 1024, api_name="/colorize_batch") for _ in range(2)]
+    time.sleep(1)  # both running before the third is queued
+    waiting = tmp_path / "waiting.png"
+    real_photo("chelsea.png", size=96).convert("L").save(waiting)
+    started = time.monotonic()
+    _, download, _ = client.predict(handle_file(waiting), 64, api_name="/colorize")
+    assert time.monotonic() - started > RESULT_MAX_AGE_S + 3, "it did not wait long enough to show anything"
+    _assert_colorized(download, waiting)
+    for job in busy:
+        assert "Colorized 2 of 2 photos" in job.result()[1]
+
+
 def test_results_are_deleted_once_they_are_old(app, client, photo):
     """Last: waits for the cleanup, which would also delete what earlier tests downloaded."""
     client.predict(handle_file(photo), 64, api_name="/colorize")
@@ -117,3 +136,26 @@ def test_results_are_deleted_once_they_are_old(app, client, photo):
     assert not list(app["work"].iterdir())  # our request folders go too
     size = sum(p.stat().st_size for p in app["gradio"].rglob("*") if p.is_file())
     assert size < 1_000_000, f"{size} bytes left in Gradio's cache"
+
+
+def test_an_earlier_process_files_are_deleted_at_start_and_no_one_elses(tmp_path):
+    """Gradio forgets its files when the app stops; the app's own marked folder is cleaned at the next
+    start all the same, and nothing outside it, in the same temporary folder, is touched."""
+    with running_app(tmp_path):
+        pass
+    ours = tmp_path / "gradio" / GRADIO_FOLDER
+    assert (ours / APP_MARK).is_file()
+    old, fresh = [ours / "4f1c" / "upload.png", ours / "9a2b" / "reel-colorized.mp4",
+                  tmp_path / "work" / "request-x1y2" / "photo-colorized.png"], ours / "77ee" / "recent.png"
+    theirs = [tmp_path / "gradio" / "other-program" / "cache.bin", tmp_path / "gradio" / "loose.bin",
+              tmp_path / "work" / "notes.txt"]
+    for path in [*old, fresh, *theirs]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 1000)
+    for path in [*old, *theirs]:
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+        os.utime(path.parent, (time.time() - 7200, time.time() - 7200))
+    with running_app(tmp_path, COLORIZER_RESULT_MAX_AGE_S="600"):
+        assert not any(path.exists() for path in old)
+        assert not (ours / "4f1c").exists() and not (tmp_path / "work" / "request-x1y2").exists()
+        assert fresh.exists() and all(path.exists() for path in theirs)

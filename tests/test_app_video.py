@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,12 +12,15 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from tools.app_server import running_app
-from tools.test_film import FilmScript, default_photos, packets_of, write_film
+from tests.conftest import real_photo
+from tools.test_film import FilmScript, cut_off, default_photos, packets_of, write_film, write_stream
+
+MAX_FILM_FRAMES = 12  # the app's limit, lowered so that a film over it is quick to make and to refuse
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory) -> Iterator[Client]:
-    with running_app(tmp_path_factory.mktemp("app")) as (url, _):
+    with running_app(tmp_path_factory.mktemp("app"), COLORIZER_MAX_FILM_FRAMES=str(MAX_FILM_FRAMES)) as (url, _):
         yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
 
@@ -46,3 +50,28 @@ def test_film_tab_explains_a_bad_file_and_photo_endpoints_are_unchanged(client, 
     for name in ("/colorize", "/colorize_batch"):  # the photo endpoints' arguments, as before (hints come after)
         assert [p["parameter_name"] for p in endpoints[name]["parameters"]][:5] == [
             "photo" if name == "/colorize" else "files", "render_size", "strength", "variant", "restore"]
+
+
+def test_film_tab_counts_frames_as_decoded_and_checks_every_frame_size(client, tmp_path):
+    raw = tmp_path / "raw.h264"  # its header states no frame count
+    write_stream(raw, "h264", [(64, 48, MAX_FILM_FRAMES + 2)])
+    started = time.monotonic()
+    with pytest.raises(AppError, match=f"raw.h264: more than {MAX_FILM_FRAMES} frames, the limit"):
+        client.predict(handle_file(raw), 64, api_name="/colorize_film")
+    assert time.monotonic() - started < 60
+    jump = tmp_path / "broadcast.ts"  # grows past the app's 1920x1080 per frame after its first frames
+    write_stream(jump, "mpegts", [(64, 48, 8), (2048, 1152, 2)])
+    with pytest.raises(AppError, match="broadcast.ts: frame 8 is 2048x1152, 2.36 megapixels, above the limit"):
+        client.predict(handle_file(jump), 64, api_name="/colorize_film")
+
+
+def test_film_tab_says_when_a_film_ends_early_and_refuses_a_photo(client, film, tmp_path):
+    cut = tmp_path / "download.mp4"
+    announced = cut_off(film, cut)
+    (before, after), _, download, note = client.predict(handle_file(cut), 64, api_name="/colorize_film")
+    made = len(packets_of(download, "video"))
+    assert 0 < made < announced and f"{made} of {announced} frames: the file ends early" in note
+    photo = tmp_path / "holiday.mp4"
+    real_photo("camera.png", size=64).save(photo, format="PNG")
+    with pytest.raises(AppError, match="holiday.mp4: is an image, not a film"):
+        client.predict(handle_file(photo), 64, api_name="/colorize_film")

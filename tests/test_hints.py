@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -241,3 +242,27 @@ def test_evaluate_hints_scores_each_count(tmp_path):
     assert none["hint_ab_error"] == 0 and set(five) == {"edge_aware", "gaussian"}
     assert five["edge_aware"]["ab_error"] < none["ab_error"]  # five true colours bring it closer
     assert evaluate.main(["--images", str(tmp_path), "--hints", "a,b"]) == 1
+
+
+def test_too_many_hints_are_refused_in_one_line_before_any_work(colorizer, photo, tmp_path):
+    """A cap on points and on stroke points, the same for the Python API and the CLI; a hundred thousand
+    points are refused in well under a second, JSON parse included."""
+    from colorizer.pipelines.hints import MAX_HINTS, MAX_STROKE_POINTS
+
+    points = [[i % 128, i % 85, "#ff0000"] for i in range(100_000)]
+    long_stroke = [{"points": [[10, 5]] * (MAX_STROKE_POINTS // 2 + 1), "color": "#ff0000"}] * 2
+    gray = photo.convert("L")
+    started = time.monotonic()
+    with pytest.raises(HintError, match=f"100000 hints is more than {MAX_HINTS}"):
+        colorizer.colorize(gray, render_size=64, hints=json.loads(json.dumps(points)))
+    with pytest.raises(HintError, match=f"the strokes have {MAX_STROKE_POINTS + 2} points together, more than"):
+        colorizer.colorize(gray, render_size=64, hints=long_stroke)
+    assert time.monotonic() - started < 2
+    parse_hints(points[:MAX_HINTS])  # at the cap: fine
+    gray.save(tmp_path / "a.png")
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps(points))
+    run = run_cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--hints", str(hints), env=OFFLINE)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert f"100000 hints is more than {MAX_HINTS}" in run.stderr
+    assert not (tmp_path / "out" / "a.png").exists()

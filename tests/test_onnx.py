@@ -17,7 +17,6 @@ from colorizer import color
 from colorizer.models import hub
 from colorizer.io import provenance
 from colorizer.errors import WeightsError
-from colorizer.export import export_onnx
 from colorizer.io.images import read_photo
 from colorizer.models.onnx_model import OnnxGenerator
 from colorizer.pipelines.colorizer import Colorizer
@@ -29,8 +28,21 @@ HOLDOUT = sorted((REPO / "tests" / "data" / "holdout").glob("*.jpg"))
 
 @pytest.fixture(scope="module")
 def default_onnx(tmp_path_factory):
-    """The embedded default, exported with dynamic size (once for this module)."""
-    return export_onnx(tmp_path_factory.mktemp("onnx") / "model.onnx", dynamic_size=True)
+    """The embedded default, exported by the command with its default options (once for this module)."""
+    model = tmp_path_factory.mktemp("onnx") / "model.onnx"
+    result = run_export("--onnx", str(model))
+    assert result.returncode == 0, result.stderr
+    return model
+
+
+def test_default_export_matches_pytorch_on_a_landscape_photo(default_onnx):
+    """The command's default is the pipeline's dynamic size: a landscape photo is neither squeezed nor padded."""
+    photo = real_photo("coffee.png", size=320)
+    assert photo.width > photo.height
+    ours = Colorizer.from_pretrained(str(default_onnx)).predict_ab([read_photo(photo)], render_size=384)[0]
+    theirs = Colorizer.from_pretrained(device="cpu").predict_ab([read_photo(photo)], render_size=384)[0]
+    assert ours.shape == theirs.shape and ours.shape[-1] > ours.shape[-2]
+    assert float((ours - theirs).abs().mean()) < 0.5
 
 
 def test_export_matches_pytorch_on_real_photos(default_onnx):
@@ -130,7 +142,7 @@ def run_export(*args: str) -> subprocess.CompletedProcess:
 
 def test_fixed_size_export_from_the_command_line_runs_at_its_size(tiny_weights, tmp_path):
     model = tmp_path / "fixed.onnx"
-    result = run_export("--onnx", str(model), "--weights", str(tiny_weights), "--size", "64")
+    result = run_export("--onnx", str(model), "--weights", str(tiny_weights), "--fixed-size", "64")
     assert result.returncode == 0, result.stderr
     assert f"wrote {model}" in result.stderr and "max |ab| difference from PyTorch" in result.stderr
     colorizer = Colorizer.from_pretrained(str(model))

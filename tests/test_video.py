@@ -27,7 +27,7 @@ from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.film import TemporalOptions
 from colorizer.io.video import is_video, probe, transcode
 from tests.conftest import REPO, real_photo, run_cli
-from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film
+from tools.test_film import FilmScript, ab_of, cut_off, default_photos, frames_of, packets_of, write_film, write_stream
 
 RENDER = 64
 STILL, AFTER_CUT = 6, 6
@@ -192,6 +192,48 @@ def test_damage_in_the_middle_is_reported_and_the_film_still_comes_out(film, col
     report = colorizer.colorize_video(damaged, tmp_path / "out.mp4", render_size=RENDER)
     assert any("damaged" in note for note in report.notes), report.notes
     assert len(frames_of(tmp_path / "out.mp4")) == report.frames > 0
+
+
+def test_a_raw_stream_is_counted_as_decoded_against_max_frames(colorizer, tmp_path):
+    """A raw .h264 stream's header states no frame count: the limit holds on the frames decoded."""
+    raw = tmp_path / "reel.h264"
+    write_stream(raw, "h264", [(64, 48, 14)])
+    assert probe(raw).frames == 0
+    result = run_cli(str(raw), "-o", str(tmp_path / "out"), "--render-size", str(RENDER), "--max-frames", "10")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "reel.h264: more than 10 frames, the limit" in result.stderr
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    assert colorizer.colorize_video(raw, tmp_path / "all.mp4", render_size=RENDER, max_frames=14).frames == 14
+
+
+def test_frames_that_change_size_midway_are_scaled_with_a_note_or_refused(colorizer, tmp_path):
+    """An MPEG-TS whose frames grow midway: each frame's size is checked, never only the first's."""
+    jump = tmp_path / "broadcast.ts"
+    write_stream(jump, "mpegts", [(64, 48, 10), (128, 96, 3)])
+    assert (probe(jump).width, probe(jump).height) == (64, 48)
+    report = colorizer.colorize_video(jump, tmp_path / "out.mp4", render_size=RENDER)
+    assert report.frames == 13 and {f.shape for f in frames_of(tmp_path / "out.mp4")} == {(48, 64, 3)}
+    assert "3 frame(s) are not 64x48 like the film (the first, frame 10, is 128x96): scaled to 64x48" in report.notes
+    with pytest.raises(VideoError, match="frame 10 is 128x96, 0.0123 megapixels, above the limit"):
+        colorizer.colorize_video(jump, tmp_path / "refused.mp4", render_size=RENDER, max_pixels=64 * 48)
+    assert not (tmp_path / "refused.mp4").exists()
+
+
+def test_a_film_cut_off_comes_out_as_far_as_it_goes_and_the_cli_says_so(film, tmp_path):
+    cut = tmp_path / "download.mp4"
+    announced = cut_off(film, cut)
+    result = run_cli(str(cut), "-o", str(tmp_path / "out"), "--render-size", str(RENDER))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    made = len(frames_of(tmp_path / "out" / "download.mp4"))
+    assert 0 < made < announced
+    assert f"{made} of {announced} frames: the file ends early" in result.stderr
+
+
+def test_an_image_is_not_a_film(colorizer, tmp_path):
+    fake = tmp_path / "holiday.mp4"
+    real_photo("camera.png", size=64).save(fake, format="PNG")
+    with pytest.raises(VideoError, match="holiday.mp4: is an image, not a film"):
+        colorizer.colorize_video(fake, tmp_path / "out.mp4", render_size=RENDER)
 
 
 def test_cli_colorizes_films_next_to_photos_and_skips_bad_ones(film, tmp_path):

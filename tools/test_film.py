@@ -120,6 +120,41 @@ def write_film(path: Path, script: FilmScript, rate: int = 24, grain: float = 8.
             out.mux(sound.encode(None))
 
 
+def write_stream(path: Path, fmt: str, shots: list[tuple[int, int, int]], rate: int = 25) -> None:
+    """A headerless film (fmt "h264": a raw stream, whose header states no frame count; "mpegts":
+    MPEG-TS) of `shots` (width, height, frames) one after another, each a gray ramp: a stream's
+    frame size may change midway, as broadcast recordings do."""
+    with path.open("wb") as fh:
+        for width, height, frames in shots:
+            with av.open(fh, "w", format=fmt) as out:
+                video = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
+                video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+                ramp = np.linspace(30, 220, width, dtype=np.float32)[None].repeat(height, 0)
+                for index in range(frames):
+                    frame = av.VideoFrame.from_ndarray((ramp + index).astype(np.uint8), format="gray")
+                    frame.pts = index
+                    out.mux(video.encode(frame))
+                out.mux(video.encode(None))
+
+
+def cut_off(film: Path, path: Path, keep: float = 0.5) -> int:
+    """`film` remuxed with its index first (MP4 faststart, as streamed files are), then cut after
+    `keep` of its bytes, as an interrupted download is: its header still announces every frame.
+    Returns the number of frames announced."""
+    whole = path.with_name(path.stem + "-whole.mp4")
+    with av.open(str(film)) as src, av.open(str(whole), "w", options={"movflags": "+faststart"}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in src.streams if s.type in ("video", "audio")}
+        frames = src.streams.video[0].frames
+        for packet in src.demux(*src.streams):
+            if packet.dts is not None and packet.stream.index in streams:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    data = whole.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    whole.unlink()
+    return frames
+
+
 def frames_of(path: Path, fmt: str = "rgb24") -> list[np.ndarray]:
     """Every frame of a film, decoded as `fmt` (rgb24: (H, W, 3), gray: (H, W)), uint8."""
     with av.open(str(path)) as container:

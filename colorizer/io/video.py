@@ -60,6 +60,8 @@ class FilmReport:
     frames: int = 0
     damaged: list[int] = field(default_factory=list)  # frames FFmpeg marked corrupt (it conceals them)
     lost_packets: int = 0  # video packets too damaged to decode at all
+    resized: list[tuple[int, int, int]] = field(default_factory=list)  # (frame, width, height) of frames scaled
+    ended_early: bool = False  # fewer frames than the header stated, or decoding stopped on an error
     notes: list[str] = field(default_factory=list)
 
     def damage_note(self) -> str | None:
@@ -73,6 +75,14 @@ class FilmReport:
         if self.lost_packets:
             parts.append(f"{self.lost_packets} video packet(s) could not be decoded and were left out")
         return "the file is damaged: " + "; ".join(parts)
+
+    def resize_note(self, width: int, height: int) -> str | None:
+        """One line on frames whose size differed from the film's (scaled to it), or None."""
+        if not self.resized:
+            return None
+        first, w, h = self.resized[0]
+        return (f"{len(self.resized)} frame(s) are not {width}x{height} like the film (the first, frame {first}, "
+                f"is {w}x{h}): scaled to {width}x{height}")
 
 
 def is_video(path: str | os.PathLike) -> bool:
@@ -127,6 +137,9 @@ def _open_input(path: str | os.PathLike) -> av.container.InputContainer:
         kinds = sorted({s.type for s in container.streams}) or ["no streams"]
         container.close()
         raise VideoError(f"{name}: has no video stream (it holds {', '.join(kinds)})")
+    if _is_image_format(container):  # FFmpeg reads a photo as a one-frame film; colorize it as a photo
+        container.close()
+        raise VideoError(f"{name}: is an image, not a film; colorize it as a photo")
     return container
 
 
@@ -187,14 +200,18 @@ Transform = Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]]
 
 def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transform, crf: int = 18,
               max_pixels: int | None = None, progress: Callable[[int], None] | None = None,
-              preset: str = "medium", tags: dict[str, str] | None = None) -> FilmReport:
+              preset: str = "medium", tags: dict[str, str] | None = None,
+              max_frames: int | None = None) -> FilmReport:
     """Decode SRC, pass its frames through `transform`, encode the result into DST atomically.
 
     transform: gray frames (H, W) uint8, in order -> as many colour frames (H, W, 3) uint8, same size,
     same order; it may hold a few back (a batch) but must yield one per input. `progress(n)` is
     called with the number of frames written so far. `tags` go into the container's metadata as
-    JSON under PROVENANCE_KEY. Raises VideoError for a file that is no usable film or is damaged;
-    DST is then untouched.
+    JSON under PROVENANCE_KEY. Raises VideoError for a file that is no usable film, has a frame
+    above `max_pixels` or more than `max_frames` frames (counted as decoded: a raw stream's header
+    states none); DST is then untouched. Frames of another size than the film's are scaled to it, and
+    a film that ends early or stops decoding on an error is written as far as it goes: both are said
+    in the report's notes (report.ended_early for the latter).
     """
     dst = Path(dst)
     fmt = OUTPUT_FORMATS.get(dst.suffix.lower())
@@ -202,12 +219,14 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
         raise VideoError(f"{dst}: unknown film extension {dst.suffix!r}; use one of {', '.join(OUTPUT_FORMATS)}")
     info = probe(src, max_pixels)  # rotation is on the first frame; the header is written before it arrives
     with _open_input(src) as container, atomic_target(dst) as tmp:
-        report = _transcode(container, info, str(tmp), fmt, transform, crf, progress, preset, tags or {})
+        report = _transcode(container, info, str(tmp), fmt, transform, crf, progress, preset, tags or {},
+                            max_pixels, max_frames)
     return report
 
 
 def _transcode(container: av.container.InputContainer, info: FilmInfo, tmp: str, fmt: str, transform: Transform,
-               crf: int, progress: Callable[[int], None] | None, preset: str, tags: dict[str, str]) -> FilmReport:
+               crf: int, progress: Callable[[int], None] | None, preset: str, tags: dict[str, str],
+               max_pixels: int | None, max_frames: int | None) -> FilmReport:
     report = FilmReport()
     src_video = container.streams.video[0]
     src_video.thread_type = "AUTO"
@@ -222,16 +241,20 @@ def _transcode(container: av.container.InputContainer, info: FilmInfo, tmp: str,
         def gray_frames() -> Iterator[np.ndarray]:
             """Demux in file order: audio is muxed as it comes, video frames go to the transform."""
             last = None
-            for packet in _demux(container, src_video, list(audio_map), info, report):
+            for packet in _demux(container, src_video, list(audio_map), info, report,
+                                 lambda: len(stamps) + report.frames):
                 if packet.stream.type == "audio":
                     _carry_audio(out, packet, audio_map[packet.stream.index], encoders)
                     continue
                 for frame in _decode(packet, report):
+                    index = len(stamps) + report.frames
+                    if max_frames is not None and index >= max_frames:
+                        raise VideoError(f"{info.name}: more than {max_frames} frames, the limit; cut it shorter")
                     if frame.is_corrupt:
-                        report.damaged.append(len(stamps) + report.frames)
+                        report.damaged.append(index)
                     last = _next_stamp(frame, last, src_video.time_base, info.rate)
                     stamps.append(last)
-                    yield frame.to_ndarray(format="gray")
+                    yield _gray(frame, index, info, max_pixels, report)
 
         for rgb in transform(gray_frames()):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
@@ -247,9 +270,28 @@ def _transcode(container: av.container.InputContainer, info: FilmInfo, tmp: str,
         out.mux(video.encode(None))
         for stream in encoders.values():
             out.mux(stream.encode(None))
-    if note := report.damage_note():
-        report.notes.append(note)
+    stated = src_video.frames  # 0 when the container does not say
+    if not report.ended_early and report.frames + report.lost_packets < stated:
+        report.ended_early = True
+        report.notes.append(f"{report.frames} of {stated} frames: the file ends early")
+    for note in (report.resize_note(info.width, info.height), report.damage_note()):
+        if note:
+            report.notes.append(note)
     return report
+
+
+def _gray(frame: av.VideoFrame, index: int, info: FilmInfo, max_pixels: int | None, report: FilmReport) -> np.ndarray:
+    """The frame as (H, W) uint8 gray at the film's size. A stream may change size midway (MPEG-TS can):
+    a frame above `max_pixels` is refused, another size is scaled to the film's (counted for a note),
+    so every frame is what the memory estimate and the encoder expect."""
+    if (frame.width, frame.height) == (info.width, info.height):
+        return frame.to_ndarray(format="gray")
+    pixels = frame.width * frame.height
+    if max_pixels is not None and pixels > max_pixels:
+        raise VideoError(f"{info.name}: frame {index} is {frame.width}x{frame.height}, {pixels / 1e6:.3g} megapixels, "
+                         f"above the limit of {max_pixels / 1e6:g} megapixels; downscale it first")
+    report.resized.append((index, frame.width, frame.height))
+    return frame.reformat(width=info.width, height=info.height, format="gray").to_ndarray()
 
 
 def _add_video_stream(out: av.container.OutputContainer, src: av.video.stream.VideoStream, info: FilmInfo,
@@ -291,8 +333,9 @@ def _add_audio_streams(out: av.container.OutputContainer, container: av.containe
 
 
 def _demux(container: av.container.InputContainer, video: av.stream.Stream, audio: list[int], info: FilmInfo,
-           report: FilmReport) -> Iterator[av.Packet]:
-    """Packets of the video stream and the kept audio streams in file order; VideoError when damaged."""
+           report: FilmReport, decoded: Callable[[], int]) -> Iterator[av.Packet]:
+    """Packets of the video stream and the kept audio streams in file order. A read error ends them:
+    what came before is kept, and the report says where it stopped (`decoded()`: frames so far)."""
     streams = [video] + [container.streams[i] for i in audio]
     packets = container.demux(*streams)
     while True:
@@ -301,7 +344,11 @@ def _demux(container: av.container.InputContainer, video: av.stream.Stream, audi
         except StopIteration:
             return
         except av.FFmpegError as err:
-            raise VideoError(f"{info.name}: damaged after frame {report.frames} ({_ffmpeg_message(err)})") from None
+            report.ended_early = True
+            stated = f" of {video.frames}" if video.frames else ""
+            report.notes.append(f"{decoded()}{stated} frames: the file is damaged after frame {decoded()} "
+                                f"({_ffmpeg_message(err)}); the rest is left out")
+            return
         yield packet
 
 

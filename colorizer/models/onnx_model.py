@@ -98,7 +98,7 @@ class OnnxGenerator:
             fh, fw = self.fixed_shape
             if h > fh or w > fw:
                 raise WeightsError(f"{self.path}: this ONNX model was exported for {fh}x{fw} pixels and cannot take "
-                                   f"{h}x{w}; export it with --dynamic-size")
+                                   f"{h}x{w}; export it again without --fixed-size")
             pad_h, pad_w = fh - h, fw - w
         else:
             pad_h, pad_w = (-h) % 32, (-w) % 32

@@ -27,9 +27,9 @@ class Colorizer(PhotoPipeline):
                        restore: bool | RestoreOptions = False, crf: int = DEFAULT_CRF, batch_size: int = 4,
                        temporal: TemporalOptions | None = None,
                        progress: Callable[[int], None] | None = None,
-                       hints: Sequence[object] | None = None) -> FilmReport:
+                       hints: Sequence[object] | None = None, max_frames: int | None = None) -> FilmReport:
         """Colorize the film SRC into DST (.mp4, .mov or .mkv): flicker-free, time stamps and sound kept,
         written atomically; hints (first frame's pixels) hold through the first shot. See
         `colorizer.pipelines.film.colorize_video`."""
         return colorize_video(self, src, dst, render_size, strength, max_pixels, restore, crf, batch_size,
-                              temporal, progress, hints)
+                              temporal, progress, hints, max_frames)

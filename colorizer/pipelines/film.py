@@ -135,7 +135,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
                    max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False,
                    crf: int = DEFAULT_CRF, batch_size: int = 4, temporal: TemporalOptions | None = None,
                    progress: Callable[[int], None] | None = None,
-                   hints: Sequence[object] | None = None) -> FilmReport:
+                   hints: Sequence[object] | None = None, max_frames: int | None = None) -> FilmReport:
     """Colorize the film SRC into DST (H.264 in MP4 by default: DST's suffix picks .mp4/.mov/.mkv).
 
     Frames go through the model `batch_size` at a time; sound, time stamps, size and rotation are
@@ -144,13 +144,15 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
     motion-aware average over frames: grain is temporal). `progress(frames_done)` is called per frame.
     hints: colour hints in the first frame's pixels (as stored, before any display rotation), kept
     through the first shot (ShotHints); None or [] gives exactly the hint-free film.
-    Raises VideoError (bad or damaged film; DST untouched), SettingsError (NaN and the like) or
+    max_frames: refuse a film with more frames, counted as decoded (None: any length).
+    A film that ends early is written as far as it goes, with a note (report.ended_early).
+    Raises VideoError (bad film, or over max_pixels or max_frames; DST untouched), SettingsError (NaN and the like) or
     HintError (a malformed hint, or one outside the frame; DST untouched).
     """
     checked, notes = colorizer.check_settings(render_size=render_size, strength=strength, batch_size=batch_size,
-                                              max_pixels=max_pixels, crf=crf)
-    render_size, strength, batch_size, max_pixels, crf = (checked.render_size, checked.strength, checked.batch_size,
-                                                          checked.max_pixels, checked.crf)
+                                              max_pixels=max_pixels, crf=crf, max_frames=max_frames)
+    render_size, strength, batch_size, max_pixels, crf, max_frames = (
+        checked.render_size, checked.strength, checked.batch_size, checked.max_pixels, checked.crf, checked.max_frames)
     options = temporal or TemporalOptions()
     parsed = hinting.parse_hints(hints)
     restore_options = None
@@ -188,7 +190,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
                 yield join_lightness(lightness, steer(colour(ab, guide) * strength, small, guide, start))
 
     facts = colorizer.facts(render_size, strength, bool(restore), hints=bool(parsed))
-    report = transcode(src, dst, transform, crf, max_pixels, progress, tags=facts.as_dict())
+    report = transcode(src, dst, transform, crf, max_pixels, progress, tags=facts.as_dict(), max_frames=max_frames)
     report.notes[:0] = notes
     return report
 

@@ -50,7 +50,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +81,10 @@ CAST_SCALE = 10.0  # ... with its gain and turn of hue costing like a shift of t
 CAST_GROUP = 4.0  # ab units: hinted pixels whose colours round alike on this grid are one hint in the fit
 COARSE = 3  # the sparse solve runs on a grid this many times smaller than the render size
 REFINE_SWEEPS = 12  # Jacobi sweeps at render size after the coarse solve
+# A person hints a few dozen colours; these caps keep a request from holding a model slot for minutes
+# (a million points took 323 s). Checked on the list's length before any hint is parsed.
+MAX_HINTS = 1_000  # points and strokes per photo
+MAX_STROKE_POINTS = 10_000  # all the strokes' points together
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -160,7 +164,19 @@ def parse_hints(items: object, where: str = "hint") -> list[Hint]:
         return []
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
         raise HintError(f"hints must be a list of points and strokes, not {type(items).__name__}")
+    if len(items) > MAX_HINTS:
+        raise HintError(f"{len(items)} hints is more than {MAX_HINTS}; give fewer points, or strokes")
+    stroke_points = sum(len(points) for points in map(_stroke_points, items) if points is not None)
+    if stroke_points > MAX_STROKE_POINTS:
+        raise HintError(f"the strokes have {stroke_points} points together, more than {MAX_STROKE_POINTS}; "
+                        "a stroke needs only its corners")
     return [parse_hint(item, f"{where} {i}") for i, item in enumerate(items)]
+
+
+def _stroke_points(item: object) -> Sized | None:
+    """A stroke's points as given (unchecked: parse_hint does that), or None for anything else."""
+    points = item.points if isinstance(item, Stroke) else item.get("points") if isinstance(item, Mapping) else None
+    return points if isinstance(points, Sized) else None
 
 
 def check_inside(hints: Sequence[Hint], width: int, height: int, name: str = "image") -> None:
