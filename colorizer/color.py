@@ -197,7 +197,7 @@ def denormalize_ab(ab_norm: torch.Tensor) -> torch.Tensor:
 def lab_of_rgb8(rgb: np.ndarray | torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(H, W, 3) uint8 sRGB, as PIL and PyAV give it -> (3, H, W) Lab in `dtype` (float64 for scores
     that sum over many pixels)."""
-    pixels = torch.as_tensor(np.asarray(rgb) if not isinstance(rgb, torch.Tensor) else rgb)
+    pixels = rgb if isinstance(rgb, torch.Tensor) else torch.tensor(np.asarray(rgb))  # a copy: PIL's arrays are read-only
     return rgb_to_lab(pixels.permute(2, 0, 1).to(dtype) / 255.0)
 
 

@@ -122,9 +122,9 @@ def test_phash_reproduces_reserved_list_check_values() -> None:
 
 
 def test_reserved_photo_in_test_data_matches_its_listed_hash() -> None:
-    # tests/data/holdout/GreenMeadow.jpg is mate-backgrounds' nature/GreenMeadow.jpg shrunk to
-    # 256 px; the reserved list has "ef9c3cce60a2c526 mate-backgrounds .../GreenMeadow.jpg"
-    meadow = Image.open(Path(__file__).parent / "data" / "holdout" / "GreenMeadow.jpg")
+    # tests/data/reserved/GreenMeadow.jpg is mate-backgrounds' nature/GreenMeadow.jpg shrunk to 256 px (kept
+    # only for this check); the reserved list has "ef9c3cce60a2c526 mate-backgrounds .../GreenMeadow.jpg"
+    meadow = Image.open(Path(__file__).parent / "data" / "reserved" / "GreenMeadow.jpg")
     assert (cp.phash(meadow) ^ 0xEF9C3CCE60A2C526).bit_count() <= cp.RESERVED_DISTANCE
     assert cp.is_reserved(meadow.convert("RGB"), [0xEF9C3CCE60A2C526])
 
