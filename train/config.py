@@ -153,7 +153,7 @@ def build_parser(description: str | None = None) -> ArgumentParser:
     """jsonargparse's parser of TrainConfig: one option per field outside the YAML-only sections,
     grouped by section (the run, data, loss, then the phases), each with the field's help text."""
     parser = ArgumentParser(prog="train/nogan.py", usage="%(prog)s [--config RECIPE.yaml] [options]",
-                            description=description, default_meta=False,
+                            description=description,
                             formatter_class=argparse.RawDescriptionHelpFormatter, exit_on_error=False)
     parser.add_argument("--config", action=ActionConfigFile,
                         help="YAML recipe (train/configs/*.yaml) with any of these options and the YAML-only "
@@ -206,6 +206,7 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
         if namespace.generator_preset in PRESETS:  # parse again with the preset as the section's defaults
             parser.set_defaults({f"generator.{k}": v for k, v in to_dict(preset(namespace.generator_preset)).items()})
             namespace = parser.parse_args(argv)
+        namespace = namespace.clone(with_meta=False)
         namespace.pop("config", None)
         return TrainConfig(**vars(parser.instantiate(namespace)))  # the sections' __post_init__ checks run here
     except (argparse.ArgumentError, ValueError, TypeError) as err:
