@@ -58,6 +58,7 @@ def kill_point(point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+# The same signature and behaviour as colorizer.io.files.atomic_folder, which replaces it once merged.
 @contextlib.contextmanager
 def atomic_folder(path: str | Path) -> Iterator[Path]:
     """Yield an empty temporary sibling of `path` to fill; when the block ends without error it
