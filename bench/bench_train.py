@@ -5,7 +5,7 @@
     python -m bench.bench_train --preset tiny --steps 5
     python -m bench.bench_train --device cuda --mixed-precision bf16 --batch-size 64 --generator-only
 
-Model steps run the real `train/nogan.py` step functions (one process, no DDP) on synthetic
+Model steps run the real step functions of `train/trainer.py` (one process, no DDP) on synthetic
 batches, so they measure compute alone; the data rows time `train.data` (decode, crop,
 old-photo damage, Lab conversion) on JPEG re-encodings of scikit-image's colour photos, which
 are ImageNet-sized. Prints a markdown table of images/s and, for model steps, the FLOPs of one
@@ -38,7 +38,8 @@ from train.config import TrainConfig
 from train.critic import Critic
 from train.data import Batch, DataConfig, PairStream, open_source
 from train.losses import FEATURE_NETS
-from train.nogan import Gan, Trainer
+from train.phases import Gan
+from train.trainer import Trainer
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 
@@ -103,11 +104,12 @@ def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float,
     config = TrainConfig(generator_preset=args.preset, generator=shape, cpu=args.device == "cpu")
     config.loss.net = args.feature_net
     accelerator = Accelerator(cpu=args.device == "cpu", mixed_precision=args.mixed_precision)
-    trainer = Trainer(config, accelerator, Generator(shape), Critic(config.critic))
+    trainer = Trainer(config.loss, accelerator, Generator(shape), Critic(config.critic),
+                      encoder_lr_scale=config.pretrain.encoder_lr_scale)
     device, b = accelerator.device, args.batch_size
     for size in config.pretrain.sizes:
         batch = synthetic_batch(size, b)
-        step = functools.partial(trainer.generator_step, batch, adversarial=False)
+        step = functools.partial(trainer.generator_step, batch)
         seconds = timed(step, args.warmup, args.steps, device)
         yield "pretrain-g (generator step)", size, b, b / seconds, gflop_per_image(step, b)
     if args.generator_only:
@@ -117,13 +119,13 @@ def model_rows(args: argparse.Namespace) -> Iterator[tuple[str, int, int, float,
     step = functools.partial(trainer.critic_step, batch)
     seconds = timed(step, args.warmup, args.steps, device)
     yield "pretrain-critic (critic step)", size, b, b / seconds, gflop_per_image(step, b)
-    trainer.start_phase(Gan(config, cycle=1, start=0))
+    trainer.start_phase(Gan.betas)
     size = config.gan.size
     batch = synthetic_batch(size, b)
 
     def gan_iteration() -> None:  # the cheapest GAN step: one critic step, then one generator step
         trainer.critic_step(batch)
-        trainer.generator_step(batch, adversarial=True)
+        trainer.generator_step(batch, adversarial_weight=config.gan.adversarial_weight)
 
     seconds = timed(gan_iteration, args.warmup, args.steps, device)
     yield "gan (1 critic + 1 generator step)", size, b, 2 * b / seconds, gflop_per_image(gan_iteration, 2 * b)

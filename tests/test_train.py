@@ -1,4 +1,4 @@
-"""train/nogan.py end to end: real 2-process CPU runs under torchrun, a kill and a resume, Hub uploads.
+"""train/nogan.py end to end: real 2-process CPU runs under torchrun, kills and resumes, Hub uploads.
 
 The runs use train/configs/tiny-cpu.yaml (tiny generator, 32-64 px, a few steps per phase) on a
 folder of real photo crops that also holds a grayscale photo and two broken files.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from test_data import SKIMAGE_DATA, make_photo_folder
 
 from colorizer.models.generator import Generator
 from colorizer.pipelines.colorizer import Colorizer
+from train.checkpoints import KILL_AT
 from train.critic import Critic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,21 +37,28 @@ EXPORTS = ("pretrain-g/generator", "pretrain-critic-1/critic", "gan-1/generator"
 
 def nogan(output: Path, photos: Path, *extra: str) -> list[str]:
     # --standalone: a free rendezvous port, so runs of other people on this machine do not collide.
-    return ["torchrun", "--standalone", "--nproc_per_node", "2", "train/nogan.py", "--cpu", "--config", str(CONFIG),
-            "--dataset", str(photos), "--output-dir", str(output), *extra]
+    return ["torchrun", "--standalone", "--nproc_per_node", "2", "train/nogan.py", "--cpu", "true", "--config",
+            str(CONFIG), "--data.dataset", str(photos), "--output_dir", str(output), *extra]
 
 
-def run_env() -> dict[str, str]:
-    # PYTHONPATH: this checkout's packages, as `pip install -e .` provides them to `python train/nogan.py`.
-    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(REPO)}
+def one_process(output: Path, photos: Path, *extra: str) -> list[str]:
+    return [sys.executable, "train/nogan.py", "--config", str(CONFIG), "--data.dataset", str(photos), "--output_dir",
+            str(output), *extra]
 
 
-def run(cmd: list[str], log: Path) -> None:
+def run_env(**extra: str) -> dict[str, str]:
+    # No PYTHONPATH: the script finds this checkout's packages itself, as without `pip install -e .`.
+    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **extra}
+
+
+def run(cmd: list[str], log: Path, **env: str) -> int:
+    """Run a training command to its end; returns its exit status, which must be 0 unless told otherwise."""
+    expected = int(env.pop("returncode", "0"))
     with log.open("a") as out:
-        result = subprocess.run(cmd, cwd=REPO, env=run_env(), stdout=out, stderr=subprocess.STDOUT,
+        result = subprocess.run(cmd, cwd=REPO, env=run_env(**env), stdout=out, stderr=subprocess.STDOUT,
                                 timeout=RUN_TIMEOUT)
-    assert result.returncode == 0, log.read_text()[-4000:]
+    assert result.returncode == expected, log.read_text()[-4000:]
+    return result.returncode
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +180,42 @@ def test_a_run_killed_in_the_gan_phase_resumes_to_the_same_weights(full_run: Pat
         assert not different, f"{export}: {len(different)} tensors differ, e.g. {different[:3]}"
 
 
+@pytest.fixture(scope="module")
+def one_process_run(tmp_path_factory, photos: Path) -> Path:
+    """All three phases in one process, never interrupted: what every killed and resumed run must equal."""
+    output = tmp_path_factory.mktemp("one-process")
+    run(one_process(output, photos), output / "run.log")
+    return output
+
+
+# (moment, the how-many-th time the run passes it): checkpoints at global steps 4, 5 (pretrain-g's end),
+# 7 (pretrain-critic's end), 9, 11 and 13 (gan-1's steps 2, 4 and its end).
+KILL_POINTS = {
+    "mid-phase, after gan-1's first checkpoint": "step:10",
+    "between the files of gan-1's first checkpoint": "checkpoint-files:4",
+    "at pretrain-g's last step, after its checkpoint, before its export": "step:5",
+    "during pretrain-g's export": "export:1",
+    "at the phase change from pretrain-critic-1 to gan-1": "phase-change:2",
+}
+
+
+@pytest.mark.parametrize("moment", KILL_POINTS)
+def test_a_run_killed_at_any_moment_resumes_to_the_same_weights(moment: str, one_process_run: Path, photos: Path,
+                                                                 tmp_path: Path) -> None:
+    """SIGKILL at an exact moment (the run kills itself there, as `kill -9` would), then --resume latest:
+    every export equals the uninterrupted run's bit for bit, and no temporary folder is left."""
+    output, log = tmp_path / "killed", tmp_path / "run.log"
+    run(one_process(output, photos), log, returncode=str(-signal.SIGKILL), **{KILL_AT: KILL_POINTS[moment]})
+    assert not (output / "gan-1").exists()
+    run(one_process(output, photos, "--resume", "latest"), log)
+    for export in EXPORTS:
+        resumed, uninterrupted = weights(output / export), weights(one_process_run / export)
+        assert resumed.keys() == uninterrupted.keys()
+        different = [k for k in resumed if not torch.equal(resumed[k], uninterrupted[k])]
+        assert not different, f"{moment}: {export}: {len(different)} tensors differ, e.g. {different[:3]}"
+    assert not [p for p in output.rglob(".*") if p.name.startswith((".tmp-", ".old-"))]
+
+
 def test_push_to_hub_uploads_only_exported_generators(tmp_path: Path, photos: Path, monkeypatch) -> None:
     """In-process, one process; only the network boundary (HfApi) is replaced."""
     from accelerate.state import AcceleratorState
@@ -188,9 +233,9 @@ def test_push_to_hub_uploads_only_exported_generators(tmp_path: Path, photos: Pa
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: repos.append((repo_id, kw)))
     monkeypatch.setattr(sys, "argv", ["nogan.py"])
     try:
-        main(["--config", str(CONFIG), "--dataset", str(photos), "--output-dir", str(tmp_path / "run"),
-              "--phase", "pretrain-g", "--pretrain-steps", "2", "1", "--checkpoint-every", "1", "--push-every", "2",
-              "--push-to-hub", "someone/colorizer-test", "--feature-net", "none"])
+        main(["--config", str(CONFIG), "--data.dataset", str(photos), "--output_dir", str(tmp_path / "run"),
+              "--phase", "pretrain-g", "--pretrain.steps", "[2, 1]", "--checkpoint_every", "1", "--push_every", "2",
+              "--push_to_hub", "someone/colorizer-test", "--loss.net", "none"])
     finally:
         AcceleratorState._reset_state(reset_partial_state=True)
     assert repos == [("someone/colorizer-test", {"private": True, "exist_ok": True})]
@@ -206,8 +251,9 @@ def test_push_to_hub_uploads_only_exported_generators(tmp_path: Path, photos: Pa
 
 def test_restore_training_exports_a_generator_that_restores(tmp_path: Path, photos: Path) -> None:
     output = tmp_path / "restore-run"
-    cmd = [sys.executable, "train/nogan.py", "--config", str(CONFIG), "--dataset", str(photos), "--output-dir",
-           str(output), "--phase", "pretrain-g", "--restore", "--feature-net", "none"]
+    restore = tmp_path / "restore.yaml"
+    restore.write_text("generator:\n  restore: true\n")  # a recipe on top of the tiny one: shapes are YAML-only
+    cmd = [*one_process(output, photos, "--phase", "pretrain-g", "--loss.net", "none"), "--config", str(restore)]
     run(cmd, output.parent / "restore.log")
     colorizer = Colorizer.from_pretrained(str(output / "pretrain-g" / "generator"), device="cpu")
     assert colorizer.can_restore
@@ -225,31 +271,28 @@ def _fails(cmd: list[str]) -> str:
 
 def test_a_bad_dataset_is_one_clear_line_and_debug_shows_where(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    cmd = [sys.executable, "train/nogan.py", "--config", str(CONFIG), "--dataset", str(tmp_path / "empty"),
-           "--output-dir", str(tmp_path / "run"), "--phase", "pretrain-g"]
+    cmd = one_process(tmp_path / "run", tmp_path / "empty", "--phase", "pretrain-g")
     assert "error: dataset" in _fails(cmd).strip().splitlines()[-1]
-    debug = subprocess.run([*cmd, "--debug"], cwd=REPO, env=run_env(), capture_output=True, text=True,
+    debug = subprocess.run([*cmd, "--debug", "true"], cwd=REPO, env=run_env(), capture_output=True, text=True,
                            timeout=RUN_TIMEOUT)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
 def test_resume_refuses_another_generator_or_a_shorter_plan(tmp_path: Path, photos: Path) -> None:
     output = tmp_path / "run"
-    cmd = [sys.executable, "train/nogan.py", "--config", str(CONFIG), "--dataset", str(photos), "--output-dir",
-           str(output), "--phase", "pretrain-g", "--feature-net", "none"]
+    cmd = one_process(output, photos, "--phase", "pretrain-g", "--loss.net", "none")
     run(cmd, tmp_path / "first.log")
-    other = _fails([*cmd, "--resume", "latest", "--generator-preset", "lite"])
+    other = _fails([*cmd, "--resume", "latest", "--generator_preset", "lite"])
     assert "holds a generator made with" in other
     assert "decoder_channels=[32, 24, 16, 16]" in other and "decoder_channels=[128, 96, 64, 32]" in other
-    shorter = _fails([*cmd, "--resume", "latest", "--pretrain-steps", "1", "1"])
+    shorter = _fails([*cmd, "--resume", "latest", "--pretrain.steps", "[1, 1]"])
     assert "is at step 5 of pretrain-g, but this run plans only 2 steps" in shorter
 
 
 def test_a_fresh_run_refuses_to_delete_an_earlier_runs_checkpoints_unless_told(tmp_path: Path, photos: Path) -> None:
     """Forgetting --resume must not cost a finished run: its checkpoints and exports stay until --overwrite."""
     output = tmp_path / "run"
-    cmd = [sys.executable, "train/nogan.py", "--config", str(CONFIG), "--dataset", str(photos), "--output-dir",
-           str(output), "--phase", "pretrain-g", "--feature-net", "none"]
+    cmd = one_process(output, photos, "--phase", "pretrain-g", "--loss.net", "none")
     run(cmd, tmp_path / "first.log")
     saved = sorted(p.name for p in (output / "checkpoints").iterdir())
     exported = weights(output / "pretrain-g" / "generator")
@@ -258,8 +301,8 @@ def test_a_fresh_run_refuses_to_delete_an_earlier_runs_checkpoints_unless_told(t
     assert "--resume latest" in refused and "--overwrite" in refused
     assert sorted(p.name for p in (output / "checkpoints").iterdir()) == saved
     assert all(torch.equal(v, exported[k]) for k, v in weights(output / "pretrain-g" / "generator").items())
-    run([*cmd, "--seed", "7", "--overwrite"], tmp_path / "second.log")
-    assert "starting afresh (--overwrite): removed" in (tmp_path / "second.log").read_text()
+    run([*cmd, "--seed", "7", "--overwrite", "true"], tmp_path / "second.log")
+    assert "starting afresh (--overwrite true): removed" in (tmp_path / "second.log").read_text()
     assert not all(torch.equal(v, exported[k]) for k, v in weights(output / "pretrain-g" / "generator").items())
 
 
@@ -267,9 +310,8 @@ def test_damaged_or_wrong_starting_weights_are_one_line(tmp_path: Path, photos: 
     damaged = tmp_path / "damaged"
     shutil.copytree(REPO / "colorizer" / "weights" / "default", damaged)
     (damaged / "model.safetensors").write_bytes((damaged / "model.safetensors").read_bytes()[:1000])
-    base = [sys.executable, "train/nogan.py", "--config", str(CONFIG), "--dataset", str(photos), "--output-dir",
-            str(tmp_path / "run")]
-    assert "model.safetensors: damaged or not a safetensors file" in _fails([*base, "--init-generator", str(damaged)])
-    not_a_critic = _fails([*base, "--phase", "gan", "--init-generator", str(REPO / "colorizer" / "weights" / "default"),
-                           "--init-critic", str(REPO / "colorizer" / "weights" / "default")])
+    base = one_process(tmp_path / "run", photos)
+    assert "model.safetensors: damaged or not a safetensors file" in _fails([*base, "--init_generator", str(damaged)])
+    not_a_critic = _fails([*base, "--phase", "gan", "--init_generator", str(REPO / "colorizer" / "weights" / "default"),
+                           "--init_critic", str(REPO / "colorizer" / "weights" / "default")])
     assert "cannot load it" in not_a_critic.strip().splitlines()[-1]

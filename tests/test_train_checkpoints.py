@@ -108,3 +108,41 @@ def test_export_replaces_the_folder_whole(tmp_path: Path) -> None:
     assert json.loads((folder / "config.json").read_text())["channels"] == 8
     assert (folder / "README.md").read_text() == "# second card\n"
     assert sorted(p.name for p in folder.parent.iterdir()) == ["critic"]  # no temporary folder left
+
+
+def test_atomic_folder_swaps_in_the_new_folder_only_when_the_block_succeeds(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    with checkpoints.atomic_folder(folder) as tmp:
+        assert tmp.is_dir() and tmp.parent == tmp_path and not folder.exists()
+        (tmp / "a.txt").write_text("first")
+    assert (folder / "a.txt").read_text() == "first"
+    with pytest.raises(RuntimeError):
+        with checkpoints.atomic_folder(folder) as tmp:
+            (tmp / "a.txt").write_text("half")
+            assert (folder / "a.txt").read_text() == "first"  # the old folder stays until the swap
+            raise RuntimeError("killed mid-write")
+    assert (folder / "a.txt").read_text() == "first"
+    with checkpoints.atomic_folder(folder) as tmp:
+        (tmp / "b.txt").write_text("second")
+    assert sorted(p.name for p in folder.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary or set-aside folder left
+
+
+def test_a_checkpoint_without_its_random_states_is_refused(tmp_path: Path, accelerator: Accelerator) -> None:
+    """accelerate would quietly skip the missing RNG state and resume with other random draws."""
+    critic = accelerator.prepare(Critic(CriticConfig(channels=4, depth=1)))
+    folder = checkpoints.save(accelerator, tmp_path, 1, {"step": 1, "world_size": 1}, StreamState(), critic,
+                              "# card\n", keep=2)
+    (folder / "random_states_0.pkl").unlink()
+    with pytest.raises(SystemExit, match=r"damaged checkpoint \(no random_states_0.pkl\)"):
+        checkpoints.load(accelerator, folder)
+
+
+def test_pruning_leaves_the_kept_checkpoints_and_nothing_set_aside(tmp_path: Path, accelerator: Accelerator) -> None:
+    """An old checkpoint is renamed out of the checkpoint names before it is deleted: no kill leaves a
+    half-deleted one that still holds its train state (and so passes for complete)."""
+    critic = accelerator.prepare(Critic(CriticConfig(channels=4, depth=1)))
+    for step in (1, 2, 3):
+        checkpoints.save(accelerator, tmp_path, step, {"step": step, "world_size": 1}, StreamState(), critic,
+                         "# card\n", keep=1)
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["checkpoint-3"]

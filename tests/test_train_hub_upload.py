@@ -8,7 +8,7 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from train.hub_upload import HubUploader
+from train.publish import HubUploader
 
 
 def _export(folder: Path) -> Path:
@@ -30,7 +30,7 @@ def test_failed_uploads_are_logged_and_retried(tmp_path: Path, monkeypatch, capl
     monkeypatch.setattr(HfApi, "upload_folder", flaky_upload)
     uploader = HubUploader("someone/repo", tmp_path / "staging", retries=3, retry_wait=0.0)
     export = _export(tmp_path / "export")
-    with caplog.at_level(logging.WARNING, logger="train.hub_upload"):
+    with caplog.at_level(logging.WARNING, logger="train.publish"):
         uploader.submit(export, "gan-1: generator")
         shutil.rmtree(export)  # e.g. a pruned checkpoint: the staged copy is what gets uploaded
         uploader.close()
@@ -46,7 +46,7 @@ def test_an_upload_that_keeps_failing_is_given_up_without_raising(tmp_path: Path
     monkeypatch.setattr(HfApi, "create_repo", broken)
     monkeypatch.setattr(HfApi, "upload_folder", broken)
     uploader = HubUploader("someone/repo", tmp_path / "staging", retries=2, retry_wait=0.0)
-    with caplog.at_level(logging.WARNING, logger="train.hub_upload"):
+    with caplog.at_level(logging.WARNING, logger="train.publish"):
         uploader.submit(_export(tmp_path / "export"), "pretrain-g: generator")
         uploader.close()
     assert uploader.failed == 1

@@ -6,22 +6,31 @@
         data_state_<rank>.json  each process's position in its data shard
         generator/              the generator export with its model card (pick GAN checkpoints by eye)
 
-Every rank writes into `.tmp-checkpoint-<step>`; after a barrier the main process renames it to
-`checkpoint-<step>` in one `os.replace`. "latest" only ever considers complete folders, so a kill
-mid-write leaves the previous checkpoint as the latest one. The run folder must be on a file
-system every process sees (as it is for one machine, or a shared disk across nodes).
+Every rank writes into the temporary sibling that `atomic_folder` gives the main process; after a
+barrier it becomes `checkpoint-<step>` by renames only: a folder of the same name (the same step
+saved by an earlier run) is renamed aside first and deleted after, so there is never a moment when
+a half-deleted folder passes for a checkpoint. "latest" only ever considers complete folders, and a
+kill mid-write leaves the previous checkpoint as the latest one. The run's exports go through the
+same `atomic_folder`. The run folder must be on a file system every process sees (as it is for one
+machine, or a shared disk across nodes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import shutil
+import signal
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list
+from accelerate.utils.constants import RNG_STATE_NAME
 from huggingface_hub import PyTorchModelHubMixin
 from safetensors import SafetensorError
 
@@ -33,6 +42,47 @@ log = logging.getLogger(__name__)
 
 TRAIN_STATE = "train_state.json"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
+# "<point>:<n>": each process kills itself (SIGKILL, as `kill -9` would) the n-th time it reaches
+# kill_point(<point>). The resume tests use it to interrupt a real run at exact moments.
+KILL_AT = "NOGAN_KILL_AT"
+_passed: Counter[str] = Counter()
+
+
+def kill_point(point: str) -> None:
+    """A moment a crash could hit (mid-save, mid-export, between phases): where the tests kill a run."""
+    wanted = os.environ.get(KILL_AT)
+    if not wanted:
+        return
+    _passed[point] += 1
+    if wanted == f"{point}:{_passed[point]}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# The same signature and behaviour as colorizer.io.files.atomic_folder, which replaces it once merged.
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary sibling of `path` to fill; when the block ends without error it
+    replaces `path` by renames (old aside, new in, old deleted), and on error it is removed.
+
+    A reader sees the old folder or the new one, never a mixture: at worst, for the instant between
+    the two renames, no folder. One writer per path: leftovers of a killed writer are cleared first.
+    """
+    path = Path(path).absolute()
+    tmp, old = path.with_name(f".tmp-{path.name}"), path.with_name(f".old-{path.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, path)
 
 
 def checkpoints_dir(output_dir: str | Path) -> Path:
@@ -55,8 +105,16 @@ def remove_after(output_dir: str | Path, global_step: int) -> list[Path]:
     """Delete complete checkpoints later than `global_step`; returns what was removed."""
     later = after(output_dir, global_step)
     for folder in later:
-        shutil.rmtree(folder)
+        _remove(folder)
     return later
+
+
+def _remove(folder: Path) -> None:
+    """Delete a checkpoint so that no kill leaves a half-deleted one that still looks complete."""
+    trash = folder.with_name(f".old-{folder.name}")
+    shutil.rmtree(trash, ignore_errors=True)
+    os.replace(folder, trash)
+    shutil.rmtree(trash)
 
 
 def resolve(output_dir: str | Path, resume: str) -> Path:
@@ -75,24 +133,20 @@ def resolve(output_dir: str | Path, resume: str) -> Path:
 def save(accelerator: Accelerator, output_dir: str | Path, global_step: int, train_state: dict,
          data_state: StreamState, generator: PyTorchModelHubMixin, model_card: str, keep: int) -> Path:
     """Write checkpoint-<global_step> atomically on all ranks, then keep only the last `keep`."""
-    root = checkpoints_dir(output_dir)
-    final, tmp = root / f"checkpoint-{global_step}", root / f".tmp-checkpoint-{global_step}"
+    final = checkpoints_dir(output_dir) / f"checkpoint-{global_step}"
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_folder(final)) if accelerator.is_main_process else None
+        tmp = Path(broadcast_object_list([tmp])[0])  # the main process's folder, for every rank
+        accelerator.save_state(str(tmp))  # every rank: models and optimizers from main, RNG state from each
+        _write_json(tmp / f"data_state_{accelerator.process_index}.json", data_state.to_dict())
+        kill_point("checkpoint-files")
+        if accelerator.is_main_process:
+            export(generator, tmp / "generator", model_card)
+            _write_json(tmp / TRAIN_STATE, train_state)
+        accelerator.wait_for_everyone()  # every rank's files are in before the folder is renamed into place
     if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)  # left over from a run killed while saving
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))  # every rank: models and optimizers from main, RNG state from each
-    _write_json(tmp / f"data_state_{accelerator.process_index}.json", data_state.to_dict())
-    if accelerator.is_main_process:
-        export(generator, tmp / "generator", model_card)
-        _write_json(tmp / TRAIN_STATE, train_state)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        if final.exists():  # the same step saved by an earlier run in this folder
-            shutil.rmtree(final)
-        os.replace(tmp, final)
         for old in complete_checkpoints(output_dir)[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
     accelerator.wait_for_everyone()
     return final
 
@@ -118,6 +172,11 @@ def load(accelerator: Accelerator, folder: Path, train_state: dict | None = None
     if train_state["world_size"] != accelerator.num_processes:
         raise SystemExit(f"{folder} was written by {train_state['world_size']} processes; resume it with as many "
                          f"(this run has {accelerator.num_processes}), or the data shards would not line up")
+    # accelerate restores no RNG, without an error, where this rank's file is missing: a resume that
+    # would quietly draw other dropout masks than the run it continues. Refuse such a folder instead.
+    random_states = folder / f"{RNG_STATE_NAME}_{accelerator.process_index}.pkl"
+    if not random_states.is_file():
+        raise SystemExit(_damaged(folder, FileNotFoundError(f"no {random_states.name}")))
     try:
         accelerator.load_state(str(folder))
         data_state = json.loads((folder / f"data_state_{accelerator.process_index}.json").read_text())

@@ -66,11 +66,11 @@ This model's colour is better than gray (PSNR) on {report.better_than_gray()} of
 def model_card(*, kind: str, phase: str, global_step: int, config: dict, shape: dict, data: StreamState,
                world_size: int, metrics: dict[str, float], loss_source: str, encoder_source: str,
                held_out: Report | None = None) -> str:
-    """kind: "generator" or "critic"; shape: the trained generator's config (from --init-generator's
+    """kind: "generator" or "critic"; shape: the trained generator's config (from --init_generator's
     weights, if given, else the run's options); data: the totals over all processes; metrics: last logged
     values; held_out: the generator's scores on the held-out photos (their picture is SAMPLES_FILE)."""
     dataset = config["data"]["dataset"]
-    from_preset = config["generator_preset"] and shape == config["generator"]  # not from --init-generator
+    from_preset = config["generator_preset"] and shape == config["generator"]  # not from --init_generator
     generator = (f"preset `{config['generator_preset']}`, " if from_preset else "") + \
         f"encoder `{shape['encoder']}`, decoder {shape['decoder_channels']}" + (", restores" if shape["restore"] else "")
     front = {"library_name": "colorizer", "tags": ["image-colorization", "nogan", kind],

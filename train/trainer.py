@@ -1,0 +1,144 @@
+"""The models, their optimizers and one training step of each kind (the phases and bench/bench_train.py
+call them), plus what the loop measures: metric windows, image grids, data counters.
+
+Tensors at this module's boundary:
+    batch.inputs   (B, 1, S, S) degraded lightness as L / 50 - 1
+    batch.targets  (B, 3, S, S) (L / 50 - 1, a / AB_SCALE, b / AB_SCALE)
+    predictions    (B, 2 or 3, S, S) what the generator returns: ab / AB_SCALE [+ restored L]
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from accelerate import Accelerator
+from torchvision.utils import make_grid
+
+from colorizer.models.generator import Generator
+from train.critic import Critic
+from train.data import Batch, StreamState
+from train.losses import FeatureLoss, FeatureLossConfig, adversarial_loss, critic_loss, prediction_lab, to_rgb
+
+GRID_SAMPLES = 4
+
+
+class Trainer:
+    """The generator and critic with one Adam each, prepared by `accelerator`, and their update steps."""
+
+    def __init__(self, loss: FeatureLossConfig, accelerator: Accelerator, generator: Generator, critic: Critic, *,
+                 encoder_lr_scale: float):
+        self.acc = accelerator
+        self.encoder_lr_scale = encoder_lr_scale
+        self.loss = FeatureLoss(loss).to(accelerator.device)
+        # One optimizer per model for the whole run: each phase resets its state and sets its
+        # hyper-parameters, so `save_state` always sees the same two optimizers.
+        # fused: one kernel over all parameters, several times faster than the default loop (CPU and GPU).
+        # Two groups: the pretrained encoder learns at encoder_lr_scale times the decoder's rate.
+        encoder = list(generator.encoder.parameters())
+        ids = {id(p) for p in encoder}
+        rest = [p for p in generator.parameters() if id(p) not in ids]
+        opt_g = torch.optim.Adam([{"params": encoder}, {"params": rest}], lr=1e-4, fused=True)
+        opt_c = torch.optim.Adam(critic.parameters(), lr=1e-4, fused=True)
+        self.generator, self.critic, self.opt_g, self.opt_c = accelerator.prepare(generator, critic, opt_g, opt_c)
+
+    def start_phase(self, betas: tuple[float, float]) -> None:
+        """Fresh optimizer state for a phase (moments from another loss would only mislead)."""
+        for opt in (self.opt_g, self.opt_c):
+            opt.state.clear()
+            for group in opt.param_groups:
+                group["betas"] = betas
+
+    def set_lrs(self, lr_generator: float, lr_critic: float) -> None:
+        encoder_group, decoder_group = self.opt_g.param_groups
+        encoder_group["lr"] = lr_generator * self.encoder_lr_scale
+        decoder_group["lr"] = lr_generator
+        for group in self.opt_c.param_groups:
+            group["lr"] = lr_critic
+
+    def freeze_encoder(self, frozen: bool) -> None:
+        """Keep the generator's encoder fixed (no gradient, ImageNet batch-norm statistics) or release it."""
+        self.acc.unwrap_model(self.generator).freeze_encoder(frozen)
+
+    def _to_device(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        return batch.inputs.to(self.acc.device), batch.targets.to(self.acc.device)
+
+    def generator_step(self, batch: Batch, adversarial_weight: float = 0.0) -> tuple[dict[str, torch.Tensor],
+                                                                                    torch.Tensor]:
+        """One generator update (perceptual loss, plus the critic's verdict when adversarial_weight > 0);
+        returns its losses and the prediction (B, 2 or 3, S, S)."""
+        inputs, targets = self._to_device(batch)
+        self.generator.train()
+        with self.acc.autocast():
+            pred = self.generator(inputs)
+            loss, parts = self.loss(pred, targets)
+            metrics = {"loss_perceptual": loss.detach(), **parts}
+            if adversarial_weight > 0:
+                # The critic judges, it does not learn here: unwrapped (no DDP reduction), frozen, eval.
+                critic = self.acc.unwrap_model(self.critic).eval().requires_grad_(False)
+                adv = adversarial_loss(critic(prediction_lab(pred, targets)))
+                critic.requires_grad_(True)
+                loss = loss + adversarial_weight * adv
+                metrics["loss_adversarial"] = adv.detach()
+        self.opt_g.zero_grad(set_to_none=True)
+        self.acc.backward(loss)
+        self.opt_g.step()
+        metrics["loss_generator"] = loss.detach()
+        return metrics, pred.detach()
+
+    def critic_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """One critic update on real vs generated; returns its loss (mean over processes) and the fake ab."""
+        inputs, targets = self._to_device(batch)
+        self.generator.eval()
+        with torch.no_grad(), self.acc.autocast():
+            fake = self.generator(inputs).float()
+        self.critic.train()
+        with self.acc.autocast():
+            # One batch for both (the critic has no batch norm): one forward, one DDP reduction.
+            logits = self.critic(torch.cat([targets, prediction_lab(fake, targets)]))
+        real_logits, fake_logits = logits.chunk(2)
+        loss = critic_loss(real_logits, fake_logits)
+        self.opt_c.zero_grad(set_to_none=True)
+        self.acc.backward(loss)
+        self.opt_c.step()
+        return self.acc.reduce(loss.detach(), reduction="mean"), fake
+
+
+def sample_grid(batch: Batch, pred: torch.Tensor) -> torch.Tensor:
+    """Rows of (damaged input, prediction, target) as one (3, H, W) image in [0, 1]."""
+    n = min(GRID_SAMPLES, pred.shape[0])
+    inputs, targets, pred = batch.inputs[:n].float(), batch.targets[:n].float(), pred[:n].float().cpu()
+    gray = to_rgb(torch.cat([inputs, torch.zeros_like(targets[:, 1:])], dim=1))
+    rows = torch.stack([gray, to_rgb(prediction_lab(pred, targets)), to_rgb(targets)], dim=1)  # (n, 3, 3, S, S)
+    return make_grid(rows.flatten(0, 1), nrow=3, padding=2)
+
+
+class Window:
+    """Metrics of the steps since the last log line, averaged over steps and processes."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps = self.images = 0
+        self.started = time.perf_counter()
+
+    def add(self, metrics: dict[str, torch.Tensor], images: int) -> None:
+        for name, value in metrics.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value.detach().float().cpu()
+        self.steps += 1
+        self.images += images
+
+    def means(self, accelerator: Accelerator) -> dict[str, float]:
+        names = sorted(self.sums)
+        local = torch.stack([self.sums[n] / self.steps for n in names]).to(accelerator.device)
+        values = accelerator.reduce(local, reduction="mean").tolist()
+        seconds = time.perf_counter() - self.started
+        out = dict(zip(names, values))
+        out["images_per_s"] = self.images * accelerator.num_processes / max(seconds, 1e-9)
+        return out
+
+
+def data_totals(accelerator: Accelerator, state: StreamState) -> StreamState:
+    """The data counters summed over all processes (a collective: every rank must call it)."""
+    local = torch.tensor([state.used, state.grayscale, state.unreadable], device=accelerator.device)
+    used, grayscale, unreadable = accelerator.reduce(local, reduction="sum").tolist()
+    return StreamState(used=used, grayscale=grayscale, unreadable=unreadable)
