@@ -148,7 +148,7 @@ def test_weights_holding_nan_are_refused_where_they_load_and_where_they_are_writ
         next(model.parameters()).fill_(float("inf"))
     with pytest.raises(WeightsError, match="NaN or infinite"):
         hub.export(model, tmp_path / "out")
-    assert not (tmp_path / "out").exists() and not (tmp_path / ".tmp-out").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".out.tmp").exists()
 
 
 def test_a_model_whose_colour_comes_out_nan_is_a_clear_error(tiny_weights):

@@ -66,9 +66,8 @@ def test_render_size_is_capped_for_onnx_with_a_note(default_onnx):
     from colorizer.models.onnx_model import MAX_ONNX_RENDER_SIZE
     colorizer = Colorizer.from_pretrained(str(default_onnx))
     checked, notes = colorizer.check_settings(render_size=2048, strength=1.0)
-    size = checked["render_size"]
-    assert size == MAX_ONNX_RENDER_SIZE and notes == [f"render size 2048 lowered to {MAX_ONNX_RENDER_SIZE}, "
-                                                      "the most this ONNX model runs at"]
+    assert checked.render_size == MAX_ONNX_RENDER_SIZE
+    assert notes == [f"render size 2048 lowered to {MAX_ONNX_RENDER_SIZE}, the most this model runs at"]
     assert Colorizer.from_pretrained(device="cpu")._render_limit is None
 
 
@@ -174,7 +173,7 @@ def test_damaged_onnx_file_is_a_clear_error(default_onnx, tmp_path, damage):
 @pytest.mark.parametrize(("args", "message"), [
     (["--opset", "12"], "error: --opset 12: the exporter writes opsets 18 to"),
     (["--opset", "999"], "error: --opset 999: the exporter writes opsets 18 to"),
-    (["--size", "100"], "error: --size 100: must be a multiple of 32"),
+    (["--size", "100"], "error: --size 100: must be a render size the pipeline runs at, a multiple of 32"),
     (["--weights", "no/such/folder/here"], "error: weights 'no/such/folder/here': no such folder"),
 ])
 def test_export_command_line_errors_are_one_line(tmp_path, args, message):

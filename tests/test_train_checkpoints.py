@@ -11,6 +11,7 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 
 from colorizer.models.hub import export
+from colorizer.io.files import atomic_folder
 from train import checkpoints
 from train.critic import Critic, CriticConfig
 from train.data import StreamState
@@ -34,7 +35,7 @@ def _complete(root: Path, step: int) -> Path:
 def test_latest_is_the_newest_complete_checkpoint(tmp_path: Path) -> None:
     _complete(tmp_path, 5)
     newest = _complete(tmp_path, 12)
-    (tmp_path / "checkpoints" / ".tmp-checkpoint-14").mkdir()  # a save that was killed half-way
+    (tmp_path / "checkpoints" / ".checkpoint-14.tmp").mkdir()  # a save that was killed half-way
     (tmp_path / "checkpoints" / "checkpoint-20").mkdir()  # no train state: not complete either
     assert checkpoints.resolve(tmp_path, "latest") == newest
     assert [p.name for p in checkpoints.complete_checkpoints(tmp_path)] == ["checkpoint-5", "checkpoint-12"]
@@ -69,7 +70,7 @@ def test_save_prunes_replaces_leftovers_and_load_restores(tmp_path: Path, accele
     critic = Critic(CriticConfig(channels=4, depth=1))
     optimizer = torch.optim.Adam(critic.parameters())
     critic, optimizer = accelerator.prepare(critic, optimizer)
-    stale = tmp_path / "checkpoints" / ".tmp-checkpoint-3"
+    stale = tmp_path / "checkpoints" / ".checkpoint-3.tmp"
     stale.mkdir(parents=True)
     (stale / "half-written.bin").write_bytes(b"x")
     for step in (1, 2, 3):
@@ -112,17 +113,17 @@ def test_export_replaces_the_folder_whole(tmp_path: Path) -> None:
 
 def test_atomic_folder_swaps_in_the_new_folder_only_when_the_block_succeeds(tmp_path: Path) -> None:
     folder = tmp_path / "out"
-    with checkpoints.atomic_folder(folder) as tmp:
+    with atomic_folder(folder) as tmp:
         assert tmp.is_dir() and tmp.parent == tmp_path and not folder.exists()
         (tmp / "a.txt").write_text("first")
     assert (folder / "a.txt").read_text() == "first"
     with pytest.raises(RuntimeError):
-        with checkpoints.atomic_folder(folder) as tmp:
+        with atomic_folder(folder) as tmp:
             (tmp / "a.txt").write_text("half")
             assert (folder / "a.txt").read_text() == "first"  # the old folder stays until the swap
             raise RuntimeError("killed mid-write")
     assert (folder / "a.txt").read_text() == "first"
-    with checkpoints.atomic_folder(folder) as tmp:
+    with atomic_folder(folder) as tmp:
         (tmp / "b.txt").write_text("second")
     assert sorted(p.name for p in folder.iterdir()) == ["b.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary or set-aside folder left

@@ -25,7 +25,6 @@ import re
 import shutil
 import signal
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 from accelerate import Accelerator
@@ -34,6 +33,7 @@ from accelerate.utils.constants import RNG_STATE_NAME
 from huggingface_hub import PyTorchModelHubMixin
 from safetensors import SafetensorError
 
+from colorizer.io.files import atomic_folder
 from colorizer.errors import first_line
 from colorizer.models.hub import export
 from train.data import StreamState
@@ -56,33 +56,6 @@ def kill_point(point: str) -> None:
     _passed[point] += 1
     if wanted == f"{point}:{_passed[point]}":
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-# The same signature and behaviour as colorizer.io.files.atomic_folder, which replaces it once merged.
-@contextlib.contextmanager
-def atomic_folder(path: str | Path) -> Iterator[Path]:
-    """Yield an empty temporary sibling of `path` to fill; when the block ends without error it
-    replaces `path` by renames (old aside, new in, old deleted), and on error it is removed.
-
-    A reader sees the old folder or the new one, never a mixture: at worst, for the instant between
-    the two renames, no folder. One writer per path: leftovers of a killed writer are cleared first.
-    """
-    path = Path(path).absolute()
-    tmp, old = path.with_name(f".tmp-{path.name}"), path.with_name(f".old-{path.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if path.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, path)
 
 
 def checkpoints_dir(output_dir: str | Path) -> Path:
@@ -111,7 +84,7 @@ def remove_after(output_dir: str | Path, global_step: int) -> list[Path]:
 
 def _remove(folder: Path) -> None:
     """Delete a checkpoint so that no kill leaves a half-deleted one that still looks complete."""
-    trash = folder.with_name(f".old-{folder.name}")
+    trash = folder.with_name(f".{folder.name}.old")
     shutil.rmtree(trash, ignore_errors=True)
     os.replace(folder, trash)
     shutil.rmtree(trash)

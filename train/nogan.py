@@ -7,8 +7,8 @@ Phases (`--phase all` runs them in order; `--cycles N` repeats phases 2 and 3 N 
   3. gan              192 px; the critic (higher learning rate: TTUR) trains until its loss is under a
                       threshold, then the generator takes one step on perceptual + weighted adversarial loss
 
-Launch (a YAML recipe from train/configs, then any option below overrides it; from a checkout
-without `pip install -e .` too):
+Launch (a YAML recipe from train/configs, then any option below overrides it; after `pip install -e .`,
+or with PYTHONPATH=. from the checkout):
   # CPU, one process
   python train/nogan.py --config train/configs/tiny-cpu.yaml --data.dataset ./photos
   # CPU, two processes over gloo (`accelerate launch --cpu --num_processes 2` starts only one)
@@ -36,20 +36,12 @@ field with its default.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if not __package__:  # run as a script: the checkout's root, not train/, first on sys.path (finds colorizer, train)
-    sys.path[0] = str(Path(__file__).resolve().parents[1])
-
 try:
     from train.config import parse_args
     from train.run import train
-except ModuleNotFoundError as err:  # torch, accelerate, jsonargparse, ... not installed: say what to install
-    if (err.name or "").split(".")[0] in ("train", "colorizer"):
-        raise
-    raise SystemExit(f"train/nogan.py needs the training requirements ({err.name} is missing): "
-                     "pip install -r requirements-train.txt") from None
+except ModuleNotFoundError as err:  # the project, or torch, accelerate, jsonargparse ... missing: one line, not a trace
+    raise SystemExit(f"train/nogan.py needs the project and its training requirements ({err.name} is missing): "
+                     "pip install -r requirements-train.txt && pip install -e .") from None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,5 @@
 """What a run leaves behind: checkpoints, each phase's exports with their model cards, and uploads
-of the exported models to the Hub. Every folder is written through `checkpoints.atomic_folder`.
+of the exported models to the Hub. Every folder is written through `colorizer.io.files.atomic_folder`.
 
 Hub uploads run in the background; training never waits for or dies of them. Only export folders
 (what `save_pretrained` writes) are uploaded, never `checkpoint-*` folders. Each folder is copied to
@@ -24,6 +24,7 @@ from huggingface_hub import HfApi
 
 from colorizer.evaluate import Report
 from colorizer.models.generator import Generator
+from colorizer.io.files import atomic_folder
 from colorizer.models.hub import export
 from train import checkpoints
 from train.config import TrainConfig, to_dict
@@ -83,7 +84,7 @@ class Publisher:
                         held_out, images[SAMPLES_FILE] = results
                 card = self._card(kind, phase, phase.start + phase.steps, totals, metrics, held_out)
                 folder = self.output / phase.label / kind
-                with checkpoints.atomic_folder(folder) as tmp:
+                with atomic_folder(folder) as tmp:
                     export(model, tmp, card, images=images)
                     checkpoints.kill_point("export")
                 log.info("exported %s", folder)

@@ -124,28 +124,28 @@ def _process_exists(pid: int) -> bool:
 
 @contextmanager
 def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary sibling folder to fill instead of `path`; when the block ends without an error it
-    takes `path`'s place, and when it raises it is removed.
+    """An empty temporary sibling folder to fill instead of `path`; when the block ends without an error it
+    takes `path`'s place, and when it raises it is removed. Model exports and training checkpoints use it.
 
-    The old folder is renamed aside before the new one is renamed in, and deleted only after: at every
-    moment `path` is either the complete old folder or the complete new one (after a kill between the
-    two renames, `path` is missing and `.<name>.old.*` still holds the old one). Readers that must never
-    see a gap should look for `path` and fall back to the newest complete sibling, as training's
-    checkpoints do.
+    Only renames change `path`: the old folder is renamed aside, the new one renamed in, then the old one
+    deleted, so a reader sees the complete old folder or the complete new one, never a half-deleted
+    mixture (at worst, after a kill between the two renames, no folder). One writer per path: the
+    temporary names are fixed (`.<name>.tmp`, `.<name>.old`), so a killed writer's leftovers are cleared
+    by the next write.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    tmp.mkdir()
+    path = Path(path).absolute()
+    tmp, old = path.with_name(f".{path.name}.tmp"), path.with_name(f".{path.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     try:
         yield tmp
-        old = path.parent / f".{path.name}.old.{os.getpid()}.{secrets.token_hex(4)}"
-        had_old = path.exists()
-        if had_old:
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if had_old:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if path.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, path)
