@@ -47,7 +47,7 @@ class Options:
     mark: bool = False
     c2pa_cert: Path | None = None
     c2pa_key: Path | None = None
-    backend: str = "pytorch"
+    backend: str = "auto"
     crf: int = DEFAULT_CRF
     hints: Path | None = None
     max_frames: int | None = None
@@ -85,8 +85,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="Hub repo id (user/name) or local folder with config.json + model.safetensors, or an .onnx "
                    "file (python -m colorizer.export; runs with ONNX Runtime on the CPU); "
                    "default: the weights embedded in this package")
-    p.add_argument("--backend", choices=("pytorch", "onnx"), default="pytorch",
-                   help="onnx: run the model.onnx of the --weights folder or Hub repo with ONNX Runtime [%(default)s]")
+    p.add_argument("--backend", choices=("auto", "pytorch", "onnx"), default="auto",
+                   help="onnx: run the model.onnx of the weights (the embedded default ships one; a --weights folder "
+                   "or Hub repo may hold one) with ONNX Runtime; pytorch: their safetensors; auto: ONNX Runtime on "
+                   "the CPU where the model.onnx is on this disk (faster, same colours), PyTorch on a GPU [%(default)s]")
     p.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE, metavar="N",
                    help="long side, in pixels, at which the model sees the photo (rounded to a multiple of 32; "
                    "higher = slower, and with the embedded weights no better: the default measured best; "
