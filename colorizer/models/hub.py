@@ -98,8 +98,9 @@ def resolve(source: str | Path | None = None, revision: str | None = None, backe
         return Weights(path.parent, f"ONNX file {path}", onnx_file=path, label=f"ONNX file {path.name}")
     if source is None or str(source) == "default":
         if backend == "onnx":
-            return Weights(EMBEDDED_WEIGHTS, "embedded default (ONNX)", onnx_file=EMBEDDED_WEIGHTS / ONNX_FILE,
-                           label="embedded default (ONNX)")
+            # the same weights, so the same name in result files; the sha256 and the engine tell which file ran
+            return Weights(EMBEDDED_WEIGHTS, "embedded default (ONNX Runtime)", onnx_file=EMBEDDED_WEIGHTS / ONNX_FILE,
+                           label="embedded default")
         return Weights(EMBEDDED_WEIGHTS, "embedded default", label="embedded default")
     path = Path(source).expanduser()
     if path.exists():
