@@ -105,11 +105,12 @@ class PhotoPipeline:
         a damaged local checkpoint raises WeightsError.
         """
         dev = resolve_device(device)  # before any download: a wrong device is the quicker thing to tell
-        weights = hub.resolve(source, revision, choose_backend(source, backend, dev))
+        chosen = choose_backend(source, backend, dev)
+        weights = hub.resolve(source, revision, chosen)
         if weights.onnx_file is not None:
             # as many threads as torch: one per process under torchrun (OMP_NUM_THREADS=1), not one per core each
             onnx = OnnxGenerator(weights.onnx_file, threads=torch.get_num_threads()).to(torch.device(device or "cpu"))
-            if backend == "auto":  # large renders in PyTorch (colorizer.models.engines.AutoGenerator)
+            if backend == "auto" and chosen == "onnx":  # large renders in PyTorch (engines.AutoGenerator)
                 onnx = AutoGenerator(onnx, weights, hub.resolve(source, revision, "pytorch"))
             return cls(onnx, weights, torch.device("cpu"))
         generator, weights = hub.load_generator(weights)
