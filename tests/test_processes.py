@@ -21,9 +21,10 @@ def test_torchrun_splits_an_archive_and_a_rerun_skips_it(tmp_path):
     photos = tmp_path / "archive"
     photos.mkdir()
     for name in PHOTOS:
-        real_photo(name, size=64).save(photos / f"{name[:-4]}.jpg")
+        real_photo(name, size=256).save(photos / f"{name[:-4]}.jpg")
     expected = sorted(f"{name[:-4]}.png" for name in PHOTOS)
-    args = ["-m", "colorizer", str(photos), "--render-size", "64", "-o"]
+    # PyTorch at 256: each photo costs more CPU than starting a process, so work done twice would show
+    args = ["-m", "colorizer", str(photos), "--render-size", "256", "--backend", "pytorch", "-o"]
     # --standalone: a free port of its own, so tests running side by side never meet
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
 
