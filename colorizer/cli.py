@@ -2,12 +2,17 @@
 
     python -m colorizer old_photos/ scan.tif -o colorized/
     python -m colorizer old_film.mp4 scans/ -o out/      # films come out as out/old_film.mp4
+    torchrun --nproc_per_node 2 -m colorizer archive/ -o out/   # an archive split between 2 processes
+    accelerate launch -m colorizer archive/ -o out/             # ... between the GPUs (colorizer.processes)
+
+A rerun skips the results that already exist (writes are atomic: one that exists is complete).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -18,6 +23,7 @@ from colorizer import settings
 from colorizer.io import provenance
 from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE  # no torch: --help stays instant
 from colorizer.errors import ColorizerError, WeightsError
+from colorizer.processes import Processes, launched
 
 log = logging.getLogger("colorizer")
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
@@ -41,7 +47,7 @@ class Options:
     mark: bool = False
     c2pa_cert: Path | None = None
     c2pa_key: Path | None = None
-    backend: str = "pytorch"
+    backend: str = "auto"
     crf: int = DEFAULT_CRF
     hints: Path | None = None
     max_frames: int | None = None
@@ -79,8 +85,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="Hub repo id (user/name) or local folder with config.json + model.safetensors, or an .onnx "
                    "file (python -m colorizer.export; runs with ONNX Runtime on the CPU); "
                    "default: the weights embedded in this package")
-    p.add_argument("--backend", choices=("pytorch", "onnx"), default="pytorch",
-                   help="onnx: run the model.onnx of the --weights folder or Hub repo with ONNX Runtime [%(default)s]")
+    p.add_argument("--backend", choices=("auto", "pytorch", "onnx"), default="auto",
+                   help="onnx: run the model.onnx of the weights (the embedded default ships one; a --weights folder "
+                   "or Hub repo may hold one) with ONNX Runtime; pytorch: their safetensors; auto: ONNX Runtime on "
+                   "the CPU where the model.onnx is on this disk (faster, same colours), PyTorch on a GPU [%(default)s]")
     p.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE, metavar="N",
                    help="long side, in pixels, at which the model sees the photo (rounded to a multiple of 32; "
                    "higher = slower, and with the embedded weights no better: the default measured best; "
@@ -90,7 +98,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... [cuda if available, else cpu]")
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="photos per model call [%(default)s]")
     p.add_argument("--format", choices=("png", "jpg"), default="png", help="output format [%(default)s]")
-    p.add_argument("--overwrite", action="store_true", help="replace results that already exist in OUTDIR")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace results that already exist in OUTDIR (by default they are skipped: a rerun "
+                   "finishes what an interrupted one left)")
     p.add_argument("--restore", action="store_true",
                    help="repair old-photo damage first: the model's own clean-up of fading, scratches, dust, "
                    "grain, blur and JPEG when the weights were trained for it (else classical auto levels and "
@@ -161,9 +171,20 @@ def plan_outputs(images: list[Path], outdir: Path, suffix: str) -> list[Path]:
     return outputs
 
 
+@dataclass
+class Tally:
+    """What one process did with its share of the inputs, gathered for the run's one summary."""
+
+    written: int = 0
+    failed: int = 0
+    done: int = 0  # results that already existed: skipped
+    status: int = 0
+
+
 def run(opts: Options) -> int:
     """Colorize everything; returns the exit status (1 if any input failed, 2 for a bad setting,
-    130 when interrupted)."""
+    130 when interrupted). Under a launcher each process colorizes its share of the inputs, and the
+    main process prints the summary of all."""
     try:
         for note in check_settings(opts):
             log.warning("%s", note)
@@ -171,20 +192,40 @@ def run(opts: Options) -> int:
     except ColorizerError as err:
         log.error("error: %s", err)
         return 2
+    processes = Processes.start(opts.device)
+    tally = Tally()
     try:
-        return _run(opts, signing)
+        tally.status = _run(opts, signing, processes, tally)
     except KeyboardInterrupt:  # before any photo was started (e.g. while the model loads)
         log.error("interrupted: nothing written")
         return EXIT_INTERRUPTED
+    if tally.status in (2, EXIT_INTERRUPTED):  # said already; a launcher stops the other processes
+        return tally.status
+    tallies = processes.gather(tally)
+    processes.close()
+    if processes.is_main:
+        log.info("%s", summary(tallies, opts.output))
+    return max(t.status for t in tallies)
 
 
-def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
+def summary(tallies: list[Tally], output: Path) -> str:
+    """The run's one line: written (per process when there are several), failed, already done."""
+    written = sum(t.written for t in tallies)
+    shares = f" ({', '.join(f'{t.written} by process {rank}' for rank, t in enumerate(tallies))})" \
+        if len(tallies) > 1 else ""
+    done = sum(t.done for t in tallies)
+    skipped = f", {done} already done, skipped (--overwrite redoes them)" if done else ""
+    return f"{written} written to {output}{shares}, {sum(t.failed for t in tallies)} failed{skipped}"
+
+
+def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Processes, tally: Tally) -> int:
     from colorizer.io.inputs import find_images
     from colorizer.io.files import remove_stale_temps
 
-    for temp in remove_stale_temps(opts.output):
+    for temp in remove_stale_temps(opts.output):  # a live process's temporary files are left alone
         log.warning("removed %s, left by an earlier run that was killed while writing", temp)
-    images, problems = find_images(opts.inputs)
+    images, problems = find_images(opts.inputs)  # in the same order in every process
+    problems = problems if processes.is_main else []  # each problem said and counted once
     failures = len(problems)
     for problem in problems:
         log.error("%s", problem)
@@ -201,23 +242,28 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
         return 2
     todo = []
     inputs = {image.resolve() for image in images}
-    for image, target in zip(images, outputs):
+    planned = list(zip(images, outputs))
+    # shared before anything is checked: which process takes a file never depends on what the others wrote
+    mine = processes.share(planned[:len(photos)]) + processes.share(planned[len(photos):])
+    for image, target in mine:
         if target.resolve() in inputs:  # its own input, or another's (a.jpg's result is a.png, also an input)
             log.error("skipped %s: its result %s would overwrite an input; choose another OUTDIR", image, target)
             failures += 1
-        elif target.exists() and not opts.overwrite:
-            log.warning("kept %s: it already exists (use --overwrite to replace it)", target)
+        elif target.exists() and not opts.overwrite:  # written atomically: one that exists is complete
+            tally.done += 1
         else:
             todo.append((image, target))
+    tally.failed = failures
     if not todo:
-        log.info("nothing to do")
         return 1 if failures else 0
     from colorizer.pipelines.colorizer import Colorizer
 
     try:
-        colorizer = Colorizer.from_pretrained(opts.weights, device=opts.device, backend=opts.backend)
+        colorizer = Colorizer.from_pretrained(opts.weights, device=processes.device or opts.device,
+                                              backend=opts.backend)
     except ColorizerError as err:
         log.error("%s", err)
+        tally.failed += len(todo)
         return 1
     log.info("weights: %s", colorizer.description)
     if opts.restore and not colorizer.can_restore:
@@ -230,7 +276,8 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
     params = save_params(opts.format)
     written: list[Path] = []
     try:
-        with tqdm(total=len(photo_todo), unit="photo", desc="colorizing", disable=not photo_todo) as bar:
+        with tqdm(total=len(photo_todo), unit="photo", desc="colorizing",
+                  disable=not photo_todo or not processes.is_main) as bar:  # one bar: the main process's share
             for (image, target), result in zip(photo_todo, results):
                 if isinstance(result, ColorizerError):
                     tqdm.write(f"skipped: {result}", file=sys.stderr)
@@ -248,6 +295,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
         failures += _colorize_films(colorizer, film_todo, opts, written, per_image)
     except WeightsError as err:  # found only when they ran (an ONNX file's NaN): no later photo would fare better
         log.error("error: %s; %d written to %s before this", err, len(written), opts.output)
+        tally.written, tally.failed = len(written), failures + 1
         return 1
     except KeyboardInterrupt:
         done = set(written)
@@ -256,7 +304,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None) -> int:
         for image in not_written:
             log.error("  not written: %s", image)
         return EXIT_INTERRUPTED
-    log.info("%d written to %s, %d failed", len(written), opts.output, failures)
+    tally.written, tally.failed = len(written), failures
     return 1 if failures else 0
 
 
@@ -299,7 +347,8 @@ def _hints_per_image(hints_file: Path | None, images: list[Path]) -> dict[Path, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    rank = f"[process {os.environ.get('RANK', 0)}] " if launched() else ""  # whose line, when several write
+    logging.basicConfig(level=logging.INFO, format=f"{rank}%(message)s")
     opts = parse_args(argv)
     from colorizer.pipelines.memory import return_freed_memory_to_the_os
 

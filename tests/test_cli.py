@@ -41,7 +41,7 @@ def test_existing_results_are_kept_unless_asked(tmp_path, tiny_weights):
     (out / "a.png").write_bytes(b"earlier work")
     kept = run_cli(str(tmp_path / "a.jpg"), "-o", str(out), "--weights", str(tiny_weights))
     assert kept.returncode == 0 and (out / "a.png").read_bytes() == b"earlier work"
-    assert "already exists" in kept.stderr
+    assert "1 already done, skipped" in kept.stderr
     replaced = run_cli(str(tmp_path / "a.jpg"), "-o", str(out), "--weights", str(tiny_weights), "--overwrite",
                        "--format", "png")
     assert replaced.returncode == 0 and Image.open(out / "a.png").size == (64, 43)

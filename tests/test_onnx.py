@@ -40,13 +40,13 @@ def test_default_export_matches_pytorch_on_a_landscape_photo(default_onnx):
     photo = real_photo("coffee.png", size=320)
     assert photo.width > photo.height
     ours = Colorizer.from_pretrained(str(default_onnx)).predict_ab([read_photo(photo)], render_size=384)[0]
-    theirs = Colorizer.from_pretrained(device="cpu").predict_ab([read_photo(photo)], render_size=384)[0]
+    theirs = Colorizer.from_pretrained(device="cpu", backend="pytorch").predict_ab([read_photo(photo)], render_size=384)[0]
     assert ours.shape == theirs.shape and ours.shape[-1] > ours.shape[-2]
     assert float((ours - theirs).abs().mean()) < 0.5
 
 
 def test_export_matches_pytorch_on_real_photos(default_onnx):
-    torch_colorizer = Colorizer.from_pretrained(device="cpu")
+    torch_colorizer = Colorizer.from_pretrained(device="cpu", backend="pytorch")
     onnx_colorizer = Colorizer.from_pretrained(str(default_onnx))
     assert isinstance(onnx_colorizer.generator, OnnxGenerator)
     assert onnx_colorizer.can_restore == torch_colorizer.can_restore
@@ -68,12 +68,12 @@ def test_render_size_is_capped_for_onnx_with_a_note(default_onnx):
     checked, notes = colorizer.check_settings(render_size=2048, strength=1.0)
     assert checked.render_size == MAX_ONNX_RENDER_SIZE
     assert notes == [f"render size 2048 lowered to {MAX_ONNX_RENDER_SIZE}, the most this model runs at"]
-    assert Colorizer.from_pretrained(device="cpu")._render_limit is None
+    assert Colorizer.from_pretrained(device="cpu", backend="pytorch")._render_limit is None
 
 
 def test_restore_output_matches_pytorch(default_onnx):
     """The restored lightness (third output) comes through too, on tiles whose size is not a multiple of 32."""
-    torch_gen = Colorizer.from_pretrained(device="cpu").generator
+    torch_gen = Colorizer.from_pretrained(device="cpu", backend="pytorch").generator
     if not torch_gen.config.restore:
         pytest.skip("the embedded default was not trained to restore")
     lightness = read_photo(real_photo("camera.png", size=150)).lightness
@@ -198,8 +198,6 @@ def test_missing_onnxruntime_and_missing_files_are_clear_errors(default_onnx, tm
         Colorizer.from_pretrained(str(tmp_path / "nope.onnx"))
     with pytest.raises(WeightsError, match="has no model.onnx"):
         Colorizer.from_pretrained(str(tmp_path), backend="onnx")
-    with pytest.raises(WeightsError, match="embedded default has no ONNX model"):
-        Colorizer.from_pretrained(None, backend="onnx")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
     with pytest.raises(WeightsError, match="pip install onnxruntime=="):
         Colorizer.from_pretrained(str(default_onnx))

@@ -19,12 +19,13 @@ from PIL import ExifTags, Image
 from colorizer import save
 from colorizer.io import provenance
 from colorizer.errors import ImageError
-from colorizer.models.hub import EMBEDDED_WEIGHTS, WEIGHTS_FILE
+from colorizer.models.hub import EMBEDDED_WEIGHTS, ONNX_FILE
 from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import REPO, png_claiming
 
 TAKEN, MAKE, MODEL = "1936:07:14 15:30:00", "Leica", "Leica II"
-EMBEDDED_SHA256 = hashlib.sha256((EMBEDDED_WEIGHTS / WEIGHTS_FILE).read_bytes()).hexdigest()
+# what a default run on a CPU runs: the embedded default's model.onnx, with ONNX Runtime (colorizer.models.engines)
+EMBEDDED_SHA256 = hashlib.sha256((EMBEDDED_WEIGHTS / ONNX_FILE).read_bytes()).hexdigest()
 
 
 def run(*args: str, umask: int = 0o022) -> subprocess.CompletedProcess:
@@ -103,6 +104,7 @@ def assert_says_what_it_is(path: Path, render_size: int, strength: float, restor
     assert facts is not None, f"{path} carries no provenance"
     assert facts.digital_source_type == provenance.DIGITAL_SOURCE_TYPE
     assert (facts.tool, facts.weights, facts.weights_sha256) == ("colorizer", "embedded default", EMBEDDED_SHA256)
+    assert facts.extra["engine"].startswith("ONNX Runtime ")
     assert (facts.render_size, facts.strength, facts.restored, facts.hints) == (render_size, strength, restored, False)
     made = dt.datetime.fromisoformat(facts.created)
     assert abs(dt.datetime.now(dt.timezone.utc) - made) < dt.timedelta(minutes=10)

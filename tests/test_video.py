@@ -253,7 +253,7 @@ def test_cli_colorizes_films_next_to_photos_and_skips_bad_ones(film, tmp_path):
     for path, words in bad.values():
         assert f"skipped: {path}" in result.stderr and words in result.stderr
     assert "Traceback" not in result.stderr
-    assert "kept" in result.stderr and (out / "reel.mp4").read_bytes() == b"earlier work"
+    assert "1 already done, skipped" in result.stderr and (out / "reel.mp4").read_bytes() == b"earlier work"
     assert sorted(p.name for p in out.iterdir()) == ["camera.png", "reel-without-suffix.mp4", "reel.mp4"]
     assert probe(out / "reel-without-suffix.mp4").frames == STILL + AFTER_CUT
     assert "frame/s" in result.stderr or "s/frame" in result.stderr  # the progress bar's rate

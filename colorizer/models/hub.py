@@ -2,7 +2,8 @@
 
 A weights folder holds what `Generator.save_pretrained` writes: `config.json` and
 `model.safetensors`, and may hold `model.onnx` beside them (`python -m colorizer.export`), which
-runs with ONNX Runtime (`backend="onnx"`, or any path ending in .onnx). Loading never unpickles anything, and a Hub that cannot be reached
+runs with ONNX Runtime (`backend="onnx"`, or any path ending in .onnx). The embedded default ships one:
+it is what a CPU runs by default (colorizer.models.engines). Loading never unpickles anything, and a Hub that cannot be reached
 (offline, no network, repo missing) falls back to the embedded default with a warning
 that says why, so the app and the CLI always have something to run.
 """
@@ -56,6 +57,15 @@ class Weights:
         return self.label or f"local folder {Path(self.folder).name}"
 
     @property
+    def engine(self) -> str:
+        """What runs these weights, for result files: "ONNX Runtime 1.32.0" or "PyTorch 2.14.1"."""
+        if self.onnx_file is None:
+            return f"PyTorch {torch.__version__}"
+        import onnxruntime
+
+        return f"ONNX Runtime {onnxruntime.__version__}"
+
+    @property
     def sha256(self) -> str:
         """SHA-256 of the weights file that runs (model.safetensors, or the .onnx file), computed once
         per file version."""
@@ -88,8 +98,9 @@ def resolve(source: str | Path | None = None, revision: str | None = None, backe
         return Weights(path.parent, f"ONNX file {path}", onnx_file=path, label=f"ONNX file {path.name}")
     if source is None or str(source) == "default":
         if backend == "onnx":
-            raise WeightsError("the embedded default has no ONNX model: export one with "
-                               "python -m colorizer.export --onnx model.onnx, then use --weights model.onnx")
+            # the same weights, so the same name in result files; the sha256 and the engine tell which file ran
+            return Weights(EMBEDDED_WEIGHTS, "embedded default (ONNX Runtime)", onnx_file=EMBEDDED_WEIGHTS / ONNX_FILE,
+                           label="embedded default")
         return Weights(EMBEDDED_WEIGHTS, "embedded default", label="embedded default")
     path = Path(source).expanduser()
     if path.exists():

@@ -29,6 +29,7 @@ from colorizer.errors import ColorizerError, DeviceError, WeightsError
 from colorizer.models.generator import Generator
 from colorizer.color import STRIP_PIXELS
 from colorizer.io.images import ImageSource, Photo, read_photo
+from colorizer.models.engines import AutoGenerator, choose_backend
 from colorizer.models.onnx_model import OnnxGenerator
 from colorizer.pipelines.restore import RestoreOptions, restore_lightness
 
@@ -88,23 +89,30 @@ class PhotoPipeline:
     """The colorize recipe for photos, around a generator ready for inference. Users hold its film-aware
     subclass, `colorizer.Colorizer`; the film pipeline builds on the methods here."""
 
-    generator: Generator | OnnxGenerator
+    generator: Generator | OnnxGenerator | AutoGenerator
     weights: hub.Weights
     device: torch.device
 
     @classmethod
     def from_pretrained(cls, source: str | None = None, device: str | None = None,
-                        revision: str | None = None, backend: str = "pytorch") -> Self:
+                        revision: str | None = None, backend: str = "auto") -> Self:
         """source: Hub repo id, local folder, .onnx file, or None for the embedded default.
-        backend "onnx" runs the folder's or repo's model.onnx with ONNX Runtime (CPU), as an .onnx file is.
+        backend "onnx" runs the folder's or repo's model.onnx with ONNX Runtime (CPU), as an .onnx file is;
+        "pytorch" its safetensors; "auto" ONNX Runtime on the CPU where the weights have a model.onnx on
+        this disk (the embedded default does), PyTorch elsewhere (colorizer.models.engines).
 
         An unreachable Hub falls back to the embedded default (see `weights.fallback_reason`);
         a damaged local checkpoint raises WeightsError.
         """
         dev = resolve_device(device)  # before any download: a wrong device is the quicker thing to tell
-        weights = hub.resolve(source, revision, backend)
+        chosen = choose_backend(source, backend, dev)
+        weights = hub.resolve(source, revision, chosen)
         if weights.onnx_file is not None:
-            return cls(OnnxGenerator(weights.onnx_file).to(torch.device(device or "cpu")), weights, torch.device("cpu"))
+            # as many threads as torch: one per process under torchrun (OMP_NUM_THREADS=1), not one per core each
+            onnx = OnnxGenerator(weights.onnx_file, threads=torch.get_num_threads()).to(torch.device(device or "cpu"))
+            if backend == "auto" and chosen == "onnx":  # large renders in PyTorch (engines.AutoGenerator)
+                onnx = AutoGenerator(onnx, weights, hub.resolve(source, revision, "pytorch"))
+            return cls(onnx, weights, torch.device("cpu"))
         generator, weights = hub.load_generator(weights)
         generator.bake()  # freeze spectral norm, fold BN: nothing normalises at inference time
         return cls(generator.to(dev).eval(), weights, dev)
@@ -245,10 +253,12 @@ class PhotoPipeline:
         return out  # type: ignore[return-value]
 
     def facts(self, render_size: int, strength: float, restored: bool, hints: bool = False) -> provenance.Provenance:
-        """The facts a result of these settings carries into its file (see colorizer.io.provenance)."""
-        return provenance.Provenance(weights=self.weights.name,
-                                     weights_sha256=self.weights.sha256,
-                                     render_size=render_size, strength=strength, restored=restored, hints=hints)
+        """The facts a result of these settings carries into its file (see colorizer.io.provenance): the
+        weights file that ran, and its engine."""
+        weights = self.generator.weights_at(render_size) if isinstance(self.generator, AutoGenerator) else self.weights
+        return provenance.Provenance(weights=weights.name, weights_sha256=weights.sha256, render_size=render_size,
+                                     strength=strength, restored=restored, hints=hints,
+                                     extra={"engine": weights.engine})
 
     def _finish(self, photo: Photo, lightness: torch.Tensor, ab_small: torch.Tensor, strength: float,
                 facts: provenance.Provenance, hints: Sequence[hinting.Hint] = ()) -> Image.Image:
