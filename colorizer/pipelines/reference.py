@@ -7,9 +7,12 @@ How, at the model's render size, per gray picture and per reference:
  1. Both are seen as lightness only, by the generator's own encoder (the features it colours from):
     stride-8 and stride-16 features, each unit length, joined into one descriptor per 8x8 cell.
  2. Each gray cell finds its most alike reference cell (cosine similarity, in chunks of CHUNK cells so
-    memory stays bounded), and the match counts only when it maps back: the reference cell's own best
-    gray cell lies within MUTUAL_RADIUS cells of it (mutual nearest neighbours). Its confidence rises
-    from 0 at SIMILARITY_LOW to 1 at SIMILARITY_HIGH. Of several references, each cell takes the one it
+    memory stays bounded), and the match counts only when it maps back (the reference cell's own best
+    gray cell lies within MUTUAL_RADIUS cells of it: mutual nearest neighbours) and its neighbours agree
+    (at least COHERENT of the 8 matched with about the same shift: the same scene moves together, chance
+    matches in an unrelated picture scatter), in a connected patch of at least MIN_REGION of the
+    picture (chance matches come in specks). Its confidence rises from 0 at SIMILARITY_LOW to 1 at
+    SIMILARITY_HIGH. Of several references, each cell takes the one it
     matches most confidently, so a film's keyframes are a set: each frame draws on whichever match it.
  3. The reference's ab is copied over with each cell's displacement (a patch-wise warp), and the
     correction it asks for, t = reference ab - model ab, weighed by confidence, is spread edge-aware
@@ -32,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from scipy import ndimage
 
 from colorizer import color
 from colorizer.errors import ColorizerError, ReferenceImageError
@@ -44,9 +48,11 @@ from colorizer.settings import DEFAULT_MAX_PIXELS
 MAX_REFERENCES = 16  # a colourist's keyframes for a long film; each costs one encoder pass and one match per frame
 STRIDE = 8  # cells of the match grid, in render pixels (the encoder's stride-8 level)
 CHUNK = 1024  # gray cells matched at a time: a (CHUNK, reference cells) similarity matrix at most
-MUTUAL_RADIUS = 1  # cells: how far a reference cell's own best match may lie from the gray cell that chose it
-SIMILARITY_LOW, SIMILARITY_HIGH = 0.55, 0.8  # cosine similarity: no confidence at or below, full at or above
-REACH = 0.03  # of the long side: how far a confident cell's correction spreads (edge-aware)
+MUTUAL_RADIUS = 2  # cells: how far a reference cell's own best match may lie from the gray cell that chose it
+SIMILARITY_LOW, SIMILARITY_HIGH = 0.35, 0.6  # cosine similarity: no confidence at or below, full at or above
+MIN_REGION = 0.02  # of the picture's cells: a smaller connected patch of matches is left out
+COHERENT = 3  # of a cell's 8 neighbours must match with about its shift (_coherent)
+REACH = 0.02  # of the long side: how far a confident cell's correction spreads (edge-aware)
 
 
 @dataclass
@@ -136,8 +142,37 @@ def match(target: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, 
     cells = torch.arange(h * w)
     returned = back[best]  # the gray cell each chosen reference cell would choose
     mutual = ((returned // w - cells // w).abs() <= MUTUAL_RADIUS) & ((returned % w - cells % w).abs() <= MUTUAL_RADIUS)
+    rw = reference.shape[-1]
+    shift = torch.stack([best // rw - cells // w, best % rw - cells % w]).view(2, h, w)  # (2, h, w) in cells
     confidence = ((peak - SIMILARITY_LOW) / (SIMILARITY_HIGH - SIMILARITY_LOW)).clamp(0, 1) * mutual
-    return best.view(h, w), confidence.view(h, w)
+    confidence = confidence.view(h, w) * _coherent(shift, mutual.view(h, w))
+    return best.view(h, w), confidence * _in_large_regions(confidence > 0)
+
+
+def _in_large_regions(matched: torch.Tensor) -> torch.Tensor:
+    """(h, w) 1 on matched cells whose connected region holds at least MIN_REGION of all cells: a part of
+    the same scene is a patch; what an unrelated picture matches by chance is specks."""
+    labels, count = ndimage.label(matched.numpy())
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    large = sizes >= MIN_REGION * matched.numel()
+    large[0] = False
+    return torch.from_numpy(large[labels]).float()
+
+
+def _coherent(shift: torch.Tensor, mutual: torch.Tensor) -> torch.Tensor:
+    """(h, w) 1 where at least COHERENT of a cell's 8 neighbours matched mutually with about the same
+    shift (within one cell): the same scene seen a step aside moves together; chance matches in an
+    unrelated picture scatter."""
+    h, w = mutual.shape
+    padded = F.pad(shift[None].float(), (1, 1, 1, 1), value=float("inf"))[0]  # (2, h+2, w+2)
+    ok = F.pad(mutual[None, None].float(), (1, 1, 1, 1))[0, 0]
+    agree = torch.zeros(h, w)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            if (dy, dx) != (1, 1):
+                near = (padded[:, dy : dy + h, dx : dx + w] - shift).abs().amax(dim=0) <= 1
+                agree += near * ok[dy : dy + h, dx : dx + w]
+    return (agree >= COHERENT).float()
 
 
 def warp(reference: Reference, best: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
