@@ -77,10 +77,12 @@ def test_references_are_a_set_and_each_picture_takes_the_one_that_matches(colori
 
 def test_hints_win_where_they_are(colorizer, scene):
     target, gray, reference = scene
-    x, y = target.width // 2, target.height // 2
-    result = colorizer.colorize(gray, RENDER, hints=[(x, y, "#2040c0")], reference=reference)
-    hinted = lab_of(Image.new("RGB", (1, 1), (0x20, 0x40, 0xc0)))[1:, 0, 0]
-    assert np.hypot(*(lab_of(result)[1:, y, x] - hinted)) < 12
+    x, y = target.width // 2, target.height // 3
+    hint = [(x, y, "#c03020")]
+    both = lab_of(colorizer.colorize(gray, RENDER, hints=hint, reference=reference))[1:, y, x]
+    hints_only = lab_of(colorizer.colorize(gray, RENDER, hints=hint))[1:, y, x]
+    reference_only = lab_of(colorizer.colorize(gray, RENDER, reference=reference))[1:, y, x]
+    assert np.hypot(*(both - hints_only)) < 0.2 * np.hypot(*(reference_only - hints_only))
 
 
 def test_colorize_many_lends_the_references_to_every_photo(colorizer, scene, automatic):
