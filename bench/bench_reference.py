@@ -10,7 +10,7 @@ reference, with four references, and with one 50-megapixel reference (read at re
 cost what a small one does). The bar: one reference adds at most 0.5x the automatic time (1.5x in all)
 at the default render size on a CPU. Prints a markdown table.
 
---film: tools/test_film.py's film (still shot, pan, hard cut, still shot; grain) at 427x240, colorized
+--film: tools/test_film.py's film (still shot, pan, hard cut, still shot; grain) at 426x240, colorized
 automatically and with one colour still per shot given as a set (each a zoomed, shifted crop of its
 shot's photo, in the opposite order), each with the default temporal filter and frame by frame:
 PSNR against the clean colour frames, and flicker (bench.bench_video.flicker: frame-to-frame ab change
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def film(colorizer: Colorizer, render_size: int) -> None:
     """The film table (module docstring)."""
-    script = FilmScript.from_photos(*default_photos(), 427, 240, still=PER_SHOT, pan=PER_SHOT, after_cut=PER_SHOT)
+    script = FilmScript.from_photos(*default_photos(), 426, 240, still=PER_SHOT, pan=PER_SHOT, after_cut=PER_SHOT)
     stills = []
     for photo in (script.second, script.first):  # one still per shot, zoomed in and shifted
         width, height = photo.size
@@ -80,7 +80,7 @@ def film(colorizer: Colorizer, render_size: int) -> None:
         stills.append(photo.crop(box).resize((round((box[2] - box[0]) * 1.25), round((box[3] - box[1]) * 1.25))))
     clean = [script.clean(t) for t in range(script.frames)]
     moving = range(1, script.cut)
-    print(f"\n## Film: 427x240, {script.frames} frames (still, pan, cut at frame {script.cut}, still), "
+    print(f"\n## Film: 426x240, {script.frames} frames (still, pan, cut at frame {script.cut}, still), "
           f"render size {render_size}; flicker over the still shot and the pan, 8x8 blocks\n")
     print("| colour | temporal filter | PSNR (dB) | flicker (Lab) |\n|---|---|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:
