@@ -209,7 +209,8 @@ class ReferenceFeatures:
     def __init__(self, references: list[Reference], encoder: torch.nn.Module,
                  normalizer: tuple[torch.Tensor, torch.Tensor], device: torch.device):
         self.references, self.encoder, self.normalizer, self.device = references, encoder, normalizer, device
-        self.descriptors = [features(encoder, normalizer, r.lightness, device) for r in references]
+        with torch.inference_mode():
+            self.descriptors = [features(encoder, normalizer, r.lightness, device) for r in references]
 
     def __bool__(self) -> bool:
         return bool(self.references)
