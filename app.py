@@ -264,6 +264,13 @@ def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) 
     return parsed
 
 
+def _reference_paths(files: list[dict] | dict | None) -> list[str] | None:
+    """The reference uploads' paths (Gradio upload records), or None for none: exactly the automatic colour."""
+    records = [files] if isinstance(files, dict) else files or []
+    paths = [r["path"] for r in records if isinstance(r, dict) and r.get("path")]
+    return paths or None
+
+
 def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_BUDGET_MB) -> gr.Blocks:
     """The whole page; nothing runs until it is launched. colorizers: see load_colorizers."""
     variants = list(colorizers)
@@ -276,7 +283,8 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
 
     def colorize(photo: dict | None, render_size: float = DEFAULT_RENDER_SIZE, strength: float = 1.0,
                  variant: str = variants[0], restore: bool = False, hints: str | None = None,
-                 painted: dict | None = None) -> tuple[tuple[Image.Image, str], str, str]:
+                 painted: dict | None = None, reference: list[dict] | None = None
+                 ) -> tuple[tuple[Image.Image, str], str, str]:
         """Colorize one photo; returns (before, after) for the slider, the full-resolution PNG, and notes.
 
         Inputs arrive unprocessed (preprocess=False): gr.Image would open the upload with Pillow
@@ -285,6 +293,8 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
         decoded here by colorizer.io.images, under the pixel limit, with messages meant for people.
         hints: colour hints as JSON (the CLI's --hints format for one photo); painted: the hint
         editor's value, whose painted layers become strokes (colorizer.pipelines.hints.strokes_from_paint).
+        reference: colour photos of the same place or people (upload records), whose colour is lent where
+        they match (colorizer.pipelines.reference).
         """
         if not photo or not photo.get("path"):
             raise _user_error("Add a photo first: drop it in the box, paste it, or click to upload.")
@@ -295,7 +305,8 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
             try:
                 image = open_image(path, MAX_PIXELS)
                 given = _hints(hints, painted, image.size)
-                after = model.colorize(image, render_size, strength, MAX_PIXELS, bool(restore), given)
+                after = model.colorize(image, render_size, strength, MAX_PIXELS, bool(restore), given,
+                                       reference=_reference_paths(reference))
                 # the photo's own lightness as "before": the slider compares only the colour added, and
                 # 16-bit or CMYK scans (which browsers can't show) look right
                 before = gray_of(image)
@@ -352,13 +363,14 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
         return str(zip_path), summary
 
     def colorize_film(film: dict | None, render_size: float = DEFAULT_RENDER_SIZE, strength: float = 1.0,
-                      variant: str = variants[0], restore: bool = False,
+                      variant: str = variants[0], restore: bool = False, reference: list[dict] | None = None,
                       progress: gr.Progress = gr.Progress()) -> tuple[tuple[Image.Image, Image.Image], str, str, str]:
         """Colorize a film (flicker-free, sound kept); returns (before, after) of its middle frame for the
         slider, the film to play, the same film to download, and notes.
 
         Unprocessed input, as for `colorize`: gr.Video would run FFmpeg on the upload first; here the
-        file is probed and decoded by colorizer.io.video, with messages meant for people."""
+        file is probed and decoded by colorizer.io.video, with messages meant for people. reference: colour
+        photos (upload records), a set: each frame takes its colour from those that match it."""
         if not film or not film.get("path"):
             raise _user_error("Add a film first: drop it in the box or click to upload.")
         model = pick(variant)
@@ -378,7 +390,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                     report = model.colorize_video(
                         path, result, render_size, strength, MAX_FILM_PIXELS, bool(restore), batch_size=FILM_BATCH,
                         progress=lambda done: progress((done, total), desc="Colorizing", unit="frames"),
-                        max_frames=MAX_FILM_FRAMES)
+                        max_frames=MAX_FILM_FRAMES, reference=_reference_paths(reference))
                 middle = report.frames // 2  # the preview frame: decoding to it needs no model memory
                 before = gray_of(Image.fromarray(read_frame(path, middle)))
                 after = Image.fromarray(read_frame(result, middle))
@@ -415,6 +427,9 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                 with gr.Column():
                     photo = gr.Image(label="Your photo", type="filepath", sources=["upload", "clipboard"],
                                      elem_id="photo", height=420)
+                    photo_reference = gr.File(
+                        label="Optional: colour photos of the same place, people or things (colour it like these)",
+                        file_count="multiple", file_types=["image"], elem_id="photo-reference")
                     run = gr.Button("Colorize", variant="primary")
                     with gr.Accordion("Colour hints: paint the colours you know, then Colorize again", open=False):
                         painter = gr.ImageEditor(
@@ -445,6 +460,9 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
             with gr.Row():
                 with gr.Column():
                     film = gr.Video(label="Your film", sources=["upload"], elem_id="film-in", height=360)
+                    film_reference = gr.File(
+                        label="Optional: colour stills of the film's scenes (each frame uses those that match it)",
+                        file_count="multiple", file_types=["image"], elem_id="film-reference")
                     run_film = gr.Button("Colorize film", variant="primary")
                     gr.Markdown(f"Up to {MAX_FILM_FRAMES} frames of up to 1920x1080. Colour stays steady from "
                                 "frame to frame and starts afresh at each cut; the sound is kept.")
@@ -456,12 +474,12 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                     film_note = gr.Markdown(elem_id="film-note")
         controls = [render_size, strength, variant, restore]
         photo.change(lambda path: path, photo, painter, api_name=False)  # paint over the photo itself
-        run.click(colorize, [photo, *controls, hints, painter], [slider, download, note], api_name="colorize",
+        run.click(colorize, [photo, *controls, hints, painter, photo_reference], [slider, download, note], api_name="colorize",
                   preprocess=False,
                   concurrency_limit=CONCURRENCY, concurrency_id="model")
         run_batch.click(colorize_batch, [files, *controls], [zip_file, summary], api_name="colorize_batch",
                         preprocess=False, concurrency_limit=CONCURRENCY, concurrency_id="model")
-        run_film.click(colorize_film, [film, *controls], [film_slider, film_out, film_download, film_note],
+        run_film.click(colorize_film, [film, *controls, film_reference], [film_slider, film_out, film_download, film_note],
                        api_name="colorize_film", preprocess=False, concurrency_limit=CONCURRENCY,
                        concurrency_id="model")
     return demo.queue(max_size=QUEUE_SIZE)

@@ -2,6 +2,7 @@
 
     python -m colorizer old_photos/ scan.tif -o colorized/
     python -m colorizer old_film.mp4 scans/ -o out/      # films come out as out/old_film.mp4
+    python -m colorizer grandpa.jpg -o out/ --reference grandpa-1958-colour.jpg  # colour it like this photo
     torchrun --nproc_per_node 2 -m colorizer archive/ -o out/   # an archive split between 2 processes
     accelerate launch -m colorizer archive/ -o out/             # ... between the GPUs (colorizer.processes)
 
@@ -22,7 +23,7 @@ from tqdm import tqdm
 from colorizer import settings
 from colorizer.io import provenance
 from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE  # no torch: --help stays instant
-from colorizer.errors import ColorizerError, WeightsError
+from colorizer.errors import ColorizerError, ReferenceImageError, WeightsError
 from colorizer.processes import Processes, launched
 
 log = logging.getLogger("colorizer")
@@ -51,6 +52,7 @@ class Options:
     crf: int = DEFAULT_CRF
     hints: Path | None = None
     max_frames: int | None = None
+    reference: list[Path] | None = None
 
 
 def _folder(text: str) -> Path:
@@ -128,6 +130,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    'For a batch, an object mapping file names (or paths as given) to such lists: {"a.jpg": [...]}. '
                    "A film's hints are in its first frame's pixels and hold through its first shot. "
                    "Only a hint's chroma is used; the photo's lightness is kept")
+    p.add_argument("--reference", type=Path, action="append", default=None, metavar="FILE_OR_FOLDER",
+                   help="a colour photo of the same place, people or things (or a folder of them; repeatable, "
+                   "at most 16 in all): its colour is lent where it matches, to every photo and every frame of "
+                   "a film (a film's references are a set: each frame uses those that match it). Hints win "
+                   "where they are; the lightness is kept")
     return Options(**vars(p.parse_args(argv)))
 
 
@@ -240,6 +247,11 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
     except ColorizerError as err:
         log.error("error: %s", err)
         return 2
+    try:
+        references = _reference_files(opts.reference)
+    except ColorizerError as err:
+        log.error("error: %s", err)
+        return 2
     todo = []
     inputs = {image.resolve() for image in images}
     planned = list(zip(images, outputs))
@@ -272,7 +284,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
     photo_todo = [(image, target) for image, target in todo if image not in films]
     results = colorizer.colorize_many((i for i, _ in photo_todo), opts.render_size, opts.strength,
                                       opts.batch_size, opts.max_pixels, opts.restore,
-                                      [per_image[image] for image, _ in photo_todo])
+                                      [per_image[image] for image, _ in photo_todo], references)
     params = save_params(opts.format)
     written: list[Path] = []
     try:
@@ -292,7 +304,10 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
                         tqdm.write(f"could not write {target}: {err}", file=sys.stderr)
                         failures += 1
                 bar.update()
-        failures += _colorize_films(colorizer, film_todo, opts, written, per_image)
+        failures += _colorize_films(colorizer, film_todo, opts, written, per_image, references)
+    except ReferenceImageError as err:  # found when the references are read, before any photo
+        log.error("error: %s", err)
+        return 2
     except WeightsError as err:  # found only when they ran (an ONNX file's NaN): no later photo would fare better
         log.error("error: %s; %d written to %s before this", err, len(written), opts.output)
         tally.written, tally.failed = len(written), failures + 1
@@ -309,7 +324,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
 
 
 def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, written: list[Path],
-                    per_film: dict[Path, list]) -> int:
+                    per_film: dict[Path, list], references: list[Path] | None) -> int:
     """Each film in turn, with a frames/s and ETA bar; appends to `written`, returns the failures."""
     from colorizer.io.video import probe
 
@@ -321,7 +336,8 @@ def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, wri
                 report = colorizer.colorize_video(film, target, opts.render_size, opts.strength, opts.max_pixels,
                                                   opts.restore, opts.crf, opts.batch_size,
                                                   progress=lambda done: bar.update(done - bar.n),
-                                                  hints=per_film[film], max_frames=opts.max_frames)
+                                                  hints=per_film[film], max_frames=opts.max_frames,
+                                                  reference=references)
         except ColorizerError as err:
             tqdm.write(f"skipped: {err}", file=sys.stderr)
             failures += 1
@@ -335,6 +351,27 @@ def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, wri
         written.append(target)
         failures += report.ended_early  # written as far as it goes, but not the whole film: exit status 1
     return failures
+
+
+def _reference_files(given: list[Path] | None) -> list[Path] | None:
+    """--reference's files and folders (their images, sorted) as one list; None without any.
+    ReferenceImageError for one that is not there or a folder without images."""
+    if not given:
+        return None
+    from colorizer.io.images import IMAGE_SUFFIXES
+
+    files: list[Path] = []
+    for path in given:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            if not found:
+                raise ReferenceImageError(f"--reference {path}: the folder holds no images")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ReferenceImageError(f"--reference {path}: no such file or folder")
+    return files
 
 
 def _hints_per_image(hints_file: Path | None, images: list[Path]) -> dict[Path, list]:

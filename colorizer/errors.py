@@ -33,3 +33,7 @@ class HintError(ColorizerError):
 
 class DeviceError(ColorizerError):
     """The device asked for is not one torch knows, or not one this machine has (see pipeline.resolve_device)."""
+
+
+class ReferenceImageError(ColorizerError):
+    """A colour reference is unreadable, too large, or one too many (see colorizer.pipelines.reference)."""

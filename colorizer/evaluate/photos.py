@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from colorizer import color, settings
 from colorizer.evaluate import hints as evaluate_hints, metrics
+from colorizer.evaluate.reference import evaluate_reference
 from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.evaluate.emulsion import EMULSIONS
 from colorizer.errors import ColorizerError
@@ -227,6 +228,7 @@ class Options:
     degrade: bool = False  # score restoration instead of colorization
     seed: int = 0  # of the damage, with each file name (restoration only)
     hints: str | None = None  # hint counts, e.g. "0,1,5,20": score colour hints instead (colorizer.evaluate.hints)
+    reference_protocol: bool = False  # score colour references instead (colorizer.evaluate.reference)
     emulsion: str | None = None  # colour from this old emulsion's gray (colorizer.evaluate.emulsion) instead of the eye's
 
 
@@ -268,6 +270,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="score colour hints instead: N random points per photo, coloured from the original, "
                    "spread edge-aware and by a plain Gaussian (see colorizer.evaluate.hints); e.g. 0,1,5,20; "
                    "--seed places the points")
+    p.add_argument("--reference-protocol", action="store_true",
+                   help="score colour references instead: each photo's top-left 80%% x 85%% is colorized with no "
+                   "reference, with its bottom-right 85%% x 90%% at 0.8 scale as the reference, and with the next "
+                   "photo's as a wrong one (see colorizer.evaluate.reference)")
     return Options(**vars(p.parse_args(argv)))
 
 
@@ -281,10 +287,11 @@ def _seed(text: str) -> int:
 def _refuse_ignored(opts: Options) -> None:
     """ColorizerError for a colour-only option given with --degrade or --hints, where it would be
     ignored, so nobody reads a restoration or hint score as one made with it."""
-    if opts.degrade or opts.hints is not None:
+    if opts.degrade or opts.hints is not None or opts.reference_protocol:
         for option, value in (("--strength", opts.strength), ("--emulsion", opts.emulsion)):
             if value is not None:
-                raise ColorizerError(f"{option} scores colorization; it has no effect with --degrade or --hints")
+                raise ColorizerError(f"{option} scores colorization; it has no effect with --degrade, --hints "
+                                     "or --reference-protocol")
 
 
 def _strength(opts: Options) -> float:
@@ -332,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise ColorizerError(str(err)) from None
             report = evaluate_hints.evaluate_hints(opts.images, colorizer, counts, opts.render_size, opts.seed,
                                               progress=True)
+        elif opts.reference_protocol:
+            report = evaluate_reference(opts.images, colorizer, opts.render_size, opts.sheet_rows, progress=True)
         elif opts.degrade:
             report = evaluate_restoration(opts.images, colorizer, opts.seed, opts.sheet_rows, progress=True)
         else:

@@ -67,6 +67,7 @@ class Provenance:
     strength: float
     restored: bool
     hints: bool = False
+    reference: bool = False  # a colour reference lent its colour (colorizer.pipelines.reference)
     created: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     tool: str = TOOL
     version: str = __version__
@@ -82,7 +83,7 @@ class Provenance:
     def from_dict(cls, values: dict[str, str]) -> "Provenance":
         """The inverse of `as_dict`; unknown keys go to `extra`. ValueError if a field is missing."""
         known = {f.name: f for f in fields(cls) if f.name != "extra"}
-        typed = {"render_size": int, "strength": float, "restored": _to_bool, "hints": _to_bool}
+        typed = {"render_size": int, "strength": float, "restored": _to_bool, "hints": _to_bool, "reference": _to_bool}
         missing = [name for name in ("weights", "weights_sha256", "render_size", "strength", "restored")
                    if name not in values]
         if missing:

@@ -27,9 +27,11 @@ class Colorizer(PhotoPipeline):
                        restore: bool | RestoreOptions = False, crf: int = DEFAULT_CRF, batch_size: int = 4,
                        temporal: TemporalOptions | None = None,
                        progress: Callable[[int], None] | None = None,
-                       hints: Sequence[object] | None = None, max_frames: int | None = None) -> FilmReport:
+                       hints: Sequence[object] | None = None, max_frames: int | None = None,
+                       reference: object = None) -> FilmReport:
         """Colorize the film SRC into DST (.mp4, .mov or .mkv): flicker-free, time stamps and sound kept,
-        written atomically; hints (first frame's pixels) hold through the first shot. See
+        written atomically; hints (first frame's pixels) hold through the first shot; reference: colour
+        photos (a set: each frame draws on those that match it). See
         `colorizer.pipelines.film.colorize_video`."""
         return colorize_video(self, src, dst, render_size, strength, max_pixels, restore, crf, batch_size,
-                              temporal, progress, hints, max_frames)
+                              temporal, progress, hints, max_frames, reference)

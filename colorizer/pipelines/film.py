@@ -135,7 +135,8 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
                    max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False,
                    crf: int = DEFAULT_CRF, batch_size: int = 4, temporal: TemporalOptions | None = None,
                    progress: Callable[[int], None] | None = None,
-                   hints: Sequence[object] | None = None, max_frames: int | None = None) -> FilmReport:
+                   hints: Sequence[object] | None = None, max_frames: int | None = None,
+                   reference: object = None) -> FilmReport:
     """Colorize the film SRC into DST (H.264 in MP4 by default: DST's suffix picks .mp4/.mov/.mkv).
 
     Frames go through the model `batch_size` at a time; sound, time stamps, size and rotation are
@@ -145,9 +146,13 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
     hints: colour hints in the first frame's pixels (as stored, before any display rotation), kept
     through the first shot (ShotHints); None or [] gives exactly the hint-free film.
     max_frames: refuse a film with more frames, counted as decoded (None: any length).
+    reference: colour photos (one or a list; a colourist's keyframes): a set, not a timeline. Every frame
+    draws on whichever of them match it (colorizer.pipelines.reference), before the temporal filter, so
+    the lent colour is as steady as the rest; None gives exactly the reference-free film.
     A film that ends early is written as far as it goes, with a note (report.ended_early).
     Raises VideoError (bad film, or over max_pixels or max_frames; DST untouched), SettingsError (NaN and the like) or
-    HintError (a malformed hint, or one outside the frame; DST untouched).
+    HintError (a malformed hint, or one outside the frame; DST untouched) or ReferenceImageError (a bad
+    reference; DST untouched).
     """
     checked, notes = colorizer.check_settings(render_size=render_size, strength=strength, batch_size=batch_size,
                                               max_pixels=max_pixels, crf=crf, max_frames=max_frames)
@@ -155,6 +160,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
         checked.render_size, checked.strength, checked.batch_size, checked.max_pixels, checked.crf, checked.max_frames)
     options = temporal or TemporalOptions()
     parsed = hinting.parse_hints(hints)
+    references, reference_notes = colorizer.read_references(reference, render_size, max_pixels)
     restore_options = None
     if restore:
         restore_options = restore if isinstance(restore, RestoreOptions) else RestoreOptions()
@@ -187,10 +193,14 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
                 if start:
                     colour.reset()
                 guide = _smooth(small)
-                yield join_lightness(lightness, steer(colour(ab, guide) * strength, small, guide, start))
+                if references is None:
+                    ab = colour(ab, guide) * strength
+                else:  # lent before the temporal filter: steady where the picture is
+                    ab = colour(references.apply(ab * strength, small), guide)
+                yield join_lightness(lightness, steer(ab, small, guide, start))
 
-    facts = colorizer.facts(render_size, strength, bool(restore), hints=bool(parsed))
+    facts = colorizer.facts(render_size, strength, bool(restore), hints=bool(parsed), reference=bool(references))
     report = transcode(src, dst, transform, crf, max_pixels, progress, tags=facts.as_dict(), max_frames=max_frames)
-    report.notes[:0] = notes
+    report.notes[:0] = notes + reference_notes
     return report
 

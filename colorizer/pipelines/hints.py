@@ -268,7 +268,7 @@ def _laplacian(wx: np.ndarray, wy: np.ndarray) -> sp.csr_matrix:
     return sp.diags(np.asarray(weights.sum(axis=1)).ravel()) - weights
 
 
-def _smooth(lightness: np.ndarray, sources: np.ndarray, reach: float) -> np.ndarray:
+def smooth(lightness: np.ndarray, sources: np.ndarray, reach: float) -> np.ndarray:
     """S(sources) = (I + L / mu)^-1 sources for (k, h, w) sources on the (h, w) lightness grid; mu = 1 / reach^2.
 
     Solved by sparse LU on a grid COARSE times smaller, joint-upsampled, then Jacobi sweeps at full size."""
@@ -372,7 +372,7 @@ def steer(ab: torch.Tensor, lightness: torch.Tensor, mask: np.ndarray, target: n
     reach, full = max(REACH_MIN, REACH / math.sqrt(_sites(mask))) * max(h, w), REACH_FULL * max(h, w)
     luma = lightness[0].double().numpy()
     model_ab = _spread_to_lookalikes(_fit_cast(ab.double().numpy(), mask, target), luma, mask, target)
-    out = _blend(model_ab, mask, target, lambda s: _smooth(luma, s, reach), _lone_point_level(reach, full))
+    out = _blend(model_ab, mask, target, lambda s: smooth(luma, s, reach), _lone_point_level(reach, full))
     return torch.from_numpy(out).float()
 
 

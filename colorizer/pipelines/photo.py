@@ -22,6 +22,7 @@ from PIL import Image
 
 from colorizer import color
 from colorizer.pipelines import hints as hinting
+from colorizer.pipelines import reference as referencing
 from colorizer.models import hub
 from colorizer.io import provenance
 from colorizer.settings import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, Settings, check_settings
@@ -153,7 +154,7 @@ class PhotoPipeline:
 
     def colorize(self, image: ImageSource, render_size: int = DEFAULT_RENDER_SIZE, strength: float = 1.0,
                  max_pixels: int = DEFAULT_MAX_PIXELS, restore: bool | RestoreOptions = False,
-                 hints: Sequence[object] | None = None) -> Image.Image:
+                 hints: Sequence[object] | None = None, reference: object = None) -> Image.Image:
         """Colorize one image (path, bytes, file object or PIL image); returns a PIL image of the same size.
 
         strength scales the predicted chroma (0 = gray, 1 = as predicted, >1 = more vivid).
@@ -163,21 +164,26 @@ class PhotoPipeline:
         else worth knowing about the input (e.g. only the first frame of an animation was used).
         hints: colour hints in this image's pixels, [(x, y, color), Stroke(...), ...] (see
         colorizer.pipelines.hints); None or [] gives exactly the hint-free result. A bad hint raises HintError.
+        reference: a colour photo (path, bytes, PIL image) or a list of up to 16, of the same place, person
+        or things: their colour is lent where they match (colorizer.pipelines.reference); hints win where
+        they are. None gives exactly the automatic result. A bad reference raises ReferenceImageError; a
+        black-and-white one is left out with a note.
         """
         checked, notes = self.check_settings(render_size=render_size, strength=strength, max_pixels=max_pixels)
         render_size, strength, max_pixels = checked.render_size, checked.strength, checked.max_pixels
         parsed = hinting.parse_hints(hints)
+        references, reference_notes = self.read_references(reference, render_size, int(max_pixels))
         photo = self._read(image, int(max_pixels), restore)
         hinting.check_inside(parsed, *photo.size, _source_name(image))
-        photo.notes[:0] = notes
-        facts = self.facts(render_size, strength, bool(restore), hints=bool(parsed))
+        photo.notes[:0] = notes + reference_notes
+        facts = self.facts(render_size, strength, bool(restore), hints=bool(parsed), reference=bool(references))
         [small] = self._shrink([photo], render_size)
-        return self._finish(photo, small, self.predict_ab_at([small])[0], strength, facts, parsed)
+        return self._finish(photo, small, self.predict_ab_at([small])[0], strength, facts, parsed, references)
 
     def colorize_many(self, images: Iterable[ImageSource], render_size: int = DEFAULT_RENDER_SIZE,
                       strength: float = 1.0, batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS,
-                      restore: bool | RestoreOptions = False, hints: Iterable[Sequence[object] | None] | None = None
-                      ) -> Iterator[Image.Image | ColorizerError]:
+                      restore: bool | RestoreOptions = False, hints: Iterable[Sequence[object] | None] | None = None,
+                      reference: object = None) -> Iterator[Image.Image | ColorizerError]:
         """Colorize many images, `batch_size` at a time through the model.
 
         Yields one item per input, in input order: the colour image, or the ColorizerError that
@@ -185,11 +191,15 @@ class PhotoPipeline:
         Settings are checked as in `colorize`; their notes go to every result's `info["notes"]`.
         hints: one list of hints per image, in the same order (None for an image without); a bad
         hint is that image's HintError.
+        reference: one colour reference or a list, as in `colorize`, lent to every image; a bad one raises
+        ReferenceImageError before any image is read.
         """
         checked, notes = self.check_settings(render_size=render_size, strength=strength, batch_size=batch_size,
                                              max_pixels=max_pixels)
         render_size, strength = checked.render_size, checked.strength
-        facts = self.facts(render_size, strength, bool(restore))
+        references, reference_notes = self.read_references(reference, render_size, checked.max_pixels)
+        notes = notes + reference_notes
+        facts = self.facts(render_size, strength, bool(restore), reference=bool(references))
         pending: list[tuple[Photo, list[hinting.Hint]] | ColorizerError] = []
         per_image = iter(hints) if hints is not None else None
         for image in images:
@@ -202,12 +212,13 @@ class PhotoPipeline:
             except ColorizerError as err:
                 pending.append(err)
             if sum(isinstance(p, tuple) for p in pending) == checked.batch_size:
-                yield from self._colorize_pending(pending, render_size, strength, facts)
+                yield from self._colorize_pending(pending, render_size, strength, facts, references)
                 pending = []
-        yield from self._colorize_pending(pending, render_size, strength, facts)
+        yield from self._colorize_pending(pending, render_size, strength, facts, references)
 
     def _colorize_pending(self, pending: list[tuple[Photo, list[hinting.Hint]] | ColorizerError], render_size: int,
-                          strength: float, facts: provenance.Provenance) -> Iterator[Image.Image | ColorizerError]:
+                          strength: float, facts: provenance.Provenance,
+                          references: referencing.ReferenceFeatures | None) -> Iterator[Image.Image | ColorizerError]:
         photos = [item[0] for item in pending if isinstance(item, tuple)]
         smalls = self._shrink(photos, render_size)
         results = zip(smalls, self.predict_ab_at(smalls))  # none for a batch of failures only
@@ -215,7 +226,7 @@ class PhotoPipeline:
             if isinstance(item, tuple):
                 photo, hints = item
                 small, ab = next(results)
-                yield self._finish(photo, small, ab, strength, replace(facts, hints=bool(hints)), hints)
+                yield self._finish(photo, small, ab, strength, replace(facts, hints=bool(hints)), hints, references)
             else:
                 yield item
 
@@ -252,20 +263,37 @@ class PhotoPipeline:
                     out[i] = a
         return out  # type: ignore[return-value]
 
-    def facts(self, render_size: int, strength: float, restored: bool, hints: bool = False) -> provenance.Provenance:
+    def facts(self, render_size: int, strength: float, restored: bool, hints: bool = False,
+              reference: bool = False) -> provenance.Provenance:
         """The facts a result of these settings carries into its file (see colorizer.io.provenance): the
         weights file that ran, and its engine."""
         weights = self.generator.weights_at(render_size) if isinstance(self.generator, AutoGenerator) else self.weights
         return provenance.Provenance(weights=weights.name, weights_sha256=weights.sha256, render_size=render_size,
-                                     strength=strength, restored=restored, hints=hints,
+                                     strength=strength, restored=restored, hints=hints, reference=reference,
                                      extra={"engine": weights.engine})
 
+    def read_references(self, reference: object, render_size: int, max_pixels: int
+                        ) -> tuple[referencing.ReferenceFeatures | None, list[str]]:
+        """Colour references (one or a list; None: none), read at render size and described by the encoder
+        once, for any number of pictures; and the notes for the results (a gray reference left out).
+        None when no usable reference remains. ReferenceImageError for a bad one (colorizer.pipelines.reference)."""
+        if reference is None:
+            return None, []
+        references, notes = referencing.read_references(
+            reference, lambda w, h: self.model_shape(w, h, render_size), max_pixels)
+        if not references:
+            return None, notes
+        return referencing.ReferenceFeatures(references, *referencing.encoder_of(self.generator), self.device), notes
+
     def _finish(self, photo: Photo, lightness: torch.Tensor, ab_small: torch.Tensor, strength: float,
-                facts: provenance.Provenance, hints: Sequence[hinting.Hint] = ()) -> Image.Image:
-        """Join full-res L with upsampled ab (steered by hints, which strength does not scale) and
-        convert to an 8-bit sRGB (or RGBA) image; the result's info carries the facts and the
-        original's EXIF for `colorizer.io.provenance.save`."""
+                facts: provenance.Provenance, hints: Sequence[hinting.Hint] = (),
+                references: referencing.ReferenceFeatures | None = None) -> Image.Image:
+        """Join full-res L with upsampled ab (moved toward the references' colour, then steered by hints,
+        which win where they are; strength scales neither) and convert to an 8-bit sRGB (or RGBA) image;
+        the result's info carries the facts and the original's EXIF for `colorizer.io.provenance.save`."""
         ab_small = ab_small * float(strength)
+        if references:
+            ab_small = references.apply(ab_small, lightness)
         if hints:  # lightness: what the model saw, the (1, h, w) map ab_small was predicted from
             ab_small = hinting.apply_hints(ab_small, lightness, hints, photo.size)
         rgb = join_lightness(photo.lightness, ab_small)

@@ -1,0 +1,240 @@
+"""Reference colour: "colour it like this photo". A colour photo of the same place, person, uniform or car
+(or a colourist's keyframes for a film) lends its colour where it shows the same thing as the gray photo.
+
+    colorizer.colorize("grandpa.jpg", reference="grandpa-in-colour-1958.jpg")
+
+How, at the model's render size, per gray picture and per reference:
+ 1. Both are seen as lightness only, by the generator's own encoder (the features it colours from):
+    stride-8 and stride-16 features, each unit length, joined into one descriptor per 8x8 cell.
+ 2. Each gray cell finds its most alike reference cell (cosine similarity, in chunks of CHUNK cells so
+    memory stays bounded), and the match counts only when it maps back (the reference cell's own best
+    gray cell lies within MUTUAL_RADIUS cells of it: mutual nearest neighbours) and its neighbours agree
+    (at least COHERENT of the 8 matched with about the same shift: the same scene moves together, chance
+    matches in an unrelated picture scatter), in a connected patch of at least MIN_REGION of the
+    picture (chance matches come in specks). Its confidence rises from 0 at SIMILARITY_LOW to 1 at
+    SIMILARITY_HIGH. Of several references, each cell takes the one it
+    matches most confidently, so a film's keyframes are a set: each frame draws on whichever match it.
+ 3. The reference's ab is copied over with each cell's displacement (a patch-wise warp), and the
+    correction it asks for, t = reference ab - model ab, weighed by confidence, is spread edge-aware
+    with the hints' smoother (colorizer.pipelines.hints, S = (I + L / mu)^-1 over the gray picture's
+    lightness) at a short reach: ab = model ab + S(conf t). Colour stops at edges; where nothing matched
+    (an unrelated reference) confidence is 0 and the model's own colour stays.
+Lightness is never changed: only ab is. References are read at the render size (area-shrunk first),
+so a 50-megapixel reference costs what a small one does. docs/experiments/reference-colour.md measures it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from scipy import ndimage
+
+from colorizer import color
+from colorizer.errors import ColorizerError, ReferenceImageError
+from colorizer.models import hub
+from colorizer.models.generator import Generator
+from colorizer.io.images import ImageSource, is_grayscale, open_image
+from colorizer.pipelines import hints as hinting
+from colorizer.settings import DEFAULT_MAX_PIXELS
+
+MAX_REFERENCES = 16  # a colourist's keyframes for a long film; each costs one encoder pass and one match per frame
+STRIDE = 8  # cells of the match grid, in render pixels (the encoder's stride-8 level)
+CHUNK = 1024  # gray cells matched at a time: a (CHUNK, reference cells) similarity matrix at most
+MUTUAL_RADIUS = 2  # cells: how far a reference cell's own best match may lie from the gray cell that chose it
+SIMILARITY_LOW, SIMILARITY_HIGH = 0.35, 0.6  # cosine similarity: no confidence at or below, full at or above
+MIN_REGION = 0.02  # of the picture's cells: a smaller connected patch of matches is left out
+COHERENT = 3  # of a cell's 8 neighbours must match with about its shift (_coherent)
+REACH = 0.02  # of the long side: how far a confident cell's correction spreads (edge-aware)
+
+
+@dataclass
+class Reference:
+    """One colour reference, read at render size."""
+
+    name: str
+    lightness: torch.Tensor  # (1, h, w) L in [0, 100]
+    ab: torch.Tensor  # (2, h, w) ab in Lab units
+
+
+def as_list(reference: object) -> list[ImageSource]:
+    """One reference or a list of them (PIL images, paths, bytes) -> a list; None -> []."""
+    if reference is None:
+        return []
+    if isinstance(reference, (str, os.PathLike, bytes, Image.Image)) or hasattr(reference, "read"):
+        return [reference]  # type: ignore[list-item]
+    if isinstance(reference, Sequence):
+        return list(reference)
+    raise ReferenceImageError(f"reference must be an image (path, bytes or PIL image) or a list of them, "
+                              f"not {type(reference).__name__}")
+
+
+def read_references(reference: object, shape_of, max_pixels: int = DEFAULT_MAX_PIXELS
+                    ) -> tuple[list[Reference], list[str]]:
+    """Decode and shrink the references; returns them and notes (a gray reference is left out, with a note).
+
+    shape_of(width, height) -> (h, w): the model's shape for a picture of that size (its render size).
+    ReferenceImageError, one line naming the culprit, for too many, an unreadable or an oversized one."""
+    items = as_list(reference)
+    if len(items) > MAX_REFERENCES:
+        raise ReferenceImageError(f"{len(items)} references is more than {MAX_REFERENCES}; choose the few "
+                                  "closest to the pictures")
+    references, notes = [], []
+    for i, item in enumerate(items):
+        name = os.fspath(item) if isinstance(item, (str, os.PathLike)) else f"reference {i + 1}"
+        try:
+            image = open_image(item, max_pixels)
+        except ColorizerError as err:
+            raise ReferenceImageError(f"reference: {err}") from None
+        if is_grayscale(image):
+            notes.append(f"{Path(name).name}: the reference is black-and-white, so it has no colour to lend; "
+                         "left out")
+            continue
+        rgb = image.convert("RGB")
+        shape = shape_of(*rgb.size)
+        rgb.draft("RGB", (shape[1], shape[0]))
+        small = rgb.resize((shape[1], shape[0]), Image.Resampling.BOX, reducing_gap=2.0)
+        lab = color.lab_of_rgb8(np.asarray(small))  # (3, h, w) Lab
+        references.append(Reference(name, lab[:1].float(), lab[1:].float()))
+    return references, notes
+
+
+def features(encoder: torch.nn.Module, normalizer: tuple[torch.Tensor, torch.Tensor], lightness: torch.Tensor,
+             device: torch.device) -> torch.Tensor:
+    """(1, h, w) L in [0, 100] -> (C, h / STRIDE, w / STRIDE) descriptors: the encoder's stride-8 and
+    stride-16 features of the gray picture, each unit length, joined and scaled to unit length."""
+    mean, std = normalizer
+    gray = (lightness[None].to(device) / 100.0).clamp(0, 1)  # (1, 1, h, w); the encoder sees it as gray RGB
+    h, w = lightness.shape[-2:]
+    pad_h, pad_w = (-h) % 32, (-w) % 32
+    gray = F.pad(gray, (0, pad_w, 0, pad_h), mode="replicate")
+    levels = encoder((gray - mean.to(device)) / std.to(device))
+    s8, s16 = levels[2][..., : h // STRIDE, : w // STRIDE], levels[3]
+    s16 = F.interpolate(s16, size=s8.shape[-2:], mode="bilinear", align_corners=False)
+    joined = torch.cat([F.normalize(s8, dim=1), F.normalize(s16, dim=1)], dim=1) / 2**0.5
+    return joined[0].float().cpu()
+
+
+def match(target: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Descriptors (C, h, w) of the gray picture and (C, rh, rw) of a reference -> for each gray cell
+    the index of its best reference cell and its confidence in [0, 1], each (h, w)."""
+    h, w = target.shape[-2:]
+    t = target.flatten(1).T  # (n, C)
+    r = reference.flatten(1)  # (C, m)
+    best = torch.empty(h * w, dtype=torch.long)
+    peak = torch.empty(h * w)
+    back_best = torch.full((r.shape[1],), -1.0)
+    back = torch.zeros(r.shape[1], dtype=torch.long)
+    for start in range(0, h * w, CHUNK):
+        sim = t[start : start + CHUNK] @ r  # (chunk, m) cosine similarities
+        peak[start : start + CHUNK], best[start : start + CHUNK] = sim.max(dim=1)
+        column_best, column_arg = sim.max(dim=0)
+        better = column_best > back_best
+        back_best = torch.where(better, column_best, back_best)
+        back = torch.where(better, column_arg + start, back)
+    cells = torch.arange(h * w)
+    returned = back[best]  # the gray cell each chosen reference cell would choose
+    mutual = ((returned // w - cells // w).abs() <= MUTUAL_RADIUS) & ((returned % w - cells % w).abs() <= MUTUAL_RADIUS)
+    rw = reference.shape[-1]
+    shift = torch.stack([best // rw - cells // w, best % rw - cells % w]).view(2, h, w)  # (2, h, w) in cells
+    confidence = ((peak - SIMILARITY_LOW) / (SIMILARITY_HIGH - SIMILARITY_LOW)).clamp(0, 1) * mutual
+    confidence = confidence.view(h, w) * _coherent(shift, mutual.view(h, w))
+    return best.view(h, w), confidence * _in_large_regions(confidence > 0)
+
+
+def _in_large_regions(matched: torch.Tensor) -> torch.Tensor:
+    """(h, w) 1 on matched cells whose connected region holds at least MIN_REGION of all cells: a part of
+    the same scene is a patch; what an unrelated picture matches by chance is specks."""
+    labels, count = ndimage.label(matched.numpy())
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    large = sizes >= MIN_REGION * matched.numel()
+    large[0] = False
+    return torch.from_numpy(large[labels]).float()
+
+
+def _coherent(shift: torch.Tensor, mutual: torch.Tensor) -> torch.Tensor:
+    """(h, w) 1 where at least COHERENT of a cell's 8 neighbours matched mutually with about the same
+    shift (within one cell): the same scene seen a step aside moves together; chance matches in an
+    unrelated picture scatter."""
+    h, w = mutual.shape
+    padded = F.pad(shift[None].float(), (1, 1, 1, 1), value=float("inf"))[0]  # (2, h+2, w+2)
+    ok = F.pad(mutual[None, None].float(), (1, 1, 1, 1))[0, 0]
+    agree = torch.zeros(h, w)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            if (dy, dx) != (1, 1):
+                near = (padded[:, dy : dy + h, dx : dx + w] - shift).abs().amax(dim=0) <= 1
+                agree += near * ok[dy : dy + h, dx : dx + w]
+    return (agree >= COHERENT).float()
+
+
+def warp(reference: Reference, best: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """The reference's ab (2, rh, rw) moved, cell by cell, to where each gray cell found its match:
+    (2, h, w) in Lab units on the gray picture's render grid."""
+    h, w = shape
+    rh, rw = reference.ab.shape[-2:]
+    cols = rw // STRIDE
+    ys = torch.arange(h).clamp(max=best.shape[0] * STRIDE - 1)
+    xs = torch.arange(w).clamp(max=best.shape[1] * STRIDE - 1)
+    chosen = best[ys[:, None] // STRIDE, xs[None, :] // STRIDE]  # (h, w) reference cell of each pixel's cell
+    ry = (chosen // cols) * STRIDE + (ys[:, None] % STRIDE)
+    rx = (chosen % cols) * STRIDE + (xs[None, :] % STRIDE)
+    return reference.ab[:, ry.clamp(max=rh - 1), rx.clamp(max=rw - 1)]
+
+
+def encoder_of(generator: torch.nn.Module | object) -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+    """The encoder that describes pictures for matching, and its input (mean, std): the generator's own,
+    or, for an ONNX model (which has none to call), the embedded default generator's."""
+    if isinstance(generator, Generator):
+        return generator.encoder, (generator.mean, generator.std)
+    return _default_encoder()
+
+
+@functools.cache
+def _default_encoder() -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+    generator, _ = hub.load_generator(None)
+    return generator.bake().eval().encoder, (generator.mean, generator.std)
+
+
+class ReferenceFeatures:
+    """The references, read and described once, ready to colour any number of pictures (or frames)."""
+
+    def __init__(self, references: list[Reference], encoder: torch.nn.Module,
+                 normalizer: tuple[torch.Tensor, torch.Tensor], device: torch.device):
+        self.references, self.encoder, self.normalizer, self.device = references, encoder, normalizer, device
+        with torch.inference_mode():
+            self.descriptors = [features(encoder, normalizer, r.lightness, device) for r in references]
+
+    def __bool__(self) -> bool:
+        return bool(self.references)
+
+    @torch.inference_mode()
+    def apply(self, ab: torch.Tensor, lightness: torch.Tensor) -> torch.Tensor:
+        """The model's (2, h, w) ab moved toward the references' colour where they match the (1, h, w) L
+        (the model's view of the picture, L in [0, 100]); (2, h, w) float32 ab. No references: `ab` itself."""
+        if not self.references:
+            return ab
+        h, w = ab.shape[-2:]
+        target = features(self.encoder, self.normalizer, lightness, self.device)
+        confidence = torch.zeros(target.shape[-2:])
+        warped = torch.zeros(2, h, w)
+        for reference, descriptor in zip(self.references, self.descriptors):
+            best, conf = match(target, descriptor)
+            better = conf > confidence
+            if bool(better.any()):
+                confidence = torch.where(better, conf, confidence)
+                pixels = F.interpolate(better[None, None].float(), size=(h, w), mode="nearest")[0] > 0.5
+                warped = torch.where(pixels, warp(reference, best, (h, w)), warped)
+        if float(confidence.max()) <= 0:
+            return ab
+        weight = F.interpolate(confidence[None, None], size=(h, w), mode="bilinear", align_corners=False)[0]
+        correction = (weight * (warped - ab.float())).double().numpy()  # (2, h, w)
+        spread = hinting.smooth(lightness[0].double().numpy(), correction, REACH * max(h, w))
+        return ab.float() + torch.from_numpy(spread).float()

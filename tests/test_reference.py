@@ -1,0 +1,190 @@
+"""Reference colour ("colour it like this photo") through the real default model: API, CLI, app, evaluation,
+films and bad references. Pictures are small (render size 128) and cut from real colour photos as the
+reference protocol cuts them (colorizer.evaluate.reference.views): a target and a reframed view of it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorizer import color
+from colorizer.errors import ReferenceImageError
+from colorizer.evaluate.reference import views
+from colorizer.io import provenance
+from colorizer.pipelines import reference as referencing
+from colorizer.pipelines.colorizer import Colorizer
+from tests.conftest import lab_of, real_photo, run_cli
+from tools.test_film import FilmScript, ab_of, frames_of, write_film
+
+RENDER = 384
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> Colorizer:
+    return Colorizer.from_pretrained(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def scene() -> tuple[Image.Image, Image.Image, Image.Image]:
+    """(target in colour, its gray, a reframed colour view of the same scene) from scikit-image's astronaut."""
+    target, reference = views(real_photo("astronaut.png", 384))
+    return target, color.gray_of(target), reference
+
+
+@pytest.fixture(scope="module")
+def automatic(colorizer, scene) -> Image.Image:
+    return colorizer.colorize(scene[1], RENDER)
+
+
+def _ab_error(result: Image.Image, truth: Image.Image) -> float:
+    return float(np.hypot(*(lab_of(result)[1:] - lab_of(truth)[1:])).mean())
+
+
+def test_no_reference_is_exactly_the_automatic_result(colorizer, scene, automatic):
+    for none in (None, []):
+        result = colorizer.colorize(scene[1], RENDER, reference=none)
+        assert np.array_equal(np.asarray(result), np.asarray(automatic))
+        assert result.info[provenance.INFO_KEY].reference is False
+
+
+def test_a_matching_reference_moves_the_colour_toward_the_truth_and_keeps_lightness(colorizer, scene, automatic):
+    target, gray, reference = scene
+    result = colorizer.colorize(gray, RENDER, reference=reference)
+    assert _ab_error(result, target) < 0.8 * _ab_error(automatic, target)
+    assert np.abs(lab_of(result)[0] - lab_of(automatic)[0]).max() < 1.5  # 8-bit rounding only
+    assert result.info[provenance.INFO_KEY].reference is True
+    saved = provenance.Provenance.from_dict(result.info[provenance.INFO_KEY].as_dict())
+    assert saved.reference is True
+
+
+def test_an_unrelated_reference_keeps_the_automatic_colour(colorizer, scene, automatic):
+    def change(reference: Image.Image) -> float:
+        result = colorizer.colorize(scene[1], RENDER, reference=reference)
+        return float(np.hypot(*(lab_of(result)[1:] - lab_of(automatic)[1:])).mean())
+
+    unrelated, matching = change(real_photo("coffee.png", 384)), change(scene[2])
+    print(unrelated, matching)
+    assert unrelated < 0.3 * matching
+
+
+def test_references_are_a_set_and_each_picture_takes_the_one_that_matches(colorizer, scene, automatic):
+    target, gray, reference = scene
+    alone = colorizer.colorize(gray, RENDER, reference=reference)
+    among = colorizer.colorize(gray, RENDER, reference=[real_photo("coffee.png", 384), reference])
+    assert abs(_ab_error(among, target) - _ab_error(alone, target)) < 0.5
+
+
+def test_hints_win_where_they_are(colorizer, scene):
+    target, gray, reference = scene
+    x, y = target.width // 2, target.height // 3
+    hint = [(x, y, "#c03020")]
+    both = lab_of(colorizer.colorize(gray, RENDER, hints=hint, reference=reference))[1:, y, x]
+    hints_only = lab_of(colorizer.colorize(gray, RENDER, hints=hint))[1:, y, x]
+    reference_only = lab_of(colorizer.colorize(gray, RENDER, reference=reference))[1:, y, x]
+    assert np.hypot(*(both - hints_only)) < 0.2 * np.hypot(*(reference_only - hints_only))
+
+
+def test_colorize_many_lends_the_references_to_every_photo(colorizer, scene, automatic):
+    target, gray, reference = scene
+    results = list(colorizer.colorize_many([gray, b"not an image", gray], RENDER, reference=[reference]))
+    assert isinstance(results[1], Exception)
+    for result in (results[0], results[2]):
+        assert result.info[provenance.INFO_KEY].reference is True
+        assert _ab_error(result, target) < 0.8 * _ab_error(automatic, target)
+
+
+def test_bad_references_get_one_line_and_a_gray_one_a_note(colorizer, scene, automatic):
+    gray = scene[1]
+    with pytest.raises(ReferenceImageError, match="reference") as unreadable:
+        colorizer.colorize(gray, RENDER, reference=b"not an image")
+    assert "\n" not in str(unreadable.value)
+    with pytest.raises(ReferenceImageError, match=f"more than {referencing.MAX_REFERENCES}"):
+        colorizer.colorize(gray, RENDER, reference=[scene[2]] * (referencing.MAX_REFERENCES + 1))
+    with pytest.raises(ReferenceImageError, match="megapixels"):
+        colorizer.colorize(gray, RENDER, max_pixels=10_000, reference=Image.new("RGB", (200, 100), "red"))
+    result = colorizer.colorize(gray, RENDER, reference=real_photo("coffee.png", 384).convert("L"))
+    assert np.array_equal(np.asarray(result), np.asarray(automatic))
+    assert any("black-and-white" in note for note in result.info["notes"])
+
+
+def test_cli_takes_reference_files_and_folders(scene, automatic, tmp_path):
+    target, gray, reference = scene
+    gray.save(tmp_path / "gray.png")
+    (tmp_path / "refs").mkdir()
+    reference.save(tmp_path / "refs" / "colour.png")
+    done = run_cli(str(tmp_path / "gray.png"), "-o", str(tmp_path / "out"), "--render-size", str(RENDER),
+                   "--reference", str(tmp_path / "refs"))
+    assert done.returncode == 0, done.stderr
+    assert provenance.read(tmp_path / "out" / "gray.png").reference is True
+    assert _ab_error(Image.open(tmp_path / "out" / "gray.png"), target) < 0.8 * _ab_error(automatic, target)
+
+
+def test_cli_refuses_an_unreadable_reference_in_one_line(scene, tmp_path, caplog):
+    from colorizer.cli import main
+
+    scene[1].save(tmp_path / "gray.png")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    assert main([str(tmp_path / "gray.png"), "-o", str(tmp_path / "out"), "--device", "cpu",
+                 "--reference", str(tmp_path / "broken.jpg")]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "broken.jpg" in errors[0]
+    assert not (tmp_path / "out" / "gray.png").exists()
+
+
+def test_cli_names_a_missing_reference_or_an_empty_folder(tmp_path):
+    from colorizer.cli import _reference_files
+
+    with pytest.raises(ReferenceImageError, match="no such file"):
+        _reference_files([tmp_path / "no.jpg"])
+    with pytest.raises(ReferenceImageError, match="holds no images"):
+        _reference_files([tmp_path])
+    assert _reference_files(None) is None
+
+
+def test_evaluate_has_a_reference_protocol(tmp_path, capsys):
+    from colorizer.evaluate.photos import main
+
+    for name in ("astronaut.png", "coffee.png"):
+        real_photo(name, 128).save(tmp_path / name)
+    assert main(["--images", str(tmp_path), "--reference-protocol", "--render-size", "96", "--sheet-rows", "0",
+                 "--device", "cpu", "--out", str(tmp_path / "r.json")]) == 0
+    shown = capsys.readouterr().out
+    assert "| matching |" in shown and "| wrong |" in shown
+    assert '"mode": "reference"' in (tmp_path / "r.json").read_text()
+
+
+def test_a_film_draws_on_whichever_reference_matches_each_shot(colorizer, tmp_path):
+    first, second = real_photo("coffee.png", None), real_photo("astronaut.png", None)
+    script = FilmScript.from_photos(first, second, 96, 64, still=3, pan=0, after_cut=3)
+    film = tmp_path / "reel.mp4"
+    write_film(film, script, grain=4.0, audio=False)
+    # one still per shot, framed differently (zoomed in on the middle), given in the opposite order
+    stills = [Image.fromarray(script.clean(i)).crop((8, 6, 88, 58)).resize((120, 78)) for i in (script.cut, 0)]
+    for name, reference in (("plain", None), ("reference", stills)):
+        colorizer.colorize_video(film, tmp_path / f"{name}.mp4", render_size=192, crf=1, reference=reference)
+    plain, guided = frames_of(tmp_path / "plain.mp4"), frames_of(tmp_path / "reference.mp4")
+    for shot in (range(0, script.cut), range(script.cut, script.frames)):
+        error = {name: np.mean([np.hypot(*(ab_of(frames[i]) - ab_of(script.clean(i)))).mean() for i in shot])
+                 for name, frames in (("plain", plain), ("reference", guided))}
+        assert error["reference"] < 0.8 * error["plain"]
+    assert provenance.read(tmp_path / "reference.mp4").reference is True
+
+
+def test_app_endpoints_take_references(tmp_path, scene):
+    from gradio_client import Client, handle_file
+
+    from tools.app_server import running_app
+
+    target, gray, reference = scene
+    gray.save(tmp_path / "gray.png")
+    reference.save(tmp_path / "reference.png")
+    (tmp_path / "app").mkdir()
+    with running_app(tmp_path / "app") as (url, _):
+        client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
+        endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert "reference" in [p["parameter_name"] for p in endpoints["/colorize_film"]["parameters"]]
+        _, plain, _ = client.predict(handle_file(tmp_path / "gray.png"), RENDER, api_name="/colorize")
+        _, guided, _ = client.predict(handle_file(tmp_path / "gray.png"), RENDER,
+                                      reference=[handle_file(tmp_path / "reference.png")], api_name="/colorize")
+    assert _ab_error(Image.open(guided), target) < 0.8 * _ab_error(Image.open(plain), target)
