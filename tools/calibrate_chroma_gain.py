@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.write and not (args.weights / CONFIG_FILE).is_file():
         raise SystemExit(f"error: --write needs a local weights folder with a {CONFIG_FILE}; {args.weights} has none")
     try:
-        colorizer = Colorizer.from_pretrained(str(args.weights), device="cpu")
+        colorizer = Colorizer.from_pretrained(str(args.weights), device="cpu", backend="pytorch")  # its gain is set here
         if colorizer.weights.fallback_reason:  # calibrating other weights than asked for would mislead
             raise ColorizerError(colorizer.weights.fallback_reason)
         skipped: dict[str, str] = {}
