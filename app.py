@@ -36,16 +36,16 @@ import gradio as gr
 from PIL import Image
 
 from colorizer import settings
-from colorizer.pipelines import hints as hinting
 from colorizer.io import provenance
+from colorizer.pipelines import hints as hinting
 from colorizer.settings import (DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MAX_STRENGTH, MIN_RENDER_SIZE,
                                 MIN_STRENGTH)
+from colorizer.color import gray_of
 from colorizer.errors import ColorizerError, HintError
 from colorizer.io.images import NOTES, open_image
-from colorizer.color import gray_of
 from colorizer.io.video import probe, read_frame
-from colorizer.pipelines.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
 from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
 
 WEIGHTS_ENV = "COLORIZER_WEIGHTS"  # comma-separated Hub repo ids or local folders
 MAX_PIXELS = 50_000_000  # at most 1.25 GiB per request (measured, docs/BENCHMARKS.md); larger is refused unread

@@ -21,8 +21,8 @@ import torch
 from PIL import Image
 
 from bench.timing import best_of
-from colorizer.pipelines import hints
 from colorizer.io.images import read_photo
+from colorizer.pipelines import hints
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.photo import resize_lightness
 

@@ -33,12 +33,12 @@ from PIL import Image
 
 from bench.photo import gray_coffee
 from bench.timing import best_of
-from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import DeviceError
-from colorizer.models.generator import PRESETS, Generator, preset
 from colorizer.io.images import read_photo
+from colorizer.models.generator import PRESETS, Generator, preset
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.photo import join_lightness, resolve_device
+from colorizer.settings import DEFAULT_RENDER_SIZE
 
 
 def synced(fn: Callable[[], object], device: torch.device) -> Callable[[], object]:

@@ -30,10 +30,10 @@ CHILD = r"""
 import json, sys, threading, time
 import torch
 torch.set_num_threads({threads})
-from colorizer.io.images import gray_image, open_image
 from colorizer.io.files import save_image
-from colorizer.pipelines.memory import return_freed_memory_to_the_os
+from colorizer.io.images import gray_image, open_image
 from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.memory import return_freed_memory_to_the_os
 from tools.proc_status import vm_kib
 if {mallopt}:
     return_freed_memory_to_the_os()  # as the app and the CLI do

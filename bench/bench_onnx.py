@@ -35,14 +35,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from colorizer import color
-from colorizer.models import hub
 from colorizer.evaluate import metrics
+from colorizer.evaluate.report import gray_input
 from colorizer.export import export_onnx
 from colorizer.io.images import Photo, gray_image, open_image, read_photo
 from colorizer.io.inputs import find_images
+from colorizer.models import hub
 from colorizer.models.onnx_model import OnnxGenerator
 from colorizer.pipelines.photo import join_lightness, render_shape, resize_lightness
-from colorizer.evaluate.report import gray_input
 
 RENDER_SIZE = 512
 KEEP_MAX_MEAN_DAB, KEEP_MAX_PSNR_LOSS = 1.0, 0.2  # the bar for keeping a quantized model

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bench.photo import gray_coffee
 from bench.timing import best_of
-from colorizer.io import provenance
 from colorizer.cli import save_params
+from colorizer.io import provenance
 from colorizer.io.files import save_image
 from colorizer.pipelines.colorizer import Colorizer
 

@@ -36,8 +36,8 @@ from bench.timing import best_of
 from colorizer import color
 from colorizer.evaluate import metrics
 from colorizer.evaluate.reference import views
-from colorizer.pipelines.film import TemporalOptions
 from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.film import TemporalOptions
 from colorizer.settings import DEFAULT_RENDER_SIZE
 from tools.test_film import FilmScript, ab_of, default_photos, frames_of, write_film
 

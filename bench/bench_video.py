@@ -30,13 +30,13 @@ import torch
 from PIL import Image
 
 from colorizer import color
-from colorizer.evaluate import metrics
 from colorizer.color import lightness_of
-from colorizer.pipelines.memory import return_freed_memory_to_the_os
-from colorizer.pipelines.colorizer import Colorizer
-from colorizer.pipelines.photo import join_lightness
-from colorizer.pipelines.film import TemporalOptions, colorize_video
+from colorizer.evaluate import metrics
 from colorizer.io.video import transcode
+from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.film import TemporalOptions, colorize_video
+from colorizer.pipelines.memory import return_freed_memory_to_the_os
+from colorizer.pipelines.photo import join_lightness
 from tools.proc_status import vm_kib
 from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from colorizer import settings
-from colorizer.io import provenance
-from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE  # no torch: --help stays instant
 from colorizer.errors import ColorizerError, ReferenceImageError, WeightsError
+from colorizer.io import provenance
 from colorizer.processes import Processes, launched
+from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE  # no torch: --help stays instant
 
 log = logging.getLogger("colorizer")
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C

@@ -26,8 +26,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from colorizer.settings import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, check_settings
 from colorizer.errors import ColorizerError, WeightsError, first_line
+from colorizer.settings import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, check_settings
 
 if TYPE_CHECKING:
     from colorizer.models.generator import Generator

@@ -10,9 +10,9 @@ import pytest
 import skimage.data
 from PIL import Image
 
+from colorizer.color import gray_of
 from colorizer.evaluate.degrade import MAX_SPREAD, EmulsionConfig, photograph
 from colorizer.evaluate.emulsion import EMULSIONS, check_weights, emulsion_gray
-from colorizer.color import gray_of
 
 LUMINANCE = (0.2126, 0.7152, 0.0722)  # sRGB's Y row: the eye's lightness
 

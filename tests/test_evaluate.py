@@ -16,9 +16,9 @@ from PIL import Image
 from skimage import data as skdata
 from skimage.color import rgb2lab
 
+from colorizer.errors import ColorizerError
 from colorizer.evaluate import photos as ev
 from colorizer.evaluate import report as rp
-from colorizer.errors import ColorizerError
 from colorizer.pipelines.colorizer import Colorizer
 
 PHOTOS = {  # name in the test folder -> scikit-image sample; one in a subfolder (folders are searched)

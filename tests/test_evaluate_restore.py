@@ -22,8 +22,8 @@ from colorizer import evaluate as cli
 from colorizer.evaluate import restore as ev
 from colorizer.evaluate import report as rp
 from colorizer.evaluate.degrade import DegradeConfig, degrade
-from colorizer.models.generator import Generator, preset
 from colorizer.io.images import gray_image
+from colorizer.models.generator import Generator, preset
 from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import REPO, SKIMAGE_DATA
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from colorizer import color
 from colorizer.errors import HintError
-from colorizer.pipelines.hints import Point, Stroke, apply_hints, hint_ab, load_hints_file, parse_hints
 from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.hints import Point, Stroke, apply_hints, hint_ab, load_hints_file, parse_hints
 from tests.conftest import REPO, lab_of, lightness_of, real_photo, run_cli
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}  # the CLI's entire environment: offline, nothing inherited

@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from colorizer.models import hub
 from colorizer.errors import WeightsError
+from colorizer.models import hub
 from colorizer.models.generator import Generator
 from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import real_photo

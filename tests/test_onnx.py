@@ -14,10 +14,10 @@ from onnx import TensorProto, helper
 from PIL import Image
 
 from colorizer import color
-from colorizer.models import hub
-from colorizer.io import provenance
 from colorizer.errors import WeightsError
+from colorizer.io import provenance
 from colorizer.io.images import read_photo
+from colorizer.models import hub
 from colorizer.models.onnx_model import OnnxGenerator
 from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import REPO, real_photo, run_cli

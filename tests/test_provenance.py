@@ -17,8 +17,8 @@ import pytest
 from PIL import ExifTags, Image
 
 from colorizer import save
-from colorizer.io import provenance
 from colorizer.errors import ImageError
+from colorizer.io import provenance
 from colorizer.models.hub import EMBEDDED_WEIGHTS, ONNX_FILE
 from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import REPO, png_claiming

@@ -7,10 +7,10 @@ import torch
 from PIL import Image
 
 from colorizer import color
+from colorizer.color import lightness_to_image
 from colorizer.evaluate.degrade import DegradeConfig, degrade
 from colorizer.models.generator import Generator, preset
 from colorizer.pipelines.colorizer import Colorizer
-from colorizer.color import lightness_to_image
 from colorizer.pipelines.restore import RestoreOptions, in_tiles, learned_step
 from tests.conftest import lightness_of, real_photo, run_cli
 

@@ -10,8 +10,8 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 
-from colorizer.models.hub import export
 from colorizer.io.files import atomic_folder
+from colorizer.models.hub import export
 from train import checkpoints
 from train.critic import Critic, CriticConfig
 from train.data import StreamState

@@ -19,13 +19,13 @@ import av
 import numpy as np
 import pytest
 
-from colorizer.pipelines import hints
-from colorizer.io import provenance
 from colorizer.errors import HintError, VideoError
+from colorizer.io import provenance
 from colorizer.io.inputs import find_images
+from colorizer.io.video import is_video, probe, transcode
+from colorizer.pipelines import hints
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.film import TemporalOptions
-from colorizer.io.video import is_video, probe, transcode
 from tests.conftest import REPO, real_photo, run_cli
 from tools.test_film import FilmScript, ab_of, cut_off, default_photos, frames_of, packets_of, write_film, write_stream
 

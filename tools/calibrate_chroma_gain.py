@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from colorizer.evaluate import metrics
-from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
+from colorizer.evaluate import metrics
+from colorizer.evaluate.report import gray_input, readable_images
+from colorizer.io.files import write_atomically
+from colorizer.io.images import is_grayscale
 from colorizer.models.generator import MAX_CHROMA_GAIN
 from colorizer.models.hub import CONFIG_FILE
-from colorizer.io.images import is_grayscale
-from colorizer.io.files import write_atomically
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.photo import join_lightness
-from colorizer.evaluate.report import gray_input, readable_images
+from colorizer.settings import DEFAULT_RENDER_SIZE
 
 BISECTION_STEPS = 12  # the gain to within (MAX_CHROMA_GAIN - 0) / 2^12, far finer than one can see
 REACH_TOLERANCE = 0.05  # a gain that misses the photos' colourfulness by more than this is reported

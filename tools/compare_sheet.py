@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from colorizer.errors import ColorizerError
-from colorizer.io.images import IMAGE_SUFFIXES, open_image
-from colorizer.io.files import image_format, save_image
 from colorizer.evaluate.report import contact_sheet, thumbnail
+from colorizer.io.files import image_format, save_image
+from colorizer.io.images import IMAGE_SUFFIXES, open_image
 
 
 def images_in(label: str, folder: Path) -> dict[str, Path]:

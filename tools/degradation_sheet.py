@@ -17,9 +17,9 @@ import numpy as np
 import skimage.data
 from PIL import Image, ImageDraw
 
+from colorizer.color import gray_of
 from colorizer.evaluate.degrade import DegradeConfig, degrade, degrade_rgb
 from colorizer.evaluate.emulsion import EMULSIONS, emulsion_gray
-from colorizer.color import gray_of
 
 PHOTOS_DIR = Path(skimage.data.__file__).parent
 DEFAULT_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "camera.png")

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
-from colorizer.io.images import gray_image
-from colorizer.io.files import image_format, save_image
-from colorizer.pipelines.colorizer import Colorizer
 from colorizer.evaluate.report import contact_sheet, thumbnail
+from colorizer.io.files import image_format, save_image
+from colorizer.io.images import gray_image
+from colorizer.pipelines.colorizer import Colorizer
+from colorizer.settings import DEFAULT_RENDER_SIZE
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

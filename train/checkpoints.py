@@ -33,8 +33,8 @@ from accelerate.utils.constants import RNG_STATE_NAME
 from huggingface_hub import PyTorchModelHubMixin
 from safetensors import SafetensorError
 
-from colorizer.io.files import atomic_folder
 from colorizer.errors import first_line
+from colorizer.io.files import atomic_folder
 from colorizer.models.hub import export
 from train.data import StreamState
 

@@ -44,8 +44,8 @@ from datasets.distributed import split_dataset_by_node
 from PIL import Image, ImageOps
 
 from colorizer import color
-from colorizer.evaluate.degrade import DegradeConfig, degrade, photograph
 from colorizer.errors import ColorizerError, first_line
+from colorizer.evaluate.degrade import DegradeConfig, degrade, photograph
 from colorizer.io.images import GRAY_TOLERANCE, is_grayscale
 
 log = logging.getLogger(__name__)

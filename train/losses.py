@@ -21,8 +21,8 @@ import torchvision
 from torch import nn
 
 from colorizer import color
-from colorizer.models import pretrained
 from colorizer.evaluate.metrics import colorfulness_of
+from colorizer.models import pretrained
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ import torch
 import yaml
 from PIL import Image
 
-from colorizer.models import hub
 from colorizer.errors import ColorizerError
 from colorizer.evaluate import Report, evaluate
+from colorizer.evaluate.report import contact_sheet
+from colorizer.models import hub
 from colorizer.models.generator import Generator
 from colorizer.pipelines.colorizer import Colorizer
-from colorizer.evaluate.report import contact_sheet
 from train.data import StreamState
 
 log = logging.getLogger(__name__)

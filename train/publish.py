@@ -23,8 +23,8 @@ from accelerate import Accelerator
 from huggingface_hub import HfApi
 
 from colorizer.evaluate import Report
-from colorizer.models.generator import Generator
 from colorizer.io.files import atomic_folder
+from colorizer.models.generator import Generator
 from colorizer.models.hub import export
 from train import checkpoints
 from train.config import TrainConfig, to_dict

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from colorizer.evaluate.emulsion import EMULSIONS, emulsion_gray
 from colorizer.color import gray_of
+from colorizer.evaluate.emulsion import EMULSIONS, emulsion_gray
 
 Range = tuple[float, float]
 IntRange = tuple[int, int]

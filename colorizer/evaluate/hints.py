@@ -22,14 +22,14 @@ import numpy as np
 import torch
 
 from colorizer import color
-from colorizer.pipelines import hints
-from colorizer.evaluate import metrics
-from colorizer.settings import DEFAULT_RENDER_SIZE
 from colorizer.errors import ColorizerError
+from colorizer.evaluate import metrics
+from colorizer.evaluate.report import EvaluationReport, gray_input, readable_images
 from colorizer.io.images import is_grayscale
+from colorizer.pipelines import hints
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.photo import join_lightness, resize_lightness
-from colorizer.evaluate.report import EvaluationReport, gray_input, readable_images
+from colorizer.settings import DEFAULT_RENDER_SIZE
 
 METHODS = ("edge_aware", "gaussian")
 

@@ -39,17 +39,17 @@ import torch
 from tqdm import tqdm
 
 from colorizer import color, settings
-from colorizer.evaluate import hints as evaluate_hints, metrics
-from colorizer.evaluate.reference import evaluate_reference
-from colorizer.settings import DEFAULT_RENDER_SIZE
-from colorizer.evaluate.emulsion import EMULSIONS
 from colorizer.errors import ColorizerError
+from colorizer.evaluate import hints as evaluate_hints, metrics
+from colorizer.evaluate.emulsion import EMULSIONS
+from colorizer.evaluate.reference import evaluate_reference
+from colorizer.evaluate.report import EvaluationReport, gray_input, mean_scores, readable_images, thumbnail, verdict_line
 from colorizer.evaluate.restore import evaluate_restoration
 from colorizer.io.files import image_format, save_image, write_atomically
 from colorizer.io.images import is_grayscale, open_image
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.photo import join_lightness
-from colorizer.evaluate.report import EvaluationReport, gray_input, mean_scores, readable_images, thumbnail, verdict_line
+from colorizer.settings import DEFAULT_RENDER_SIZE
 
 log = logging.getLogger("colorizer")
 

@@ -13,12 +13,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from colorizer.color import gray_of
+from colorizer.errors import ColorizerError, ImageError
 from colorizer.evaluate import metrics
 from colorizer.evaluate.emulsion import EMULSIONS, emulsion_gray
-from colorizer.errors import ColorizerError, ImageError
 from colorizer.io.images import Photo, open_image, read_photo
 from colorizer.io.inputs import find_images
-from colorizer.color import gray_of
 
 THUMB_HEIGHT, SHEET_GAP, LABEL_HEIGHT = 128, 4, 16  # contact sheet layout, in pixels
 

@@ -33,14 +33,14 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from colorizer.pipelines import classical
+from colorizer.color import lightness_of, lightness_to_image
+from colorizer.errors import ColorizerError
 from colorizer.evaluate import metrics
 from colorizer.evaluate.degrade import DegradeConfig, degrade
-from colorizer.errors import ColorizerError
-from colorizer.io.images import gray_image
-from colorizer.color import lightness_of, lightness_to_image
-from colorizer.pipelines.colorizer import Colorizer
 from colorizer.evaluate.report import EvaluationReport, mean_scores, readable_images, thumbnail, verdict_line
+from colorizer.io.images import gray_image
+from colorizer.pipelines import classical
+from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.restore import RestoreOptions, describe_steps, restore_lightness
 
 RESTORE_METHODS = ("ours", "none", "classical", "classical_full")  # the first is scored against the rest

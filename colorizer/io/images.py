@@ -20,8 +20,8 @@ import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from colorizer import color
-from colorizer.settings import DEFAULT_MAX_PIXELS
 from colorizer.errors import ImageError
+from colorizer.settings import DEFAULT_MAX_PIXELS
 
 IMAGE_SUFFIXES = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
 GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}

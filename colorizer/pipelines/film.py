@@ -29,12 +29,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorizer.pipelines import hints as hinting
-from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
 from colorizer.color import lightness_of
+from colorizer.io.video import FilmReport, transcode
+from colorizer.pipelines import hints as hinting
 from colorizer.pipelines.photo import PhotoPipeline, join_lightness, resize_lightness
 from colorizer.pipelines.restore import RestoreOptions, restore_lightness
-from colorizer.io.video import FilmReport, transcode
+from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
 
 HISTOGRAM_BINS = 32
 

@@ -21,18 +21,18 @@ import torch.nn.functional as F
 from PIL import Image
 
 from colorizer import color
+from colorizer.color import STRIP_PIXELS
+from colorizer.errors import ColorizerError, DeviceError, WeightsError
+from colorizer.io import provenance
+from colorizer.io.images import ImageSource, Photo, read_photo
+from colorizer.models import hub
+from colorizer.models.engines import AutoGenerator, choose_backend
+from colorizer.models.generator import Generator
+from colorizer.models.onnx_model import OnnxGenerator
 from colorizer.pipelines import hints as hinting
 from colorizer.pipelines import reference as referencing
-from colorizer.models import hub
-from colorizer.io import provenance
-from colorizer.settings import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, Settings, check_settings
-from colorizer.errors import ColorizerError, DeviceError, WeightsError
-from colorizer.models.generator import Generator
-from colorizer.color import STRIP_PIXELS
-from colorizer.io.images import ImageSource, Photo, read_photo
-from colorizer.models.engines import AutoGenerator, choose_backend
-from colorizer.models.onnx_model import OnnxGenerator
 from colorizer.pipelines.restore import RestoreOptions, restore_lightness
+from colorizer.settings import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, Settings, check_settings
 
 log = logging.getLogger(__name__)
 

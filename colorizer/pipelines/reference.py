@@ -39,9 +39,9 @@ from scipy import ndimage
 
 from colorizer import color
 from colorizer.errors import ColorizerError, ReferenceImageError
+from colorizer.io.images import ImageSource, is_grayscale, open_image
 from colorizer.models import hub
 from colorizer.models.generator import Generator
-from colorizer.io.images import ImageSource, is_grayscale, open_image
 from colorizer.pipelines import hints as hinting
 from colorizer.settings import DEFAULT_MAX_PIXELS
 

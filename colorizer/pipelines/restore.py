@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import torch
 
 from colorizer import color
-from colorizer.pipelines import classical
-from colorizer.models.generator import Generator
 from colorizer.color import lightness_of, lightness_to_image
+from colorizer.models.generator import Generator
 from colorizer.models.onnx_model import OnnxGenerator
+from colorizer.pipelines import classical
 
 
 @dataclass
