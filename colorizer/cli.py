@@ -89,8 +89,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    "default: the weights embedded in this package")
     p.add_argument("--backend", choices=("auto", "pytorch", "onnx"), default="auto",
                    help="onnx: run the model.onnx of the weights (the embedded default ships one; a --weights folder "
-                   "or Hub repo may hold one) with ONNX Runtime; pytorch: their safetensors; auto: ONNX Runtime on "
-                   "the CPU where the model.onnx is on this disk (faster, same colours), PyTorch on a GPU [%(default)s]")
+                   "or Hub repo may hold one) with ONNX Runtime; pytorch: their safetensors; auto: ONNX Runtime for "
+                   "the embedded default on the CPU (faster, same colours), else PyTorch [%(default)s]")
     p.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE, metavar="N",
                    help="long side, in pixels, at which the model sees the photo (rounded to a multiple of 32; "
                    "higher = slower, and with the embedded weights no better: the default measured best; "

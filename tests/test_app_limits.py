@@ -83,7 +83,7 @@ def test_file_names_are_shown_as_text_not_markup(app, tmp_path, photo):
     def record(path: Path) -> dict:
         return {"path": _upload(app, path), "orig_name": hostile, "meta": {"_type": "gradio.FileData"}}
 
-    events = _call_raw(app, "colorize", [record(bad), 512, 1.0, "default", False, None, None])
+    events = _call_raw(app, "colorize", [record(bad), 512, 1.0, "default", False, None, None, None])
     assert "event: error" in events
     assert "&lt;img src=x onerror=alert(1)&gt;.png: not an image" in events and "<img" not in events
     events = _call_raw(app, "colorize_batch", [[record(photo), record(bad)], 64, 1.0, "default", False])

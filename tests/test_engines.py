@@ -2,6 +2,7 @@
 kept for every feature, and the result files saying which file and engine ran."""
 
 import hashlib
+import shutil
 import sys
 
 import numpy as np
@@ -39,10 +40,14 @@ def test_the_shipped_onnx_file_is_the_embedded_weights(pytorch):
     assert max_ab_difference(hub.EMBEDDED_WEIGHTS / hub.ONNX_FILE, pytorch.generator) < 0.01
 
 
-def test_auto_means_onnx_on_the_cpu_where_the_weights_have_it(auto, tiny_weights, monkeypatch):
+def test_auto_means_onnx_on_the_cpu_for_the_embedded_default_only(auto, tiny_weights, tmp_path, monkeypatch):
     assert isinstance(auto.generator, AutoGenerator) and auto.weights.onnx_file == hub.EMBEDDED_WEIGHTS / hub.ONNX_FILE
     assert engines.choose_backend(None, "auto", torch.device("cuda")) == "pytorch"
     assert isinstance(Colorizer.from_pretrained(str(tiny_weights), device="cpu").generator, Generator)  # no model.onnx
+    copy = tmp_path / "copy"  # a folder with a model.onnx that may be older than its config: PyTorch unless asked
+    shutil.copytree(hub.EMBEDDED_WEIGHTS, copy)
+    assert isinstance(Colorizer.from_pretrained(str(copy), device="cpu").generator, Generator)
+    assert engines.choose_backend(str(copy), "onnx", CPU) == "onnx"
     assert engines.choose_backend(None, "pytorch", CPU) == "pytorch"
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
     assert engines.choose_backend(None, "auto", CPU) == "pytorch"

@@ -35,14 +35,18 @@ def onnxruntime_installed() -> bool:
 
 
 def choose_backend(source: str | Path | None, backend: str, device: torch.device) -> str:
-    """The backend that runs: `backend` as asked, or for "auto" "onnx" on the CPU when the weights
-    have a model.onnx on this disk and ONNX Runtime is installed, else "pytorch"."""
+    """The backend that runs: `backend` as asked, or for "auto" "onnx" for the embedded default on the CPU
+    when ONNX Runtime is installed, else "pytorch".
+
+    Only the embedded default: its model.onnx is checked against its safetensors (tests/test_engines.py),
+    while another folder's model.onnx may be an older export than its config.json and safetensors (a gain
+    recalibrated, weights retrained), so other weights run with ONNX Runtime only when asked."""
     if backend != "auto":
         return backend
-    if device.type != "cpu" or str(source).lower().endswith(".onnx") or not onnxruntime_installed():
-        return "pytorch"  # an .onnx file runs with ONNX Runtime whatever the backend (hub.resolve)
-    folder = hub.EMBEDDED_WEIGHTS if source is None or str(source) == "default" else Path(source).expanduser()
-    return "onnx" if (folder / hub.ONNX_FILE).is_file() else "pytorch"
+    embedded = source is None or str(source) == "default"
+    if device.type != "cpu" or not embedded or not onnxruntime_installed():
+        return "pytorch"
+    return "onnx" if (hub.EMBEDDED_WEIGHTS / hub.ONNX_FILE).is_file() else "pytorch"
 
 
 class AutoGenerator:

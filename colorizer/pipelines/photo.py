@@ -99,8 +99,8 @@ class PhotoPipeline:
                         revision: str | None = None, backend: str = "auto") -> Self:
         """source: Hub repo id, local folder, .onnx file, or None for the embedded default.
         backend "onnx" runs the folder's or repo's model.onnx with ONNX Runtime (CPU), as an .onnx file is;
-        "pytorch" its safetensors; "auto" ONNX Runtime on the CPU where the weights have a model.onnx on
-        this disk (the embedded default does), PyTorch elsewhere (colorizer.models.engines).
+        "pytorch" its safetensors; "auto" ONNX Runtime for the embedded default on the CPU, PyTorch for
+        everything else (colorizer.models.engines).
 
         An unreachable Hub falls back to the embedded default (see `weights.fallback_reason`);
         a damaged local checkpoint raises WeightsError.
