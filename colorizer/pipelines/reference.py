@@ -41,6 +41,7 @@ from colorizer import color
 from colorizer.errors import ColorizerError, ReferenceImageError
 from colorizer.io.images import ImageSource, is_grayscale, open_image
 from colorizer.models import hub
+from colorizer.models.engines import AutoGenerator
 from colorizer.models.generator import Generator
 from colorizer.pipelines import hints as hinting
 from colorizer.settings import DEFAULT_MAX_PIXELS
@@ -191,7 +192,10 @@ def warp(reference: Reference, best: torch.Tensor, shape: tuple[int, int]) -> to
 
 def encoder_of(generator: torch.nn.Module | object) -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
     """The encoder that describes pictures for matching, and its input (mean, std): the generator's own,
-    or, for an ONNX model (which has none to call), the embedded default generator's."""
+    or, for an ONNX model (which has none to call), the same weights' in PyTorch when the engine holds them,
+    else the embedded default generator's."""
+    if isinstance(generator, AutoGenerator):
+        generator = generator.pytorch()  # loaded once, and shared with renders above its ONNX size
     if isinstance(generator, Generator):
         return generator.encoder, (generator.mean, generator.std)
     return _default_encoder()
