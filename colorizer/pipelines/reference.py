@@ -100,7 +100,6 @@ def read_references(reference: object, shape_of, max_pixels: int = DEFAULT_MAX_P
             continue
         rgb = image.convert("RGB")
         shape = shape_of(*rgb.size)
-        rgb.draft("RGB", (shape[1], shape[0]))
         small = rgb.resize((shape[1], shape[0]), Image.Resampling.BOX, reducing_gap=2.0)
         lab = color.lab_of_rgb8(np.asarray(small))  # (3, h, w) Lab
         references.append(Reference(name, lab[:1].float(), lab[1:].float()))
