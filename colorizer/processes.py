@@ -69,6 +69,8 @@ class Processes:
         return gather_object([value])
 
     def close(self) -> None:
-        """Leave the process group (torch warns at exit about one left open)."""
+        """Leave the process group (torch warns at exit about one left open), all together: a process that
+        tears its connections down while another is still in a collective can abort that one."""
         if self.state is not None:
+            self.state.wait_for_everyone()
             self.state.destroy_process_group()
