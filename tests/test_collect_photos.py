@@ -70,6 +70,23 @@ def test_holdout_is_deterministic_and_stratified() -> None:
     assert not cp.in_holdout("only.jpg", ["only.jpg"])
 
 
+def test_unseen_sources_are_written_whole_to_their_own_folder(tmp_path: Path) -> None:
+    photo = real_photo("coffee.png", size=160)
+    kept = [cp.Kept(photo, source, "1", f"usr/share/{source}/{i}.jpg", "CC0-1.0")
+            for source in ("sporco", "gcompris-qt-data") for i in range(20)]
+    counts = cp.write(kept, tmp_path)
+    assert counts == {"sporco": (0, 0, 20), "gcompris-qt-data": (18, 2, 0)}
+    rows = list(csv.DictReader(open(tmp_path / "SOURCES.csv")))
+    assert {r["split"] for r in rows if r["package"] == "sporco"} == {"unseen"}
+    assert len(list((tmp_path / "unseen").glob("sporco__*.jpg"))) == 20
+    assert not list((tmp_path / "unseen").glob("gcompris*"))
+    assert "| sporco | 1 | 0 | 0 | 20 |" in cp.summary(kept, counts, {})
+
+
+def test_unseen_sources_are_collected_sources() -> None:
+    assert set(cp.UNSEEN_SOURCES) <= {src.name for src in cp.SOURCES}
+
+
 def test_near_duplicates_share_hash() -> None:
     photo = real_photo("coffee.png", size=256)
     other = photo.resize((200, 150)).rotate(0.5)

@@ -148,6 +148,20 @@ def test_evaluate_as_a_function_keeps_thumbnails_for_the_sheet(tmp_path, coloriz
     assert np.ptp(np.asarray(original).astype(int), axis=-1).max() > 50  # the original is not
 
 
+def test_a_collected_folder_is_also_scored_per_source(tmp_path, colorizer):
+    for name, sample in (("sporco__a.png", "chelsea"), ("sporco__b.png", "coffee"), ("scipy__c.png", "astronaut")):
+        small(sample).save(tmp_path / name)
+    report = ev.evaluate(tmp_path, colorizer, render_size=64)
+    rows = report.by_source()
+    assert list(rows) == ["scipy", "sporco"] and [r["photos"] for r in rows.values()] == [1, 2]
+    gains = {r.name: r.scores["ours"].psnr - r.scores["gray"].psnr for r in report.images}
+    assert rows["sporco"]["gain_db"] == pytest.approx((gains["sporco__a.png"] + gains["sporco__b.png"]) / 2)
+    assert rows["sporco"]["better_than_gray"] == sum(gains[n] > 0 for n in ("sporco__a.png", "sporco__b.png"))
+    assert "mean of 2 sources" in report.table() and report.to_dict()["by_source"] == rows
+    (tmp_path / "scipy__c.png").rename(tmp_path / "c.png")  # not every file named by a source: no rows
+    assert ev.evaluate(tmp_path, colorizer, render_size=64).by_source() == {}
+
+
 def scores(psnr: float, delta_cf: float) -> ev.Scores:
     return ev.Scores(psnr=psnr, ssim=0.9, ab_error=10.0, colorfulness=30.0 + delta_cf, delta_cf=delta_cf)
 

@@ -147,11 +147,14 @@ def test_evaluate_has_a_reference_protocol(tmp_path, capsys):
 
     for name in ("astronaut.png", "coffee.png"):
         real_photo(name, 128).save(tmp_path / name)
-    assert main(["--images", str(tmp_path), "--reference-protocol", "--render-size", "96", "--sheet-rows", "0",
+    assert main(["--images", str(tmp_path), "--reference-protocol", "--render-size", "96", "--sheet-rows", "1",
                  "--device", "cpu", "--out", str(tmp_path / "r.json")]) == 0
     shown = capsys.readouterr().out
     assert "| matching |" in shown and "| wrong |" in shown
     assert '"mode": "reference"' in (tmp_path / "r.json").read_text()
+    sheet = np.asarray(Image.open(tmp_path / "r.png").convert("RGB")).astype(int)
+    gray_cell = sheet[30:100, 10:90]  # the first column: the target as the user has it
+    assert np.ptp(gray_cell, axis=-1).max() <= 2 and sheet.shape[1] > 5 * 128
 
 
 def test_a_film_draws_on_whichever_reference_matches_each_shot(colorizer, tmp_path):

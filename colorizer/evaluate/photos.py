@@ -102,6 +102,22 @@ class Report(EvaluationReport):
     def mean_original_colorfulness(self) -> float:
         return float(np.mean([r.original_colorfulness for r in self.images]))
 
+    def by_source(self) -> dict[str, dict[str, float]]:
+        """Per source, for a folder made by tools/collect_photos.py (files named SOURCE__name.jpg): photos,
+        ours' mean PSNR gain over gray and the photos it wins on. On a leave-source-out folder a mean over
+        photos is led by the largest sources; these rows show whether the gain is broad. Empty for other
+        folders."""
+        groups: dict[str, list[ImageResult]] = {}
+        for r in self.images:
+            source, sep, _ = Path(r.name).name.partition("__")
+            if not sep:
+                return {}
+            groups.setdefault(source, []).append(r)
+        return {source: {"photos": len(rs),
+                         "gain_db": float(np.mean([r.scores["ours"].psnr - r.scores["gray"].psnr for r in rs])),
+                         "better_than_gray": sum(r.scores["ours"].psnr > r.scores["gray"].psnr for r in rs)}
+                for source, rs in sorted(groups.items())}
+
     def verdict(self) -> dict[str, bool]:
         """Whether trained weights did their job, judged on the means: above both baselines in PSNR, and
         nearer the original's colourfulness than gray."""
@@ -120,6 +136,7 @@ class Report(EvaluationReport):
             "mean": {"original_colorfulness": self.mean_original_colorfulness(),
                      **{m: asdict(s) for m, s in self.mean().items()}},
             "ours_better_than_gray": self.better_than_gray(),
+            "by_source": self.by_source(),
             "verdict": self.verdict(),
         }
 
@@ -136,6 +153,12 @@ class Report(EvaluationReport):
                              f"{s.colorfulness:7.1f}{s.delta_cf:+8.1f}")
                 name = ""
             lines.append(f"{'':<{width}}{'original':<13}{'':22}{cf:7.1f}")
+        if sources := self.by_source():
+            lines += ["", f"{'source':<{width}}{'photos':>7}{'ours - gray (dB)':>18}{'better':>8}"]
+            lines += [f"{name:<{width}}{row['photos']:>7}{row['gain_db']:>+18.2f}{row['better_than_gray']:>8}"
+                      for name, row in sources.items()]
+            macro = np.mean([row["gain_db"] for row in sources.values()])
+            lines.append(f"{f'mean of {len(sources)} sources':<{width}}{'':>7}{macro:>+18.2f}")
         verdict = verdict_line(self.verdict())
         better = f"ours is better than gray (PSNR) on {self.better_than_gray()} of {len(self.images)} photos"
         seen = f"; the model saw the {self.emulsion} gray" if self.emulsion else ""

@@ -51,7 +51,7 @@ class ReferenceReport(EvaluationReport):
     per_photo: dict[str, list[ReferenceScores]]  # method -> one per photo
     lightness_change: float  # L units, max over photos
     mode: ClassVar[str] = "reference"
-    sheet_columns: ClassVar[tuple[str, ...]] = ("reference", "automatic", "matching", "wrong", "original")
+    sheet_columns: ClassVar[tuple[str, ...]] = ("gray", "reference", "automatic", "matching", "wrong", "original")
 
     def mean(self, method: str) -> ReferenceScores:
         rows = self.per_photo[method]
@@ -114,6 +114,7 @@ def evaluate_reference(images_dir: str | Path, colorizer: Colorizer, render_size
                                                             metrics.ab_error(result, original)))
         report.photos.append(name)
         if len(report.sheet) < sheet_rows:
-            report.sheet.append((thumbnail(np.asarray(reference)), *(thumbnail(results[m]) for m in METHODS),
+            report.sheet.append((thumbnail(np.asarray(gray)), thumbnail(np.asarray(reference)),
+                                 *(thumbnail(results[m]) for m in METHODS),
                                  thumbnail(original)))
     return report
