@@ -10,9 +10,10 @@ The three stages overlap, each at most `ahead` items in front of the next (FFmpe
 Runtime and torch release the GIL while they work), so a film takes about as long as its slowest
 stage rather than all of them in turn. Only those items and what the transform holds (a batch of
 frames) are in memory, however long the film. An error in any stage stops the others and is raised
-on the calling thread, as it was raised. Every frame
-keeps its own time stamp, so variable frame rates survive; size, rotation (display matrix) and
-pixel aspect are copied. Audio packets are copied bit for bit where the output container can hold
+on the calling thread, as it was raised.
+
+Every frame keeps its own time stamp, so variable frame rates survive; size, rotation (display matrix)
+and pixel aspect are copied. Audio packets are copied bit for bit where the output container can hold
 their codec, else re-encoded to AAC. The output is written through colorizer.io.files.atomic_target
 (a temp file beside DST, renamed at the end, with the usual file mode), so a killed run leaves no
 half film under DST, and the CLI's stale-temp cleanup removes the leftover. The run's provenance
@@ -280,9 +281,8 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
     into the colour frame (H, W, 3) uint8 at the film's size, on the encoding side, so that per-pixel
     work overlaps the transform's next batch; None: the items are those frames. ahead: how many frames
     (decoded, and transformed) may wait for the next stage; the transform's batch size keeps it busy.
-    `progress(n)` is
-    called on the calling thread with the number of frames written so far. `tags` go into the
-    container's metadata as JSON under PROVENANCE_KEY. Raises VideoError for a file that is no usable
+    `progress(n)` is called on the calling thread with the number of frames written so far. `tags` go
+    into the container's metadata as JSON under PROVENANCE_KEY. Raises VideoError for a file that is no usable
     film, has a frame above `max_pixels` or more than `max_frames` frames (counted as decoded: a raw
     stream's header states none); DST is then untouched. Frames of another size than the film's are
     scaled to it, and a film that ends early or stops decoding on an error is written as far as it
