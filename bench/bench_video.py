@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-shot", type=int, default=12, help="frames per shot of the quality film [%(default)s]")
     parser.add_argument("--speed-frames", type=int, default=24, help="frames of the speed film [%(default)s]")
     parser.add_argument("--repeats", type=int, default=5, help="speed repeats; the median ratio counts [%(default)s]")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (and ONNX Runtime's) [torch's default]")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (and ONNX Runtime's) [torch's default]")
     parser.add_argument("--memory-frames", type=int, default=1200, help="frames of the long film [%(default)s]")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")

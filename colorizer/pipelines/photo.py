@@ -359,7 +359,8 @@ def _bilinear_taps(out_size: int, in_size: int, start: int, count: int, dtype: t
     """For output positions start .. start+count-1 of a bilinear resize in_size -> out_size: the two source
     indices and the second one's weight, computed as F.interpolate (align_corners=False) computes them."""
     scale = in_size / out_size
-    position = ((torch.arange(start, start + count, dtype=torch.float32, device=device) + 0.5) * scale - 0.5).clamp(min=0)
+    position = torch.arange(start, start + count, dtype=torch.float32, device=device)
+    position = ((position + 0.5) * scale - 0.5).clamp(min=0)
     first = position.long()
     return first, (first + 1).clamp(max=in_size - 1), (position - first).to(dtype)
 
