@@ -242,8 +242,18 @@ def _is_gray(rgb: np.ndarray) -> bool:
 
 def _lut_lightness(gray: np.ndarray) -> torch.Tensor:
     """8-bit gray (H, W) -> (1, H, W) L via a 256-entry table computed by the colour module."""
-    table = gray_to_l(torch.arange(256, dtype=torch.float32) / 255.0).numpy()
-    return torch.from_numpy(table[gray]).unsqueeze(0)
+    return torch.from_numpy(_gray8_table(torch.device("cpu")).numpy()[gray]).unsqueeze(0)
+
+
+def gray8_to_l(gray: torch.Tensor) -> torch.Tensor:
+    """8-bit gray (uint8, any shape) -> float32 L in [0, 100] of the same shape, on gray's device
+    (a film's frames go to the GPU as bytes and become lightness there)."""
+    return _gray8_table(gray.device)[gray.long()]
+
+
+@functools.cache
+def _gray8_table(device: torch.device) -> torch.Tensor:
+    return gray_to_l(torch.arange(256, dtype=torch.float32) / 255.0).to(device)
 
 
 def _in_strips(array: np.ndarray, fn) -> torch.Tensor:

@@ -1,13 +1,19 @@
 """Reading and writing films with PyAV (FFmpeg's libraries in a wheel): streamed, sound kept.
 
-    film ──demux──> video packets ──decode──> 8-bit gray frames (H, W) ──> your transform
-                                                        colour frames (H, W, 3) <──┘
-         ──> audio packets, copied as they are ─────────────┐
-    colour frames ──encode (H.264, the input's time stamps)──> mux ──> temp file ──rename──> DST
+    decoding thread:  film ──demux──> video packets ──decode──> 8-bit gray frames (H, W) ──┐
+                           ──> audio packets, copied as they are ──> mux                    │
+    transform thread: your transform (the model) <─────────────────────────────────────────┘
+    calling thread:   its items ──finish──> colour frames (H, W, 3) ──encode (H.264, the input's
+                      time stamps)──> mux ──> temp file ──rename──> DST
 
-Only what the transform holds (a batch of frames) is in memory, however long the film. Every frame
-keeps its own time stamp, so variable frame rates survive; size, rotation (display matrix) and
-pixel aspect are copied. Audio packets are copied bit for bit where the output container can hold
+The three stages overlap, each at most `ahead` items in front of the next (FFmpeg's codecs, ONNX
+Runtime and torch release the GIL while they work), so a film takes about as long as its slowest
+stage rather than all of them in turn. Only those items and what the transform holds (a batch of
+frames) are in memory, however long the film. An error in any stage stops the others and is raised
+on the calling thread, as it was raised.
+
+Every frame keeps its own time stamp, so variable frame rates survive; size, rotation (display matrix)
+and pixel aspect are copied. Audio packets are copied bit for bit where the output container can hold
 their codec, else re-encoded to AAC. The output is written through colorizer.io.files.atomic_target
 (a temp file beside DST, renamed at the end, with the usual file mode), so a killed run leaves no
 half film under DST, and the CLI's stale-temp cleanup removes the leftover. The run's provenance
@@ -19,11 +25,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import av
 import numpy as np
@@ -39,6 +48,8 @@ OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska
 _IMAGE_DEMUXERS = ("image2", "gif", "apng", "webp")
 PROVENANCE_KEY = "colorizer_provenance"  # container tag: the run's facts as JSON (colorizer.io.provenance)
 FALLBACK_RATE = Fraction(25)  # when a file states no frame rate at all
+AHEAD = 4  # items a pipeline stage may run in front of the next by default (a batch): bounded memory
+_POLL_S = 0.1  # how often a blocked stage looks whether the film was given up
 
 
 @dataclass
@@ -195,23 +206,87 @@ def read_frame(path: str | os.PathLike, index: int) -> np.ndarray:
         return frame.to_ndarray(format="rgb24")
 
 
-Transform = Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]]
+Item = TypeVar("Item")
+Transform = Callable[[Iterator[np.ndarray]], Iterator[Any]]
+
+
+class _Cancelled(Exception):
+    """Raised inside a stage whose input was given up (the film failed further down the line)."""
+
+
+class _Ahead(Generic[Item]):
+    """Runs an iterator on its own thread, at most `size` items ahead of the one reading it.
+
+    Iterating gives its items in order, then raises whatever it raised. cancel() gives up: the thread
+    stops at its next item (it never blocks for good), and join() waits for that, so none outlives the film."""
+
+    def __init__(self, items: Iterator[Item], size: int, name: str):
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(size)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(items,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, items: Iterator[Item]) -> None:
+        try:
+            for item in items:
+                if not self._put(("item", item)):
+                    return
+            self._put(("end", None))
+        except BaseException as err:  # noqa: BLE001 - handed to the reader, raised there
+            self._put(("error", err))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    def _put(self, entry: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Item]:
+        while True:
+            if self._stop.is_set():
+                raise _Cancelled
+            try:
+                kind, value = self._queue.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def join(self) -> None:
+        self._thread.join()
 
 
 def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transform, crf: int = 18,
               max_pixels: int | None = None, progress: Callable[[int], None] | None = None,
               preset: str = "medium", tags: dict[str, str] | None = None,
-              max_frames: int | None = None) -> FilmReport:
+              max_frames: int | None = None, finish: Callable[[Any], np.ndarray] | None = None,
+              ahead: int = AHEAD) -> FilmReport:
     """Decode SRC, pass its frames through `transform`, encode the result into DST atomically.
 
-    transform: gray frames (H, W) uint8, in order -> as many colour frames (H, W, 3) uint8, same size,
-    same order; it may hold a few back (a batch) but must yield one per input. `progress(n)` is
-    called with the number of frames written so far. `tags` go into the container's metadata as
-    JSON under PROVENANCE_KEY. Raises VideoError for a file that is no usable film, has a frame
-    above `max_pixels` or more than `max_frames` frames (counted as decoded: a raw stream's header
-    states none); DST is then untouched. Frames of another size than the film's are scaled to it, and
-    a film that ends early or stops decoding on an error is written as far as it goes: both are said
-    in the report's notes (report.ended_early for the latter).
+    transform: gray frames (H, W) uint8, in order -> one item per frame, same order; it may hold a few
+    back (a batch) but must yield one per input. It runs on a thread of its own. finish: turns an item
+    into the colour frame (H, W, 3) uint8 at the film's size, on the encoding side, so that per-pixel
+    work overlaps the transform's next batch; None: the items are those frames. ahead: how many frames
+    (decoded, and transformed) may wait for the next stage; the transform's batch size keeps it busy.
+    `progress(n)` is called on the calling thread with the number of frames written so far. `tags` go
+    into the container's metadata as JSON under PROVENANCE_KEY. Raises VideoError for a file that is no usable
+    film, has a frame above `max_pixels` or more than `max_frames` frames (counted as decoded: a raw
+    stream's header states none); DST is then untouched. Frames of another size than the film's are
+    scaled to it, and a film that ends early or stops decoding on an error is written as far as it
+    goes: both are said in the report's notes (report.ended_early for the latter).
     """
     dst = Path(dst)
     fmt = OUTPUT_FORMATS.get(dst.suffix.lower())
@@ -219,14 +294,15 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
         raise VideoError(f"{dst}: unknown film extension {dst.suffix!r}; use one of {', '.join(OUTPUT_FORMATS)}")
     info = probe(src, max_pixels)  # rotation is on the first frame; the header is written before it arrives
     with _open_input(src) as container, atomic_target(dst) as tmp:
-        report = _transcode(container, info, str(tmp), fmt, transform, crf, progress, preset, tags or {},
-                            max_pixels, max_frames)
+        report = _transcode(container, info, str(tmp), fmt, transform, finish, crf, progress, preset, tags or {},
+                            max_pixels, max_frames, ahead)
     return report
 
 
 def _transcode(container: av.container.InputContainer, info: FilmInfo, tmp: str, fmt: str, transform: Transform,
-               crf: int, progress: Callable[[int], None] | None, preset: str, tags: dict[str, str],
-               max_pixels: int | None, max_frames: int | None) -> FilmReport:
+               finish: Callable[[Any], np.ndarray] | None, crf: int, progress: Callable[[int], None] | None,
+               preset: str, tags: dict[str, str], max_pixels: int | None, max_frames: int | None,
+               ahead: int) -> FilmReport:
     report = FilmReport()
     src_video = container.streams.video[0]
     src_video.thread_type = "AUTO"
@@ -236,33 +312,45 @@ def _transcode(container: av.container.InputContainer, info: FilmInfo, tmp: str,
         out.metadata[PROVENANCE_KEY] = json.dumps(tags, sort_keys=True)
         video = _add_video_stream(out, src_video, info, crf, preset)
         audio_map, encoders = _add_audio_streams(out, container, report)
-        stamps: deque[int] = deque()  # time stamps of frames handed to the transform, not yet written
+        stamps: deque[int] = deque()  # time stamps of frames decoded, not yet written (one thread appends)
+        muxing = threading.Lock()  # sound is muxed on the decoding thread, pictures on this one
 
         def gray_frames() -> Iterator[np.ndarray]:
             """Demux in file order: audio is muxed as it comes, video frames go to the transform."""
-            last = None
-            for packet in _demux(container, src_video, list(audio_map), info, report,
-                                 lambda: len(stamps) + report.frames):
+            last, decoded = None, 0
+            for packet in _demux(container, src_video, list(audio_map), info, report, lambda: decoded):
                 if packet.stream.type == "audio":
-                    _carry_audio(out, packet, audio_map[packet.stream.index], encoders)
+                    with muxing:
+                        _carry_audio(out, packet, audio_map[packet.stream.index], encoders)
                     continue
                 for frame in _decode(packet, report):
-                    index = len(stamps) + report.frames
-                    if max_frames is not None and index >= max_frames:
+                    if max_frames is not None and decoded >= max_frames:
                         raise VideoError(f"{info.name}: more than {max_frames} frames, the limit; cut it shorter")
                     if frame.is_corrupt:
-                        report.damaged.append(index)
+                        report.damaged.append(decoded)
                     last = _next_stamp(frame, last, src_video.time_base, info.rate)
                     stamps.append(last)
-                    yield _gray(frame, index, info, max_pixels, report)
+                    yield _gray(frame, decoded, info, max_pixels, report)
+                    decoded += 1
 
-        for rgb in transform(gray_frames()):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame.pts, frame.time_base = stamps.popleft(), src_video.time_base
-            out.mux(video.encode(frame))
-            report.frames += 1
-            if progress:
-                progress(report.frames)
+        decoding = _Ahead(gray_frames(), ahead, "film-decode")
+        transforming = _Ahead(transform(iter(decoding)), ahead, "film-transform")
+        try:
+            for item in transforming:
+                rgb = item if finish is None else finish(item)
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                frame.pts, frame.time_base = stamps.popleft(), src_video.time_base
+                packets = video.encode(frame)
+                with muxing:
+                    out.mux(packets)
+                report.frames += 1
+                if progress:
+                    progress(report.frames)
+        finally:  # both told first: the transform may be waiting on the decoder
+            transforming.cancel()
+            decoding.cancel()
+            transforming.join()
+            decoding.join()
         if stamps:
             raise RuntimeError(f"transform returned {report.frames} frames for {report.frames + len(stamps)}")
         if report.frames == 0:

@@ -4,6 +4,11 @@
     batch of L ──> generator ──> ab (2, h, w) at render size ──> ChromaStabilizer ──> ab        │
     ab upsampled and joined with that frame's L ──> colour frame <──────────────────────────────┘
 
+Decoding, the model's batches and joining + encoding run on three threads at once
+(colorizer.io.video.transcode): the join waits for no batch, the model for no encoder. On a GPU
+a frame goes there as bytes, and everything from its lightness to the joined 8-bit colour runs
+there (the upsampling in float16); only finished frames come back.
+
 Why a temporal filter on chroma: the model sees each frame alone, so film grain that changes every
 frame makes its colour guess change too (the flicker DeOldify is known for). ChromaStabilizer keeps
 a running ab per render pixel and blends each new prediction into it, with a weight that falls to
@@ -27,12 +32,11 @@ from itertools import islice
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from colorizer.color import lightness_of
+from colorizer import color
 from colorizer.io.video import FilmReport, transcode
 from colorizer.pipelines import hints as hinting
-from colorizer.pipelines.photo import PhotoPipeline, join_lightness, resize_lightness
+from colorizer.pipelines.photo import SERIAL_PIXELS, PhotoPipeline, join_lightness, resize_lightness
 from colorizer.pipelines.restore import RestoreOptions, restore_lightness
 from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
 
@@ -122,12 +126,12 @@ class ShotHints:
             self.active = False
         if not self.active:
             return ab
-        still = torch.exp(-(guide - self.first)[0] ** 2 / (2 * hinting.LOOKALIKE_L**2)).double().numpy()
+        still = torch.exp(-(guide - self.first)[0] ** 2 / (2 * hinting.LOOKALIKE_L**2)).double().cpu().numpy()
         weight = self.mask * still
         if weight.sum() < 0.5 * self.mask.sum():
             self.active = False
             return ab
-        return hinting.steer(ab, lightness, weight, self.target)
+        return hinting.steer(ab.cpu(), lightness.cpu(), weight, self.target).to(ab.device)
 
 
 def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | os.PathLike,
@@ -166,41 +170,52 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
         restore_options = restore if isinstance(restore, RestoreOptions) else RestoreOptions()
         restore_options = RestoreOptions(**{**vars(restore_options), "denoise": False})
 
-    def transform(grays: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    device = colorizer.device  # a GPU keeps each frame from its bytes to its finished colour
+    join_strip = SERIAL_PIXELS if device.type == "cpu" else None
+
+    def transform(grays: Iterator[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Gray frames -> (L (1, H, W), ab (2, h, w)) per frame, on `device`, joined by `finish`."""
         cuts = SceneCuts(options.cut)
         colour = MotionAwareAverage(options.memory, options.motion)
         grain = MotionAwareAverage(options.denoise if restore else 0.0, options.motion)
         steer: ShotHints | None = None
         while batch := list(islice(grays, batch_size)):
-            fulls, smalls, starts = [], [], []
-            for gray in batch:
-                if steer is None:
-                    hinting.check_inside(parsed, gray.shape[1], gray.shape[0], "the film's frames")
-                    steer = ShotHints(parsed, (gray.shape[1], gray.shape[0]))
-                lightness = lightness_of(Image.fromarray(gray))  # (1, H, W) L in [0, 100]
-                shape = colorizer.model_shape(gray.shape[1], gray.shape[0], render_size)
+            if steer is None:
+                height, width = batch[0].shape
+                hinting.check_inside(parsed, width, height, "the film's frames")
+                steer = ShotHints(parsed, (width, height))
+                shape = colorizer.model_shape(width, height, render_size)
+            # (B, H, W) uint8 -> (B, 1, H, W) L in [0, 100]
+            fulls = list(color.gray8_to_l(torch.from_numpy(np.stack(batch)).to(device))[:, None])
+            smalls, starts = [], []
+            for i, lightness in enumerate(fulls):
                 small = resize_lightness(lightness, shape)  # what the model sees
                 starts.append(cuts(small))
                 if starts[-1]:
                     grain.reset()
                 if restore_options is not None:
-                    lightness = restore_lightness(lightness, colorizer.generator, colorizer.device, restore_options)
-                    lightness = grain(lightness, _smooth(lightness))
+                    lightness = restore_lightness(lightness.cpu(), colorizer.generator, colorizer.device,
+                                                  restore_options).to(device)
+                    fulls[i] = lightness = grain(lightness, _smooth(lightness))
                     small = resize_lightness(lightness, shape)
-                fulls.append(lightness)
                 smalls.append(small)
             for lightness, small, start, ab in zip(fulls, smalls, starts, colorizer.predict_ab_at(smalls)):
                 if start:
                     colour.reset()
-                guide = _smooth(small)
+                ab, guide = ab.to(device), _smooth(small)
                 if references is None:
                     ab = colour(ab, guide) * strength
                 else:  # lent before the temporal filter: steady where the picture is
-                    ab = colour(references.apply(ab * strength, small), guide)
-                yield join_lightness(lightness, steer(ab, small, guide, start))
+                    ab = colour(references.apply(ab.cpu() * strength, small.cpu()).to(device), guide)
+                yield lightness, steer(ab, small, guide, start)
+
+    def finish(item: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
+        """On the encoding thread, beside the model's next batch: full-size colour frame (H, W, 3) uint8."""
+        return join_lightness(*item, strip_pixels=join_strip)
 
     facts = colorizer.facts(render_size, strength, bool(restore), hints=bool(parsed), reference=bool(references))
-    report = transcode(src, dst, transform, crf, max_pixels, progress, tags=facts.as_dict(), max_frames=max_frames)
+    report = transcode(src, dst, transform, crf, max_pixels, progress, tags=facts.as_dict(), max_frames=max_frames,
+                       finish=finish, ahead=batch_size)
     report.notes[:0] = notes + reference_notes
     return report
 
