@@ -63,6 +63,7 @@ def test_shapes_and_degradations_are_yaml_only(flag: str) -> None:
     (["--gan.adversarial_weight", "-1"], "adversarial_weight must be numbers 0 or more"),
     (["--seed", "-1"], "seed must be 0 or more, not -1"),
     (["--phase", "gan-2"], "phase must be one of"),
+    (["--compile", "fast"], "compile must be one of"),
     (["--gan.size", "large"], "gan.size"),
 ])
 def test_invalid_settings_are_refused_with_the_reason(argv: list[str], message: str) -> None:

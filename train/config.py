@@ -30,6 +30,7 @@ from train.critic import CriticConfig
 from train.data import DataConfig
 from train.losses import FeatureLossConfig
 from train.phases import PHASES, CriticPretrainConfig, GanConfig, GeneratorPretrainConfig
+from train.trainer import COMPILE_MODES
 
 REPO = Path(__file__).resolve().parents[1]
 HELD_OUT_PHOTOS = REPO / "tests" / "data" / "holdout"  # never trained on
@@ -60,6 +61,13 @@ class TrainConfig:
         "help": "train on CPU even if a GPU is present (chosen anyway when there is none)"})
     mixed_precision: str = field(default="auto", metadata={
         "help": f"{', '.join(PRECISIONS)}; auto: bf16 where the GPU supports it, else full precision"})
+    compile: str = field(default="no", metadata={
+        "help": f"torch.compile the models and the loss with this mode: {', '.join(COMPILE_MODES)} "
+                "(reduce-overhead: CUDA graphs, for GPUs that wait on kernel launches); each crop size and "
+                "kind of step compiles at its first step. Speed only: the same maths, the same checkpoints"})
+    channels_last: bool = field(default=False, metadata={
+        "help": "models and batches in the channels_last memory layout (faster convolutions on GPUs with "
+                "tensor cores); checkpoints and exports stay in the plain layout"})
     log_every: int = field(default=20, metadata={"help": "log losses, learning rates and images/s every N steps"})
     image_every: int = field(default=200, metadata={
         "help": "log an image grid (input, prediction, target) every N steps"})
@@ -99,6 +107,8 @@ class TrainConfig:
             raise ValueError(f"generator_preset must be one of {sorted(PRESETS)}")
         if self.mixed_precision not in PRECISIONS:
             raise ValueError(f"mixed_precision must be one of {PRECISIONS}")
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be one of {COMPILE_MODES}, not {self.compile!r}")
         if self.seed < 0:
             raise ValueError(f"seed must be 0 or more, not {self.seed}")
         for name in ("log_every", "image_every", "checkpoint_every", "checkpoints_total_limit", "push_every"):

@@ -124,7 +124,8 @@ class Run:
         set_seed(config.seed)
         generator, encoder_source = initial_generator(config, self.phases[0])
         self.trainer = Trainer(config.loss, accelerator, generator, initial_critic(config, self.phases[0]),
-                               encoder_lr_scale=config.pretrain.encoder_lr_scale)
+                               encoder_lr_scale=config.pretrain.encoder_lr_scale, compile=config.compile,
+                               channels_last=config.channels_last)
         self.publisher = Publisher(config, accelerator, self.trainer, self.phases, encoder_source)
         self.last_metrics: dict[str, float] = {}  # the last logged losses, for checkpoints and model cards
         self.phase_clock = (time.monotonic(), 0)  # when the current phase started here, and at which step

@@ -75,7 +75,11 @@ class PixelShuffleUp(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, cin, H, W) -> (B, cout, 2H, 2W)
         x = F.relu(self.shuffle(self.conv(x)))
         if self.blur:
-            x = F.avg_pool2d(F.pad(x, (1, 0, 1, 0), mode="replicate"), 2, stride=1)
+            # Replicate the first row and column, then average 2x2. Written as concatenations, the numbers of
+            # F.pad(x, (1, 0, 1, 0), mode="replicate"): torch.compile's backward of replicate padding states
+            # the wrong memory layout for a channels_last tensor and fails (torch 2.14).
+            x = torch.cat([x[..., :1, :], x], dim=-2)
+            x = F.avg_pool2d(torch.cat([x[..., :1], x], dim=-1), 2, stride=1)
         return x
 
 
