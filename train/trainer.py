@@ -23,7 +23,9 @@ from train.losses import FeatureLoss, FeatureLossConfig, adversarial_loss, criti
 GRID_SAMPLES = 4
 # torch.compile modes the steps may run under ("no": eager). On a GPU, reduce-overhead replays each step's
 # kernels as CUDA graphs, the cure for a launch-bound step; the others fuse kernels without graphs.
-COMPILE_MODES = ("no", "default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+# "capture" traces the steps into graphs and runs them eagerly (aot_eager, no kernels compiled): whether a
+# run compiles cleanly, checked in seconds rather than the minutes the kernel compiler takes on a CPU.
+COMPILE_MODES = ("no", "capture", "default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 
 
 class Trainer:
@@ -132,7 +134,11 @@ class Trainer:
 def _compiled(module: torch.nn.Module, mode: str) -> torch.nn.Module:
     """`module` itself, or a compiled twin sharing its parameters. Static shapes: a run has a few crop and
     batch sizes, each compiled once at its first step, into kernels specialised for it."""
-    return module if mode == "no" else torch.compile(module, mode=mode, dynamic=False)
+    if mode == "no":
+        return module
+    if mode == "capture":
+        return torch.compile(module, backend="aot_eager", dynamic=False)
+    return torch.compile(module, mode=mode, dynamic=False)
 
 
 def _contiguous_weights(models: list[torch.nn.Module], weights: list[dict[str, torch.Tensor]], output_dir: str) -> None:
