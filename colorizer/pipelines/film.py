@@ -33,6 +33,7 @@ from colorizer.color import lightness_of
 from colorizer.io.video import FilmReport, transcode
 from colorizer.pipelines import hints as hinting
 from colorizer.pipelines.photo import PhotoPipeline, join_lightness, resize_lightness
+from colorizer.pipelines.reference import FilmReferences
 from colorizer.pipelines.restore import RestoreOptions, restore_lightness
 from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
 
@@ -171,6 +172,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
         colour = MotionAwareAverage(options.memory, options.motion)
         grain = MotionAwareAverage(options.denoise if restore else 0.0, options.motion)
         steer: ShotHints | None = None
+        lend = FilmReferences(references, MotionAwareAverage(options.memory, options.motion)) if references else None
         while batch := list(islice(grays, batch_size)):
             fulls, smalls, starts = [], [], []
             for gray in batch:
@@ -189,14 +191,14 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
                     small = resize_lightness(lightness, shape)
                 fulls.append(lightness)
                 smalls.append(small)
-            for lightness, small, start, ab in zip(fulls, smalls, starts, colorizer.predict_ab_at(smalls)):
+            for lightness, small, start, (ab, features) in zip(fulls, smalls, starts, colorizer.predict_at(smalls)):
                 if start:
                     colour.reset()
                 guide = _smooth(small)
-                if references is None:
+                if lend is None:
                     ab = colour(ab, guide) * strength
                 else:  # lent before the temporal filter: steady where the picture is
-                    ab = colour(references.apply(ab * strength, small), guide)
+                    ab = colour(lend(ab * strength, small, features, start), guide)
                 yield join_lightness(lightness, steer(ab, small, guide, start))
 
     facts = colorizer.facts(render_size, strength, bool(restore), hints=bool(parsed), reference=bool(references))
