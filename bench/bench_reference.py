@@ -3,6 +3,7 @@
     python -m bench.bench_reference                     # render size 384 (the default), best of 3
     python -m bench.bench_reference --render-size 512 --repeats 5
     python -m bench.bench_reference --film              # also a film with one colour still per shot
+    python -m bench.bench_reference --threads 1         # one thread: steadier on a machine shared with other work
 
 Times, on scikit-image's astronaut (the reference protocol's views of it: colorizer.evaluate.reference),
 the best of --repeats rounds (the cases take turns; each timed after a warm-up): `Colorizer.colorize` without a reference, with its matching
@@ -49,7 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE, help="render size, long side [%(default)s]")
     p.add_argument("--repeats", type=int, default=3, help="rounds of timed calls, best kept [%(default)s]")
     p.add_argument("--film", action="store_true", help="also measure a film's colour and flicker with references")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                   help="PyTorch and ONNX Runtime intra-op threads [%(default)s]")
     args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)  # before loading: the ONNX session takes as many
     target, reference = views(Image.fromarray(skimage.data.astronaut()))
     gray = color.gray_of(target)
     others = [Image.fromarray(getattr(skimage.data, name)()) for name in ("coffee", "chelsea", "rocket")]

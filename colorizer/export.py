@@ -4,7 +4,8 @@
     python -m colorizer.export --onnx model.onnx --weights user/name --push-to-hub user/name
     python -m colorizer --weights model.onnx photos/ -o out/                    # run it (ONNX Runtime, CPU)
 
-The ONNX model is only the network, L -> ab (colorizer.models.onnx_model has the shapes); the Lab
+The ONNX model is only the network, L -> ab, with the encoder's stride-8 and stride-16 features as two
+more outputs (reference colour matches by them; colorizer.models.onnx_model has the shapes); the Lab
 conversion, resizing and restoration tiles stay in Python/NumPy around it (colorizer.pipelines.photo).
 It is made by torch.onnx's dynamo exporter (torch.export + onnxscript), from the baked generator
 (spectral norm frozen, batch norm folded). By default it takes any batch and any height and width
@@ -38,7 +39,8 @@ MIN_OPSET = 18  # the oldest opset the dynamo exporter writes
 
 def export_onnx(target: str | Path, weights: str | None = None, opset: int | None = None,
                 dynamic_size: bool = True, size: int = DEFAULT_RENDER_SIZE) -> Path:
-    """Write the generator of `weights` (hub.resolve's sources) to `target` as one ONNX file, atomically.
+    """Write the generator of `weights` (hub.resolve's sources) to `target` as one ONNX file, atomically, and its
+encoder alone beside it (colorizer.models.onnx_model.encoder_file).
 
     The generator's config.json goes into the model's metadata (colorizer.models.onnx_model.CONFIG_KEY).
     """
@@ -82,10 +84,11 @@ def export_generator(generator: "Generator", source: str, target: str | Path, op
     (check_export)."""
     import onnx
     import torch
+    from onnx.utils import Extractor
     from torch.export import Dim
 
     from colorizer.io.files import atomic_target
-    from colorizer.models.onnx_model import CONFIG_KEY
+    from colorizer.models.onnx_model import CONFIG_KEY, FEATURE_OUTPUTS, encoder_file
 
     target = Path(target)
     if dynamic_size:
@@ -97,9 +100,22 @@ def export_generator(generator: "Generator", source: str, target: str | Path, op
     else:
         example = torch.zeros(2, 1, size, size)
         shapes = {"l_norm": {0: Dim("batch", min=1, max=64)}}
+
+    class WithFeatures(torch.nn.Module):
+        """The generator with its encoder's features as two more outputs (Generator.with_features)."""
+
+        def __init__(self, generator: "Generator"):
+            super().__init__()
+            self.generator = generator
+
+        def forward(self, l_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            out, (s8, s16) = self.generator.with_features(l_norm)
+            return out, s8, s16
+
     try:
         with torch.no_grad():
-            program = torch.onnx.export(generator, (example,), input_names=["l_norm"], output_names=["ab"],
+            program = torch.onnx.export(WithFeatures(generator).eval(), (example,), input_names=["l_norm"],
+                                        output_names=["ab", *FEATURE_OUTPUTS],
                                         opset_version=opset, dynamo=True, dynamic_shapes=shapes,
                                         external_data=False, verbose=False)
     except Exception as err:  # the exporter's own error types vary by version
@@ -110,6 +126,10 @@ def export_generator(generator: "Generator", source: str, target: str | Path, op
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(model)
+    # the encoder alone, for describing reference pictures (its features are the outputs after ab)
+    encoder = Extractor(model).extract_model([model.graph.input[0].name], list(FEATURE_OUTPUTS))
+    with atomic_target(encoder_file(target)) as temp:
+        onnx.save_model(encoder, temp)
     with atomic_target(target) as temp:
         onnx.save_model(model, temp)
     return target

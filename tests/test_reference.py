@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from colorizer import color
@@ -14,6 +15,8 @@ from colorizer.evaluate.reference import views
 from colorizer.io import provenance
 from colorizer.pipelines import reference as referencing
 from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines.film import MotionAwareAverage
+from colorizer.pipelines.photo import resize_lightness
 from tests.conftest import lab_of, real_photo, run_cli
 from tools.test_film import FilmScript, ab_of, frames_of, write_film
 
@@ -191,3 +194,76 @@ def test_app_endpoints_take_references(tmp_path, scene):
         _, guided, _ = client.predict(handle_file(tmp_path / "gray.png"), RENDER,
                                       reference=[handle_file(tmp_path / "reference.png")], api_name="/colorize")
     assert _ab_error(Image.open(guided), target) < 0.8 * _ab_error(Image.open(plain), target)
+
+
+def _lightness(image: Image.Image, shape: tuple[int, int]) -> torch.Tensor:
+    """(1, h, w) L in [0, 100] of an image resized to shape, as the model sees a picture."""
+    return resize_lightness(color.lab_of_rgb8(np.asarray(image.convert("RGB")))[:1].float(), shape)
+
+
+def test_the_colorizing_pass_gives_the_features_matching_uses(colorizer, scene):
+    """The picture's descriptors come from the pass that colours it, and are those the encoder gives alone."""
+    small = _lightness(scene[1], colorizer.model_shape(*scene[1].size, RENDER))
+    [(_, features)] = colorizer.predict_at([small])
+    assert features is not None
+    references, _ = colorizer.read_references(scene[2], RENDER, 10**8)
+    from_pass = references.describe(small, features)
+    with torch.inference_mode():
+        alone = referencing.describe(referencing._default_generator().encode(color.normalize_l(small[None])),
+                                     small.shape[-2:])
+    assert float((from_pass * alone).sum(dim=0).min()) > 0.999  # cosine similarity of each cell's descriptor
+    onnx = colorizer.generator.onnx  # the default CPU engine: the encoder's own file gives the same features
+    for ours, whole in zip(onnx.encode(color.normalize_l(small[None])),
+                           onnx.with_features(color.normalize_l(small[None]))[1]):
+        assert torch.allclose(ours, whole, atol=1e-4)
+
+
+def test_a_reference_costs_one_encoder_pass_per_reference_not_per_picture(colorizer, scene, monkeypatch):
+    target, gray, reference = scene
+    shapes = []
+    encode = type(colorizer.generator).encode
+    monkeypatch.setattr(type(colorizer.generator), "encode", lambda self, x: shapes.append(x.shape) or encode(self, x))
+    colorizer.colorize(gray, RENDER, reference=reference)
+    assert len(shapes) == 1  # the reference's: the picture's features came from its colorizing pass
+    assert all(_ab_error(r, target) < 0.8 * _ab_error(colorizer.colorize(gray, RENDER), target)
+               for r in colorizer.colorize_many([gray, gray], RENDER, reference=reference))
+    assert len(shapes) == 2
+
+
+def test_a_match_lands_between_cells_when_the_scene_moved_by_part_of_one():
+    """Half a cell's shift is found as half a cell (_subcell), not rounded to a whole one: else a slow pan's
+    lent colour jumps a cell every few frames."""
+    photo = real_photo("astronaut.png", 320)
+    lightness = _lightness(photo, (256, 256 + referencing.STRIDE))
+    half = referencing.STRIDE // 2
+    generator = referencing._default_generator()
+
+    def describe(window: torch.Tensor) -> torch.Tensor:
+        return referencing.describe(generator.encode(color.normalize_l(window[None])), window.shape[-2:])
+
+    with torch.inference_mode():  # the gray picture shows the reference's pixel x + half at its pixel x
+        target, reference = describe(lightness[..., half : half + 256]), describe(lightness[..., :256])
+        best, confidence, offset = referencing.match(target, reference)
+    columns = torch.arange(best.shape[1])[None, :].expand_as(best)
+    shift = (best % reference.shape[-1] - columns + offset[1])[confidence > 0]
+    assert len(shift) > 0.5 * best.numel()
+    assert abs(float(shift.median()) - 0.5) < 0.2
+    assert float((best // reference.shape[-1] - torch.arange(best.shape[0])[:, None] + offset[0])[confidence > 0]
+                 .abs().median()) < 0.2
+
+
+def test_a_film_is_matched_on_its_features_averaged_where_the_picture_stays(colorizer):
+    """Grain changes each frame's features; the film matches on their running mean, which holds still, and a cut
+    starts afresh."""
+    photo = real_photo("coffee.png", 256)
+    clean = _lightness(photo, (160, 224))
+    references, _ = colorizer.read_references(photo, 224, 10**8)
+    lend = referencing.FilmReferences(references, MotionAwareAverage(memory=0.85, motion=2.0))
+    generator = torch.Generator().manual_seed(0)
+    frames = [(clean + 4 * torch.randn(clean.shape, generator=generator)).clamp(0, 100) for _ in range(6)]
+    own = [references.describe(f) for f in frames]
+    steady = [lend.descriptors(f, None, cut=i == 0) for i, f in enumerate(frames)]
+    steps = [float((b - a).norm(dim=0).mean()) for a, b in zip(steady[2:], steady[3:])]
+    own_steps = [float((b - a).norm(dim=0).mean()) for a, b in zip(own[2:], own[3:])]
+    assert max(steps) < 0.5 * min(own_steps)
+    assert torch.allclose(lend.descriptors(frames[0], None, cut=True), own[0], atol=1e-6)  # a cut starts afresh

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from colorizer.models import hub
-from colorizer.models.generator import Generator
+from colorizer.models.generator import EncoderFeatures, Generator
 from colorizer.models.onnx_model import OnnxGenerator
 
 AUTO_ONNX_MAX_SIDE = 384  # long side ONNX Runtime renders under "auto": the default render size, and no more
@@ -67,9 +67,20 @@ class AutoGenerator:
         return self.onnx_weights if render_size <= AUTO_ONNX_MAX_SIDE else self.pytorch_weights
 
     def __call__(self, l_norm: torch.Tensor) -> torch.Tensor:
+        return self.with_features(l_norm)[0]
+
+    def with_features(self, l_norm: torch.Tensor) -> tuple[torch.Tensor, EncoderFeatures | None]:
+        """As `Generator.with_features`, by whichever engine runs this size (None: an ONNX file without them)."""
         if max(l_norm.shape[-2:]) <= AUTO_ONNX_MAX_SIDE:
-            return self.onnx(l_norm)
-        return self.pytorch()(l_norm)
+            return self.onnx.with_features(l_norm)
+        return self.pytorch().with_features(l_norm)
+
+    def encode(self, l_norm: torch.Tensor) -> EncoderFeatures:
+        """The encoder's features, as `with_features` gives them at this size: by ONNX Runtime when its file
+        holds them, else by the PyTorch encoder of the same weights."""
+        if max(l_norm.shape[-2:]) <= AUTO_ONNX_MAX_SIDE and self.onnx.gives_features:
+            return self.onnx.encode(l_norm)
+        return self.pytorch().encode(l_norm)
 
     def pytorch(self) -> Generator:
         """The PyTorch generator of the same weights, baked, on the CPU."""

@@ -25,6 +25,7 @@ from colorizer.models.layers import ConvBlock, PixelShuffleUp, SelfAttention, ba
 log = logging.getLogger(__name__)
 
 STRIDES = [2, 4, 8, 16, 32]
+EncoderFeatures = tuple[torch.Tensor, torch.Tensor]  # the encoder's (stride-8, stride-16) features, (B, C, h, w) each
 MAX_CHROMA_GAIN = 2.0
 
 
@@ -159,6 +160,13 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
 
     def forward(self, l_norm: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) L in [-1, 1] -> (B, 2, H, W) ab / AB_SCALE in [-1, 1] (+ restored L if restore)."""
+        return self.with_features(l_norm)[0]
+
+    def with_features(self, l_norm: torch.Tensor) -> tuple[torch.Tensor, EncoderFeatures]:
+        """`forward`'s output and the encoder's stride-8 and stride-16 features of the same pass, (B, C8, H'/8,
+        W'/8) and (B, C16, H'/16, W'/16) for the input padded to H', W' (multiples of 32): reference colour
+        matches pictures by them (colorizer.pipelines.reference), and taking them from this pass spares it
+        a second encoder pass."""
         h, w = l_norm.shape[-2:]
         pad_h, pad_w = (-h) % 32, (-w) % 32
         x = F.pad(l_norm, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else l_norm
@@ -171,11 +179,18 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         y = self.up4(y, s4)
         y = self.up2(y, s2)
         y = self.head(torch.cat([self.up1(y), x], dim=1))[..., :h, :w]
-        ab = torch.tanh(y[:, :2])
-        if not self.config.restore:
-            return ab
-        # Lightness is predicted as a correction of the input, so "no damage" is the easy answer.
-        return torch.cat([ab, F.hardtanh(l_norm + y[:, 2:3])], dim=1)
+        out = torch.tanh(y[:, :2])
+        if self.config.restore:
+            # Lightness is predicted as a correction of the input, so "no damage" is the easy answer.
+            out = torch.cat([out, F.hardtanh(l_norm + y[:, 2:3])], dim=1)
+        return out, (s8, s16)
+
+    def encode(self, l_norm: torch.Tensor) -> EncoderFeatures:
+        """The encoder's stride-8 and stride-16 features alone, as `with_features` gives them (no decoder)."""
+        h, w = l_norm.shape[-2:]
+        x = F.pad(l_norm, (0, (-w) % 32, 0, (-h) % 32), mode="replicate")
+        _, _, s8, s16, _ = self.encoder(((x + 1.0) / 2.0 - self.mean).div(self.std))
+        return s8, s16
 
     def load_imagenet_encoder(self) -> str | None:
         """Copy ImageNet weights into the encoder from what is installed or cached; never downloads.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,7 +21,20 @@ import torch.nn.functional as F
 
 from colorizer.errors import WeightsError, first_line
 
+if TYPE_CHECKING:
+    from colorizer.models.generator import EncoderFeatures
+
 CONFIG_KEY = "colorizer.config"  # metadata entry holding the generator's config.json (set by the exporter)
+# Outputs after ab in files exported since reference colour reuses them: the encoder's stride-8 and stride-16
+# features (Generator.with_features). Older files lack them; reference colour then runs an encoder in PyTorch.
+FEATURE_OUTPUTS = ("features8", "features16")
+
+
+def encoder_file(path: str | Path) -> Path:
+    """Where the exporter writes the encoder alone, beside a generator's ONNX file (model.onnx ->
+    model.encoder.onnx): reference colour describes its reference pictures with it, at about a fifth of the cost
+    of a whole pass (docs/experiments/reference-colour.md)."""
+    return Path(path).with_suffix(".encoder.onnx")
 ORT_REQUIREMENT = "onnxruntime==1.32.0"  # as pinned in requirements.txt
 # The exported graph holds self-attention's scores in one block, (H/8 * W/8)^2 floats: 1 GiB at 1024 x 1024,
 # 16 GiB at 2048. The pipeline renders a dynamic-size ONNX model at most this large.
@@ -60,7 +74,7 @@ class OnnxGenerator:
         self.path = Path(path)
         if not self.path.is_file():
             raise WeightsError(f"{self.path}: no such ONNX file")
-        options = ort.SessionOptions()
+        self.options = options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = {
             "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -69,10 +83,8 @@ class OnnxGenerator:
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         }[optimization]
         options.log_severity_level = 3  # errors only: its warnings about unused initialisers are noise here
-        try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # ONNX Runtime raises its own types for protobuf and graph errors
-            raise WeightsError(f"{self.path}: damaged or not an ONNX model ({first_line(err)})") from None
+        self.session = self._session(self.path)
+        self._encoder: object | None = None  # the session of encoder_file(path), opened on first need
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         shape = inputs[0].shape if len(inputs) == 1 else []
         out_shape = outputs[0].shape if outputs else []
@@ -82,6 +94,9 @@ class OnnxGenerator:
                                f"and gives {[(o.name, o.shape) for o in outputs]}, not L (N, 1, H, W) float -> "
                                "ab (N, 2 or 3, H, W); export one with python -m colorizer.export")
         self.input_name = inputs[0].name
+        self.outputs = [outputs[0].name]
+        if all(name in [o.name for o in outputs] for name in FEATURE_OUTPUTS):
+            self.outputs += FEATURE_OUTPUTS
         self.batch = _size(shape[0])  # None: any batch size
         # (h, w) when exported at a fixed size; None: any multiple of 32
         self.fixed_shape = (shape[2], shape[3]) if _size(shape[2]) and _size(shape[3]) else None
@@ -91,8 +106,38 @@ class OnnxGenerator:
         self.config = OnnxConfig(restore=channels == 3, encoder=exported.get("encoder", "unknown"),
                                  chroma_gain=float(exported.get("chroma_gain", 1.0)))
 
+    @property
+    def gives_features(self) -> bool:
+        """Whether `with_features` returns the encoder's features (files exported with them do)."""
+        return len(self.outputs) > 1
+
     def __call__(self, l_norm: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) L in [-1, 1] -> (B, 2 or 3, H, W), as `Generator.forward`."""
+        return self.with_features(l_norm)[0]
+
+    def encode(self, l_norm: torch.Tensor) -> EncoderFeatures | None:
+        """The encoder's features (as `Generator.encode`): by the encoder's own file when the exporter wrote one
+        (encoder_file), else by a whole pass; None for a file exported without them."""
+        if encoder_file(self.path).is_file():
+            if self._encoder is None:
+                self._encoder = self._session(encoder_file(self.path))
+            s8, s16 = self._run(self._encoder, list(FEATURE_OUTPUTS), l_norm)
+            return s8, s16
+        return self.with_features(l_norm)[1] if self.gives_features else None
+
+    def with_features(self, l_norm: torch.Tensor) -> tuple[torch.Tensor, EncoderFeatures | None]:
+        """As `Generator.with_features`; the features are None for a file exported without them."""
+        out, *features = self._run(self.session, self.outputs, l_norm)
+        return out[..., : l_norm.shape[-2], : l_norm.shape[-1]], (features[0], features[1]) if features else None
+
+    def _session(self, path: Path):
+        try:
+            return _require_onnxruntime().InferenceSession(str(path), self.options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # ONNX Runtime raises its own types for protobuf and graph errors
+            raise WeightsError(f"{path}: damaged or not an ONNX model ({first_line(err)})") from None
+
+    def _run(self, session, outputs: list[str], l_norm: torch.Tensor) -> list[torch.Tensor]:
+        """`outputs` of `session` for (B, 1, H, W) L in [-1, 1], edge-padded to the shape the model takes."""
         b, _, h, w = l_norm.shape
         if self.fixed_shape is not None:
             fh, fw = self.fixed_shape
@@ -106,12 +151,11 @@ class OnnxGenerator:
         x = x.cpu().numpy()
         step = self.batch or b  # a model exported for one batch size runs the photos one call each
         try:
-            out = np.concatenate([self.session.run(None, {self.input_name: x[i : i + step]})[0]
-                                  for i in range(0, b, step)])
+            runs = [session.run(outputs, {self.input_name: x[i : i + step]}) for i in range(0, b, step)]
         except Exception as err:  # shape errors and the like, reported by ONNX Runtime
             raise WeightsError(f"{self.path}: ONNX Runtime could not run it on a {h}x{w} input "
                                f"({first_line(err)})") from None
-        return torch.from_numpy(out[..., :h, :w])
+        return [torch.from_numpy(np.concatenate(parts)) for parts in zip(*runs)]
 
     def to(self, device: torch.device) -> "OnnxGenerator":
         """ONNX weights run on the CPU only (the device argument must be cpu)."""

@@ -37,6 +37,7 @@ from colorizer import color
 from colorizer.io.video import FilmReport, transcode
 from colorizer.pipelines import hints as hinting
 from colorizer.pipelines.photo import SERIAL_PIXELS, PhotoPipeline, join_lightness, resize_lightness
+from colorizer.pipelines.reference import FilmReferences
 from colorizer.pipelines.restore import RestoreOptions, restore_lightness
 from colorizer.settings import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE
 
@@ -179,6 +180,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
         colour = MotionAwareAverage(options.memory, options.motion)
         grain = MotionAwareAverage(options.denoise if restore else 0.0, options.motion)
         steer: ShotHints | None = None
+        lend = FilmReferences(references, MotionAwareAverage(options.memory, options.motion)) if references else None
         while batch := list(islice(grays, batch_size)):
             if steer is None:
                 height, width = batch[0].shape
@@ -199,14 +201,15 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
                     fulls[i] = lightness = grain(lightness, _smooth(lightness))
                     small = resize_lightness(lightness, shape)
                 smalls.append(small)
-            for lightness, small, start, ab in zip(fulls, smalls, starts, colorizer.predict_ab_at(smalls)):
+            for lightness, small, start, (ab, features) in zip(fulls, smalls, starts, colorizer.predict_at(smalls)):
                 if start:
                     colour.reset()
                 ab, guide = ab.to(device), _smooth(small)
-                if references is None:
+                if lend is None:
                     ab = colour(ab, guide) * strength
-                else:  # lent before the temporal filter: steady where the picture is
-                    ab = colour(references.apply(ab.cpu() * strength, small.cpu()).to(device), guide)
+                else:  # lent before the temporal filter: steady where the picture is; matched at render size on the CPU
+                    features = None if features is None else tuple(f.cpu() for f in features)
+                    ab = colour(lend(ab.cpu() * strength, small.cpu(), features, start).to(device), guide)
                 yield lightness, steer(ab, small, guide, start)
 
     def finish(item: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Self
 
@@ -27,7 +27,7 @@ from colorizer.io import provenance
 from colorizer.io.images import ImageSource, Photo, read_photo
 from colorizer.models import hub
 from colorizer.models.engines import AutoGenerator, choose_backend
-from colorizer.models.generator import Generator
+from colorizer.models.generator import EncoderFeatures, Generator
 from colorizer.models.onnx_model import OnnxGenerator
 from colorizer.pipelines import hints as hinting
 from colorizer.pipelines import reference as referencing
@@ -37,15 +37,19 @@ from colorizer.settings import DEFAULT_MAX_PIXELS, DEFAULT_RENDER_SIZE, MAX_REND
 log = logging.getLogger(__name__)
 
 
-def mirror_mean_ab(generator: Callable[[torch.Tensor], torch.Tensor], l_norm: torch.Tensor) -> torch.Tensor:
-    """The generator's normalised ab for (B, 1, h, w) L, averaged with its ab for the mirror image, mirrored back.
+def mirror_mean_ab(generator: Generator | OnnxGenerator | AutoGenerator, l_norm: torch.Tensor
+                   ) -> tuple[torch.Tensor, EncoderFeatures | None]:
+    """The generator's normalised ab for (B, 1, h, w) L, averaged with its ab for the mirror image, mirrored back;
+    and the encoder's features of the first pass (None from an ONNX file without them), which reference
+    colour matches by: so it needs no encoder pass of its own.
 
     A scene and its mirror image are equally likely, so the two guesses differ only where the model is
     unsure, and their mean is nearer the truth (docs/BENCHMARKS.md, "Render size and the mirror mean").
     The passes run one after the other: time doubles, the memory peak stays one pass's.
     """
-    ab = generator(l_norm)[:, :2].float()
-    return (ab + generator(l_norm.flip(-1))[:, :2].float().flip(-1)) / 2
+    ab, features = generator.with_features(l_norm)
+    ab = ab[:, :2].float()
+    return (ab + generator(l_norm.flip(-1))[:, :2].float().flip(-1)) / 2, features
 
 
 def render_shape(width: int, height: int, render_size: int) -> tuple[int, int]:
@@ -178,7 +182,8 @@ class PhotoPipeline:
         photo.notes[:0] = notes + reference_notes
         facts = self.facts(render_size, strength, bool(restore), hints=bool(parsed), reference=bool(references))
         [small] = self._shrink([photo], render_size)
-        return self._finish(photo, small, self.predict_ab_at([small])[0], strength, facts, parsed, references)
+        [(ab, features)] = self.predict_at([small])
+        return self._finish(photo, small, ab, strength, facts, parsed, references, features)
 
     def colorize_many(self, images: Iterable[ImageSource], render_size: int = DEFAULT_RENDER_SIZE,
                       strength: float = 1.0, batch_size: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -221,12 +226,13 @@ class PhotoPipeline:
                           references: referencing.ReferenceFeatures | None) -> Iterator[Image.Image | ColorizerError]:
         photos = [item[0] for item in pending if isinstance(item, tuple)]
         smalls = self._shrink(photos, render_size)
-        results = zip(smalls, self.predict_ab_at(smalls))  # none for a batch of failures only
+        results = zip(smalls, self.predict_at(smalls))  # none for a batch of failures only
         for item in pending:
             if isinstance(item, tuple):
                 photo, hints = item
-                small, ab = next(results)
-                yield self._finish(photo, small, ab, strength, replace(facts, hints=bool(hints)), hints, references)
+                small, (ab, features) = next(results)
+                yield self._finish(photo, small, ab, strength, replace(facts, hints=bool(hints)), hints, references,
+                                   features)
             else:
                 yield item
 
@@ -239,28 +245,34 @@ class PhotoPipeline:
         """Each photo's lightness at the model's shape for render_size: what the model sees (and hints steer on)."""
         return [resize_lightness(p.lightness, self.model_shape(*p.size, render_size)) for p in photos]
 
-    @torch.inference_mode()
     def predict_ab_at(self, lightness: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The generator on (1, h, w) L maps already at the model's shape (model_shape): one (2, h, w) ab each.
+        """The generator on (1, h, w) L maps already at the model's shape (model_shape): one (2, h, w) ab each."""
+        return [ab for ab, _ in self.predict_at(lightness)]
+
+    @torch.inference_mode()
+    def predict_at(self, lightness: list[torch.Tensor]) -> list[tuple[torch.Tensor, EncoderFeatures | None]]:
+        """As predict_ab_at, each ab with the encoder's features of its pass ((1, C, h/8, w/8) and (1, C, h/16,
+        w/16); None from an ONNX file exported without them), for reference colour.
 
         Maps that share a shape go through the model together, at most MAX_MODEL_PIXELS (one
         maximum-size render) per call, so a large batch size never multiplies the memory peak.
         """
         shapes = [tuple(small.shape[-2:]) for small in lightness]
-        out: list[torch.Tensor | None] = [None] * len(lightness)
+        out: list[tuple[torch.Tensor, EncoderFeatures | None] | None] = [None] * len(lightness)
         for shape in dict.fromkeys(shapes):
             same = [i for i, s in enumerate(shapes) if s == shape]
             per_call = max(1, MAX_MODEL_PIXELS // (shape[0] * shape[1]))
             for start in range(0, len(same), per_call):
                 idx = same[start : start + per_call]
                 l_small = torch.stack([lightness[i] for i in idx]).to(self.device)
-                ab = color.denormalize_ab(mirror_mean_ab(self.generator, color.normalize_l(l_small))).cpu()
+                ab, features = mirror_mean_ab(self.generator, color.normalize_l(l_small))
+                ab = color.denormalize_ab(ab).cpu()
                 if not bool(torch.isfinite(ab).all()):  # an ONNX file is not checked at load as safetensors are
                     raise WeightsError(f"{self.weights.description}: the model's colour holds NaN or infinite "
                                        "values: these weights are broken")
                 ab *= self.generator.config.chroma_gain
-                for i, a in zip(idx, ab):
-                    out[i] = a
+                for j, i in enumerate(idx):
+                    out[i] = ab[j], None if features is None else (features[0][j : j + 1], features[1][j : j + 1])
         return out  # type: ignore[return-value]
 
     def facts(self, render_size: int, strength: float, restored: bool, hints: bool = False,
@@ -283,17 +295,19 @@ class PhotoPipeline:
             reference, lambda w, h: self.model_shape(w, h, render_size), max_pixels)
         if not references:
             return None, notes
-        return referencing.ReferenceFeatures(references, *referencing.encoder_of(self.generator), self.device), notes
+        return referencing.ReferenceFeatures(references, self.generator, self.device), notes
 
     def _finish(self, photo: Photo, lightness: torch.Tensor, ab_small: torch.Tensor, strength: float,
                 facts: provenance.Provenance, hints: Sequence[hinting.Hint] = (),
-                references: referencing.ReferenceFeatures | None = None) -> Image.Image:
+                references: referencing.ReferenceFeatures | None = None,
+                features: EncoderFeatures | None = None) -> Image.Image:
         """Join full-res L with upsampled ab (moved toward the references' colour, then steered by hints,
         which win where they are; strength scales neither) and convert to an 8-bit sRGB (or RGBA) image;
+        `features`: the encoder's, from the pass that predicted ab (predict_at), so matching needs no other;
         the result's info carries the facts and the original's EXIF for `colorizer.io.provenance.save`."""
         ab_small = ab_small * float(strength)
         if references:
-            ab_small = references.apply(ab_small, lightness)
+            ab_small = references.apply(ab_small, lightness, features)
         if hints:  # lightness: what the model saw, the (1, h, w) map ab_small was predicted from
             ab_small = hinting.apply_hints(ab_small, lightness, hints, photo.size)
         rgb = join_lightness(photo.lightness, ab_small)

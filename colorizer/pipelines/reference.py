@@ -5,20 +5,28 @@
 
 How, at the model's render size, per gray picture and per reference:
  1. Both are seen as lightness only, by the generator's own encoder (the features it colours from):
-    stride-8 and stride-16 features, each unit length, joined into one descriptor per 8x8 cell.
+    stride-8 and stride-16 features, each unit length, joined into one descriptor per 8x8 cell. The gray
+    picture's come from the pass that colours it (Generator.with_features; the ONNX file gives them as
+    outputs), so it costs no encoder pass of its own; a reference's from the encoder alone (the ONNX
+    encoder file beside model.onnx: a fifth of a whole pass), once per call or per film.
  2. Each gray cell finds its most alike reference cell (cosine similarity, in chunks of CHUNK cells so
     memory stays bounded), and the match counts only when it maps back (the reference cell's own best
     gray cell lies within MUTUAL_RADIUS cells of it: mutual nearest neighbours) and its neighbours agree
     (at least COHERENT of the 8 matched with about the same shift: the same scene moves together, chance
     matches in an unrelated picture scatter), in a connected patch of at least MIN_REGION of the
     picture (chance matches come in specks). Its confidence rises from 0 at SIMILARITY_LOW to 1 at
-    SIMILARITY_HIGH. Of several references, each cell takes the one it
-    matches most confidently, so a film's keyframes are a set: each frame draws on whichever match it.
- 3. The reference's ab is copied over with each cell's displacement (a patch-wise warp), and the
-    correction it asks for, t = reference ab - model ab, weighed by confidence, is spread edge-aware
-    with the hints' smoother (colorizer.pipelines.hints, S = (I + L / mu)^-1 over the gray picture's
-    lightness) at a short reach: ab = model ab + S(conf t). Colour stops at edges; where nothing matched
-    (an unrelated reference) confidence is 0 and the model's own colour stays.
+    SIMILARITY_HIGH. Where within the matched cell it lies best is found to a fraction of a cell (_subcell).
+    Of several references, each cell takes the one it matches most confidently, so a film's keyframes are a
+    set: each frame draws on whichever match it.
+ 3. The reference's ab is copied over with each cell's displacement (a patch-wise warp, bilinear at the
+    fractional position), and the confident colour and the confidence are both spread edge-aware with the
+    hints' smoother (colorizer.pipelines.hints, S = (I + L / mu)^-1 over the gray picture's lightness, at
+    half the render size) at a short reach: ab = (1 - S(conf)) model ab + S(conf ref ab). Colour stops at
+    edges; where the reference holds, its colour replaces the model's (whose frame-to-frame jitter then
+    does not show through); where nothing matched (an unrelated reference) confidence is 0 and the model's
+    own colour stays.
+Films (FilmReferences) match each frame on its descriptors averaged over the frames before it where the
+picture stayed, so grain does not change the match from frame to frame; a cut starts afresh.
 Lightness is never changed: only ab is. References are read at the render size (area-shrunk first),
 so a 50-megapixel reference costs what a small one does. docs/experiments/reference-colour.md measures it.
 """
@@ -30,6 +38,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -42,7 +51,8 @@ from colorizer.errors import ColorizerError, ReferenceImageError
 from colorizer.io.images import ImageSource, is_grayscale, open_image
 from colorizer.models import hub
 from colorizer.models.engines import AutoGenerator
-from colorizer.models.generator import Generator
+from colorizer.models.generator import EncoderFeatures, Generator
+from colorizer.models.onnx_model import OnnxGenerator
 from colorizer.pipelines import hints as hinting
 from colorizer.settings import DEFAULT_MAX_PIXELS
 
@@ -106,25 +116,20 @@ def read_references(reference: object, shape_of, max_pixels: int = DEFAULT_MAX_P
     return references, notes
 
 
-def features(encoder: torch.nn.Module, normalizer: tuple[torch.Tensor, torch.Tensor], lightness: torch.Tensor,
-             device: torch.device) -> torch.Tensor:
-    """(1, h, w) L in [0, 100] -> (C, h / STRIDE, w / STRIDE) descriptors: the encoder's stride-8 and
-    stride-16 features of the gray picture, each unit length, joined and scaled to unit length."""
-    mean, std = normalizer
-    gray = (lightness[None].to(device) / 100.0).clamp(0, 1)  # (1, 1, h, w); the encoder sees it as gray RGB
-    h, w = lightness.shape[-2:]
-    pad_h, pad_w = (-h) % 32, (-w) % 32
-    gray = F.pad(gray, (0, pad_w, 0, pad_h), mode="replicate")
-    levels = encoder((gray - mean.to(device)) / std.to(device))
-    s8, s16 = levels[2][..., : h // STRIDE, : w // STRIDE], levels[3]
+def describe(features: EncoderFeatures, shape: tuple[int, int]) -> torch.Tensor:
+    """The encoder's stride-8 and stride-16 features of a (h, w) picture (Generator.with_features: (1, C, ., .)
+    each) -> (C8 + C16, h / STRIDE, w / STRIDE) descriptors: each level unit length per cell, joined, unit length."""
+    h, w = shape
+    s8, s16 = (level.float().cpu() for level in features)
+    s8 = s8[..., : h // STRIDE, : w // STRIDE]
     s16 = F.interpolate(s16, size=s8.shape[-2:], mode="bilinear", align_corners=False)
-    joined = torch.cat([F.normalize(s8, dim=1), F.normalize(s16, dim=1)], dim=1) / 2**0.5
-    return joined[0].float().cpu()
+    return (torch.cat([F.normalize(s8, dim=1), F.normalize(s16, dim=1)], dim=1) / 2**0.5)[0]
 
 
-def match(target: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Descriptors (C, h, w) of the gray picture and (C, rh, rw) of a reference -> for each gray cell
-    the index of its best reference cell and its confidence in [0, 1], each (h, w)."""
+def match(target: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Descriptors (C, h, w) of the gray picture and (C, rh, rw) of a reference -> for each gray cell the index
+    of its best reference cell (h, w), its confidence in [0, 1] (h, w) and where within that cell it matches best,
+    (2, h, w) (row, column) in cells, each in [-0.5, 0.5] (_subcell)."""
     h, w = target.shape[-2:]
     t = target.flatten(1).T  # (n, C)
     r = reference.flatten(1)  # (C, m)
@@ -146,7 +151,27 @@ def match(target: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, 
     shift = torch.stack([best // rw - cells // w, best % rw - cells % w]).view(2, h, w)  # (2, h, w) in cells
     confidence = ((peak - SIMILARITY_LOW) / (SIMILARITY_HIGH - SIMILARITY_LOW)).clamp(0, 1) * mutual
     confidence = confidence.view(h, w) * _coherent(shift, mutual.view(h, w))
-    return best.view(h, w), confidence * _in_large_regions(confidence > 0)
+    offset = _subcell(t, reference, best, peak).view(2, h, w)
+    return best.view(h, w), confidence * _in_large_regions(confidence > 0), offset
+
+
+def _subcell(t: torch.Tensor, reference: torch.Tensor, best: torch.Tensor, peak: torch.Tensor) -> torch.Tensor:
+    """(2, n) where each gray cell's match lies between its best reference cell and that cell's neighbours, in
+    cells: the peak of a parabola through the similarities to the cell before, the cell and the cell after,
+    per axis. Cells quantise a shift to STRIDE pixels; a film panning slowly would see the lent colour jump by
+    a whole cell every few frames, and a photo's colour land up to half a cell aside."""
+    rh, rw = reference.shape[-2:]
+    r = reference.flatten(1)  # (C, m)
+    row, col = best // rw, best % rw
+    offsets = []
+    for coordinate, size, step in ((row, rh, rw), (col, rw, 1)):
+        before = (t * r[:, best - step * (coordinate > 0)].T).sum(dim=1)
+        after = (t * r[:, best + step * (coordinate < size - 1)].T).sum(dim=1)
+        curvature = before - 2 * peak + after  # negative at a peak
+        inside = (coordinate > 0) & (coordinate < size - 1) & (curvature < 0)
+        offset = torch.where(inside, (before - after) / (2 * curvature).clamp(max=-1e-6), torch.zeros(()))
+        offsets.append(offset.clamp(-0.5, 0.5))
+    return torch.stack(offsets)
 
 
 def _in_large_regions(matched: torch.Tensor) -> torch.Tensor:
@@ -175,69 +200,118 @@ def _coherent(shift: torch.Tensor, mutual: torch.Tensor) -> torch.Tensor:
     return (agree >= COHERENT).float()
 
 
-def warp(reference: Reference, best: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """The reference's ab (2, rh, rw) moved, cell by cell, to where each gray cell found its match:
-    (2, h, w) in Lab units on the gray picture's render grid."""
+def warp(reference: Reference, best: torch.Tensor, offset: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """The reference's ab (2, rh, rw) moved, cell by cell, to where each gray cell found its match (its best
+    cell, `offset` (2, h, w) cells within it; bilinear): (2, h, w) in Lab units on the gray picture's render grid."""
     h, w = shape
     rh, rw = reference.ab.shape[-2:]
     cols = rw // STRIDE
     ys = torch.arange(h).clamp(max=best.shape[0] * STRIDE - 1)
     xs = torch.arange(w).clamp(max=best.shape[1] * STRIDE - 1)
-    chosen = best[ys[:, None] // STRIDE, xs[None, :] // STRIDE]  # (h, w) reference cell of each pixel's cell
-    ry = (chosen // cols) * STRIDE + (ys[:, None] % STRIDE)
-    rx = (chosen % cols) * STRIDE + (xs[None, :] % STRIDE)
-    return reference.ab[:, ry.clamp(max=rh - 1), rx.clamp(max=rw - 1)]
+    cy, cx = ys[:, None] // STRIDE, xs[None, :] // STRIDE
+    chosen = best[cy, cx]  # (h, w) reference cell of each pixel's cell
+    ry = (chosen // cols + offset[0, cy, cx]) * STRIDE + (ys[:, None] % STRIDE)
+    rx = (chosen % cols + offset[1, cy, cx]) * STRIDE + (xs[None, :] % STRIDE)
+    grid = torch.stack([rx / max(rw - 1, 1), ry / max(rh - 1, 1)], dim=-1) * 2 - 1  # (h, w, 2) x, y in [-1, 1]
+    return F.grid_sample(reference.ab[None], grid[None], mode="bilinear", padding_mode="border",
+                         align_corners=True)[0]
 
 
-def encoder_of(generator: torch.nn.Module | object) -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
-    """The encoder that describes pictures for matching, and its input (mean, std): the generator's own,
-    or, for an ONNX model (which has none to call), the same weights' in PyTorch when the engine holds them,
-    else the embedded default generator's."""
-    if isinstance(generator, AutoGenerator):
-        generator = generator.pytorch()  # loaded once, and shared with renders above its ONNX size
-    if isinstance(generator, Generator):
-        return generator.encoder, (generator.mean, generator.std)
-    return _default_encoder()
+def encode(generator: Generator | OnnxGenerator | AutoGenerator, lightness: torch.Tensor,
+           device: torch.device) -> EncoderFeatures:
+    """The encoder features of a (1, h, w) L in [0, 100] picture, as the generator's own colorizing pass gives
+    them (Generator.with_features); from an ONNX file exported without them, the embedded default's encoder."""
+    l_norm = color.normalize_l(lightness[None]).to(device)  # (1, 1, h, w) in [-1, 1]
+    features = generator.encode(l_norm)
+    return features if features is not None else _default_generator().encode(l_norm.cpu())
 
 
 @functools.cache
-def _default_encoder() -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+def _default_generator() -> Generator:
     generator, _ = hub.load_generator(None)
-    return generator.bake().eval().encoder, (generator.mean, generator.std)
+    return generator.bake().eval()
 
 
 class ReferenceFeatures:
     """The references, read and described once, ready to colour any number of pictures (or frames)."""
 
-    def __init__(self, references: list[Reference], encoder: torch.nn.Module,
-                 normalizer: tuple[torch.Tensor, torch.Tensor], device: torch.device):
-        self.references, self.encoder, self.normalizer, self.device = references, encoder, normalizer, device
+    def __init__(self, references: list[Reference], generator: Generator | OnnxGenerator | AutoGenerator,
+                 device: torch.device):
+        self.references, self.generator, self.device = references, generator, device
         with torch.inference_mode():
-            self.descriptors = [features(encoder, normalizer, r.lightness, device) for r in references]
+            self.descriptors = [describe(encode(generator, r.lightness, device), r.lightness.shape[-2:])
+                                for r in references]
 
     def __bool__(self) -> bool:
         return bool(self.references)
 
+    def describe(self, lightness: torch.Tensor, features: EncoderFeatures | None = None) -> torch.Tensor:
+        """A gray picture's (1, h, w) L in [0, 100] -> its (C, h / STRIDE, w / STRIDE) descriptors, from `features`
+        when the colorizing pass gave them (PhotoPipeline.predict_at), else by an encoder pass of its own."""
+        with torch.inference_mode():
+            return describe(features if features is not None else encode(self.generator, lightness, self.device),
+                            lightness.shape[-2:])
+
     @torch.inference_mode()
-    def apply(self, ab: torch.Tensor, lightness: torch.Tensor) -> torch.Tensor:
+    def apply(self, ab: torch.Tensor, lightness: torch.Tensor, features: EncoderFeatures | None = None,
+              target: torch.Tensor | None = None) -> torch.Tensor:
         """The model's (2, h, w) ab moved toward the references' colour where they match the (1, h, w) L
-        (the model's view of the picture, L in [0, 100]); (2, h, w) float32 ab. No references: `ab` itself."""
+        (the model's view of the picture, L in [0, 100]); (2, h, w) float32 ab. No references: `ab` itself.
+        features: the encoder's, from the pass that predicted ab; target: the picture's descriptors when
+        already made (a film's, averaged over frames: FilmReferences)."""
         if not self.references:
             return ab
         h, w = ab.shape[-2:]
-        target = features(self.encoder, self.normalizer, lightness, self.device)
+        target = self.describe(lightness, features) if target is None else target
         confidence = torch.zeros(target.shape[-2:])
         warped = torch.zeros(2, h, w)
         for reference, descriptor in zip(self.references, self.descriptors):
-            best, conf = match(target, descriptor)
+            best, conf, offset = match(target, descriptor)
             better = conf > confidence
             if bool(better.any()):
                 confidence = torch.where(better, conf, confidence)
                 pixels = F.interpolate(better[None, None].float(), size=(h, w), mode="nearest")[0] > 0.5
-                warped = torch.where(pixels, warp(reference, best, (h, w)), warped)
+                warped = torch.where(pixels, warp(reference, best, offset, (h, w)), warped)
         if float(confidence.max()) <= 0:
             return ab
         weight = F.interpolate(confidence[None, None], size=(h, w), mode="bilinear", align_corners=False)[0]
-        correction = (weight * (warped - ab.float())).double().numpy()  # (2, h, w)
-        spread = hinting.smooth(lightness[0].double().numpy(), correction, REACH * max(h, w))
-        return ab.float() + torch.from_numpy(spread).float()
+        # spread at half the render size (a quarter of the cost), edge-aware on the lightness seen there
+        half = (h // 2, w // 2)
+        sources = F.interpolate(torch.cat([weight * warped, weight])[None], size=half, mode="area")[0]  # (3, h/2, w/2)
+        guide = F.interpolate(lightness[None].float(), size=half, mode="area")[0, 0]
+        spread = hinting.smooth(guide.double().numpy(), sources.double().numpy(), REACH * max(half))
+        spread = F.interpolate(torch.from_numpy(spread).float()[None], size=(h, w), mode="bilinear",
+                               align_corners=False)[0]  # (3, h, w): confident colour, confidence
+        return ab.float() * (1 - spread[2:]) + spread[:2]
+
+
+class RunningAverage(Protocol):
+    """A running average of (C, h, w) maps that forgets where its (1, h, w) guide changed (film.MotionAwareAverage)."""
+
+    def __call__(self, value: torch.Tensor, guide: torch.Tensor) -> torch.Tensor: ...
+
+    def reset(self) -> None: ...
+
+
+class FilmReferences:
+    """References lent to a film, frame after frame. Each frame is matched on its descriptors averaged over
+    the frames before it where the picture stayed (`average`: film.MotionAwareAverage over cells, guided by
+    the lightness of each cell): film grain changes which cells match from frame to frame, so matching each
+    frame alone makes the lent colour flicker, while the scene's own features hold still. A cut starts
+    afresh (reset), so nothing of one shot decides the next one's match."""
+
+    def __init__(self, references: ReferenceFeatures, average: RunningAverage):
+        self.references, self.average = references, average
+
+    def __call__(self, ab: torch.Tensor, lightness: torch.Tensor, features: EncoderFeatures | None,
+                 cut: bool) -> torch.Tensor:
+        """ab (2, h, w) and L (1, h, w) of one frame at render size, its encoder features; `cut`: a new shot."""
+        return self.references.apply(ab, lightness, target=self.descriptors(lightness, features, cut))
+
+    def descriptors(self, lightness: torch.Tensor, features: EncoderFeatures | None, cut: bool) -> torch.Tensor:
+        """The (C, h / STRIDE, w / STRIDE) descriptors a frame is matched on: its own, averaged with the shot's
+        frames before it where each cell's lightness stayed, unit length."""
+        if cut:
+            self.average.reset()
+        cells = F.avg_pool2d(lightness[None], STRIDE)[0]  # (1, h / STRIDE, w / STRIDE) L of each cell
+        return F.normalize(self.average(self.references.describe(lightness, features), cells), dim=0)
