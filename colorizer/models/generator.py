@@ -168,11 +168,7 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         matches pictures by them (colorizer.pipelines.reference), and taking them from this pass spares it
         a second encoder pass."""
         h, w = l_norm.shape[-2:]
-        pad_h, pad_w = (-h) % 32, (-w) % 32
-        x = F.pad(l_norm, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else l_norm
-        gray = (x + 1.0) / 2.0  # [0, 1]
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
-            s2, s4, s8, s16, s32 = self.encoder((gray - self.mean).div(self.std))  # broadcast: 3 channels
+        x, (s2, s4, s8, s16, s32) = self._encoded(l_norm)
         y = self.middle(s32)
         y = self.up16(y, s16)
         y = self.up8(y, s8)
@@ -187,10 +183,17 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
 
     def encode(self, l_norm: torch.Tensor) -> EncoderFeatures:
         """The encoder's stride-8 and stride-16 features alone, as `with_features` gives them (no decoder)."""
-        h, w = l_norm.shape[-2:]
-        x = F.pad(l_norm, (0, (-w) % 32, 0, (-h) % 32), mode="replicate")
-        _, _, s8, s16, _ = self.encoder(((x + 1.0) / 2.0 - self.mean).div(self.std))
+        _, (_, _, s8, s16, _) = self._encoded(l_norm)
         return s8, s16
+
+    def _encoded(self, l_norm: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The input padded to multiples of 32, and the encoder's five levels (strides 2 to 32) of it."""
+        h, w = l_norm.shape[-2:]
+        pad_h, pad_w = (-h) % 32, (-w) % 32
+        x = F.pad(l_norm, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else l_norm
+        gray = (x + 1.0) / 2.0  # [0, 1]
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
+            return x, self.encoder((gray - self.mean).div(self.std))  # broadcast: 3 channels
 
     def load_imagenet_encoder(self) -> str | None:
         """Copy ImageNet weights into the encoder from what is installed or cached; never downloads.
