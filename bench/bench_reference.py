@@ -95,7 +95,7 @@ def film(colorizer: Colorizer, render_size: int) -> None:
         path = Path(folder) / "film.mp4"
         write_film(path, script, audio=False)
         for name, reference in (("automatic", None), ("2 stills as references", stills)):
-            for way, temporal in (("default", None), ("each frame alone", TemporalOptions(memory=0.0))):
+            for way, temporal in (("default", None), ("each frame alone", TemporalOptions(memory=0.0, stride=1))):
                 out = Path(folder) / "out.mp4"
                 colorizer.colorize_video(path, out, render_size, crf=12, temporal=temporal, reference=reference)
                 rgbs = frames_of(out)

@@ -47,7 +47,8 @@ from tools.proc_status import vm_kib
 from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film
 
 WAYS = {
-    "each frame alone": TemporalOptions(memory=0.0),
+    "each frame alone": TemporalOptions(memory=0.0, stride=1),
+    "motion-aware average, every frame through the model": TemporalOptions(stride=1),
     "running average, no motion test, no cut detection": TemporalOptions(motion=math.inf, cut=2.0),
     "motion-aware average (default)": TemporalOptions(),
 }

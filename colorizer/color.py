@@ -146,7 +146,10 @@ def lab_to_rgb8(lab: torch.Tensor) -> torch.Tensor:
     """
     lin, y = _lab_to_linear(lab)
     lin = _desaturate_into_gamut(lin, y)
-    return _srgb8_table(lin.device)[lin.mul_(_TABLE_STEPS).add_(0.5).to(torch.int32)]
+    index = lin.mul_(_TABLE_STEPS).add_(0.5).to(torch.int32)
+    # index_select, not table[index]: advanced indexing splits even a small lookup across torch's threads
+    # (2x the CPU time on 2 cores), which a film's join beside the model cannot spare
+    return _srgb8_table(lin.device).index_select(0, index.flatten()).view(index.shape)
 
 
 _TABLE_STEPS = 65535

@@ -21,12 +21,13 @@ from colorizer import color
 from colorizer.errors import VideoError
 from colorizer.io.video import transcode
 from colorizer.pipelines.colorizer import Colorizer
-from colorizer.pipelines.film import TemporalOptions
+from colorizer.pipelines.film import InBetween, TemporalOptions
 from colorizer.pipelines.photo import SERIAL_PIXELS, join_lightness, resize_lightness
 from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film
 
 RENDER = 64
 STILL, AFTER_CUT = 5, 6
+CUT = 0.2  # histogram distance that marks the cut: 0.28 at this film's cut, under 0.06 between grainy frames
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def test_each_frame_comes_out_in_order_as_a_photo_of_it_would(colorizer, film, t
     """Each frame alone through the threads = each decoded frame colorized on its own, frame by frame:
     nothing swapped, dropped or joined with another frame's lightness (the cut would show it)."""
     out = tmp_path / "alone.mp4"
-    colorizer.colorize_video(film, out, render_size=RENDER, crf=1, temporal=TemporalOptions(memory=0.0),
+    colorizer.colorize_video(film, out, render_size=RENDER, crf=1, temporal=TemporalOptions(memory=0.0, stride=1),
                              batch_size=3)
     expected = []
     for gray in frames_of(film, "gray"):
@@ -73,6 +74,78 @@ def test_the_batch_size_does_not_change_the_film(colorizer, film, tmp_path, batc
     colorizer.colorize_video(film, tmp_path / "four.mp4", render_size=RENDER, crf=1, batch_size=4)
     colorizer.colorize_video(film, tmp_path / "other.mp4", render_size=RENDER, crf=1, batch_size=batch_size)
     assert max(_ab_difference(tmp_path / "four.mp4", tmp_path / "other.mp4")) < 0.2
+
+
+def _ab_of_frames(path: Path) -> list[np.ndarray]:
+    return [ab_of(frame) for frame in frames_of(path)]
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean ab distance on 4x4 block means: 8-bit rounding on grainy lightness moves each pixel's ab by
+    about a unit, which the blocks average out; colour from another frame does not."""
+    blocks = [F.avg_pool2d(torch.from_numpy(x)[None], 4)[0].numpy() for x in (a, b)]
+    return float(np.linalg.norm(blocks[0] - blocks[1], axis=0).mean())
+
+
+@pytest.fixture(scope="module")
+def alone(colorizer, film, tmp_path_factory) -> list[np.ndarray]:
+    """Each frame's ab when the model colours every frame and nothing is carried over (crf 0: lossless, so a
+    frame's colour does not depend on its neighbours' through the codec)."""
+    out = tmp_path_factory.mktemp("alone") / "alone.mp4"
+    colorizer.colorize_video(film, out, render_size=RENDER, crf=0, temporal=TemporalOptions(memory=0.0, stride=1))
+    return _ab_of_frames(out)
+
+
+def test_the_model_colours_every_other_frame_and_the_frames_between_take_their_neighbours(
+        colorizer, film, alone, tmp_path, monkeypatch):
+    """stride 2: frames 0, 2, 4 | cut | 5, 7, 9 go through the model (as each frame alone would colour
+    them); 1 and 3 lie between their neighbours' colour; 6 and 8 too; 10, the last, keeps 9's."""
+    passes = colorizer.generator.with_features  # both mirror passes of a frame go through it
+    seen: list[int] = []
+    monkeypatch.setattr(colorizer.generator, "with_features", lambda x: seen.append(x.shape[0]) or passes(x))
+    out = tmp_path / "stride2.mp4"
+    colorizer.colorize_video(film, out, render_size=RENDER, crf=0,
+                             temporal=TemporalOptions(memory=0.0, stride=2, cut=CUT))
+    assert sum(seen) == 2 * 6
+    got = _ab_of_frames(out)
+    assert len(got) == STILL + AFTER_CUT
+    for t in (0, 2, 4, 5, 7, 9):
+        assert _distance(got[t], alone[t]) < 0.2
+    for t in (1, 3, 6, 8):  # within its neighbours' colours, up to 8-bit rounding on its own lightness
+        low, high = np.minimum(alone[t - 1], alone[t + 1]), np.maximum(alone[t - 1], alone[t + 1])
+        outside = np.maximum(low - got[t], 0) + np.maximum(got[t] - high, 0)
+        assert outside.mean() < 0.5, t
+    assert _distance(got[10], alone[9]) < 0.3 * _distance(alone[10], alone[9])  # 9's colour, not a pass of its own
+
+
+def test_a_frame_between_takes_the_side_whose_picture_it_shows():
+    """InBetween's rule on made-up maps: the same picture on both sides gives the time-weighted mean; where
+    the frame shows what only the frame after it shows (something moved in), it takes that frame's colour."""
+    between = InBetween(motion=2.0)
+    flat = torch.full((1, 4, 6), 50.0)
+    moved = flat.clone()
+    moved[..., 3:] = 80.0  # the right half changed by the next coloured frame
+    red, green = torch.full((2, 4, 6), 20.0), torch.full((2, 4, 6), -20.0)
+    between.fill(red, flat)
+    between.hold((flat, flat, flat))
+    between.hold((moved, moved, moved))
+    first, second = between.fill(green, moved)
+    assert torch.allclose(first[1][..., :3], red[..., :3] * 2 / 3 + green[..., :3] / 3, atol=1e-3)  # nearer in time
+    assert torch.allclose(second[1][..., 3:], green[..., 3:], atol=0.05)  # only the frame after shows this
+    assert torch.allclose(first[1][..., 3:], red[..., 3:], atol=0.05)  # only the frame before shows that
+    assert [frame for frame, _ in between.flush()] == []
+
+
+def test_frames_held_before_a_cut_keep_their_own_shot_colour(colorizer, film, alone, tmp_path):
+    """stride 3: frame 4 waits for a next coloured frame that never comes in its shot (5 is a cut): it
+    takes frame 3's colour, nothing of the next shot's; frame 5 starts the new shot through the model."""
+    out = tmp_path / "stride3.mp4"
+    colorizer.colorize_video(film, out, render_size=RENDER, crf=0,
+                             temporal=TemporalOptions(memory=0.0, stride=3, cut=CUT))
+    got = _ab_of_frames(out)
+    assert _distance(got[4], alone[3]) < 0.3 * _distance(alone[4], alone[3])  # 3's colour, not a pass of its own
+    assert _distance(got[4], alone[5]) > 5  # nothing of the next shot
+    assert _distance(got[5], alone[5]) < 0.2
 
 
 def _stopped_in(stage: str):

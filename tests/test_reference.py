@@ -13,6 +13,7 @@ from colorizer import color
 from colorizer.errors import ReferenceImageError
 from colorizer.evaluate.reference import views
 from colorizer.io import provenance
+from colorizer.io.images import open_image
 from colorizer.pipelines import reference as referencing
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.film import MotionAwareAverage
@@ -109,6 +110,27 @@ def test_bad_references_get_one_line_and_a_gray_one_a_note(colorizer, scene, aut
     result = colorizer.colorize(gray, RENDER, reference=real_photo("coffee.png", 384).convert("L"))
     assert np.array_equal(np.asarray(result), np.asarray(automatic))
     assert any("black-and-white" in note for note in result.info["notes"])
+
+
+def test_a_large_reference_is_read_reduced_upright_and_lends_the_same_colour(colorizer, scene, tmp_path):
+    """A reference four or more times the render size is decoded reduced (a JPEG at 1/2 to 1/8 scale,
+    anything else box-reduced before it is turned or copied): still upright, the caller's image untouched,
+    and the colour it lends the same as from the picture at its own size."""
+    big = scene[2].resize((scene[2].width * 6, scene[2].height * 6), Image.Resampling.BICUBIC)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # EXIF orientation: turn 90 degrees clockwise to show it
+    turned = big.transpose(Image.Transpose.ROTATE_90)  # stored turned, as a camera held upright stores it
+    path = tmp_path / "reference.jpg"
+    turned.save(path, quality=95, exif=exif)
+    before = np.asarray(big).copy()
+    for source in (path, big):
+        image = open_image(source, long_side=RENDER)
+        assert image.size[0] / image.size[1] == pytest.approx(big.width / big.height, rel=0.02)  # upright
+        assert 2 * RENDER <= max(image.size) <= 4 * RENDER
+    assert np.array_equal(np.asarray(big), before)
+    lent = [colorizer.colorize(scene[1], RENDER, reference=source) for source in (scene[2], path, big)]
+    for result in lent[1:]:
+        assert float(np.hypot(*(lab_of(result)[1:] - lab_of(lent[0])[1:])).mean()) < 1.0
 
 
 def test_cli_takes_reference_files_and_folders(scene, automatic, tmp_path):

@@ -55,7 +55,8 @@ def outputs(tmp_path_factory, colorizer, film) -> dict[str, Path]:
     """The film colorized three ways: the default, each frame alone, and a plain running average
     (no motion test, no cut detection) that lets colour leak into the next shot."""
     folder = tmp_path_factory.mktemp("out")
-    ways = {"default": None, "alone": TemporalOptions(memory=0.0), "leaky": TemporalOptions(motion=float("inf"), cut=2.0)}
+    ways = {"default": None, "alone": TemporalOptions(memory=0.0, stride=1),
+            "leaky": TemporalOptions(motion=float("inf"), cut=2.0)}
     for name, temporal in ways.items():
         # crf 1: nearly lossless, so lightness can be compared with the input's, grain and all
         colorizer.colorize_video(film, folder / f"{name}.mp4", render_size=RENDER, crf=1, temporal=temporal)

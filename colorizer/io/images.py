@@ -47,15 +47,19 @@ class Photo:
         return self.lightness.shape[-1], self.lightness.shape[-2]
 
 
-def open_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def open_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, long_side: int | None = None
+               ) -> Image.Image:
     """Decode `source` fully, upright (EXIF orientation applied); raise ImageError if unusable.
 
     Pillow's own decompression-bomb limit is set from `max_pixels` while decoding, so the limit
     reported is the one that applied. `image.info["notes"]` says when only the first frame of an
-    animation (or multi-page file) was kept.
+    animation (or multi-page file) was kept. long_side: the caller needs only this many pixels on the
+    long side (a colour reference at render size), so a far larger picture comes back reduced to
+    between 2x and 4x that: a JPEG decoded at 1/2 to 1/8 scale, anything else box-reduced before it is
+    turned or copied, so a 50-megapixel picture costs little more than a small one.
     """
     if isinstance(source, Image.Image):
-        return _decode(source, "image", max_pixels, owned=False)
+        return _decode(source, "image", max_pixels, owned=False, long_side=long_side)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "upload"
     fp = io.BytesIO(source) if isinstance(source, bytes) else source
     with _PILLOW_LIMIT:
@@ -76,16 +80,21 @@ def open_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
                                      "more than twice over (a decompression bomb?); downscale it first") from None
                 except (UnidentifiedImageError, OSError) as err:
                     raise ImageError(f"{name}: not an image Pillow can read ({err})") from None
-                return _decode(image, name, max_pixels, owned=True)
+                return _decode(image, name, max_pixels, owned=True, long_side=long_side)
         finally:
             Image.MAX_IMAGE_PIXELS = default_limit
 
 
-def _decode(image: Image.Image, name: str, max_pixels: int, owned: bool) -> Image.Image:
-    """Check the size, load the first frame, apply EXIF orientation; notes go to image.info.
+REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "CMYK", "I", "F")  # Image.reduce averages these; a palette's indices not
+
+
+def _decode(image: Image.Image, name: str, max_pixels: int, owned: bool, long_side: int | None = None
+            ) -> Image.Image:
+    """Check the size, load the first frame (reduced, given long_side: open_image), apply EXIF orientation;
+    notes go to image.info.
 
     owned: the image was opened here, so an upright single frame is used as it is (its file is closed
-    once loaded); a caller's image is always copied (by exif_transpose), never changed."""
+    once loaded); a caller's image is always copied (by exif_transpose or reduce), never changed."""
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
@@ -100,8 +109,16 @@ def _decode(image: Image.Image, name: str, max_pixels: int, owned: bool) -> Imag
         notes.append(f"the file holds {frames} frames (an animation or several pages): "
                      "only the first was colorized")
     try:
+        if long_side and owned and max(width, height) >= 4 * long_side:
+            scale = 2 * long_side / max(width, height)
+            image.draft(None, (round(width * scale), round(height * scale)))  # JPEG: decoded at 1/2 to 1/8
         image.load()
-        if not owned or frames > 1 or image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+        factor = max(image.size) // (2 * long_side) if long_side else 1
+        reduced = factor > 1 and image.mode in REDUCIBLE_MODES
+        if reduced:
+            image = image.reduce(factor)  # a new image: a caller's is not changed
+        if (not (owned or reduced) or frames > 1
+                or image.getexif().get(ExifTags.Base.Orientation, 1) != 1):
             image = ImageOps.exif_transpose(image)
     except Image.DecompressionBombError:
         raise ImageError(f"{name}: a frame is above the limit of {max_pixels / 1e6:g} megapixels, "

@@ -1,8 +1,9 @@
-"""Colour for films: every frame through the model, in batches, without flicker, cuts kept clean.
+"""Colour for films: the model on every other frame, in batches, without flicker, cuts kept clean.
 
-    gray frame ──> L (1, H, W), the frame's own ──(--restore: cleaned, then denoised over time)──┐
-    batch of L ──> generator ──> ab (2, h, w) at render size ──> ChromaStabilizer ──> ab        │
-    ab upsampled and joined with that frame's L ──> colour frame <──────────────────────────────┘
+    gray frame ──> L (1, H, W), its own ──(--restore: cleaned, then denoised over time)────────┐
+    every 2nd frame's L, in batches ──> generator ──> ab at render size ──> MotionAwareAverage │
+    frames between: their neighbours' ab where their lightness matches (InBetween) ──> ab     │
+    ab upsampled and joined with that frame's L ──> colour frame <────────────────────────────┘
 
 Decoding, the model's batches and joining + encoding run on three threads at once
 (colorizer.io.video.transcode): the join waits for no batch, the model for no encoder. On a GPU
@@ -10,13 +11,20 @@ a frame goes there as bytes, and everything from its lightness to the joined 8-b
 there (the upsampling in float16); only finished frames come back.
 
 Why a temporal filter on chroma: the model sees each frame alone, so film grain that changes every
-frame makes its colour guess change too (the flicker DeOldify is known for). ChromaStabilizer keeps
+frame makes its colour guess change too (the flicker DeOldify is known for). MotionAwareAverage keeps
 a running ab per render pixel and blends each new prediction into it, with a weight that falls to
 zero where the (smoothed) lightness changed since the last frame: still and slow areas settle,
 moving edges take the new prediction at once, so colour does not trail behind motion. At a hard
 cut (SceneCuts: the lightness histogram jumps) the running ab is dropped, so nothing bleeds from
 one shot into the next. bench/bench_video.py measures it against colorizing each frame alone and
 against a flow-free plain average (docs/BENCHMARKS.md, "Video").
+
+Why every other frame: colour changes slowly from frame to frame while the model's pass is most of a
+film's cost, so the model colours every `stride`-th frame of a shot (the first of each shot always) and
+each frame between takes the ab of the coloured frames before and after it, weighed by how near in
+time they are and by how alike the (smoothed) lightness is there: a moving edge takes the side it
+matches, not a ghost of both. Half the passes; the frames between are steadier than a pass of their
+own, since the grain of their lightness moves no colour guess.
 
 Lightness is never filtered (unless --restore asks for denoising): each output frame has exactly
 its own tones, as photos do.
@@ -46,12 +54,13 @@ HISTOGRAM_BINS = 32
 
 @dataclass
 class TemporalOptions:
-    """How colour is carried from frame to frame. memory=0 colorizes each frame alone."""
+    """How colour is carried from frame to frame. memory=0, stride=1 colorizes each frame alone."""
 
     memory: float = 0.85  # weight of the running ab where nothing moved (0.85: about 12 frames' average)
     motion: float = 2.0  # change of smoothed L (L units, render size) at which the running ab counts e^-1 as much
     cut: float = 0.3  # histogram distance (half the L1 distance, 0 to 1) between frames that marks a hard cut
     denoise: float = 0.6  # --restore: weight of the running L where nothing moved
+    stride: int = 2  # the model colours every stride-th frame of a shot; the frames between take their neighbours'
 
 
 def _smooth(l_small: torch.Tensor) -> torch.Tensor:
@@ -101,6 +110,47 @@ class MotionAwareAverage:
         return self.running
 
 
+Frame = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # a frame's full-size L, its L and guide at render size
+
+
+class InBetween:
+    """The frames the model skips, held until the next coloured frame of their shot, then given ab from the
+    coloured frames on either side: per pixel, each side weighed by its nearness in time and by how alike the
+    smoothed lightness is there (exp(-(ΔG / motion)^2), the temporal filter's motion test), so a moving edge
+    takes the side whose picture it shows. Held frames with no coloured frame after them in their shot (a cut,
+    the film's end) keep the one before."""
+
+    def __init__(self, motion: float):
+        self.motion = motion
+        self.held: list[Frame] = []
+        self.before: tuple[torch.Tensor, torch.Tensor] | None = None  # the last coloured frame's ab and guide
+
+    def hold(self, frame: Frame) -> None:
+        self.held.append(frame)
+
+    def fill(self, ab: torch.Tensor, guide: torch.Tensor) -> list[tuple[Frame, torch.Tensor]]:
+        """The held frames with their ab, now that the next coloured frame (ab, guide) is known; it becomes `before`."""
+        out = []
+        if self.held and self.before is not None:
+            ab_before, guide_before = self.before
+            steps = len(self.held) + 1
+            for k, frame in enumerate(self.held, 1):
+                near_before, near_after = (steps - k) / steps, k / steps
+                w_before = near_before * torch.exp(-((frame[2] - guide_before) / self.motion) ** 2)
+                w_after = near_after * torch.exp(-((frame[2] - guide) / self.motion) ** 2)
+                # where the picture matches neither side, time alone decides (the 1e-3 terms)
+                mixed = (w_before * ab_before + w_after * ab + 1e-3 * (near_before * ab_before + near_after * ab))
+                out.append((frame, mixed / (w_before + w_after + 1e-3)))
+        self.held, self.before = [], (ab, guide)
+        return out
+
+    def flush(self) -> list[tuple[Frame, torch.Tensor]]:
+        """The held frames with the last coloured frame's ab (their shot ended before another was coloured)."""
+        out = [(frame, self.before[0]) for frame in self.held] if self.before is not None else []
+        self.held, self.before = [], None
+        return out
+
+
 class ShotHints:
     """A film's colour hints, given in its first frame's pixels, carried through the first shot.
 
@@ -145,7 +195,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
     """Colorize the film SRC into DST (H.264 in MP4 by default: DST's suffix picks .mp4/.mov/.mkv).
 
     Frames go through the model `batch_size` at a time; sound, time stamps, size and rotation are
-    kept (colorizer.io.video). temporal=TemporalOptions(memory=0) colorizes each frame alone.
+    kept (colorizer.io.video). temporal=TemporalOptions(memory=0, stride=1) colorizes each frame alone.
     restore repairs each frame's lightness as for photos (its spatial denoising replaced by a
     motion-aware average over frames: grain is temporal). `progress(frames_done)` is called per frame.
     hints: colour hints in the first frame's pixels (as stored, before any display rotation), kept
@@ -172,6 +222,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
         restore_options = RestoreOptions(**{**vars(restore_options), "denoise": False})
 
     device = colorizer.device  # a GPU keeps each frame from its bytes to its finished colour
+    stride = max(1, int(options.stride))
     join_strip = SERIAL_PIXELS if device.type == "cpu" else None
 
     def transform(grays: Iterator[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -179,9 +230,16 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
         cuts = SceneCuts(options.cut)
         colour = MotionAwareAverage(options.memory, options.motion)
         grain = MotionAwareAverage(options.denoise if restore else 0.0, options.motion)
+        between = InBetween(options.motion)
         steer: ShotHints | None = None
         lend = FilmReferences(references, MotionAwareAverage(options.memory, options.motion)) if references else None
-        while batch := list(islice(grays, batch_size)):
+        since = 0  # frames since the shot's last coloured one
+
+        def out(frame: Frame, ab: torch.Tensor, start: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+            lightness, small, guide = frame
+            return lightness, steer(ab, small, guide, start)
+
+        while batch := list(islice(grays, batch_size * stride)):  # about batch_size frames for the model
             if steer is None:
                 height, width = batch[0].shape
                 hinting.check_inside(parsed, width, height, "the film's frames")
@@ -189,28 +247,39 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
                 shape = colorizer.model_shape(width, height, render_size)
             # (B, H, W) uint8 -> (B, 1, H, W) L in [0, 100]
             fulls = list(color.gray8_to_l(torch.from_numpy(np.stack(batch)).to(device))[:, None])
-            smalls, starts = [], []
-            for i, lightness in enumerate(fulls):
+            frames: list[tuple[Frame, bool, bool]] = []  # (frame, starts a shot, coloured by the model)
+            for lightness in fulls:
                 small = resize_lightness(lightness, shape)  # what the model sees
-                starts.append(cuts(small))
-                if starts[-1]:
+                start = cuts(small)
+                if start:
                     grain.reset()
                 if restore_options is not None:
                     lightness = restore_lightness(lightness.cpu(), colorizer.generator, colorizer.device,
                                                   restore_options).to(device)
-                    fulls[i] = lightness = grain(lightness, _smooth(lightness))
+                    lightness = grain(lightness, _smooth(lightness))
                     small = resize_lightness(lightness, shape)
-                smalls.append(small)
-            for lightness, small, start, (ab, features) in zip(fulls, smalls, starts, colorizer.predict_at(smalls)):
+                keyed = start or since + 1 >= stride
+                since = 0 if keyed else since + 1
+                frames.append(((lightness, small, _smooth(small)), start, keyed))
+            predictions = iter(colorizer.predict_at([frame[1] for frame, _, keyed in frames if keyed]))
+            for frame, start, keyed in frames:
+                if not keyed:
+                    between.hold(frame)
+                    continue
+                ab, features = next(predictions)
+                lightness, small, guide = frame
                 if start:
+                    yield from (out(*held) for held in between.flush())
                     colour.reset()
-                ab, guide = ab.to(device), _smooth(small)
+                ab = ab.to(device)
                 if lend is None:
                     ab = colour(ab, guide) * strength
                 else:  # lent before the temporal filter: steady where the picture is; matched at render size on the CPU
                     features = None if features is None else tuple(f.cpu() for f in features)
                     ab = colour(lend(ab.cpu() * strength, small.cpu(), features, start).to(device), guide)
-                yield lightness, steer(ab, small, guide, start)
+                yield from (out(*held) for held in between.fill(ab, guide))
+                yield out(frame, ab, start)
+        yield from (out(*held) for held in between.flush())
 
     def finish(item: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
         """On the encoding thread, beside the model's next batch: full-size colour frame (H, W, 3) uint8."""
@@ -218,7 +287,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
 
     facts = colorizer.facts(render_size, strength, bool(restore), hints=bool(parsed), reference=bool(references))
     report = transcode(src, dst, transform, crf, max_pixels, progress, tags=facts.as_dict(), max_frames=max_frames,
-                       finish=finish, ahead=batch_size)
+                       finish=finish, ahead=batch_size * stride)
     report.notes[:0] = notes + reference_notes
     return report
 

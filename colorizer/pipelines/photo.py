@@ -292,7 +292,7 @@ class PhotoPipeline:
         if reference is None:
             return None, []
         references, notes = referencing.read_references(
-            reference, lambda w, h: self.model_shape(w, h, render_size), max_pixels)
+            reference, lambda w, h: self.model_shape(w, h, render_size), max_pixels, render_size)
         if not references:
             return None, notes
         return referencing.ReferenceFeatures(references, self.generator, self.device), notes
@@ -387,5 +387,7 @@ def _upsample_strip(ab_small: torch.Tensor, height: int, top: int, rows: int,
     low, high = int(first[0]), int(second[-1]) + 1
     x0, x1, wx = columns
     source = ab_small[:, low:high]  # only the rows this strip reads
-    wide = source[:, :, x0] * (1 - wx) + source[:, :, x1] * wx  # (2, rows read, W)
-    return wide[:, first - low] * (1 - weight)[:, None] + wide[:, second - low] * weight[:, None]
+    # index_select, not advanced indexing, which splits even a strip's gather across torch's threads
+    wide = source.index_select(2, x0) * (1 - wx) + source.index_select(2, x1) * wx  # (2, rows read, W)
+    return (wide.index_select(1, first - low) * (1 - weight)[:, None]
+            + wide.index_select(1, second - low) * weight[:, None])

@@ -87,11 +87,12 @@ def as_list(reference: object) -> list[ImageSource]:
                               f"not {type(reference).__name__}")
 
 
-def read_references(reference: object, shape_of, max_pixels: int = DEFAULT_MAX_PIXELS
+def read_references(reference: object, shape_of, max_pixels: int = DEFAULT_MAX_PIXELS, long_side: int | None = None
                     ) -> tuple[list[Reference], list[str]]:
     """Decode and shrink the references; returns them and notes (a gray reference is left out, with a note).
 
-    shape_of(width, height) -> (h, w): the model's shape for a picture of that size (its render size).
+    shape_of(width, height) -> (h, w): the model's shape for a picture of that size (its render size);
+    long_side: that shape's long side, so a large reference is decoded reduced (open_image).
     ReferenceImageError, one line naming the culprit, for too many, an unreadable or an oversized one."""
     items = as_list(reference)
     if len(items) > MAX_REFERENCES:
@@ -101,7 +102,7 @@ def read_references(reference: object, shape_of, max_pixels: int = DEFAULT_MAX_P
     for i, item in enumerate(items):
         name = os.fspath(item) if isinstance(item, (str, os.PathLike)) else f"reference {i + 1}"
         try:
-            image = open_image(item, max_pixels)
+            image = open_image(item, max_pixels, long_side)
         except ColorizerError as err:
             raise ReferenceImageError(f"reference: {err}") from None
         if is_grayscale(image):
@@ -161,12 +162,12 @@ def _subcell(t: torch.Tensor, reference: torch.Tensor, best: torch.Tensor, peak:
     per axis. Cells quantise a shift to STRIDE pixels; a film panning slowly would see the lent colour jump by
     a whole cell every few frames, and a photo's colour land up to half a cell aside."""
     rh, rw = reference.shape[-2:]
-    r = reference.flatten(1)  # (C, m)
+    cells = reference.flatten(1).T.contiguous()  # (m, C): a cell's descriptor is a row to pick
     row, col = best // rw, best % rw
     offsets = []
     for coordinate, size, step in ((row, rh, rw), (col, rw, 1)):
-        before = (t * r[:, best - step * (coordinate > 0)].T).sum(dim=1)
-        after = (t * r[:, best + step * (coordinate < size - 1)].T).sum(dim=1)
+        before = (t * cells.index_select(0, best - step * (coordinate > 0))).sum(dim=1)
+        after = (t * cells.index_select(0, best + step * (coordinate < size - 1))).sum(dim=1)
         curvature = before - 2 * peak + after  # negative at a peak
         inside = (coordinate > 0) & (coordinate < size - 1) & (curvature < 0)
         offset = torch.where(inside, (before - after) / (2 * curvature).clamp(max=-1e-6), torch.zeros(()))
