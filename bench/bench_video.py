@@ -48,7 +48,9 @@ from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packet
 
 WAYS = {
     "each frame alone": TemporalOptions(memory=0.0, stride=1),
-    "motion-aware average, every frame through the model": TemporalOptions(stride=1),
+    "motion-aware average, every frame through the model, camera not followed": TemporalOptions(stride=1,
+                                                                                                 follow_camera=False),
+    "motion-aware average, camera not followed": TemporalOptions(follow_camera=False),
     "running average, no motion test, no cut detection": TemporalOptions(motion=math.inf, cut=2.0),
     "motion-aware average (default)": TemporalOptions(),
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from colorizer import color
@@ -272,6 +273,24 @@ def test_a_match_lands_between_cells_when_the_scene_moved_by_part_of_one():
     assert abs(float(shift.median()) - 0.5) < 0.2
     assert float((best // reference.shape[-1] - torch.arange(best.shape[0])[:, None] + offset[0])[confidence > 0]
                  .abs().median()) < 0.2
+
+
+def test_a_reference_that_anchors_lends_every_mutual_match_and_one_that_does_not_lends_none():
+    """Made-up descriptors: a gray picture whose left half is the reference seen a cell aside (a coherent
+    patch: the anchor) and whose right half shows other reference cells in scattered places (mutual matches
+    that do not move together). Anchored, the scattered cells lend too; without the anchor (the left half
+    unrelated), they are chance for all the matcher can tell, and nothing is lent."""
+    generator = torch.Generator().manual_seed(0)
+    reference = F.normalize(torch.randn(128, 10, 10, generator=generator), dim=0)
+    cells = reference.flatten(1)
+    unused = [row * 10 + col for row in range(10) for col in (0, 6, 7, 8, 9)]  # not in the left half's view
+    scattered = cells[:, torch.tensor(unused)[torch.randperm(50, generator=generator)]].view(128, 10, 5)
+    anchored = torch.cat([reference[:, :, 1:6], scattered], dim=2)
+    unrelated = torch.cat([F.normalize(torch.randn(128, 10, 5, generator=generator), dim=0), scattered], dim=2)
+    _, confidence, _ = referencing.match(anchored, reference)
+    assert float(confidence[:, :5].min()) > 0.9 and float(confidence[:, 5:].min()) > 0.9
+    _, confidence, _ = referencing.match(unrelated, reference)
+    assert float(confidence.max()) == 0.0
 
 
 def test_a_film_is_matched_on_its_features_averaged_where_the_picture_stays(colorizer):

@@ -60,6 +60,7 @@ class TemporalOptions:
     motion: float = 2.0  # change of smoothed L (L units, render size) at which the running ab counts e^-1 as much
     cut: float = 0.3  # histogram distance (half the L1 distance, 0 to 1) between frames that marks a hard cut
     denoise: float = 0.6  # --restore: weight of the running L where nothing moved
+    follow_camera: bool = True  # the running colour moves with a pan (MotionAwareAverage)
     stride: int = 2  # the model colours every stride-th frame of a shot; the frames between take their neighbours'
 
 
@@ -84,15 +85,48 @@ class SceneCuts:
         return cut
 
 
+def camera_shift(before: torch.Tensor, now: torch.Tensor) -> tuple[float, float]:
+    """(dy, dx) in pixels by which the picture moved from `before` to `now` ((1, h, w) guides): the peak of
+    their phase correlation, placed to a fraction of a pixel by a parabola through it and its neighbours."""
+    h, w = now.shape[-2:]
+    window = torch.hann_window(h, periodic=False, device=now.device)[:, None] * torch.hann_window(
+        w, periodic=False, device=now.device)[None]
+    spectra = [torch.fft.rfft2((g[0] - g[0].mean()) * window) for g in (before, now)]
+    cross = spectra[1] * spectra[0].conj()
+    correlation = torch.fft.irfft2(cross / cross.abs().clamp(min=1e-9), s=(h, w))
+    peak = int(correlation.argmax())
+    py, px = divmod(peak, w)
+    shift = []
+    for position, size, line in ((py, h, correlation[:, px]), (px, w, correlation[py])):
+        before_, at, after = (float(line[(position + k) % size]) for k in (-1, 0, 1))
+        curvature = before_ - 2 * at + after
+        offset = 0.5 * (before_ - after) / curvature if curvature < 0 else 0.0
+        shift.append(((position + size // 2) % size - size // 2) + max(-0.5, min(0.5, offset)))
+    return shift[0], shift[1]
+
+
+def translate(maps: torch.Tensor, dy: float, dx: float) -> torch.Tensor:
+    """(C, h, w) maps moved by (dy, dx) pixels, bilinear; what comes in at an edge repeats the edge."""
+    h, w = maps.shape[-2:]
+    ys = (torch.arange(h, device=maps.device, dtype=torch.float32) - dy) / max(h - 1, 1) * 2 - 1
+    xs = (torch.arange(w, device=maps.device, dtype=torch.float32) - dx) / max(w - 1, 1) * 2 - 1
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]  # (1, h, w, 2): x, y
+    return F.grid_sample(maps[None].float(), grid, mode="bilinear", padding_mode="border",
+                         align_corners=True)[0].to(maps.dtype)
+
+
 class MotionAwareAverage:
     """A running average of a map (ab, or L for denoising) that forgets where lightness moved.
 
     new = w * running + (1 - w) * current, w = memory * exp(-(|ΔL| / motion)^2) per pixel, with ΔL the
     change of smoothed lightness since the previous frame. reset() starts afresh (a cut).
+    follow_camera: first move the running map (and the lightness it remembers) with the whole picture's
+    motion (camera_shift), when that brings the two frames' lightness closer: in a pan the colour then
+    travels with the scene and keeps averaging, instead of being forgotten wherever the picture moved.
     """
 
-    def __init__(self, memory: float, motion: float):
-        self.memory, self.motion = memory, motion
+    def __init__(self, memory: float, motion: float, follow_camera: bool = False):
+        self.memory, self.motion, self.follow_camera = memory, motion, follow_camera
         self.running: torch.Tensor | None = None
         self.guide: torch.Tensor | None = None
 
@@ -104,10 +138,20 @@ class MotionAwareAverage:
         if self.running is None or self.memory <= 0 or self.running.shape != value.shape:
             self.running = value
         else:
+            if self.follow_camera:
+                self._follow(guide)
             weight = self.memory * torch.exp(-((guide - self.guide) / self.motion) ** 2)
             self.running = torch.lerp(value, self.running, weight)
         self.guide = guide
         return self.running
+
+    def _follow(self, guide: torch.Tensor) -> None:
+        dy, dx = camera_shift(self.guide, guide)
+        if abs(dy) < 0.25 and abs(dx) < 0.25:
+            return
+        moved = translate(self.guide, dy, dx)
+        if float((moved - guide).abs().mean()) < float((self.guide - guide).abs().mean()):
+            self.guide, self.running = moved, translate(self.running, dy, dx)
 
 
 Frame = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # a frame's full-size L, its L and guide at render size
@@ -228,11 +272,12 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
     def transform(grays: Iterator[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Gray frames -> (L (1, H, W), ab (2, h, w)) per frame, on `device`, joined by `finish`."""
         cuts = SceneCuts(options.cut)
-        colour = MotionAwareAverage(options.memory, options.motion)
+        colour = MotionAwareAverage(options.memory, options.motion, options.follow_camera)
         grain = MotionAwareAverage(options.denoise if restore else 0.0, options.motion)
         between = InBetween(options.motion)
         steer: ShotHints | None = None
-        lend = FilmReferences(references, MotionAwareAverage(options.memory, options.motion)) if references else None
+        lend = (FilmReferences(references, MotionAwareAverage(options.memory, options.motion, options.follow_camera))
+                if references else None)
         since = 0  # frames since the shot's last coloured one
 
         def out(frame: Frame, ab: torch.Tensor, start: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,10 +11,12 @@ How, at the model's render size, per gray picture and per reference:
     encoder file beside model.onnx: a fifth of a whole pass), once per call or per film.
  2. Each gray cell finds its most alike reference cell (cosine similarity, in chunks of CHUNK cells so
     memory stays bounded), and the match counts only when it maps back (the reference cell's own best
-    gray cell lies within MUTUAL_RADIUS cells of it: mutual nearest neighbours) and its neighbours agree
-    (at least COHERENT of the 8 matched with about the same shift: the same scene moves together, chance
-    matches in an unrelated picture scatter), in a connected patch of at least MIN_REGION of the
-    picture (chance matches come in specks). Its confidence rises from 0 at SIMILARITY_LOW to 1 at
+    gray cell lies within MUTUAL_RADIUS cells of it: mutual nearest neighbours). A reference lends
+    nothing unless it anchors: some of its matches agree with their neighbours (at least COHERENT of the
+    8 matched with about the same shift: the same scene moves together, chance matches in an unrelated
+    picture scatter) in a connected patch of at least MIN_REGION of the picture (chance matches come in
+    specks). Once anchored, it is the picture's scene, and every mutual match counts, also where the
+    scene is seen from elsewhere or has changed. Confidence rises from 0 at SIMILARITY_LOW to 1 at
     SIMILARITY_HIGH. Where within the matched cell it lies best is found to a fraction of a cell (_subcell).
     Of several references, each cell takes the one it matches most confidently, so a film's keyframes are a
     set: each frame draws on whichever match it.
@@ -150,10 +152,13 @@ def match(target: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, 
     mutual = ((returned // w - cells // w).abs() <= MUTUAL_RADIUS) & ((returned % w - cells % w).abs() <= MUTUAL_RADIUS)
     rw = reference.shape[-1]
     shift = torch.stack([best // rw - cells // w, best % rw - cells % w]).view(2, h, w)  # (2, h, w) in cells
-    confidence = ((peak - SIMILARITY_LOW) / (SIMILARITY_HIGH - SIMILARITY_LOW)).clamp(0, 1) * mutual
-    confidence = confidence.view(h, w) * _coherent(shift, mutual.view(h, w))
+    similar = (((peak - SIMILARITY_LOW) / (SIMILARITY_HIGH - SIMILARITY_LOW)).clamp(0, 1) * mutual).view(h, w)
+    anchored = similar * _coherent(shift, mutual.view(h, w))
+    anchored = anchored * _in_large_regions(anchored > 0)
+    # once a patch shows that this reference is the picture's scene, every mutual match counts; until then none
+    confidence = similar if bool((anchored > 0).any()) else anchored
     offset = _subcell(t, reference, best, peak).view(2, h, w)
-    return best.view(h, w), confidence * _in_large_regions(confidence > 0), offset
+    return best.view(h, w), confidence, offset
 
 
 def _subcell(t: torch.Tensor, reference: torch.Tensor, best: torch.Tensor, peak: torch.Tensor) -> torch.Tensor:
