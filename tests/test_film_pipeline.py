@@ -21,7 +21,7 @@ from colorizer import color
 from colorizer.errors import VideoError
 from colorizer.io.video import transcode
 from colorizer.pipelines.colorizer import Colorizer
-from colorizer.pipelines.film import InBetween, TemporalOptions
+from colorizer.pipelines.film import InBetween, MotionAwareAverage, TemporalOptions, camera_shift, translate
 from colorizer.pipelines.photo import SERIAL_PIXELS, join_lightness, resize_lightness
 from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film
 
@@ -134,6 +134,26 @@ def test_a_frame_between_takes_the_side_whose_picture_it_shows():
     assert torch.allclose(second[1][..., 3:], green[..., 3:], atol=0.05)  # only the frame after shows this
     assert torch.allclose(first[1][..., 3:], red[..., 3:], atol=0.05)  # only the frame before shows that
     assert [frame for frame, _ in between.flush()] == []
+
+
+def test_in_a_pan_the_running_colour_moves_with_the_scene_and_keeps_averaging():
+    """A textured scene panned by 3.5 px: camera_shift finds the move; the running average that follows the
+    camera carries the scene's colour along and averages away the new frame's noise, where one that does
+    not follow forgets every textured pixel and shows the noisy frame as it is."""
+    generator = torch.Generator().manual_seed(0)
+    scene = F.avg_pool2d(torch.rand(1, 1, 48, 72, generator=generator) * 100, 5, stride=1, padding=2)[0]
+    colour = torch.cat([scene - 50, 50 - scene]) * 0.4  # the scene's own colour, (2, h, w)
+    panned, panned_colour = translate(scene, 0.0, 3.5), translate(colour, 0.0, 3.5)
+    dy, dx = camera_shift(scene, panned)
+    assert abs(dy) < 0.3 and abs(dx - 3.5) < 0.3
+    noisy = panned_colour + torch.randn(2, 48, 72, generator=generator) * 4
+    inner = (slice(None), slice(4, -4), slice(8, -8))  # away from the edge the pan brings in
+    errors = {}
+    for follow in (True, False):
+        average = MotionAwareAverage(memory=0.85, motion=2.0, follow_camera=follow)
+        average(colour, scene)
+        errors[follow] = float((average(noisy, panned) - panned_colour)[inner].abs().mean())
+    assert errors[True] < 0.6 * errors[False]
 
 
 def test_frames_held_before_a_cut_keep_their_own_shot_colour(colorizer, film, alone, tmp_path):
