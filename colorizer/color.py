@@ -38,7 +38,18 @@ AB_SCALE = 110.0  # ab / AB_SCALE is what the generator predicts, bounded by tan
 
 
 def _matrix(values: tuple, like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(values, dtype=like.dtype, device=like.device)
+    return _constant(values, like.dtype, like.device)
+
+
+@functools.cache
+def _constant(values: tuple, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A matrix or vector of constants, made once per dtype and device: a film joins hundreds of strips a frame."""
+    return torch.tensor(values, dtype=dtype, device=device)
+
+
+@functools.cache
+def _xyz_to_rgb(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.linalg.inv(torch.tensor(_RGB_TO_XYZ, dtype=torch.float64)).to(dtype=dtype, device=device)
 
 
 def _apply_matrix(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -120,7 +131,7 @@ def _lab_to_linear(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     fz = (fy - b / 200.0).clamp(min=0.0)  # negative Z is not a colour; skimage clips it too
     white = _matrix(_WHITE_D65, lab).view(3, 1, 1)
     xyz = _f_inv(torch.stack((fx, fy, fz), dim=-3)) * white
-    lin = _apply_matrix(torch.linalg.inv(_matrix(_RGB_TO_XYZ, xyz)), xyz)
+    lin = _apply_matrix(_xyz_to_rgb(xyz.dtype, xyz.device), xyz)
     return lin, xyz[..., 1:2, :, :]
 
 
