@@ -20,7 +20,7 @@ from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.film import MotionAwareAverage
 from colorizer.pipelines.photo import resize_lightness
 from tests.conftest import lab_of, real_photo, run_cli
-from tools.test_film import FilmScript, ab_of, frames_of, write_film
+from tools.test_film import FilmScript, ab_of, frames_of, packets_of, write_film
 
 RENDER = 384
 
@@ -187,7 +187,7 @@ def test_a_film_draws_on_whichever_reference_matches_each_shot(colorizer, tmp_pa
     first, second = real_photo("coffee.png", None), real_photo("astronaut.png", None)
     script = FilmScript.from_photos(first, second, 96, 64, still=3, pan=0, after_cut=3)
     film = tmp_path / "reel.mp4"
-    write_film(film, script, grain=4.0, audio=False)
+    write_film(film, script, grain=4.0)
     # one still per shot, framed differently (zoomed in on the middle), given in the opposite order
     stills = [Image.fromarray(script.clean(i)).crop((8, 6, 88, 58)).resize((120, 78)) for i in (script.cut, 0)]
     for name, reference in (("plain", None), ("reference", stills)):
@@ -198,6 +198,8 @@ def test_a_film_draws_on_whichever_reference_matches_each_shot(colorizer, tmp_pa
                  for name, frames in (("plain", plain), ("reference", guided))}
         assert error["reference"] < 0.8 * error["plain"]
     assert provenance.read(tmp_path / "reference.mp4").reference is True
+    assert packets_of(tmp_path / "reference.mp4") == packets_of(film)  # the sound, bit for bit
+    assert len(guided) == script.frames
 
 
 def test_app_endpoints_take_references(tmp_path, scene):
