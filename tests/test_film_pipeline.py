@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from colorizer import color
-from colorizer.errors import VideoError
+from colorizer.errors import SettingsError, VideoError
 from colorizer.io.video import transcode
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.film import InBetween, MotionAwareAverage, TemporalOptions, camera_shift, translate
@@ -166,6 +166,13 @@ def test_frames_held_before_a_cut_keep_their_own_shot_colour(colorizer, film, al
     assert _distance(got[4], alone[3]) < 0.3 * _distance(alone[4], alone[3])  # 3's colour, not a pass of its own
     assert _distance(got[4], alone[5]) > 5  # nothing of the next shot
     assert _distance(got[5], alone[5]) < 0.2
+
+
+@pytest.mark.parametrize("stride", [0, -2, 1.5, float("nan")])
+def test_a_stride_that_is_no_whole_number_of_frames_is_refused(colorizer, film, tmp_path, stride):
+    with pytest.raises(SettingsError, match="stride"):
+        colorizer.colorize_video(film, tmp_path / "out.mp4", render_size=RENDER, temporal=TemporalOptions(stride=stride))
+    assert not (tmp_path / "out.mp4").exists()
 
 
 def _stopped_in(stage: str):

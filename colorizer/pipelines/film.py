@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from colorizer import color
+from colorizer.errors import SettingsError
 from colorizer.io.video import FilmReport, transcode
 from colorizer.pipelines import hints as hinting
 from colorizer.pipelines.photo import SERIAL_PIXELS, PhotoPipeline, join_lightness, resize_lightness
@@ -175,16 +176,15 @@ class InBetween:
     def fill(self, ab: torch.Tensor, guide: torch.Tensor) -> list[tuple[Frame, torch.Tensor]]:
         """The held frames with their ab, now that the next coloured frame (ab, guide) is known; it becomes `before`."""
         out = []
-        if self.held and self.before is not None:
-            ab_before, guide_before = self.before
-            steps = len(self.held) + 1
-            for k, frame in enumerate(self.held, 1):
-                near_before, near_after = (steps - k) / steps, k / steps
-                w_before = near_before * torch.exp(-((frame[2] - guide_before) / self.motion) ** 2)
-                w_after = near_after * torch.exp(-((frame[2] - guide) / self.motion) ** 2)
-                # where the picture matches neither side, time alone decides (the 1e-3 terms)
-                mixed = (w_before * ab_before + w_after * ab + 1e-3 * (near_before * ab_before + near_after * ab))
-                out.append((frame, mixed / (w_before + w_after + 1e-3)))
+        ab_before, guide_before = self.before if self.before is not None else (ab, guide)
+        steps = len(self.held) + 1
+        for k, frame in enumerate(self.held, 1):
+            near_before, near_after = (steps - k) / steps, k / steps
+            w_before = near_before * torch.exp(-((frame[2] - guide_before) / self.motion) ** 2)
+            w_after = near_after * torch.exp(-((frame[2] - guide) / self.motion) ** 2)
+            # where the picture matches neither side, time alone decides (the 1e-3 terms)
+            mixed = (w_before * ab_before + w_after * ab + 1e-3 * (near_before * ab_before + near_after * ab))
+            out.append((frame, mixed / (w_before + w_after + 1e-3)))
         self.held, self.before = [], (ab, guide)
         return out
 
@@ -266,7 +266,9 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
         restore_options = RestoreOptions(**{**vars(restore_options), "denoise": False})
 
     device = colorizer.device  # a GPU keeps each frame from its bytes to its finished colour
-    stride = max(1, int(options.stride))
+    stride = options.stride
+    if not isinstance(stride, int) or stride < 1:
+        raise SettingsError(f"temporal stride must be a whole number of frames, 1 or more, not {stride!r}")
     join_strip = SERIAL_PIXELS if device.type == "cpu" else None
 
     def transform(grays: Iterator[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
