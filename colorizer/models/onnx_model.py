@@ -28,13 +28,6 @@ CONFIG_KEY = "colorizer.config"  # metadata entry holding the generator's config
 # Outputs after ab in files exported since reference colour reuses them: the encoder's stride-8 and stride-16
 # features (Generator.with_features). Older files lack them; reference colour then runs an encoder in PyTorch.
 FEATURE_OUTPUTS = ("features8", "features16")
-
-
-def encoder_file(path: str | Path) -> Path:
-    """Where the exporter writes the encoder alone, beside a generator's ONNX file (model.onnx ->
-    model.encoder.onnx): reference colour describes its reference pictures with it, at about a fifth of the cost
-    of a whole pass (docs/experiments/reference-colour.md)."""
-    return Path(path).with_suffix(".encoder.onnx")
 ORT_REQUIREMENT = "onnxruntime==1.32.0"  # as pinned in requirements.txt
 # The exported graph holds self-attention's scores in one block, (H/8 * W/8)^2 floats: 1 GiB at 1024 x 1024,
 # 16 GiB at 2048. The pipeline renders a dynamic-size ONNX model at most this large.
@@ -57,6 +50,13 @@ def _require_onnxruntime():
         raise WeightsError(f"ONNX weights need ONNX Runtime, which is not installed: pip install {ORT_REQUIREMENT}"
                            ) from None
     return onnxruntime
+
+
+def encoder_file(path: str | Path) -> Path:
+    """Where the exporter writes the encoder alone, beside a generator's ONNX file (model.onnx ->
+    model.encoder.onnx): reference colour describes its reference pictures with it, at about a fifth of the cost
+    of a whole pass (docs/experiments/reference-colour.md)."""
+    return Path(path).with_suffix(".encoder.onnx")
 
 
 def _size(dim: object) -> int | None:
@@ -121,9 +121,9 @@ class OnnxGenerator:
     def encode(self, l_norm: torch.Tensor) -> EncoderFeatures | None:
         """The encoder's features (as `Generator.encode`): by the encoder's own file when the exporter wrote one
         (encoder_file), else by a whole pass; None for a file exported without them."""
-        if encoder_file(self.path).is_file():
-            if self._encoder is None:
-                self._encoder = self._session(encoder_file(self.path))
+        if self._encoder is None and encoder_file(self.path).is_file():
+            self._encoder = self._session(encoder_file(self.path))
+        if self._encoder is not None:
             s8, s16 = self._run(self._encoder, list(FEATURE_OUTPUTS), l_norm)
             return s8, s16
         return self.with_features(l_norm)[1] if self.gives_features else None
