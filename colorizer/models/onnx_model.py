@@ -77,7 +77,7 @@ class OnnxGenerator:
         self.options = options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         # its idle threads sleep instead of spinning: they would take the cores from the torch steps around each
-        # pass (the mirror image, the join, a film's encoder); on 2 cores a photo took 20% less time without
+        # pass (the mirror image, the join, a film's encoder); docs/experiments/films-every-other-frame.md
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = {
             "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
