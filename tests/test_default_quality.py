@@ -2,11 +2,11 @@
 trained on, chosen before the weights were trained) through the real embedded weights, scored by
 `colorizer.evaluate` against the gray baseline. A retrained default that regresses fails here.
 
-Measured on these five photos with the shipped weights (which trained on their sources, not on them),
-at the default settings (render size 384, the mirror mean): PSNR +1.72 dB over gray,
-ab error 3.77 below gray's, better than gray on 3 of 5 (the sea and Mont Saint-Michel miss by under
-0.5 dB), colourfulness gap +1.7 against gray's -41.4. A sixth photo, a meadow from a package reserved for
-independent evaluation, lives in tests/data/reserved and is no test of quality.
+Measured on these five photos with the shipped weights (which trained on their sources, not on them), at
+the default settings (render size 384, the mirror mean): PSNR +1.72 dB over gray, ab error 3.77 below
+gray's, better than gray on 3 of 5 (the sea and Mont Saint-Michel miss by under 0.5 dB), colourfulness gap
++1.7 against gray's -41.4. A sixth photo, a meadow from a package reserved for independent evaluation,
+lives in tests/data/reserved and is no test of quality.
 The bars leave room for noise (other torch versions, CPUs), not for a model that paints sepia.
 """
 
