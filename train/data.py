@@ -47,6 +47,7 @@ from colorizer import color
 from colorizer.errors import ColorizerError, first_line
 from colorizer.evaluate.degrade import DegradeConfig, degrade, photograph
 from colorizer.io.images import GRAY_TOLERANCE, is_grayscale
+from train.sources import balanced_files
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,11 @@ class DataConfig:
     gray_tolerance: int = field(default=GRAY_TOLERANCE, metadata={
         "help": "a photo whose RGB channels differ by at most this (8-bit levels, 99th percentile) is grayscale"})
     decode_threads: int = field(default=4, metadata={"help": "threads per process that decode and degrade photos"})
+    max_source_share: float = field(default=1.0, metadata={
+        "help": "for a local folder of SOURCE__name files (tools/collect_photos.py): repeat the photos of smaller "
+                "sources until no source is above this share of an epoch (1: every photo once)"})
+    max_repeats: int = field(default=4, metadata={
+        "help": "the most times one photo appears in an epoch when balancing sources (max_source_share)"})
     decode_processes: int = field(default=0, metadata={
         "help": "worker processes per training process that decode and degrade photos, instead of threads "
                 "(0: use decode_threads); threads share one core's worth of Python, so a GPU needs processes"})
@@ -82,6 +88,8 @@ class DataConfig:
             raise ValueError("min_crop must be in (0, 1]")
         if self.decode_threads < 0 or self.decode_processes < 0:
             raise ValueError("decode_threads and decode_processes must be 0 or more")
+        if not 0.0 < self.max_source_share <= 1.0 or self.max_repeats < 1:
+            raise ValueError("max_source_share must be in (0, 1] and max_repeats at least 1")
 
 
 @dataclass
@@ -125,7 +133,10 @@ def open_source(config: DataConfig, *, seed: int, rank: int = 0, world_size: int
             # explicitly: left to itself, `datasets` reads split names into file names ("pca-test1.jpg"
             # makes a "test" split, and the "train" split then holds nothing).
             root = folder / config.split if (folder / config.split).is_dir() else folder
-            ds = datasets.load_dataset("imagefolder", data_files={config.split: str(root / "**")}, split=config.split,
+            files: str | list[str] = str(root / "**")
+            if config.max_source_share < 1.0:
+                files = balanced_files(_image_files(root), config.max_source_share, config.max_repeats)
+            ds = datasets.load_dataset("imagefolder", data_files={config.split: files}, split=config.split,
                                        streaming=True, drop_labels=True)
         elif name.startswith((".", "/", "~")) or name.count("/") > 1:
             raise DataError(f"dataset {name!r}: no such folder")
@@ -146,6 +157,12 @@ def open_source(config: DataConfig, *, seed: int, rank: int = 0, world_size: int
     if config.shuffle_buffer > 0:
         ds = ds.shuffle(seed=seed, buffer_size=config.shuffle_buffer)
     return split_dataset_by_node(ds, rank=rank, world_size=world_size)
+
+
+def _image_files(root: Path) -> list[str]:
+    """Every file under `root` that Pillow reads by its extension, in a fixed order."""
+    extensions = set(Image.registered_extensions())
+    return sorted(str(p) for p in root.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
 
 
 def decode(record: dict, min_short_side: int) -> Image.Image:

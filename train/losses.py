@@ -23,6 +23,7 @@ from torch import nn
 from colorizer import color
 from colorizer.evaluate.metrics import colorfulness_of
 from colorizer.models import pretrained
+from train.rebalance import pixel_weights
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,11 @@ class FeatureLossConfig:
                 "colourfulness falls short of the photo's, / 100; against brown, averaged colour"})
     target_saturation: float = field(default=1.0, metadata={
         "help": "scale the target's chroma (ab) by this before comparing (e.g. 1.2 against muted colour)"})
+    rebalance: float = field(default=0.0, metadata={
+        "help": "weigh the ab pixel loss by colour rarity (Zhang et al. 2016): the share of uniform mixed into "
+                "the training photos' ab prior (0.5 is theirs; 0: every pixel alike)"})
+    rebalance_photos: int = field(default=256, metadata={
+        "help": "photos from the start of the data stream that the ab prior of --loss.rebalance is measured on"})
     weights_file: str | None = field(default=None, metadata={
         "help": "a VGG16 state dict (.pth) to use; default: torchvision's cached ImageNet weights"})
 
@@ -62,6 +68,8 @@ class FeatureLossConfig:
             raise ValueError("feature loss: give one weight per layer")
         if not 0.5 <= self.target_saturation <= 2.0:
             raise ValueError("feature loss: target_saturation must be in [0.5, 2]")
+        if not 0.0 <= self.rebalance <= 1.0 or self.rebalance_photos < 1:
+            raise ValueError("feature loss: rebalance must be in [0, 1] and rebalance_photos at least 1")
 
 
 def resolve_net(config: FeatureLossConfig) -> str:
@@ -125,9 +133,13 @@ class FeatureLoss(nn.Module):
     statistics); only the prediction carries gradients.
     """
 
-    def __init__(self, config: FeatureLossConfig | None = None):
+    def __init__(self, config: FeatureLossConfig | None = None, rarity: torch.Tensor | None = None):
+        """`rarity`: colour-rarity weights per ab cell (train/rebalance.py), needed when config.rebalance > 0."""
         super().__init__()
         self.config = config = config or FeatureLossConfig()
+        if config.rebalance and rarity is None:
+            raise ValueError("feature loss: rebalance needs the colour-rarity weights of the training photos")
+        self.register_buffer("rarity", rarity if config.rebalance else None, persistent=False)
         self.net = resolve_net(config)
         self.layers, self.layer_weights = config.layers, config.layer_weights
         if self.net != "none" and not self.layers:
@@ -169,11 +181,15 @@ class FeatureLoss(nn.Module):
         Returns the total loss (scalar, differentiable) and its parts (detached scalars) for logging.
         """
         pred, target_lab = pred.float(), target_lab.float()  # colour maths in fp32 under autocast
+        weight = pixel_weights(self.rarity, target_lab[:, 1:]) if self.rarity is not None else None
         if self.config.target_saturation != 1.0:
             ab = (target_lab[:, 1:] * self.config.target_saturation).clamp(-1.0, 1.0)
             target_lab = torch.cat([target_lab[:, :1], ab], dim=1)
         pred_lab = prediction_lab(pred, target_lab)
-        pixel = F.l1_loss(pred_lab[:, 1:], target_lab[:, 1:])
+        if weight is None:
+            pixel = F.l1_loss(pred_lab[:, 1:], target_lab[:, 1:])
+        else:  # (B, 1, S, S) weights over both ab channels; they average about 1 over the photos' colours
+            pixel = (weight * (pred_lab[:, 1:] - target_lab[:, 1:]).abs()).mean()
         parts = {"pixel": pixel.detach()}
         if pred.shape[1] == 3:  # a restoring generator also answers for the lightness
             restored = F.l1_loss(pred_lab[:, :1], target_lab[:, :1])

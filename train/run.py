@@ -22,10 +22,11 @@ from colorizer.models.hub import load_generator
 from train import checkpoints
 from train.config import TrainConfig, flatten, to_dict
 from train.critic import Critic
-from train.data import PairStream, StreamState, open_source
+from train.data import PairStream, StreamState, decode, open_source
 from train.losses import FeatureNetError
 from train.phases import Gan, Phase, PretrainCritic, PretrainGenerator, Stage
 from train.publish import Publisher, generator_shape
+from train.rebalance import measure_prior
 from train.trainer import Trainer, Window, data_totals, sample_grid
 
 log = logging.getLogger("nogan")
@@ -121,11 +122,16 @@ class Run:
         self.phases = plan(config)
         self.source = open_source(config.data, seed=config.seed, rank=accelerator.process_index,
                                   world_size=accelerator.num_processes)  # fails fast on a bad --dataset
+        rarity = None
+        if config.loss.rebalance:  # every process measures the whole stream's start: the same weights everywhere
+            whole = open_source(config.data, seed=config.seed)
+            rarity = measure_prior((r[config.data.image_column] for r in whole), decode,
+                                   config.loss.rebalance_photos, config.loss.rebalance)
         set_seed(config.seed)
         generator, encoder_source = initial_generator(config, self.phases[0])
         self.trainer = Trainer(config.loss, accelerator, generator, initial_critic(config, self.phases[0]),
                                encoder_lr_scale=config.pretrain.encoder_lr_scale, compile=config.compile,
-                               channels_last=config.channels_last)
+                               channels_last=config.channels_last, rarity=rarity)
         self.publisher = Publisher(config, accelerator, self.trainer, self.phases, encoder_source)
         self.last_metrics: dict[str, float] = {}  # the last logged losses, for checkpoints and model cards
         self.phase_clock = (time.monotonic(), 0)  # when the current phase started here, and at which step

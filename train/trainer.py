@@ -37,12 +37,13 @@ class Trainer:
     """
 
     def __init__(self, loss: FeatureLossConfig, accelerator: Accelerator, generator: Generator, critic: Critic, *,
-                 encoder_lr_scale: float, compile: str = "no", channels_last: bool = False):
+                 encoder_lr_scale: float, compile: str = "no", channels_last: bool = False,
+                 rarity: torch.Tensor | None = None):
         self.acc = accelerator
         self.encoder_lr_scale = encoder_lr_scale
         self.compiled = compile != "no"
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.loss = FeatureLoss(loss).to(accelerator.device, memory_format=self.memory_format)
+        self.loss = FeatureLoss(loss, rarity).to(accelerator.device, memory_format=self.memory_format)
         generator.to(memory_format=self.memory_format)  # before the optimizers: Adam's moments take this layout
         critic.to(memory_format=self.memory_format)
         # One optimizer per model for the whole run: each phase resets its state and sets its
