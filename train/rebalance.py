@@ -4,7 +4,7 @@ Most pixels of most photos are dull: sky, earth, walls, skin. A loss that counts
 lowest, where the model is unsure, at the dull average of the colours a thing could have: brown. Zhang
 et al. weigh each pixel by how rare its true colour is: the inverse of the smoothed empirical
 distribution of ab over the training photos, mixed with a uniform one so the rarest colours do not
-take over, normalised so the weights average 1 over that distribution.
+take over, normalised so the weights average 1 over that smoothed distribution.
 
     histogram over ab in BIN-unit cells -> Gaussian smoothing -> p
     w = 1 / ((1 - mix) * p + mix / Q)   (Q: cells any photo reached)   w /= sum(p * w)
@@ -50,18 +50,23 @@ def _cell(ab_norm: torch.Tensor) -> torch.Tensor:
     return index[..., 0] * CELLS + index[..., 1]
 
 
-def weights_from_histogram(counts: torch.Tensor, mix: float) -> torch.Tensor:
-    """Zhang et al.'s rebalancing weights per cell, (CELLS, CELLS) float32, mean 1 under the prior."""
-    if not 0.0 < mix <= 1.0:
-        raise ValueError("the uniform mix must be in (0, 1]")
+def smoothed_prior(counts: torch.Tensor) -> torch.Tensor:
+    """(CELLS, CELLS) counts -> the Gaussian-smoothed distribution over the cells (float64, sums to 1)."""
     if counts.sum() <= 0:
         raise ValueError("no colour pixel to measure the ab prior on")
     radius = math.ceil(3 * SIGMA / BIN)
     x = torch.arange(-radius, radius + 1, dtype=torch.float64) * BIN
     kernel = torch.exp(-(x**2) / (2 * SIGMA**2))
     kernel = (kernel[:, None] * kernel[None, :]) / kernel.sum() ** 2
-    smooth = F.conv2d(counts[None, None], kernel[None, None], padding=radius)[0, 0]
-    prior = smooth / smooth.sum()
+    smooth = F.conv2d(counts.double()[None, None], kernel[None, None], padding=radius)[0, 0]
+    return smooth / smooth.sum()
+
+
+def weights_from_histogram(counts: torch.Tensor, mix: float) -> torch.Tensor:
+    """Zhang et al.'s rebalancing weights per cell, (CELLS, CELLS) float32, mean 1 under the smoothed prior."""
+    if not 0.0 < mix <= 1.0:
+        raise ValueError("the uniform mix must be in (0, 1]")
+    prior = smoothed_prior(counts)
     reached = counts > 0
     weights = 1.0 / ((1.0 - mix) * prior + mix / int(reached.sum()))
     weights = weights / (prior * weights).sum()
