@@ -170,7 +170,7 @@ def test_cli_names_a_missing_reference_or_an_empty_folder(tmp_path):
 
 
 def test_evaluate_has_a_reference_protocol(tmp_path, capsys):
-    from colorizer.evaluate.photos import main
+    from colorizer.evaluate.cli import main
 
     for name in ("astronaut.png", "coffee.png"):
         real_photo(name, 128).save(tmp_path / name)
