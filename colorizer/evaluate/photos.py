@@ -53,9 +53,9 @@ from colorizer.settings import DEFAULT_RENDER_SIZE
 METHODS = ("ours", "gray", "mean_chroma")
 SCAN_SIZE = 256  # long side at which the first pass takes each photo's mean ab
 SHEET_COLUMNS = ("gray", "ours", "original")
-HUE_HITS_MEANS = (f"hue hits: of the pixels whose true chroma C*ab is at least {metrics.HUE_MIN_CHROMA:g}, the share "
-                  f"given the true hue within {metrics.HUE_TOLERANCE_DEG:g} degrees and at least a third of the "
-                  "true chroma (gray 0, a random vivid hue 1/6); '-': the photo has no such pixel")
+HUE_HITS_DEFINITION = (f"hue hits: of the pixels whose true chroma C*ab is at least {metrics.HUE_MIN_CHROMA:g}, the "
+                       f"share given the true hue within {metrics.HUE_TOLERANCE_DEG:g} degrees and at least a third of "
+                       "the true chroma (gray 0, a random vivid hue 1/6)")
 
 
 @dataclass
@@ -160,7 +160,7 @@ class Report(EvaluationReport):
             "ours_better_than_gray": self.better_than_gray(),
             "by_source": self.by_source(),
             "summary": self.summary(),
-            "hue_hits_means": HUE_HITS_MEANS,
+            "hue_hits_definition": HUE_HITS_DEFINITION,
             "verdict": self.verdict(),
         }
 
@@ -197,7 +197,8 @@ class Report(EvaluationReport):
         better = f"ours is better than gray (PSNR) on {self.better_than_gray()} of {n} photos"
         seen = f"; the model saw the {self.emulsion} gray" if self.emulsion else ""
         settings_line = f"weights: {self.weights}; render size {self.render_size}; strength {self.strength:g}{seen}"
-        return "\n".join([*lines, "", HUE_HITS_MEANS, better, settings_line, verdict])
+        definition = f"{HUE_HITS_DEFINITION}; '-': the photo has no such pixel"
+        return "\n".join([*lines, "", definition, better, settings_line, verdict])
 
 
 def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DEFAULT_RENDER_SIZE,
