@@ -70,8 +70,8 @@ def test_report_scores_every_colour_photo_with_every_method(run):
     assert sorted(r["name"] for r in report["images"]) == sorted(PHOTOS)
     per_image = [r["scores"][m] for r in report["images"] for m in ev.METHODS]
     for s in per_image + [report["mean"][m] for m in ev.METHODS]:
-        assert set(s) == {"psnr", "ssim", "ab_error", "colorfulness", "delta_cf"}
-        assert all(math.isfinite(v) for v in s.values())
+        assert set(s) == {"psnr", "ssim", "ab_error", "hue_hits", "colorfulness", "delta_cf"}
+        assert all(math.isfinite(v) for v in s.values())  # every sample photo has clearly coloured pixels
     psnrs = [r["scores"]["mean_chroma"]["psnr"] for r in report["images"]]
     assert report["mean"]["mean_chroma"]["psnr"] == pytest.approx(np.mean(psnrs))
     assert set(report["verdict"]) == {"psnr_above_baselines", "colorfulness_closer_than_gray"}
@@ -95,6 +95,26 @@ def test_gray_baseline_loses_all_the_colour(run):
         assert gray["colorfulness"] == pytest.approx(0.0, abs=0.1)
         assert gray["delta_cf"] == pytest.approx(-result["original_colorfulness"], abs=0.1)
         assert result["original_colorfulness"] > 20
+
+
+def test_gray_baseline_has_no_hue_hits_and_ours_is_scored_on_its_output(run, folder):
+    _, report, _ = run
+    for result in report["images"]:
+        assert result["scores"]["gray"]["hue_hits"] == 0.0
+        assert 0.0 < result["scores"]["ours"]["hue_hits"] < 1.0
+    summary = report["summary"]
+    assert set(summary) == set(ev.METHODS)
+    assert summary["gray"] == {"hue_hits": 0.0, "hue_hits_over_sources": None, "delta_cf": pytest.approx(
+        -np.mean([r["original_colorfulness"] for r in report["images"]]), abs=0.1), "abs_delta_cf": pytest.approx(
+        np.mean([r["original_colorfulness"] for r in report["images"]]), abs=0.1), "psnr_gain_db": 0.0,
+        "better_than_gray": 0, "better_than_gray_share": 0.0}
+    ours = summary["ours"]
+    assert ours["hue_hits"] == pytest.approx(report["mean"]["ours"]["hue_hits"])
+    assert ours["abs_delta_cf"] == pytest.approx(np.mean([abs(r["scores"]["ours"]["delta_cf"])
+                                                          for r in report["images"]]))
+    assert ours["psnr_gain_db"] == pytest.approx(report["mean"]["ours"]["psnr"] - report["mean"]["gray"]["psnr"])
+    assert ours["better_than_gray"] == report["ours_better_than_gray"]
+    assert ours["better_than_gray_share"] == report["ours_better_than_gray"] / len(PHOTOS)
 
 
 def test_gray_baseline_psnr_matches_an_independent_computation(run, folder):
@@ -125,6 +145,13 @@ def test_terminal_table_and_contact_sheet(run, folder):
     assert report["ours_better_than_gray"] == better
     assert f"ours is better than gray (PSNR) on {better} of 4 photos" in proc.stdout
     assert "mean_chroma" in proc.stdout
+    assert "hue hits: of the pixels whose true chroma C*ab is at least 15, the share given the true hue within 30 " \
+           "degrees and at least a third of the true chroma" in proc.stdout
+    assert report["hue_hits_definition"] in proc.stdout
+    ours = report["summary"]["ours"]
+    summary_row = (f"{'ours':<13}{ours['hue_hits']:9.3f}{'-':>14}{ours['delta_cf']:+8.1f}{ours['abs_delta_cf']:7.1f}"
+                   f"{ours['psnr_gain_db']:+18.2f}")
+    assert summary_row in proc.stdout
     sheet = Image.open(out / "report.png")  # default: next to --out
     widths = [round(photo(folder, n).shape[1] * rp.THUMB_HEIGHT / photo(folder, n).shape[0])
               for n in sorted(PHOTOS)[:SHEET_ROWS]]
@@ -162,8 +189,49 @@ def test_a_collected_folder_is_also_scored_per_source(tmp_path, colorizer):
     assert ev.evaluate(tmp_path, colorizer, render_size=64).by_source() == {}
 
 
+def toned(sample: str) -> Image.Image:
+    """A sample turned gray and faintly warm-toned: a colour photo (not black-and-white by is_grayscale) with no
+    pixel as colourful as hue hits asks (chroma under 7 everywhere)."""
+    g = np.asarray(small(sample).convert("L")).astype(int)
+    return Image.fromarray(np.clip(np.stack([g + 8, g + 2, g - 6], axis=-1), 0, 255).astype(np.uint8))
+
+
+def test_cli_reports_hue_hits_per_photo_per_source_and_in_the_means(tmp_path):
+    """A collected folder (SOURCE__name): the toned photo has no hue to get right, so its hue hits are none
+    (null, "-") and stay out of every mean, rather than counting as 0."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    small("chelsea").save(photos / "alpha__chelsea.png")
+    toned("astronaut").save(photos / "alpha__toned.png")
+    small("coffee").save(photos / "beta__coffee.png")
+    proc = subprocess.run([sys.executable, "-m", "colorizer.evaluate", "--images", str(photos), "--render-size", "64",
+                           "--out", str(tmp_path / "report.json"), "--sheet-rows", "0"],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    hits = {r["name"]: {m: r["scores"][m]["hue_hits"] for m in ev.METHODS} for r in report["images"]}
+    assert hits["alpha__toned.png"] == {m: None for m in ev.METHODS}
+    assert hits["alpha__chelsea.png"]["gray"] == hits["beta__coffee.png"]["gray"] == 0.0
+    for m in ev.METHODS:
+        scored = [hits["alpha__chelsea.png"][m], hits["beta__coffee.png"][m]]
+        assert report["mean"][m]["hue_hits"] == pytest.approx(np.mean(scored))  # two photos, not three
+        assert report["by_source"]["alpha"]["hue_hits"][m] == pytest.approx(scored[0])
+        assert report["summary"][m]["hue_hits_over_sources"] == pytest.approx(np.mean(scored))
+    gaps = {r["name"]: r["scores"]["ours"]["delta_cf"] for r in report["images"]}
+    alpha = report["by_source"]["alpha"]
+    cat, toned_gap = gaps["alpha__chelsea.png"], gaps["alpha__toned.png"]
+    assert alpha["photos"] == 2 and alpha["delta_cf"] == pytest.approx((cat + toned_gap) / 2)
+    assert alpha["abs_delta_cf"] == pytest.approx((abs(cat) + abs(toned_gap)) / 2)
+    assert report["summary"]["ours"]["abs_delta_cf"] == pytest.approx(np.mean([abs(g) for g in gaps.values()]))
+    toned_row = next(line for line in proc.stdout.splitlines() if line.startswith("alpha__toned.png"))
+    assert toned_row.split()[:2] == ["alpha__toned.png", "ours"] and toned_row.split()[5] == "-"
+    assert f"{hits['beta__coffee.png']['ours']:.3f}" in next(line for line in proc.stdout.splitlines()
+                                                            if line.startswith("beta__coffee.png"))
+    assert "mean of 2 sources" in proc.stdout and "hue hits" in proc.stdout and "|dCF|" in proc.stdout
+
+
 def scores(psnr: float, delta_cf: float) -> ev.Scores:
-    return ev.Scores(psnr=psnr, ssim=0.9, ab_error=10.0, colorfulness=30.0 + delta_cf, delta_cf=delta_cf)
+    return ev.Scores(psnr=psnr, ssim=0.9, ab_error=10.0, hue_hits=0.5, colorfulness=30.0 + delta_cf, delta_cf=delta_cf)
 
 
 @pytest.mark.parametrize("ours, expected", [

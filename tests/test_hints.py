@@ -242,6 +242,7 @@ def test_evaluate_hints_scores_each_count(tmp_path):
     none, five = report["mean"]["0"]["edge_aware"], report["mean"]["5"]
     assert none["hint_ab_error"] == 0 and set(five) == {"edge_aware", "gaussian"}
     assert five["edge_aware"]["ab_error"] < none["ab_error"]  # five true colours bring it closer
+    assert five["edge_aware"]["hue_hits"] > none["hue_hits"] > 0  # and give more of the photo its hue
     assert evaluate.main(["--images", str(tmp_path), "--hints", "a,b"]) == 1
 
 

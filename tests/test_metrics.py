@@ -4,8 +4,10 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from skimage.metrics import structural_similarity
 
+from colorizer import color
 from colorizer.evaluate import metrics
 
 RED, GREEN, BLACK = (255, 0, 0), (0, 255, 0), (0, 0, 0)
@@ -145,3 +147,56 @@ def test_only_psnr_and_ssim_take_gray_arrays():
         metrics.ab_error(gray, gray)
     with pytest.raises(ValueError, match=r"\(H, W\) gray"):
         metrics.psnr(np.zeros((2, 2, 2), np.uint8), np.zeros((2, 2, 2), np.uint8))
+
+
+# Hue hits, on ab planes built from (chroma, hue in degrees): counted where the true chroma is at least 15;
+# a hit has the true hue within 30 degrees and at least a third of the true chroma.
+
+def ab(*pixels: tuple[float, float]) -> torch.Tensor:
+    """(chroma, hue in degrees) per pixel -> (2, 1, N) float64 ab in Lab units."""
+    c, h = torch.tensor(pixels, dtype=torch.float64).T
+    return torch.stack([c * torch.cos(torch.deg2rad(h)), c * torch.sin(torch.deg2rad(h))])[:, None]
+
+
+@pytest.mark.parametrize("true_hue, predicted_hue, hit", [
+    (350.0, 10.0, True),  # 20 degrees apart across 0: a hit, though 340 apart as numbers
+    (10.0, 350.0, True),
+    (355.0, 24.0, True),  # 29 apart across 0
+    (355.0, 26.0, False),  # 31 apart across 0
+    (120.0, 149.0, True),
+    (120.0, 151.0, False),
+    (120.0, 89.5, False),
+    (0.0, 180.0, False),  # the opposite hue
+])
+def test_hue_hits_measures_the_hue_difference_round_the_circle(true_hue, predicted_hue, hit):
+    assert metrics.hue_hits_ab(ab((40.0, predicted_hue)), ab((40.0, true_hue))) == (1.0 if hit else 0.0)
+
+
+def test_hue_hits_needs_a_third_of_the_true_chroma():
+    # True chroma 60: a predicted chroma of 20.5 is enough, 19.5 is not, whatever the hue; so a threshold
+    # of a half (30) or a quarter (15) would score these differently.
+    true = ab((60.0, 200.0), (60.0, 200.0), (60.0, 200.0), (60.0, 200.0))
+    predicted = ab((20.5, 200.0), (19.5, 200.0), (31.0, 215.0), (16.0, 185.0))
+    assert metrics.hue_hits_ab(predicted, true) == pytest.approx(2 / 4)
+
+
+def test_hue_hits_counts_only_clearly_coloured_pixels():
+    # Chroma 14.9 is left out whatever is predicted there; 15.1 counts. One hit of two counted pixels.
+    true = ab((14.9, 90.0), (15.1, 90.0), (15.1, 90.0), (5.0, 270.0))
+    predicted = ab((0.0, 0.0), (15.1, 90.0), (15.1, 270.0), (5.0, 90.0))
+    assert metrics.hue_hits_ab(predicted, true) == pytest.approx(1 / 2)
+    assert metrics.hue_hits_ab(predicted, ab((14.9, 90.0), (3.0, 0.0), (0.0, 0.0), (5.0, 270.0))) is None
+
+
+def test_hue_hits_of_gray_and_of_the_true_colour():
+    # sRGB photos: the original scores 1 against itself, its gray copy (same lightness) 0.
+    rng = np.random.default_rng(2)
+    original = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    lab = color.lab_of_rgb8(original, torch.float64)
+    assert (lab[1:].norm(dim=0) >= metrics.HUE_MIN_CHROMA).float().mean() > 0.5  # most pixels are counted
+    gray = color.lab_to_rgb8(torch.cat([lab[:1], torch.zeros_like(lab[1:])])).permute(1, 2, 0).numpy()
+    assert np.ptp(gray.astype(int), axis=-1).max() == 0
+    assert metrics.hue_hits(original, original) == 1.0
+    assert metrics.hue_hits(gray, original) == 0.0
+    assert metrics.hue_hits(original, gray) is None  # nothing to get right on a gray original
+    assert metrics.hue_hits(original / 255.0, original) == 1.0  # floats in [0, 1] score the same

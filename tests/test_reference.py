@@ -4,6 +4,8 @@ reference protocol cuts them (colorizer.evaluate.reference.views): a target and 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -170,15 +172,17 @@ def test_cli_names_a_missing_reference_or_an_empty_folder(tmp_path):
 
 
 def test_evaluate_has_a_reference_protocol(tmp_path, capsys):
-    from colorizer.evaluate.photos import main
+    from colorizer.evaluate.cli import main
 
     for name in ("astronaut.png", "coffee.png"):
         real_photo(name, 128).save(tmp_path / name)
     assert main(["--images", str(tmp_path), "--reference-protocol", "--render-size", "96", "--sheet-rows", "1",
                  "--device", "cpu", "--out", str(tmp_path / "r.json")]) == 0
     shown = capsys.readouterr().out
-    assert "| matching |" in shown and "| wrong |" in shown
-    assert '"mode": "reference"' in (tmp_path / "r.json").read_text()
+    assert "| matching |" in shown and "| wrong |" in shown and "| hue hits |" in shown
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["mode"] == "reference"
+    assert report["mean"]["matching"]["hue_hits"] > report["mean"]["wrong"]["hue_hits"]  # its own colours help more
     sheet = np.asarray(Image.open(tmp_path / "r.png").convert("RGB")).astype(int)
     gray_cell = sheet[30:100, 10:90]  # the first column: the target as the user has it
     assert np.ptp(gray_cell, axis=-1).max() <= 2 and sheet.shape[1] > 5 * 128

@@ -108,6 +108,9 @@ def test_model_cards_state_config_data_and_losses(full_run: Path, photos: Path) 
     assert config["gan"]["steps"] == yaml.safe_load(CONFIG.read_text())["gan"]["steps"]
     # held-out photos colorized by the export itself: the picture beside the card, and their scores
     assert "![held-out results](samples.png)" in card and "| ours |" in card and "| gray |" in card
+    assert "| method | hue hits | colourfulness gap | mean absolute gap | PSNR (dB) | SSIM |" in card
+    assert re.search(r"\| gray \| 0\.000 \| -\d+\.\d \| \d+\.\d \|", card)  # gray never has the hue
+    assert "hue hits: of the pixels whose true chroma C*ab is at least 15" in card
     assert re.search(r"better than gray \(PSNR\) on \d+ of the \d+ photos", card)
     samples = Image.open(full_run / "gan-1" / "generator" / "samples.png")
     assert samples.height > 3 * 128 and samples.width > 3 * 128  # rows of gray | ours | original thumbnails

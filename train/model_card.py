@@ -13,7 +13,8 @@ from PIL import Image
 
 from colorizer.errors import ColorizerError
 from colorizer.evaluate import Report, evaluate
-from colorizer.evaluate.report import contact_sheet
+from colorizer.evaluate.photos import HUE_HITS_DEFINITION
+from colorizer.evaluate.report import contact_sheet, fmt
 from colorizer.models import hub
 from colorizer.models.generator import Generator
 from colorizer.pipelines.colorizer import Colorizer
@@ -45,8 +46,10 @@ def held_out_results(generator: Generator, photos: str | Path) -> tuple[Report, 
 
 
 def _held_out_section(report: Report, photos: str) -> str:
-    mean = report.mean()
-    rows = "\n".join(f"| {m} | {s.psnr:.2f} | {s.ssim:.3f} | {s.colorfulness:.1f} |" for m, s in mean.items())
+    """Hue hits and the colourfulness gap first, PSNR beside them: PSNR alone rewards dull colour."""
+    mean, summary = report.mean(), report.summary()
+    rows = "\n".join(f"| {m} | {fmt(summary[m]['hue_hits'], '.3f')} | {s.delta_cf:+.1f} | "
+                     f"{summary[m]['abs_delta_cf']:.1f} | {s.psnr:.2f} | {s.ssim:.3f} |" for m, s in mean.items())
     return f"""
 ## Held-out photos
 
@@ -55,9 +58,13 @@ def _held_out_section(report: Report, photos: str) -> str:
 
 ![held-out results]({SAMPLES_FILE})
 
-| method | PSNR (dB) | SSIM | colourfulness (original: {report.mean_original_colorfulness():.1f}) |
-|---|---:|---:|---:|
+| method | hue hits | colourfulness gap | mean absolute gap | PSNR (dB) | SSIM |
+|---|---:|---:|---:|---:|---:|
 {rows}
+
+- {HUE_HITS_DEFINITION}
+- colourfulness gap: the result's colourfulness (Hasler and Suesstrunk) minus the original's (mean of the
+  originals: {report.mean_original_colorfulness():.1f}); below 0 is duller
 
 This model's colour is better than gray (PSNR) on {report.better_than_gray()} of the {len(report.images)} photos.
 """

@@ -2,6 +2,6 @@
 
 import sys
 
-from colorizer.evaluate.photos import main
+from colorizer.evaluate.cli import main
 
 sys.exit(main())

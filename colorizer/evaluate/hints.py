@@ -6,15 +6,16 @@ of spreading them are scored on the same points:
     edge_aware  colorizer.pipelines.hints.apply_hints: the cast the hints confirm, to look-alike pixels, then along
                 regions of similar lightness
     gaussian    colorizer.pipelines.hints.gaussian_blend: the same blend with a plain Gaussian, edge-blind
-Reported per N, as means over photos: PSNR (RGB, dB), ab error over the photo, and ab error at
-the hint points themselves (how well each hint is honoured; Lab units).
+Reported per N, as means over photos: PSNR (RGB, dB), ab error over the photo, hue hits (metrics.hue_hits:
+how much of what is clearly coloured got its colour; photos with nothing clearly coloured left out) and ab
+error at the hint points themselves (how well each hint is honoured; Lab units).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import ClassVar
 from pathlib import Path, PurePath
 
@@ -24,7 +25,7 @@ import torch
 from colorizer import color
 from colorizer.errors import ColorizerError
 from colorizer.evaluate import metrics
-from colorizer.evaluate.report import EvaluationReport, gray_input, readable_images
+from colorizer.evaluate.report import EvaluationReport, fmt, gray_input, mean_of, readable_images
 from colorizer.io.images import is_grayscale
 from colorizer.pipelines import hints
 from colorizer.pipelines.colorizer import Colorizer
@@ -38,6 +39,7 @@ METHODS = ("edge_aware", "gaussian")
 class HintScores:
     psnr: float  # dB, RGB
     ab_error: float  # mean Euclidean ab distance over the photo, Lab units
+    hue_hits: float | None  # metrics.hue_hits; None: nothing in the photo is clearly coloured
     hint_ab_error: float  # the same at the hint points only (0 hints: 0)
 
 
@@ -54,19 +56,18 @@ class HintReport(EvaluationReport):
 
     def mean(self, count: int, method: str) -> HintScores:
         rows = self.per_photo[count][method]
-        return HintScores(*(float(np.mean([getattr(r, f) for r in rows])) for f in ("psnr", "ab_error",
-                                                                                     "hint_ab_error")))
+        return HintScores(*(mean_of([getattr(r, f.name) for r in rows]) for f in fields(HintScores)))
 
     def table(self) -> str:
         base = self.mean(self.counts[0], METHODS[0]).psnr if self.counts and self.counts[0] == 0 else None
-        lines = ["| hints | method | PSNR (dB) | gain (dB) | ab error | ab error at hints |",
-                 "|---:|---|---:|---:|---:|---:|"]
+        lines = ["| hints | method | PSNR (dB) | gain (dB) | ab error | hue hits | ab error at hints |",
+                 "|---:|---|---:|---:|---:|---:|---:|"]
         for count in self.counts:
             for method in METHODS if count else METHODS[:1]:
                 m = self.mean(count, method)
                 gain = f"{m.psnr - base:+.2f}" if base is not None else ""
                 lines.append(f"| {count} | {method if count else 'none'} | {m.psnr:.2f} | {gain} | "
-                             f"{m.ab_error:.2f} | {m.hint_ab_error:.2f} |")
+                             f"{m.ab_error:.2f} | {fmt(m.hue_hits, '.3f')} | {m.hint_ab_error:.2f} |")
         return "\n".join([*lines, "", f"{len(self.photos)} photos; weights: {self.weights}; "
                           f"render size {self.render_size}; seed {self.seed}"])
 
@@ -124,8 +125,9 @@ def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequenc
                 out = join_lightness(photo.lightness, method_ab)
                 out_ab = color.lab_of_rgb8(out, torch.float64)[1:].numpy()
                 at_hints = np.hypot(*(out_ab[:, ys, xs] - truth[:, ys, xs])).mean() if count else 0.0
-                report.per_photo[count][method].append(HintScores(metrics.psnr(out, original),
-                                                               metrics.ab_error(out, original), float(at_hints)))
+                report.per_photo[count][method].append(HintScores(
+                    metrics.psnr(out, original), metrics.ab_error(out, original), metrics.hue_hits(out, original),
+                    float(at_hints)))
     if not report.photos:
         raise ColorizerError(f"{root}: no colour photos to evaluate hints on")
     return report

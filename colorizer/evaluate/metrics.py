@@ -1,12 +1,13 @@
-"""How close a colorized photo is to the original: PSNR, SSIM, ab error and colorfulness.
+"""How close a colorized photo is to the original: PSNR, SSIM, ab error, hue hits and colorfulness.
 
 Every function takes (H, W, 3) RGB numpy arrays, either uint8 or float in [0, 1], and
 works on the 0-255 scale internally, so a score never depends on how the array was stored.
 PSNR and SSIM also take (H, W) gray arrays, one channel (restoration scores lightness as the
 8-bit gray image that encodes it); a gray image and its (H, W, 3) copy with R = G = B score alike.
 PSNR and SSIM judge the whole RGB image; ab error isolates the colour (lightness is shared
-by construction in evaluation); colorfulness says whether a result is as vivid as photos are,
-which PSNR alone punishes (a dull guess often scores better than a bold wrong one).
+by construction in evaluation); hue hits asks what a person looks at, whether the clearly coloured
+parts got their colour (a dull guess scores nothing there); colorfulness says whether a result is as
+vivid as photos are, which PSNR alone punishes (a dull guess often scores better than a bold wrong one).
 Lab values come from `colorizer.color`, the same conversion the model is trained with.
 """
 
@@ -26,6 +27,12 @@ SSIM_MIN_SIDE = 2 * SSIM_RADIUS + 1  # one full window: smaller photos cannot be
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 # Hasler & Suesstrunk (2003) weight the mean chroma by 0.3 against its spread.
 CF_MEAN_WEIGHT = 0.3
+# Hue hits: pixels count where the original is clearly coloured (chroma C*ab at least 15); a hit has the
+# true hue within 30 degrees and at least a third of the true chroma, so gray never hits and a random hue,
+# vivid enough, hits one time in six (60 of 360 degrees).
+HUE_MIN_CHROMA = 15.0
+HUE_TOLERANCE_DEG = 30.0
+HUE_MIN_CHROMA_SHARE = 1.0 / 3.0
 
 
 def _to_255(image: np.ndarray, gray_ok: bool = False) -> np.ndarray:
@@ -106,6 +113,33 @@ def ab_error(a: np.ndarray, b: np.ndarray) -> float:
     # float32, as the pipeline converts: ab then agrees with float64 to about 1e-4.
     x, y = (color.lab_of_rgb8(i) for i in _pair(a, b))
     return float((x[1:] - y[1:]).norm(dim=0).mean())  # (2, H, W) -> (H, W) -> scalar
+
+
+def hue_hits(result: np.ndarray, original: np.ndarray) -> float | None:
+    """The share of the original's clearly coloured pixels on which the result has the right colour
+    (`hue_hits_ab`), from the colours as they are shown (8-bit sRGB, in gamut); None when the original
+    has no such pixel (a near-gray photo has no hue to get right)."""
+    x, y = (color.lab_of_rgb8(i, torch.float64) for i in _pair(result, original))
+    return hue_hits_ab(x[1:], y[1:])
+
+
+def hue_hits_ab(predicted: torch.Tensor, true: torch.Tensor) -> float | None:
+    """(2, H, W) predicted and true ab in Lab units -> the share of pixels with true chroma at least
+    HUE_MIN_CHROMA whose predicted hue is within HUE_TOLERANCE_DEG of the true one (either way round the
+    circle: 350 and 10 degrees are 20 apart) with at least HUE_MIN_CHROMA_SHARE of the true chroma.
+
+    Unlike ab error, a timid guess earns nothing here: a faint right hue on a red cup is still a miss.
+    None when no pixel is clearly coloured.
+    """
+    true_chroma = true.norm(dim=0)  # (H, W)
+    counted = true_chroma >= HUE_MIN_CHROMA
+    total = int(counted.sum())
+    if total == 0:
+        return None
+    turn = torch.atan2(predicted[1], predicted[0]) - torch.atan2(true[1], true[0])  # radians, in (-2 pi, 2 pi)
+    off = torch.rad2deg(torch.remainder(turn + math.pi, 2 * math.pi) - math.pi).abs()  # degrees, in [0, 180]
+    hit = counted & (off <= HUE_TOLERANCE_DEG) & (predicted.norm(dim=0) >= HUE_MIN_CHROMA_SHARE * true_chroma)
+    return int(hit.sum()) / total
 
 
 def colorfulness(image: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""Score the colorizer on held-out photos: its colour (default) or its restoration (--degrade).
+"""Score the colorizer's colour on held-out photos (`python -m colorizer.evaluate`, colorizer.evaluate.cli).
 
     python -m colorizer.evaluate --images heldout/ --out report.json
     python -m colorizer.evaluate --images heldout/ --weights user/name --render-size 256 --sheet-rows 12
@@ -21,15 +21,16 @@ without it. Real black-and-white photos were all taken through some emulsion.
 Trained weights should reach mean PSNR above both baselines, and mean colourfulness
 closer to the originals' than the gray baseline's (`Report.verdict`). The report also counts the photos
 on which ours is better than gray (PSNR): a mean can hide a minority of photos made worse.
+PSNR rewards dull colour, so the summary (`Report.summary`) sets beside it what a person sees: hue hits
+(`metrics.hue_hits`: the share of clearly coloured pixels given their hue and enough of their chroma) and
+the colourfulness gap, signed and absolute.
 
-Restoration (--degrade) is scored by `colorizer.evaluate.restore`; both share `colorizer.evaluate.report`.
+Restoration (--degrade) is scored by `colorizer.evaluate.restore`, hints and references by their modules;
+all share `colorizer.evaluate.report`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -38,24 +39,23 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from colorizer import color, settings
+from colorizer import color
 from colorizer.errors import ColorizerError
-from colorizer.evaluate import hints as evaluate_hints, metrics
+from colorizer.evaluate import metrics
 from colorizer.evaluate.emulsion import EMULSIONS
-from colorizer.evaluate.reference import evaluate_reference
-from colorizer.evaluate.report import EvaluationReport, gray_input, mean_scores, readable_images, thumbnail, verdict_line
-from colorizer.evaluate.restore import evaluate_restoration
-from colorizer.io.files import image_format, save_image, write_atomically
+from colorizer.evaluate.report import (EvaluationReport, fmt, gray_input, mean_of, mean_scores, readable_images,
+                                       source_of, thumbnail, verdict_line)
 from colorizer.io.images import is_grayscale, open_image
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.photo import join_lightness
 from colorizer.settings import DEFAULT_RENDER_SIZE
 
-log = logging.getLogger("colorizer")
-
 METHODS = ("ours", "gray", "mean_chroma")
 SCAN_SIZE = 256  # long side at which the first pass takes each photo's mean ab
 SHEET_COLUMNS = ("gray", "ours", "original")
+HUE_HITS_DEFINITION = (f"hue hits: of the pixels whose true chroma C*ab is at least {metrics.HUE_MIN_CHROMA:g}, the "
+                       f"share given the true hue within {metrics.HUE_TOLERANCE_DEG:g} degrees and at least a third of "
+                       "the true chroma (gray 0, a random vivid hue 1/6)")
 
 
 @dataclass
@@ -65,6 +65,7 @@ class Scores:
     psnr: float  # dB, RGB
     ssim: float  # RGB, mean over channels
     ab_error: float  # mean Euclidean ab distance, Lab units
+    hue_hits: float | None  # share of clearly coloured pixels given their colour (metrics.hue_hits); None: none
     colorfulness: float  # Hasler & Suesstrunk, of the result
     delta_cf: float  # result's colourfulness minus the original's: < 0 is duller
 
@@ -102,21 +103,42 @@ class Report(EvaluationReport):
     def mean_original_colorfulness(self) -> float:
         return float(np.mean([r.original_colorfulness for r in self.images]))
 
-    def by_source(self) -> dict[str, dict[str, float]]:
+    def by_source(self) -> dict[str, dict]:
         """Per source, for a folder made by tools/collect_photos.py (files named SOURCE__name.jpg): photos,
-        ours' mean PSNR gain over gray and the photos it wins on. On a leave-source-out folder a mean over
-        photos is led by the largest sources; these rows show whether the gain is broad. Empty for other
-        folders."""
+        ours' mean PSNR gain over gray and the photos it wins on, each method's hue hits, and ours'
+        colourfulness gap (signed and absolute). On a leave-source-out folder a mean over photos is led by
+        the largest sources; these rows show whether the gain is broad. Empty for other folders."""
         groups: dict[str, list[ImageResult]] = {}
         for r in self.images:
-            source, sep, _ = Path(r.name).name.partition("__")
-            if not sep:
+            if (source := source_of(r.name)) is None:
                 return {}
             groups.setdefault(source, []).append(r)
         return {source: {"photos": len(rs),
                          "gain_db": float(np.mean([r.scores["ours"].psnr - r.scores["gray"].psnr for r in rs])),
-                         "better_than_gray": sum(r.scores["ours"].psnr > r.scores["gray"].psnr for r in rs)}
+                         "better_than_gray": sum(r.scores["ours"].psnr > r.scores["gray"].psnr for r in rs),
+                         "hue_hits": {m: mean_of([r.scores[m].hue_hits for r in rs]) for m in METHODS},
+                         "delta_cf": float(np.mean([r.scores["ours"].delta_cf for r in rs])),
+                         "abs_delta_cf": float(np.mean([abs(r.scores["ours"].delta_cf) for r in rs]))}
                 for source, rs in sorted(groups.items())}
+
+    def summary(self) -> dict[str, dict]:
+        """Per method, the figures colour is judged by, side by side: hue hits (mean over photos, and mean
+        over sources where the folder has them, so one large source cannot carry it), the colourfulness gap
+        (mean signed: below 0 is duller; mean absolute: a dull photo and a garish one do not cancel), the
+        mean PSNR gain over gray and the photos better than gray."""
+        sources = self.by_source()
+        gray = [r.scores["gray"].psnr for r in self.images]
+        rows = {}
+        for m in METHODS:
+            gains = [r.scores[m].psnr - g for r, g in zip(self.images, gray)]
+            better = sum(gain > 0 for gain in gains)
+            rows[m] = {"hue_hits": mean_of([r.scores[m].hue_hits for r in self.images]),
+                       "hue_hits_over_sources": mean_of([row["hue_hits"][m] for row in sources.values()]),
+                       "delta_cf": float(np.mean([r.scores[m].delta_cf for r in self.images])),
+                       "abs_delta_cf": float(np.mean([abs(r.scores[m].delta_cf) for r in self.images])),
+                       "psnr_gain_db": float(np.mean(gains)),
+                       "better_than_gray": better, "better_than_gray_share": better / len(self.images)}
+        return rows
 
     def verdict(self) -> dict[str, bool]:
         """Whether trained weights did their job, judged on the means: above both baselines in PSNR, and
@@ -137,33 +159,46 @@ class Report(EvaluationReport):
                      **{m: asdict(s) for m, s in self.mean().items()}},
             "ours_better_than_gray": self.better_than_gray(),
             "by_source": self.by_source(),
+            "summary": self.summary(),
+            "hue_hits_definition": HUE_HITS_DEFINITION,
             "verdict": self.verdict(),
         }
 
     def table(self) -> str:
-        """Per photo and mean: one row per method, plus the original's colourfulness."""
+        """Per photo and mean: one row per method, plus the original's colourfulness; per source; then the
+        summary, with what hue hits means."""
         width = max(len(r.name) for r in self.images) + 2
-        lines = [f"{'image':<{width}}{'method':<13}{'PSNR':>7}{'SSIM':>7}{'ab err':>8}{'CF':>7}{'dCF':>8}"]
+        lines = [f"{'image':<{width}}{'method':<13}{'PSNR':>7}{'SSIM':>7}{'ab err':>8}{'hue':>7}{'CF':>7}{'dCF':>8}"]
         blocks = [(r.name, r.scores, r.original_colorfulness) for r in self.images]
         blocks.append((f"mean of {len(self.images)}", self.mean(), self.mean_original_colorfulness()))
         for name, scores, cf in blocks:
             lines.append("")
             for method, s in scores.items():
                 lines.append(f"{name:<{width}}{method:<13}{s.psnr:7.2f}{s.ssim:7.3f}{s.ab_error:8.2f}"
-                             f"{s.colorfulness:7.1f}{s.delta_cf:+8.1f}")
+                             f"{fmt(s.hue_hits, '7.3f')}{s.colorfulness:7.1f}{s.delta_cf:+8.1f}")
                 name = ""
-            lines.append(f"{'':<{width}}{'original':<13}{'':22}{cf:7.1f}")
+            lines.append(f"{'':<{width}}{'original':<13}{'':29}{cf:7.1f}")
         if sources := self.by_source():
-            lines += ["", f"{'source':<{width}}{'photos':>7}{'ours - gray (dB)':>18}{'better':>8}"]
+            lines += ["", f"{'source':<{width}}{'photos':>7}{'ours - gray (dB)':>18}{'better':>8}{'hue':>7}"
+                          f"{'mean_chroma hue':>17}{'dCF':>8}{'|dCF|':>7}"]
             lines += [f"{name:<{width}}{row['photos']:>7}{row['gain_db']:>+18.2f}{row['better_than_gray']:>8}"
-                      for name, row in sources.items()]
+                      f"{fmt(row['hue_hits']['ours'], '7.3f')}{fmt(row['hue_hits']['mean_chroma'], '17.3f')}"
+                      f"{row['delta_cf']:>+8.1f}{row['abs_delta_cf']:>7.1f}" for name, row in sources.items()]
             macro = np.mean([row["gain_db"] for row in sources.values()])
             lines.append(f"{f'mean of {len(sources)} sources':<{width}}{'':>7}{macro:>+18.2f}")
+        n = len(self.images)
+        lines += ["", f"{'summary':<13}{'hue hits':>9}{'over sources':>14}{'dCF':>8}{'|dCF|':>7}"
+                      f"{'PSNR - gray (dB)':>18}{'better than gray':>18}"]
+        for method, row in self.summary().items():
+            lines.append(f"{method:<13}{fmt(row['hue_hits'], '9.3f')}{fmt(row['hue_hits_over_sources'], '14.3f')}"
+                         f"{row['delta_cf']:+8.1f}{row['abs_delta_cf']:7.1f}{row['psnr_gain_db']:+18.2f}"
+                         f"{str(row['better_than_gray']) + f' of {n}':>18}")
         verdict = verdict_line(self.verdict())
-        better = f"ours is better than gray (PSNR) on {self.better_than_gray()} of {len(self.images)} photos"
+        better = f"ours is better than gray (PSNR) on {self.better_than_gray()} of {n} photos"
         seen = f"; the model saw the {self.emulsion} gray" if self.emulsion else ""
         settings_line = f"weights: {self.weights}; render size {self.render_size}; strength {self.strength:g}{seen}"
-        return "\n".join([*lines, "", better, settings_line, verdict])
+        definition = f"{HUE_HITS_DEFINITION}; '-': the photo has no such pixel"
+        return "\n".join([*lines, "", definition, better, settings_line, verdict])
 
 
 def evaluate(images_dir: str | Path, colorizer: Colorizer, render_size: int = DEFAULT_RENDER_SIZE,
@@ -233,158 +268,4 @@ def _evaluate_one(colorizer: Colorizer, path: Path, name: str, prior_ab: torch.T
 def _score(result: np.ndarray, original: np.ndarray, original_cf: float) -> Scores:
     cf = metrics.colorfulness(result)
     return Scores(metrics.psnr(result, original), metrics.ssim(result, original),
-                  metrics.ab_error(result, original), cf, cf - original_cf)
-
-
-@dataclass
-class Options:
-    """What one evaluation run does; each field is one command-line option."""
-
-    images: Path
-    weights: str | None = None
-    render_size: int = DEFAULT_RENDER_SIZE
-    strength: float | None = None  # colour only; None: 1, as the CLI
-    device: str | None = None
-    out: Path | None = None
-    contact_sheet: Path | None = None
-    sheet_rows: int = 8
-    degrade: bool = False  # score restoration instead of colorization
-    seed: int = 0  # of the damage, with each file name (restoration only)
-    hints: str | None = None  # hint counts, e.g. "0,1,5,20": score colour hints instead (colorizer.evaluate.hints)
-    reference_protocol: bool = False  # score colour references instead (colorizer.evaluate.reference)
-    emulsion: str | None = None  # colour from this old emulsion's gray (colorizer.evaluate.emulsion) instead of the eye's
-
-
-def parse_args(argv: list[str] | None = None) -> Options:
-    p = argparse.ArgumentParser(
-        prog="python -m colorizer.evaluate",
-        description="Turn each colour photo in DIR gray, colorize it, and score the result against the "
-        "original (PSNR, SSIM, ab error, colourfulness) beside two baselines: the gray photo and a constant "
-        "mean chroma. Prints a table; writes JSON and a contact sheet (gray | ours | original). "
-        "With --degrade, score restoration instead: damage each photo's gray (colour or gray photos), restore "
-        "it, and score its lightness against the clean gray (PSNR, SSIM) beside no restoration and classical "
-        "non-local means (contact sheet: clean | degraded | classical | ours).",
-    )
-    p.add_argument("--images", type=Path, required=True, metavar="DIR",
-                   help="folder of photos (recursive): colour ones for colorization, any for --degrade")
-    p.add_argument("--degrade", action="store_true",
-                   help="score restoration of artificially damaged photos instead of colorization")
-    p.add_argument("--seed", type=_seed, default=0, metavar="N",
-                   help="--degrade: seed of the damage, combined with each file name [%(default)s]")
-    p.add_argument("--weights", default=None, metavar="SRC",
-                   help="Hub repo id (user/name) or local weights folder; default: the embedded weights")
-    p.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE, metavar="N",
-                   help="long side at which the model sees each photo for colour (restoration runs at full "
-                   "size) [%(default)s]")
-    p.add_argument("--strength", type=float, default=None, metavar="X",
-                   help="score the colour at this strength, as python -m colorizer --strength: 0 gray, 1 as "
-                   "predicted, >1 more vivid; run several to see what colour costs in PSNR [1]")
-    p.add_argument("--emulsion", default=None, choices=list(EMULSIONS),
-                   help="colour the gray this old film would have recorded instead of the eye's (an "
-                   "orthochromatic plate renders a blue sky white, red black), scored against the original as "
-                   "usual: how well the colour holds up on real old photos' tones")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... [cuda if available, else cpu]")
-    p.add_argument("--out", type=Path, default=None, metavar="JSON", help="write the full report as JSON here")
-    p.add_argument("--contact-sheet", type=Path, default=None, metavar="PNG",
-                   help="where to write the contact sheet [--out with .png, else ./evaluation.png]")
-    p.add_argument("--sheet-rows", type=int, default=8, metavar="N",
-                   help="photos on the contact sheet; 0 writes none [%(default)s]")
-    p.add_argument("--hints", default=None, metavar="N[,N...]",
-                   help="score colour hints instead: N random points per photo, coloured from the original, "
-                   "spread edge-aware and by a plain Gaussian (see colorizer.evaluate.hints); e.g. 0,1,5,20; "
-                   "--seed places the points")
-    p.add_argument("--reference-protocol", action="store_true",
-                   help="score colour references instead: each photo's top-left 80%% x 85%% is colorized with no "
-                   "reference, with its bottom-right 85%% x 90%% at 0.8 scale as the reference, and with the next "
-                   "photo's as a wrong one (see colorizer.evaluate.reference)")
-    return Options(**vars(p.parse_args(argv)))
-
-
-def _seed(text: str) -> int:
-    seed = int(text)
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"the seed must be 0 or more, not {seed}")
-    return seed
-
-
-def _refuse_ignored(opts: Options) -> None:
-    """ColorizerError for a colour-only option given with --degrade or --hints, where it would be
-    ignored, so nobody reads a restoration or hint score as one made with it."""
-    if opts.degrade or opts.hints is not None or opts.reference_protocol:
-        for option, value in (("--strength", opts.strength), ("--emulsion", opts.emulsion)):
-            if value is not None:
-                raise ColorizerError(f"{option} scores colorization; it has no effect with --degrade, --hints "
-                                     "or --reference-protocol")
-
-
-def _strength(opts: Options) -> float:
-    """The colour strength to score, checked as the CLI checks it (clamped to its range with a warning)."""
-    if opts.strength is None:
-        return 1.0
-    checked, notes = settings.check_settings(strength=opts.strength)  # SettingsError for NaN and infinity
-    for note in notes:
-        log.warning("%s", note)
-    return checked.strength
-
-
-def check_outputs(opts: Options) -> None:
-    """ColorizerError for a report or sheet path that could not be written, before the (long) evaluation:
-    a wrong one then fails in a second, not after minutes, and the sheet never lands on the report."""
-    paths = {"--out": opts.out, "--contact-sheet": opts.contact_sheet}
-    for option, path in paths.items():
-        if path is None:
-            continue
-        if path.is_dir():
-            raise ColorizerError(f"{option} {path}: is a folder; give a file name")
-        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        if blocking is not None:
-            raise ColorizerError(f"{option} {path}: {blocking} is a file, not a folder")
-    if opts.out is not None and opts.out.suffix.lower() != ".json":
-        raise ColorizerError(f"--out {opts.out}: the report is JSON; give it a name ending in .json")
-    if opts.contact_sheet is not None:
-        image_format(opts.contact_sheet)  # ImageError for an extension no image format has
-
-
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    opts = parse_args(argv)
-    try:
-        check_outputs(opts)
-        _refuse_ignored(opts)
-        strength = _strength(opts)
-        colorizer = Colorizer.from_pretrained(opts.weights, device=opts.device)
-        if colorizer.weights.fallback_reason:  # scoring other weights than asked for would mislead
-            raise ColorizerError(colorizer.weights.fallback_reason)
-        if opts.hints is not None:
-            try:
-                counts = evaluate_hints.parse_counts(opts.hints)
-            except ValueError as err:
-                raise ColorizerError(str(err)) from None
-            report = evaluate_hints.evaluate_hints(opts.images, colorizer, counts, opts.render_size, opts.seed,
-                                              progress=True)
-        elif opts.reference_protocol:
-            report = evaluate_reference(opts.images, colorizer, opts.render_size, opts.sheet_rows, progress=True)
-        elif opts.degrade:
-            report = evaluate_restoration(opts.images, colorizer, opts.seed, opts.sheet_rows, progress=True)
-        else:
-            report = evaluate(opts.images, colorizer, opts.render_size, opts.sheet_rows, progress=True,
-                              strength=strength, emulsion=opts.emulsion)
-    except ColorizerError as err:
-        log.error("%s", err)
-        return 1
-    print(report.table())
-    for name, reason in report.skipped.items():
-        log.warning("skipped %s: %s", name, reason)
-    try:
-        if opts.out:
-            opts.out.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(opts.out, lambda fh: fh.write(json.dumps(report.to_dict(), indent=2).encode()))
-            log.info("report: %s", opts.out)
-        if (sheet := report.contact_sheet()) is not None:
-            default = opts.out.with_suffix(".png") if opts.out else Path("evaluation.png")
-            log.info("contact sheet: %s", save_image(sheet, opts.contact_sheet or default))
-    except (OSError, ColorizerError) as err:  # a full disk, a folder without write permission
-        log.error("could not write: %s", err)
-        return 1
-    return 0
-
+                  metrics.ab_error(result, original), metrics.hue_hits(result, original), cf, cf - original_cf)

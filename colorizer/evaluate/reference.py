@@ -4,7 +4,8 @@ Each colour photo (W x H) is cut in two overlapping views of the same scene, as 
 a colour photo of the same place taken a step aside would be:
     target     the top-left TARGET_CROP of the photo, turned gray and colorized
     reference  the bottom-right REFERENCE_CROP, scaled by REFERENCE_SCALE (framed and sized differently)
-Each target is colorized three ways and scored against its own colour (PSNR, RGB, dB; ab error):
+Each target is colorized three ways and scored against its own colour (PSNR, RGB, dB; ab error; hue hits,
+`metrics.hue_hits`, photos with nothing clearly coloured left out):
     automatic  no reference
     matching   its own photo's reference view
     wrong      the next photo's reference view (sorted by name): an unrelated reference
@@ -14,7 +15,7 @@ automatic one: references change colour only, so it is a rounding step of 8-bit 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,7 +26,7 @@ from PIL import Image
 from colorizer import color
 from colorizer.errors import ColorizerError
 from colorizer.evaluate import metrics
-from colorizer.evaluate.report import EvaluationReport, readable_images, thumbnail
+from colorizer.evaluate.report import EvaluationReport, fmt, mean_of, readable_images, thumbnail
 from colorizer.io.images import is_grayscale
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.settings import DEFAULT_RENDER_SIZE
@@ -40,6 +41,7 @@ METHODS = ("automatic", "matching", "wrong")
 class ReferenceScores:
     psnr: float  # dB, RGB, against the target's own colour
     ab_error: float  # mean Euclidean ab distance, Lab units
+    hue_hits: float | None  # metrics.hue_hits; None: nothing in the target is clearly coloured
 
 
 @dataclass
@@ -55,14 +57,15 @@ class ReferenceReport(EvaluationReport):
 
     def mean(self, method: str) -> ReferenceScores:
         rows = self.per_photo[method]
-        return ReferenceScores(*(float(np.mean([getattr(r, f) for r in rows])) for f in ("psnr", "ab_error")))
+        return ReferenceScores(*(mean_of([getattr(r, f.name) for r in rows]) for f in fields(ReferenceScores)))
 
     def table(self) -> str:
         base = self.mean("automatic").psnr
-        lines = ["| reference | PSNR (dB) | gain (dB) | ab error |", "|---|---:|---:|---:|"]
+        lines = ["| reference | PSNR (dB) | gain (dB) | ab error | hue hits |", "|---|---:|---:|---:|---:|"]
         for method in METHODS:
             m = self.mean(method)
-            lines.append(f"| {method} | {m.psnr:.2f} | {m.psnr - base:+.2f} | {m.ab_error:.2f} |")
+            lines.append(f"| {method} | {m.psnr:.2f} | {m.psnr - base:+.2f} | {m.ab_error:.2f} | "
+                         f"{fmt(m.hue_hits, '.3f')} |")
         return "\n".join([*lines, "", f"{len(self.photos)} photos; weights: {self.weights}; render size "
                           f"{self.render_size}; largest lightness change {self.lightness_change:.2f} L"])
 
@@ -111,7 +114,8 @@ def evaluate_reference(images_dir: str | Path, colorizer: Colorizer, render_size
             report.lightness_change = max(report.lightness_change, change)
         for method, result in results.items():
             report.per_photo[method].append(ReferenceScores(metrics.psnr(result, original),
-                                                            metrics.ab_error(result, original)))
+                                                            metrics.ab_error(result, original),
+                                                            metrics.hue_hits(result, original)))
         report.photos.append(name)
         if len(report.sheet) < sheet_rows:
             report.sheet.append((thumbnail(np.asarray(gray)), thumbnail(np.asarray(reference)),

@@ -62,11 +62,33 @@ def gray_input(original: np.ndarray, emulsion: str | None = None) -> Photo:
 def mean_scores(results: list, methods: tuple[str, ...]) -> dict:
     """Per method, each score averaged over photos (PSNR in dB, as papers report it).
 
-    `results` are ImageResults or RestoreResults; the mean has their scores' type.
+    `results` are ImageResults or RestoreResults; the mean has their scores' type. A score that is None
+    on a photo (hue hits where nothing is clearly coloured) is left out of its mean, not counted as 0.
     """
     kind = type(results[0].scores[methods[0]])
-    return {m: kind(**{f.name: float(np.mean([getattr(r.scores[m], f.name) for r in results]))
+    return {m: kind(**{f.name: mean_of([getattr(r.scores[m], f.name) for r in results])
                        for f in fields(kind)}) for m in methods}
+
+
+def mean_of(values: list[float | None]) -> float | None:
+    """The mean of the values that are not None; None when none is: a photo (or a source) with nothing
+    to score must not pull a share towards 0."""
+    present = [v for v in values if v is not None]
+    return float(np.mean(present)) if present else None
+
+
+def source_of(name: str) -> str | None:
+    """The source of a photo that tools/collect_photos.py wrote (SOURCE__name.jpg), else None."""
+    source, sep, _ = Path(name).name.partition("__")
+    return source if sep else None
+
+
+def fmt(value: float | None, spec: str) -> str:
+    """A score for a table: `format(value, spec)`, or "-" right-aligned in the same width for None."""
+    if value is not None:
+        return format(value, spec)
+    width = "".join(c for c in spec.split(".")[0] if c.isdigit())
+    return format("-", f">{width or 1}")
 
 
 def readable_images(root: Path, skipped: dict[str, str], desc: str, progress: bool, every: int = 1
