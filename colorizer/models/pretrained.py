@@ -122,10 +122,13 @@ def _lite(name: str) -> Pretrained | None:
 def convert_lite(name: str, original: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """efficientnet_pytorch naming -> timm naming. The two list the same tensors in the same order
     (checked here: 247 for lite0, 322 for lite1 and lite2), so they are paired by position, and
-    every pair must agree in shape."""
+    every pair must agree in shape. timm's model is built on the meta device: shapes only, no memory and
+    no random init, so converting draws nothing from torch's random state and a first run (which
+    converts) trains exactly as every later one (which reads the converted file)."""
     import timm
 
-    target = timm.create_model(name, pretrained=False).state_dict()
+    with torch.device("meta"):
+        target = timm.create_model(name, pretrained=False).state_dict()
     src = [(k, v) for k, v in original.items() if not k.endswith("num_batches_tracked")]
     dst = [k for k in target if not k.endswith("num_batches_tracked")]
     if len(src) != len(dst):
