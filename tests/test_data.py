@@ -134,6 +134,31 @@ def test_a_shard_without_colour_photos_is_an_error_not_a_hang(tmp_path: Path) ->
     assert time.monotonic() - start < 30
 
 
+
+def test_photos_too_small_to_crop_are_skipped_counted_and_named(tmp_path: Path, caplog) -> None:
+    make_photo_folder(tmp_path, colour=4)
+    Image.open(SKIMAGE_DATA / "coffee.png").convert("RGB").resize((15, 20)).save(tmp_path / "stamp.png")
+    pairs = stream(tmp_path, shuffle_buffer=0, size=32, batch_size=4)  # 15 px: under half a 32 px crop
+    with caplog.at_level("WARNING", logger="train.data"):
+        next(pairs)
+        next(pairs)
+    pairs.close()
+    assert pairs.state.used == 8 and pairs.state.too_small == 1
+    assert "skipping a photo too small to crop (1 so far)" in caplog.text and "stamp.png: 15x20 px" in caplog.text
+    kept = stream(tmp_path, shuffle_buffer=0, size=24, batch_size=5)  # 15 px is enough for 24 px crops
+    next(kept)
+    kept.close()
+    assert kept.state.too_small == 0
+
+
+def test_a_shard_whose_only_colour_photo_is_a_pixel_is_refused(tmp_path: Path) -> None:
+    make_photo_folder(tmp_path, colour=0)
+    Image.new("RGB", (1, 1), (200, 30, 40)).save(tmp_path / "pixel.png")
+    pairs = stream(tmp_path)
+    with pytest.raises(DataError, match=r"no usable colour photo .*\b[1-9]\d* too small to crop at 32 px"):
+        next(pairs)
+    pairs.close()
+
 def test_resuming_from_a_state_gives_exactly_the_next_batches(photos: Path) -> None:
     first = stream(photos, batch_size=5)
     batches = [next(first) for _ in range(4)]  # 20 photos: crosses epochs of 8 usable ones

@@ -280,6 +280,25 @@ def test_a_bad_dataset_is_one_clear_line_and_debug_shows_where(tmp_path: Path) -
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
+
+def test_photos_too_small_to_crop_are_counted_and_a_folder_of_only_those_refused(tmp_path: Path) -> None:
+    """A 1x1 photo is no training data: a folder whose only colour photo it is stops with one line, not
+    weights trained on a flat colour; beside real photos it is skipped and counted, like a gray one."""
+    tiny = make_photo_folder(tmp_path / "tiny", colour=0)
+    Image.new("RGB", (1, 1), (200, 30, 40)).save(tiny / "pixel.png")
+    refused = _fails(one_process(tmp_path / "refused", tiny, "--phase", "pretrain-g", "--loss.net", "none"))
+    assert re.search(r"error: dataset .*no usable colour photo .*\d+ too small to crop at 32 px",
+                     refused.strip().splitlines()[-1])
+    assert not (tmp_path / "refused" / "pretrain-g").exists()
+    mixed = make_photo_folder(tmp_path / "mixed", colour=8)
+    Image.new("RGB", (1, 1), (200, 30, 40)).save(mixed / "pixel.png")
+    run(one_process(tmp_path / "run", mixed, "--phase", "pretrain-g", "--loss.net", "none", "--card_photos", ""),
+        tmp_path / "run.log")
+    assert "skipping a photo too small to crop (1 so far)" in (tmp_path / "run.log").read_text()
+    assert scalars(tmp_path / "run").Scalars("data/too_small")[-1].value >= 1
+    assert re.search(r"skipped: \d+ grayscale, [1-9]\d* too small to crop",
+                     (tmp_path / "run" / "pretrain-g" / "generator" / "README.md").read_text())
+
 def test_resume_refuses_another_generator_or_a_shorter_plan(tmp_path: Path, photos: Path) -> None:
     output = tmp_path / "run"
     cmd = one_process(output, photos, "--phase", "pretrain-g", "--loss.net", "none")

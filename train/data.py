@@ -9,8 +9,10 @@ The film (`degrade.photograph`) is the eye's lightness or an old emulsion's colo
 undamaged gray is the lightness target: restoring removes the damage, not the film's own tones,
 just as colorizing keeps a photo's tones and adds the scene's colour.
 
-Grayscale photos are skipped (there is no colour to learn from), and so is a record that will
-not decode: both are counted, neither stops training. Each process reads its own shard
+Grayscale photos are skipped (there is no colour to learn from), so are photos too small to crop
+(short side under half the crop size: enlarged past twice, a crop is blur, not a photo), and so is a
+record that will not decode: all are counted, none stops training, but a shard that yields no usable
+photo in a whole epoch is refused. Each process reads its own shard
 (`split_dataset_by_node`), so nothing else may shard the stream again.
 
 Exact resume: every random choice for a sample comes from a generator seeded by
@@ -53,7 +55,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DATASET = "ILSVRC/imagenet-1k"  # gated parquet (image, label); accept its terms, set HF_TOKEN
 _PREFETCH_BATCHES = 2
-_LOGGED_FAILURES = 5  # unreadable records named at warning level; the rest only counted
+_LOGGED_FAILURES = 5  # unreadable and too-small records named at warning level; the rest only counted
+MIN_SIDE_OF_CROP = 0.5  # a photo's short side, as a fraction of the crop size, below which it is skipped
 
 
 class DataError(ColorizerError):
@@ -101,6 +104,7 @@ class StreamState:
     used: int = 0
     grayscale: int = 0
     unreadable: int = 0
+    too_small: int = 0  # photos whose short side is under MIN_SIDE_OF_CROP of the crop size
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,7 +112,7 @@ class StreamState:
 
 @dataclass
 class Skipped:
-    """Why a record gave no sample: "grayscale" or "unreadable" (with what went wrong)."""
+    """Why a record gave no sample: "grayscale", "too small" or "unreadable" (with the record and why)."""
 
     reason: str
     detail: str = ""
@@ -221,11 +225,18 @@ def sample(item: tuple[int, int, dict], *, size: int, config: DataConfig, degrad
     try:
         photo = decode(record, min_short_side=math.ceil(size / config.min_crop))
     except Exception as err:  # any decoder failure: truncated, not an image, bomb, fetch error
-        where = record.get("path") or f"record {position} of epoch {epoch}"
-        return Skipped("unreadable", f"{where}: {type(err).__name__}: {first_line(err)}")
+        return Skipped("unreadable", f"{_where(record, epoch, position)}: {type(err).__name__}: {first_line(err)}")
+    if min(photo.size) < MIN_SIDE_OF_CROP * size:
+        return Skipped("too small", f"{_where(record, epoch, position)}: {photo.width}x{photo.height} px "
+                                    f"for {size} px crops")
     if is_grayscale(photo, config.gray_tolerance):
         return Skipped("grayscale")
     return make_pair(photo, size, config.min_crop, degrade_config, rng)
+
+
+def _where(record: dict, epoch: int, position: int) -> str:
+    """A record's file, or its place in the stream when it has none (a Hub record), for log lines."""
+    return record.get("path") or f"record {position} of epoch {epoch}"
 
 
 def _worker_pool(config: DataConfig) -> Executor | None:
@@ -317,10 +328,15 @@ class PairStream:
                             continue
                         if epoch > last_useful_epoch + 1:  # a whole epoch went by without one usable photo
                             raise DataError(f"dataset {self.config.dataset!r}: no usable colour photo in this "
-                                            f"process's shard ({state.grayscale} grayscale, "
-                                            f"{state.unreadable} unreadable)")
+                                            f"process's shard ({state.grayscale} grayscale, {state.too_small} too "
+                                            f"small to crop at {self.size} px, {state.unreadable} unreadable)")
                         if result.reason == "grayscale":
                             state.grayscale += 1
+                        elif result.reason == "too small":
+                            state.too_small += 1
+                            if state.too_small <= _LOGGED_FAILURES:
+                                log.warning("skipping a photo too small to crop (%d so far): %s", state.too_small,
+                                            result.detail)
                         else:
                             state.unreadable += 1
                             if state.unreadable <= _LOGGED_FAILURES:

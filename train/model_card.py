@@ -110,7 +110,7 @@ encoder ImageNet weights: {encoder_source}.
 ## Data
 
 - dataset: `{dataset}` (split `{config["data"]["split"]}`), colour photos only
-- samples used: {data.used}; skipped: {data.grayscale} grayscale, {data.unreadable} unreadable
+- samples used: {data.used}; skipped: {data.grayscale} grayscale, {data.too_small} too small to crop, {data.unreadable} unreadable
 - inputs: the photo's lightness damaged by `colorizer.evaluate.degrade` (settings below); targets: the photo in Lab
 
 ## Measured losses

@@ -226,7 +226,8 @@ class Run:
         self.last_metrics = {k: v for k, v in means.items() if k.startswith("loss")}
         values = {f"{phase.name}/{k}": v for k, v in {**means, **phase.learning_rates(stage)}.items()}
         values.update({"data/used": totals.used, "data/grayscale": totals.grayscale,
-                       "data/unreadable": totals.unreadable, "data/epoch": data_state.epoch,
+                       "data/unreadable": totals.unreadable, "data/too_small": totals.too_small,
+                       "data/epoch": data_state.epoch,
                        f"{phase.name}/size": stage.size})
         self.acc.log(values, step=global_step)
         shown = {k: f"{v:.3g}" for k, v in means.items() if k.startswith("loss_") or k == "images_per_s"}

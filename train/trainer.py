@@ -195,6 +195,6 @@ class Window:
 
 def data_totals(accelerator: Accelerator, state: StreamState) -> StreamState:
     """The data counters summed over all processes (a collective: every rank must call it)."""
-    local = torch.tensor([state.used, state.grayscale, state.unreadable], device=accelerator.device)
-    used, grayscale, unreadable = accelerator.reduce(local, reduction="sum").tolist()
-    return StreamState(used=used, grayscale=grayscale, unreadable=unreadable)
+    local = torch.tensor([state.used, state.grayscale, state.unreadable, state.too_small], device=accelerator.device)
+    used, grayscale, unreadable, too_small = accelerator.reduce(local, reduction="sum").tolist()
+    return StreamState(used=used, grayscale=grayscale, unreadable=unreadable, too_small=too_small)
