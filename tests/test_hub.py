@@ -3,6 +3,9 @@
 import json
 import logging
 import shutil
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -11,9 +14,9 @@ from safetensors.torch import load_file, save_file
 
 from colorizer.errors import WeightsError
 from colorizer.models import hub
-from colorizer.models.generator import Generator
+from colorizer.models.generator import Generator, build_encoder
 from colorizer.pipelines.colorizer import Colorizer
-from tests.conftest import real_photo
+from tests.conftest import CHECKOUT_ENV, REPO, real_photo, run_cli
 
 
 def test_embedded_default_loads_strictly():
@@ -94,7 +97,8 @@ def test_embedded_default_colorizes_a_real_photo():
 @pytest.mark.parametrize(("key", "value"), [("middle_channels", 3_000_000), ("final_channels", -1),
                                             ("decoder_channels", [32, 24, 0, 16]), ("restore", "yes"),
                                             ("middle_channels", 2.5), ("chroma_gain", 0), ("chroma_gain", "1"),
-                                            ("chroma_gain", 7.5)])
+                                            ("chroma_gain", 7.5), ("decoder_channels", [4096] * 4),
+                                            ("middle_channels", hub.MAX_CHANNELS + 1)])
 def test_absurd_config_values_are_refused_before_building_anything(tmp_path, tiny_weights, key, value):
     folder = shutil.copytree(tiny_weights, tmp_path / "w")
     config = json.loads((folder / "config.json").read_text())
@@ -104,6 +108,57 @@ def test_absurd_config_values_are_refused_before_building_anything(tmp_path, tin
         Colorizer.from_pretrained(str(folder), device="cpu")
     assert str(folder) in str(err.value) and repr(value) in str(err.value)
 
+
+
+def test_an_encoder_the_weights_file_does_not_hold_is_refused_before_it_is_built(tmp_path, tiny_weights):
+    """A config naming EfficientNet-L2 (468 M parameters, 1.9 GB) beside a tiny model's tensors: one
+    WeightsError that says so, found from the file's header while the process holds a fraction of that."""
+    folder = shutil.copytree(tiny_weights, tmp_path / "w")
+    config = json.loads((folder / "config.json").read_text())
+    config["encoder"] = "efficientnet_l2"
+    (folder / "config.json").write_text(json.dumps(config))
+    with torch.device("meta"):
+        encoder_bytes = 4 * sum(p.numel() for p in build_encoder("efficientnet_l2").state_dict().values())
+    probe = textwrap.dedent(f"""
+        import resource
+        from colorizer.errors import WeightsError
+        from colorizer.models import hub
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        try:
+            hub.load_generator({str(folder)!r})
+        except WeightsError as err:
+            print(err)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+    """)
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                            env=CHECKOUT_ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    message, grown = result.stdout.strip().splitlines()
+    assert "model.safetensors: weights do not match config.json's encoder efficientnet_l2" in message
+    assert "missing" in message and "encoder." in message
+    assert int(grown) < encoder_bytes / 10
+
+
+def test_an_encoder_the_u_net_cannot_take_is_one_clear_error(tmp_path, tiny_weights):
+    folder = shutil.copytree(tiny_weights, tmp_path / "w")
+    config = json.loads((folder / "config.json").read_text())
+    config["encoder"] = "convnext_atto"  # features from 1/4 on: no 1/2 skip for the U-Net
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match="encoder 'convnext_atto' cannot be the U-Net's: .*strides"):
+        hub.load_generator(folder)
+
+
+def test_a_huge_or_deeply_nested_config_is_one_clear_line(tmp_path, tiny_weights):
+    huge = shutil.copytree(tiny_weights, tmp_path / "huge")
+    config = json.loads((huge / "config.json").read_text())
+    (huge / "config.json").write_text(json.dumps({**config, "notes": "x" * 2_000_000}))
+    with pytest.raises(WeightsError, match=f"more than the {hub.MAX_CONFIG_BYTES} bytes"):
+        hub.load_generator(huge)
+    nested = shutil.copytree(tiny_weights, tmp_path / "nested")
+    (nested / "config.json").write_text('{"config": ' + "[" * 20_000 + "]" * 20_000 + "}")
+    result = run_cli(str(REPO / "examples" / "camera.jpg"), "-o", str(tmp_path / "out"), "--weights", str(nested))
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert f"{nested / 'config.json'}: nested too deeply for a generator config" in result.stderr
 
 def test_config_that_does_not_match_its_tensors_says_which_differ(tmp_path, tiny_weights):
     folder = shutil.copytree(tiny_weights, tmp_path / "w")

@@ -86,6 +86,17 @@ def preset(name: str) -> GeneratorConfig:
     return GeneratorConfig(**asdict(PRESETS[name]))
 
 
+def build_encoder(name: str) -> nn.Module:
+    """timm's model `name` as the U-Net's encoder: features at strides 2, 4, 8, 16, 32, their widths in its
+    static feature_info. ValueError for other strides. Under `torch.device("meta")` it costs no memory,
+    which is how a weights file's encoder is checked before anything is built (colorizer.models.hub)."""
+    encoder = timm.create_model(name, pretrained=False, features_only=True)
+    if encoder.feature_info.reduction() != STRIDES:
+        raise ValueError(f"encoder {name} gives features at strides {encoder.feature_info.reduction()}, "
+                         f"the U-Net needs {STRIDES}")
+    return encoder
+
+
 class UpBlock(nn.Module):
     """x2 upsample of the deeper features, joined with the encoder's skip at that size."""
 
@@ -109,11 +120,7 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="colorizer", tags=
         super().__init__()
         self.config = config = model_config(GeneratorConfig, config)
         spectral = config.spectral_norm
-        # Features at strides 2, 4, 8, 16, 32; their widths come from timm's static feature_info.
-        self.encoder = timm.create_model(config.encoder, pretrained=False, features_only=True)
-        if self.encoder.feature_info.reduction() != STRIDES:
-            raise ValueError(f"encoder {config.encoder} gives features at strides "
-                             f"{self.encoder.feature_info.reduction()}, the U-Net needs {STRIDES}")
+        self.encoder = build_encoder(config.encoder)
         skips = self.encoder.feature_info.channels()
         mid = config.middle_channels
         self.middle = nn.Sequential(

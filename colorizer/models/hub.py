@@ -21,12 +21,12 @@ from pathlib import Path
 import torch
 from huggingface_hub import PyTorchModelHubMixin
 from PIL import Image
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from colorizer.errors import WeightsError, first_line
 from colorizer.io.files import atomic_folder
-from colorizer.models.generator import MAX_CHROMA_GAIN, Generator, GeneratorConfig
+from colorizer.models.generator import MAX_CHROMA_GAIN, Generator, GeneratorConfig, build_encoder
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ EMBEDDED_WEIGHTS = Path(__file__).parents[1] / "weights" / "default"  # colorize
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 ONNX_FILE = "model.onnx"  # the exported generator, beside the safetensors (colorizer.export)
 BACKENDS = ("pytorch", "onnx")
-MAX_CHANNELS = 4096  # widest layer a config may ask for (the largest preset uses 1024)
+MAX_CHANNELS = 1024  # widest layer a config may ask for: the widest preset's (artistic's middle)
+MAX_CONFIG_BYTES = 64 * 1024  # a generator's config.json is a few hundred bytes
 CHANNEL_KEYS = ("middle_channels", "final_channels")
 FLAG_KEYS = ("self_attention", "blur", "spectral_norm", "restore")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -145,11 +146,19 @@ def _check_folder(folder: Path, backend: str = "pytorch") -> None:
 
 
 def read_config(folder: Path) -> GeneratorConfig:
-    """config.json -> GeneratorConfig, with a clear error for damaged, foreign or absurd configs."""
+    """config.json -> GeneratorConfig, with a clear error for damaged, foreign or absurd configs: its size is
+    checked before it is read, and a nesting deeper than the parser's recursion is an error like any other."""
+    file = folder / CONFIG_FILE
     try:
-        raw = json.loads((folder / CONFIG_FILE).read_text())
+        size = file.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise WeightsError(f"{file}: {size} bytes, more than the {MAX_CONFIG_BYTES} bytes a generator config "
+                               "can need: not a colorizer generator config")
+        raw = json.loads(file.read_text())
+    except RecursionError:
+        raise WeightsError(f"{file}: nested too deeply for a generator config") from None
     except (OSError, ValueError) as err:
-        raise WeightsError(f"{folder / CONFIG_FILE}: not a readable JSON config ({err})") from None
+        raise WeightsError(f"{file}: not a readable JSON config ({err})") from None
     raw = raw.get("config", raw) if isinstance(raw, dict) else raw
     known = {f.name for f in fields(GeneratorConfig)}
     if not isinstance(raw, dict) or not known & raw.keys():
@@ -188,7 +197,32 @@ def check_config_values(values: dict) -> list[str]:
     return problems
 
 
-def describe_mismatch(expected: dict, found: dict, limit: int = 5) -> str:
+def check_encoder(folder: Path, config: GeneratorConfig) -> None:
+    """WeightsError when the config's encoder cannot be the U-Net's, or the weights file does not hold it.
+
+    Checked before anything is built: the encoder on the meta device (shapes, no memory) against the file's
+    header (names and shapes, no tensor read). An encoder is most of a generator's size and any timm name
+    passes the config, so a config that names a huge one beside a small file costs nothing to refuse.
+    """
+    try:
+        with torch.device("meta"):
+            encoder = build_encoder(config.encoder)
+    except Exception as err:  # timm's errors for a model it cannot give as features vary by model
+        raise WeightsError(f"{folder / CONFIG_FILE}: encoder {config.encoder!r} cannot be the U-Net's: "
+                           f"{first_line(err)}") from None
+    file = folder / WEIGHTS_FILE
+    try:
+        with safe_open(file, framework="pt") as header:
+            stored = {k: tuple(header.get_slice(k).get_shape()) for k in header.keys() if k.startswith("encoder.")}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise WeightsError(f"{file}: damaged or not a safetensors file ({err})") from None
+    expected = {f"encoder.{k}": tuple(v.shape) for k, v in encoder.state_dict().items()}
+    if stored != expected:
+        raise WeightsError(f"{file}: weights do not match {CONFIG_FILE}'s encoder {config.encoder}: "
+                           f"{describe_mismatch(expected, stored)}")
+
+
+def describe_mismatch(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], limit: int = 5) -> str:
     """Which tensor names and shapes differ between what a config builds and what a file holds."""
 
     def listed(items: list[str]) -> str:
@@ -197,8 +231,7 @@ def describe_mismatch(expected: dict, found: dict, limit: int = 5) -> str:
 
     missing = [k for k in expected if k not in found]
     unexpected = [k for k in found if k not in expected]
-    shapes = [f"{k} {tuple(found[k].shape)} instead of {tuple(expected[k].shape)}"
-              for k in expected if k in found and found[k].shape != expected[k].shape]
+    shapes = [f"{k} {found[k]} instead of {expected[k]}" for k in expected if k in found and found[k] != expected[k]]
     parts = []
     if missing:
         parts.append(f"missing {len(missing)} tensors ({listed(missing)})")
@@ -213,7 +246,9 @@ def load_generator(weights: Weights | str | Path | None = None) -> tuple[Generat
     """Build the generator described by a weights folder and load its tensors strictly."""
     if not isinstance(weights, Weights):
         weights = resolve(weights)
-    model = Generator(read_config(weights.folder))
+    config = read_config(weights.folder)
+    check_encoder(weights.folder, config)  # before building: a config may name an encoder of gigabytes
+    model = Generator(config)
     file = weights.folder / WEIGHTS_FILE
     try:
         state = load_file(file)
@@ -223,9 +258,13 @@ def load_generator(weights: Weights | str | Path | None = None) -> tuple[Generat
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except RuntimeError:  # names or shapes differ: say which, in a line a person can read
         raise WeightsError(f"{file}: weights do not match {CONFIG_FILE}: "
-                           f"{describe_mismatch(model.state_dict(), state)}") from None
+                           f"{describe_mismatch(shapes(model.state_dict()), shapes(state))}") from None
     check_finite(model, str(file))
     return model.eval(), weights
+
+
+def shapes(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in state.items()}
 
 
 def check_finite(model: torch.nn.Module, where: str) -> None:
