@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,6 +103,28 @@ def test_readme_is_short_and_keeps_the_set_up_commands():
     assert "pip install -r requirements.txt && python -m colorizer examples/camera.jpg -o colorized/" in readme
     assert "bash .ci/run" in readme
     assert (REPO / "examples" / "camera.jpg").is_file()
+
+
+def test_readme_says_where_its_first_command_runs(tmp_path):
+    """README's first command runs the checkout, not an installed package: it works from the repository root,
+    and the README says so and names what Python answers elsewhere (unless the package is installed)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    quick_start = re.sub(r"\s+", " ", readme.split("## Quick start")[1].split("```")[0])
+    assert "Run them from the repository root" in quick_start
+    command = next(line for line in readme.splitlines() if line.startswith("pip install -r requirements.txt && "))
+    colorize = shlex.split(command.split(" && ", 1)[1])
+    assert colorize[:3] == ["python", "-m", "colorizer"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # as a user's shell has it
+    here = subprocess.run([sys.executable, *colorize[1:-1], str(tmp_path / "root")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert here.returncode == 0, here.stderr[-2000:]
+    assert (tmp_path / "root" / "camera.png").is_file()
+    (tmp_path / "elsewhere").mkdir()
+    elsewhere = subprocess.run([sys.executable, "-m", "colorizer", "--help"], cwd=tmp_path / "elsewhere", env=env,
+                               capture_output=True, text=True, timeout=300)
+    if elsewhere.returncode != 0:  # not installed here (an installed package works from anywhere)
+        assert "No module named colorizer" in elsewhere.stderr
+        assert "`No module named colorizer`" in quick_start
 
 
 # The defaults the README and docs/usage.md quote, read from the code: a change of either fails here.
