@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,7 +82,7 @@ def check_export(opset: int | None, size: int) -> None:
 def export_generator(generator: "Generator", source: str, target: str | Path, opset: int | None = None,
                      dynamic_size: bool = True, size: int = DEFAULT_RENDER_SIZE) -> Path:
     """export_onnx for a generator already loaded and baked (baked_generator), its options checked
-    (check_export)."""
+    (check_export). Logs each file it writes: the export takes tens of seconds on a CPU, and writes two."""
     import onnx
     import torch
     from onnx.utils import Extractor
@@ -112,6 +113,7 @@ def export_generator(generator: "Generator", source: str, target: str | Path, op
             out, (s8, s16) = self.generator.with_features(l_norm)
             return out, s8, s16
 
+    started = time.monotonic()
     try:
         with torch.no_grad():
             program = torch.onnx.export(WithFeatures(generator).eval(), (example,), input_names=["l_norm"],
@@ -126,13 +128,20 @@ def export_generator(generator: "Generator", source: str, target: str | Path, op
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(model)
+    log.info("traced and converted in %.0f s", time.monotonic() - started)
     # the encoder alone, for describing reference pictures (its features are the outputs after ab)
     encoder = Extractor(model).extract_model([model.graph.input[0].name], list(FEATURE_OUTPUTS))
     with atomic_target(encoder_file(target)) as temp:
         onnx.save_model(encoder, temp)
+    _wrote(encoder_file(target), "the encoder alone, which describes colour references")
     with atomic_target(target) as temp:
         onnx.save_model(model, temp)
+    _wrote(target, "the generator, L -> ab and the encoder's features")
     return target
+
+
+def _wrote(file: Path, what: str) -> None:
+    log.info("wrote %s (%.1f MB): %s", file, file.stat().st_size / 1e6, what)
 
 
 def max_ab_difference(onnx_file: str | Path, generator: "Generator", shape: tuple[int, int] = (256, 320)) -> float:
@@ -185,11 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         dynamic_size, size = args.size is None, args.size or DEFAULT_RENDER_SIZE
         check_export(args.opset, size)
+        log.info("loading %s", args.weights or "the embedded default weights")
         generator, source = baked_generator(args.weights)
+        log.info("exporting %s for %s: torch.onnx traces and converts the whole network, which takes a while on "
+                 "a CPU", source, "any batch, height and width (multiples of 32)" if dynamic_size
+                 else f"one {size} x {size} square")
         path = export_generator(generator, source, args.onnx, args.opset, dynamic_size, size)
+        log.info("checking it against PyTorch on a test pattern")
         shape = (256, 320) if dynamic_size else (size, size)
-        log.info("wrote %s (%.1f MB); max |ab| difference from PyTorch on a test pattern: %.4f Lab units",
-                 path, path.stat().st_size / 1e6, max_ab_difference(path, generator, shape))
+        log.info("max |ab| difference from PyTorch: %.4f Lab units", max_ab_difference(path, generator, shape))
     except ColorizerError as err:
         log.error("error: %s", err)
         return 1

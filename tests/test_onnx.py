@@ -156,6 +156,22 @@ def test_fixed_size_export_from_the_command_line_runs_at_its_size(tiny_weights, 
     assert colorizer.colorize_video(film, tmp_path / "out.mp4", hints=[(10, 10, "#3366cc")]).frames == 5
 
 
+
+def test_the_export_says_what_it_is_doing_and_names_every_file_it_wrote(tiny_weights, tmp_path):
+    """Tens of seconds of tracing on a CPU: a line before each step, and every file in the folder named."""
+    folder = tmp_path / "out"
+    result = run_export("--onnx", str(folder / "tiny.onnx"), "--weights", str(tiny_weights))
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    steps = ["loading ", "exporting ", "traced and converted in ", "checking it against PyTorch",
+             "max |ab| difference from PyTorch"]
+    at = [next((i for i, line in enumerate(lines) if line.startswith(step)), None) for step in steps]
+    assert None not in at and at == sorted(at), result.stderr
+    written = sorted(folder.iterdir())
+    assert [p.name for p in written] == ["tiny.encoder.onnx", "tiny.onnx"]
+    for file in written:
+        assert any(line.startswith(f"wrote {file} (") for line in lines), f"{file.name} not named:\n{result.stderr}"
+
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
 def test_damaged_onnx_file_is_a_clear_error(default_onnx, tmp_path, damage):
     bad = tmp_path / "bad.onnx"
