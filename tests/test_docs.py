@@ -127,6 +127,67 @@ def test_readme_says_where_its_first_command_runs(tmp_path):
         assert "`No module named colorizer`" in quick_start
 
 
+# The commands the docs show, and the flags they give them, as the code's own --help lists them.
+COMMANDS = {  # how a doc writes a command (longest first) -> how to run it here
+    "python -m colorizer.export": ["-m", "colorizer.export"],
+    "python -m colorizer.evaluate": ["-m", "colorizer.evaluate"],
+    "python -m colorizer.inspect": ["-m", "colorizer.inspect"],
+    "python -m colorizer": ["-m", "colorizer"],
+    "train/nogan.py": ["train/nogan.py"],  # after python, accelerate launch or torchrun: its flags follow it
+    "python tools/collect_photos.py": ["tools/collect_photos.py"],
+}
+CURRENT_DOCS = [d for d in DOCS if "experiments" not in d.parts]  # experiments keep the commands they ran then
+
+
+def _snippets(doc: Path) -> list[str]:
+    """A doc's fenced lines (comments cut) and inline code spans (rejoined across line breaks)."""
+    text = doc.read_text(encoding="utf-8")
+    fenced, inside = [], False
+    for line in text.splitlines():
+        if FENCE.match(line):
+            inside = not inside
+        elif inside:
+            fenced.append(re.sub(r"\s#\s.*$", "", line))
+    return fenced + re.findall(r"`([^`]+)`", re.sub(r"\s*\n\s*", " ", _prose(text)))
+
+
+def _documented_flags() -> dict[str, set[str]]:
+    """command -> every --flag a current doc passes to it."""
+    pattern = re.compile("|".join(re.escape(c) for c in COMMANDS) + r"|(?<![\w-])(?:accelerate|torchrun|pip|bash)\b")
+    found: dict[str, set[str]] = {c: set() for c in COMMANDS}
+    for doc in CURRENT_DOCS:
+        for snippet in _snippets(doc):
+            starts = [(m.start(), m.end(), m.group(0)) for m in pattern.finditer(snippet)]
+            for (_, end, command), following in zip(starts, [*starts[1:], (len(snippet), 0, "")]):
+                if command in COMMANDS:
+                    found[command] |= set(re.findall(r"(?<![\w-])--[\w][\w.-]*", snippet[end:following[0]]))
+    return found
+
+
+def test_the_flags_the_docs_show_are_the_commands_own():
+    """Every --flag a doc gives a command is one its --help lists: a renamed or dropped option fails here."""
+    unknown = []
+    for command, flags in _documented_flags().items():
+        if not flags:
+            continue
+        result = subprocess.run([sys.executable, *COMMANDS[command], "--help"], cwd=REPO, capture_output=True,
+                                text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert result.returncode == 0, f"{command} --help: {result.stderr[-2000:]}"
+        unknown += [f"{command} {flag}" for flag in sorted(flags)
+                    if not re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", result.stdout)]
+    assert not unknown, "flags in the docs that --help does not list: " + ", ".join(unknown)
+
+
+def test_the_onnx_docs_state_the_exporters_default_shape():
+    """The exporter takes any size unless told --fixed-size N; --dynamic-size is kept for old scripts only."""
+    from colorizer import export
+
+    assert export.parse_args(["--onnx", "m.onnx"]).size is None  # no fixed size: dynamic
+    assert "--dynamic-size" not in _documented_flags()["python -m colorizer.export"]  # it changes nothing
+    for sentence in _quoted("docs/usage.md", r"any height and width that are multiples of 32"):
+        assert "By default" in sentence, sentence
+    assert any("`--fixed-size N` exports one N x N square" in s for s in _quoted("docs/usage.md", r"--fixed-size"))
+
 # The defaults the README and docs/usage.md quote, read from the code: a change of either fails here.
 
 
