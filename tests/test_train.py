@@ -138,6 +138,7 @@ def test_a_log_file_gets_whole_lines_with_losses_and_progress(full_run: Path) ->
         progress = [line for line in ours if re.search(rf" {phase} step \d+ \(\d+/\d+, eta [\d:]+\): loss_", line)]
         assert progress, f"no progress line for {phase}"
     assert re.search(r"\(\d+/\d+, eta 00:00\): ", "\n".join(ours))  # each phase's last line: nothing left
+    assert "model card: colorizing the held-out photos in" in "\n".join(lines)  # its slowest part, announced
 
 
 def test_grayscale_and_broken_photos_are_skipped_and_counted(full_run: Path) -> None:

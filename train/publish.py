@@ -80,6 +80,9 @@ class Publisher:
                 model = self.acc.unwrap_model(models[kind])
                 held_out, images = None, {}
                 if kind == "generator" and self.config.card_photos:
+                    # the slowest part of a short run: say so, rather than wait in silence
+                    log.info("model card: colorizing the held-out photos in %s (--card_photos \"\" skips this)",
+                             self.config.card_photos)
                     if results := held_out_results(model, self.config.card_photos):
                         held_out, images[SAMPLES_FILE] = results
                 card = self._card(kind, phase, phase.start + phase.steps, totals, metrics, held_out)
