@@ -258,12 +258,13 @@ def load_generator(weights: Weights | str | Path | None = None) -> tuple[Generat
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except RuntimeError:  # names or shapes differ: say which, in a line a person can read
         raise WeightsError(f"{file}: weights do not match {CONFIG_FILE}: "
-                           f"{describe_mismatch(shapes(model.state_dict()), shapes(state))}") from None
+                           f"{describe_mismatch(_shapes(model.state_dict()), _shapes(state))}") from None
     check_finite(model, str(file))
     return model.eval(), weights
 
 
-def shapes(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+def _shapes(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape, as describe_mismatch compares them (a file's header gives only these)."""
     return {k: tuple(v.shape) for k, v in state.items()}
 
 
