@@ -270,6 +270,8 @@ def test_pillow_bomb_limit_follows_max_pixels(tmp_path, tiny_weights):
     (["-o", ""], "an empty folder name"),
     (["-o", "out", "--max-pixels", "2.5"], "not a whole number of pixels"),
     (["-o", "out", "--max-pixels", "lots"], "not a number"),
+    (["-o", "out", "--max-pixels", "0"], "max pixels must be at least 1, not 0: nothing could be colorized"),
+    (["-o", "out", "--max-frames", "0"], "max frames must be at least 1, not 0: nothing could be colorized"),
 ])
 def test_an_empty_output_folder_or_a_bad_pixel_count_is_refused_before_any_work(tmp_path, args, message):
     """An unset shell variable in -o "$OUT" must not mean "write into the current folder"."""
