@@ -481,7 +481,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                         preprocess=False, concurrency_limit=CONCURRENCY, concurrency_id="model")
         run_film.click(colorize_film, [film, *controls, film_reference], [film_slider, film_out, film_download, film_note],
                        api_name="colorize_film", preprocess=False, concurrency_limit=CONCURRENCY,
-                       concurrency_id="model")
+                       concurrency_id="model", show_progress_on=film_out)  # one bar, not one per panel
     return demo.queue(max_size=QUEUE_SIZE)
 
 
