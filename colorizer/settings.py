@@ -80,7 +80,7 @@ class Settings:
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger inputs are refused unread
     batch_size: int = DEFAULT_BATCH_SIZE  # photos or frames per model call
     crf: int = DEFAULT_CRF  # films' H.264 quality
-    max_frames: int | None = None  # films: refuse one with more frames, counted as decoded (None: any length)
+    max_frames: int | None = None  # films: refuse one with more frames, before any work (None: any length)
 
 
 def check_settings(base: Settings | None = None, render_limit: int | None = None,
