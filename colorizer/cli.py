@@ -114,8 +114,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="film quality, H.264 constant rate factor from 0 (lossless, huge) to 51 (worst); "
                    "18 looks like the source, +6 halves the size [%(default)s]")
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
-                   help="refuse films longer than N frames, counted as they are decoded (a raw stream's header "
-                   "states none) [no limit]")
+                   help="refuse films longer than N frames, before any work (a raw stream's header states no "
+                   "count: its packets are counted) [no limit]")
     p.add_argument("--mark", action="store_true",
                    help="put a small visible 'AI colorized' mark in the bottom-right corner (every result "
                    "carries its provenance in its metadata anyway: see python -m colorizer.inspect)")
@@ -164,18 +164,45 @@ def c2pa_signing(opts: Options) -> provenance.C2paSigning | None:
     return signing
 
 
-def plan_outputs(images: list[Path], outdir: Path, suffix: str) -> list[Path]:
-    """OUTDIR/<stem>.<suffix>, with -2, -3 ... when two inputs share a stem."""
-    taken: set[Path] = set()
-    outputs = []
+def plan_outputs(images: list[Path], outdir: Path, suffix: str) -> list[tuple[Path, bool]]:
+    """Each input's plain result name, OUTDIR/<stem>.<suffix> (the stem cut short when the name would be
+    too long: fitted_name), and whether it is the first input of this run with that name (result_target)."""
+    from colorizer.io.files import fitted_name
+
+    seen: set[Path] = set()
+    plans = []
     for image in images:
-        target, n = outdir / f"{image.stem}.{suffix}", 1
-        while target in taken:
-            n += 1
-            target = outdir / f"{image.stem}-{n}.{suffix}"
-        taken.add(target)
-        outputs.append(target)
-    return outputs
+        plain = outdir / fitted_name(image.stem, f".{suffix}")
+        plans.append((plain, plain not in seen))
+        seen.add(plain)
+    return plans
+
+
+def result_target(image: Path, plain: Path, first: bool) -> Path:
+    """Where `image`'s result goes: its plain name, unless that is, or will be, another input's result; then
+    <stem>-<8 hex of the image's SHA-256>.<suffix>, a name from its own content that no other input takes.
+
+    An existing result says which original it was made from (provenance.SOURCE_KEY), so a rerun finds its
+    own results (and skips them) wherever they are, and never takes another input's of the same name (a/x.jpg,
+    then b/x.jpg) for one: b's photo is neither skipped as done nor written over a's. A plain name that
+    exists without saying so (written by an older version, or another program) counts as the first input's.
+    Decided from the files alone, the same in every process; the SHA-256 is read only when names meet."""
+    from colorizer.io.files import fitted_name
+
+    def by_content(digest: str | None) -> Path:
+        return plain if digest is None else plain.with_name(fitted_name(image.stem, f"-{digest[:8]}{plain.suffix}"))
+
+    if plain.exists():
+        try:
+            facts = provenance.read(plain)
+        except Exception:  # noqa: BLE001 - unreadable: as one that says nothing of its original
+            facts = None
+        theirs = facts.extra.get(provenance.SOURCE_KEY) if facts else None
+        if theirs is None:
+            return plain if first else by_content(provenance.source_digest(image))
+        mine = provenance.source_digest(image)
+        return plain if mine in (theirs, None) else by_content(mine)
+    return plain if first else by_content(provenance.source_digest(image))
 
 
 @dataclass
@@ -241,7 +268,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
     films = {path for path in images if is_video(path)}
     photos = [path for path in images if path not in films]
     images = photos + [path for path in images if path in films]
-    outputs = plan_outputs(photos, opts.output, opts.format) + plan_outputs(images[len(photos):], opts.output, "mp4")
+    plans = plan_outputs(photos, opts.output, opts.format) + plan_outputs(images[len(photos):], opts.output, "mp4")
     try:
         per_image = _hints_per_image(opts.hints, images)
     except ColorizerError as err:
@@ -254,10 +281,13 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
         return 2
     todo = []
     inputs = {image.resolve() for image in images}
-    planned = list(zip(images, outputs))
+    planned = list(zip(images, plans))
     # shared before anything is checked: which process takes a file never depends on what the others wrote
     mine = processes.share(planned[:len(photos)]) + processes.share(planned[len(photos):])
-    for image, target in mine:
+    for image, (plain, first) in mine:
+        target = result_target(image, plain, first)
+        if target != plain:
+            log.info("%s: its result is %s (%s is another input's)", image, target.name, plain.name)
         if target.resolve() in inputs:  # its own input, or another's (a.jpg's result is a.png, also an input)
             log.error("skipped %s: its result %s would overwrite an input; choose another OUTDIR", image, target)
             failures += 1
@@ -331,7 +361,7 @@ def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, wri
     failures = 0
     for film, target in todo:
         try:
-            total = probe(film, opts.max_pixels).frames or None
+            total = probe(film, opts.max_pixels, opts.max_frames).frames or None  # too long: refused here
             with tqdm(total=total, unit="frame", desc=film.name, dynamic_ncols=True) as bar:
                 report = colorizer.colorize_video(film, target, opts.render_size, opts.strength, opts.max_pixels,
                                                   opts.restore, opts.crf, opts.batch_size,

@@ -1,5 +1,6 @@
 """The command line, run as a user runs it: a real subprocess over real files."""
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import CHECKOUT_ENV, REPO, lightness_of, png_claiming, real_photo, run_cli
+from tools.test_film import write_stream
 
 
 def test_folder_with_a_corrupt_file(tmp_path, tiny_weights):
@@ -88,7 +90,8 @@ def test_globs_same_stems_and_missing_inputs(tmp_path, tiny_weights):
     result = run_cli(str(tmp_path / "*" / "photo.jpg"), str(tmp_path / "missing.jpg"), "-o", str(out),
                      "--weights", str(tiny_weights), "--format", "jpg")
     assert result.returncode == 1 and "missing.jpg" in result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["photo-2.jpg", "photo.jpg"]
+    digest = hashlib.sha256((tmp_path / "y" / "photo.jpg").read_bytes()).hexdigest()[:8]  # no later run takes it
+    assert sorted(p.name for p in out.iterdir()) == sorted(["photo.jpg", f"photo-{digest}.jpg"])
 
 
 def test_damaged_weights_fail_cleanly(tmp_path):
@@ -289,3 +292,45 @@ def test_animated_gif_says_only_the_first_frame_was_used(tmp_path, tiny_weights)
     assert "anim.gif: the file holds 3 frames (an animation or several pages): only the first was colorized" \
         in result.stderr
     assert Image.open(tmp_path / "out" / "anim.png").size == frames[0].size
+
+
+def test_a_rerun_tells_its_own_results_from_another_inputs_with_the_same_name(tmp_path, tiny_weights):
+    """a/x.jpg, then b/x.jpg into the same folder: b's photo is colorized (not skipped as done, nor written
+    over a's result), and a rerun of both skips both."""
+    for folder, name in (("a", "coffee.png"), ("b", "camera.png")):
+        (tmp_path / folder).mkdir()
+        real_photo(name, size=48).save(tmp_path / folder / "x.jpg")
+    out = tmp_path / "out"
+    first = run_cli(str(tmp_path / "a" / "x.jpg"), "-o", str(out), "--weights", str(tiny_weights))
+    assert first.returncode == 0, first.stderr
+    a_result = (out / "x.png").read_bytes()
+    second = run_cli(str(tmp_path / "b" / "x.jpg"), "-o", str(out), "--weights", str(tiny_weights))
+    assert second.returncode == 0 and "1 written" in second.stderr, second.stderr
+    [b_result] = [p for p in out.iterdir() if p.name != "x.png"]
+    assert b_result.name.startswith("x-") and b_result.suffix == ".png" and b_result.name in second.stderr
+    assert (out / "x.png").read_bytes() == a_result
+    assert Image.open(b_result).size == Image.open(tmp_path / "b" / "x.jpg").size
+    both = run_cli(str(tmp_path / "a" / "x.jpg"), str(tmp_path / "b" / "x.jpg"), "-o", str(out),
+                   "--weights", str(tiny_weights))
+    assert both.returncode == 0 and "0 written" in both.stderr and "2 already done, skipped" in both.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(["x.png", b_result.name])
+
+
+def test_names_up_to_255_bytes_work_and_derived_names_are_cut_short_keeping_the_extension(tmp_path, tiny_weights):
+    """An output name is the input's stem plus its suffix, and the temporary name beside it longer still: a
+    name at the file system's limit must neither fail after the work nor lose its extension."""
+    photos = tmp_path / "in"
+    photos.mkdir()
+    long_photo = photos / ("é" * 125 + "x.jpg")  # 255 bytes in UTF-8
+    real_photo("coffee.png", size=48).save(long_photo)
+    long_film = photos / ("f" * 252 + ".ts")  # its result, .mp4, is one byte longer
+    write_stream(long_film, "mpegts", [(32, 32, 4)])
+    out = tmp_path / "out"
+    args = (str(photos), "-o", str(out), "--weights", str(tiny_weights), "--render-size", "64")
+    result = run_cli(*args)
+    assert result.returncode == 0 and "2 written" in result.stderr, result.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([long_photo.stem + ".png", "f" * 251 + ".mp4"])
+    assert all(len(name.encode()) <= 255 for name in names)
+    again = run_cli(*args)
+    assert again.returncode == 0 and "2 already done, skipped" in again.stderr
