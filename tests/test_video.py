@@ -220,6 +220,12 @@ def test_a_raw_stream_too_long_is_refused_before_any_frame_is_colorized(colorize
     assert probe(raw, max_frames=3100).frames == 3100  # within the limit: counted, and the count kept
 
 
+def test_a_render_size_above_the_frames_own_is_lowered_with_a_note(colorizer, film, tmp_path):
+    report = colorizer.colorize_video(film, tmp_path / "out.mp4", render_size=2048)
+    assert "render size 2048 lowered to 384: the picture is 64x48, and a larger render adds nothing" in report.notes[0]
+    assert provenance.read(tmp_path / "out.mp4").render_size == 384
+
+
 def test_frames_that_change_size_midway_are_scaled_with_a_note_or_refused(colorizer, tmp_path):
     """An MPEG-TS whose frames grow midway: each frame's size is checked, never only the first's."""
     jump = tmp_path / "broadcast.ts"
