@@ -12,9 +12,12 @@ A rerun skips the results that already exist (writes are atomic: one that exists
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -93,8 +96,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    "the embedded default on the CPU (faster, same colours), else PyTorch [%(default)s]")
     p.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE, metavar="N",
                    help="long side, in pixels, at which the model sees the photo (rounded to a multiple of 32; "
-                   "higher = slower, and with the embedded weights no better: the default measured best; "
-                   "output size is unaffected) [%(default)s]")
+                   "higher = slower, and with the embedded weights no better: the default measured best; never "
+                   "above the photo's own size, to which a larger one is lowered with a note; output size is "
+                   "unaffected) [%(default)s]")
     p.add_argument("--strength", type=float, default=1.0, metavar="X",
                    help="colour strength from 0 to 2: 0 gray, 1 as predicted, >1 more vivid [%(default)s]")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... [cuda if available, else cpu]")
@@ -164,47 +168,6 @@ def c2pa_signing(opts: Options) -> provenance.C2paSigning | None:
     return signing
 
 
-def plan_outputs(images: list[Path], outdir: Path, suffix: str) -> list[tuple[Path, bool]]:
-    """Each input's plain result name, OUTDIR/<stem>.<suffix> (the stem cut short when the name would be
-    too long: fitted_name), and whether it is the first input of this run with that name (result_target)."""
-    from colorizer.io.files import fitted_name
-
-    seen: set[Path] = set()
-    plans = []
-    for image in images:
-        plain = outdir / fitted_name(image.stem, f".{suffix}")
-        plans.append((plain, plain not in seen))
-        seen.add(plain)
-    return plans
-
-
-def result_target(image: Path, plain: Path, first: bool) -> Path:
-    """Where `image`'s result goes: its plain name, unless that is, or will be, another input's result; then
-    <stem>-<8 hex of the image's SHA-256>.<suffix>, a name from its own content that no other input takes.
-
-    An existing result says which original it was made from (provenance.SOURCE_KEY), so a rerun finds its
-    own results (and skips them) wherever they are, and never takes another input's of the same name (a/x.jpg,
-    then b/x.jpg) for one: b's photo is neither skipped as done nor written over a's. A plain name that
-    exists without saying so (written by an older version, or another program) counts as the first input's.
-    Decided from the files alone, the same in every process; the SHA-256 is read only when names meet."""
-    from colorizer.io.files import fitted_name
-
-    def by_content(digest: str | None) -> Path:
-        return plain if digest is None else plain.with_name(fitted_name(image.stem, f"-{digest[:8]}{plain.suffix}"))
-
-    if plain.exists():
-        try:
-            facts = provenance.read(plain)
-        except Exception:  # noqa: BLE001 - unreadable: as one that says nothing of its original
-            facts = None
-        theirs = facts.extra.get(provenance.SOURCE_KEY) if facts else None
-        if theirs is None:
-            return plain if first else by_content(provenance.source_digest(image))
-        mine = provenance.source_digest(image)
-        return plain if mine in (theirs, None) else by_content(mine)
-    return plain if first else by_content(provenance.source_digest(image))
-
-
 @dataclass
 class Tally:
     """What one process did with its share of the inputs, gathered for the run's one summary."""
@@ -253,8 +216,9 @@ def summary(tallies: list[Tally], output: Path) -> str:
 
 
 def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Processes, tally: Tally) -> int:
-    from colorizer.io.inputs import find_images
     from colorizer.io.files import remove_stale_temps
+    from colorizer.io.inputs import find_images
+    from colorizer.io.outputs import plan_outputs, result_target
 
     for temp in remove_stale_temps(opts.output):  # a live process's temporary files are left alone
         log.warning("removed %s, left by an earlier run that was killed while writing", temp)
@@ -319,7 +283,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
     written: list[Path] = []
     try:
         with tqdm(total=len(photo_todo), unit="photo", desc="colorizing",
-                  disable=not photo_todo or not processes.is_main) as bar:  # one bar: the main process's share
+                  disable=not photo_todo or not processes.is_main) as bar, ticking(bar):  # the main process's share
             for (image, target), result in zip(photo_todo, results):
                 if isinstance(result, ColorizerError):
                     tqdm.write(f"skipped: {result}", file=sys.stderr)
@@ -351,6 +315,25 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
         return EXIT_INTERRUPTED
     tally.written, tally.failed = len(written), failures
     return 1 if failures else 0
+
+
+@contextlib.contextmanager
+def ticking(bar: tqdm, every_s: float = 1.0) -> Iterator[None]:
+    """Redraw `bar` every second while the block runs: its clock keeps moving through a photo that takes
+    minutes (a large render size on a large photo), rather than a bar frozen at 0/1 that looks hung."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(every_s):
+            bar.refresh()
+
+    thread = threading.Thread(target=tick, name="progress-clock", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, written: list[Path],

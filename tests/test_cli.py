@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from colorizer.io import provenance
 from tests.conftest import CHECKOUT_ENV, REPO, lightness_of, png_claiming, real_photo, run_cli
 from tools.test_film import write_stream
 
@@ -66,7 +67,8 @@ def test_no_input_is_overwritten_by_another_inputs_result(tmp_path, tiny_weights
     result = run_cli(str(tmp_path), "-o", str(tmp_path), "--weights", str(tiny_weights), "--overwrite")
     assert result.returncode == 1 and "a.png would overwrite an input" in result.stderr
     assert all((tmp_path / name).read_bytes() == data for name, data in before.items())
-    assert (tmp_path / "a-2.png").is_file()  # a.png's own result, under a free name
+    digest = hashlib.sha256((tmp_path / "a.png").read_bytes()).hexdigest()[:8]
+    assert (tmp_path / f"a-{digest}.png").is_file()  # a.png's own result, under a name a.jpg's never takes
 
 
 def test_only_this_tools_own_temporaries_are_cleaned_from_the_output_folder(tmp_path, tiny_weights):
@@ -334,3 +336,14 @@ def test_names_up_to_255_bytes_work_and_derived_names_are_cut_short_keeping_the_
     assert all(len(name.encode()) <= 255 for name in names)
     again = run_cli(*args)
     assert again.returncode == 0 and "2 already done, skipped" in again.stderr
+
+
+def test_a_render_size_above_the_photos_own_is_lowered_to_it_with_a_note(tmp_path, tiny_weights):
+    """Above its own size the model sees only the photo's pixels spread thinner, for many times the time."""
+    real_photo("coffee.png", size=512).save(tmp_path / "a.png")  # 512x341
+    result = run_cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights),
+                     "--render-size", "2048")
+    assert result.returncode == 0, result.stderr
+    assert "render size 2048 lowered to 512: the picture is 512x341" in result.stderr
+    facts = provenance.read(tmp_path / "out" / "a.png")
+    assert facts.render_size == 512 and Image.open(tmp_path / "out" / "a.png").size == (512, 341)
