@@ -171,7 +171,7 @@ def test_an_upload_waiting_in_the_queue_longer_than_the_age_limit_is_kept(client
     """Both model slots busy for longer than RESULT_MAX_AGE_S plus a cleanup round: the third request's
     upload waits that long, and is still there when its turn comes."""
     slow = tmp_path / "slow.png"
-    real_photo("coffee.png", size=512).convert("L").save(slow)
+    real_photo("coffee.png", size=None).convert("L").resize((1024, 683)).save(slow)  # its own size: rendered at 1024
     busy = [client.submit([handle_file(slow)] * 2, 1024, api_name="/colorize_batch") for _ in range(2)]
     time.sleep(1)  # both running before the third is queued
     waiting = tmp_path / "waiting.png"
