@@ -10,7 +10,8 @@ each photo is admitted only while the memory it is estimated to need (colorizer.
 budget, so concurrent large renders wait instead of adding up (COLORIZER_MEMORY_BUDGET_MB).
 Results and uploads stay for COLORIZER_RESULT_MAX_AGE_S seconds, then are deleted, those of earlier app
 processes too, from the app's own marked folders only (see claim_gradio_folder); an upload waiting its
-turn in the queue is kept. A film may have COLORIZER_MAX_FILM_FRAMES frames (3000), counted as decoded.
+turn in the queue is kept. A film may have COLORIZER_MAX_FILM_FRAMES frames (3000), counted before any work
+(its packets, when its header does not say) and again as decoded.
 When the Hub cannot be reached (or HF_HUB_OFFLINE=1) the embedded default is used, and the page says so.
 API users call the `/colorize` endpoint (and `/colorize_batch`, `/colorize_film`), e.g. with gradio_client; numbers
 are checked by colorizer.settings (out of range: clamped, with a note; NaN or infinity: refused).
@@ -42,6 +43,7 @@ from colorizer.settings import (DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MAX_STRENG
                                 MIN_STRENGTH)
 from colorizer.color import gray_of
 from colorizer.errors import ColorizerError, HintError
+from colorizer.io.files import fitted_name
 from colorizer.io.images import NOTES, open_image
 from colorizer.io.video import probe, read_frame
 from colorizer.pipelines.colorizer import Colorizer
@@ -52,8 +54,8 @@ MAX_PIXELS = 50_000_000  # at most 1.25 GiB per request (measured, docs/BENCHMAR
 MAX_FILE_SIZE_MB = 50  # enforced by Gradio at upload
 MAX_BATCH_FILES = 50
 MAX_FILM_PIXELS = 1920 * 1080  # per frame: a film is many photos, so far fewer pixels each than a photo may have
-# two minutes at 25 frames/s: minutes of work on a CPU Space; counted as frames are decoded, since a
-# header's count may be missing (a raw .h264 stream states none) or wrong
+# two minutes at 25 frames/s: minutes of work on a CPU Space; checked before the work (a raw .h264 stream's
+# header states no count: its packets are counted) and as frames are decoded (a header may be wrong)
 MAX_FILM_FRAMES = int(os.environ.get("COLORIZER_MAX_FILM_FRAMES", "3000"))
 FILM_BATCH = 4  # frames per model call; the memory estimate counts them all
 CONCURRENCY = 2  # requests using the model at once; the rest wait in the queue
@@ -100,12 +102,17 @@ def weights_note(colorizers: dict[str, Colorizer]) -> str:
     return "\n".join(lines)
 
 
-def _user_message(err: ColorizerError, path: str, name: str) -> str:
-    """The error's own message, naming the upload by its file name rather than its server path.
+def _user_message(err: ColorizerError, path: str, name: str, reference: list[dict] | dict | None = None) -> str:
+    """The error's own message, naming the upload (and each reference upload) by its file name rather
+    than its server path.
 
     HTML-escaped: Gradio renders error messages (and Markdown) as HTML, and a file may be
     called `<img src=x onerror=...>.jpg`."""
-    return html.escape(str(err).replace(path, name))
+    message = str(err).replace(path, name)
+    for record in _reference_records(reference):
+        server_path = str(record["path"])
+        message = message.replace(server_path, str(record.get("orig_name") or Path(server_path).name))
+    return html.escape(message)
 
 
 def _user_error(message: str) -> gr.Error:
@@ -114,11 +121,12 @@ def _user_error(message: str) -> gr.Error:
 
 
 def _result_name(name: str) -> str:
-    return f"{Path(name).stem}-colorized.png"
+    """The result's file name, from the upload's (any name a client sends: fitted_name)."""
+    return fitted_name(Path(name).stem, "-colorized.png")
 
 
 def _film_name(name: str) -> str:
-    return f"{Path(name).stem}-colorized.mp4"
+    return fitted_name(Path(name).stem, "-colorized.mp4")
 
 
 _IN_USE: set[Path] = set()  # folders of requests still running: never pruned, however long they take
@@ -264,11 +272,15 @@ def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) 
     return parsed
 
 
-def _reference_paths(files: list[dict] | dict | None) -> list[str] | None:
-    """The reference uploads' paths (Gradio upload records), or None for none: exactly the automatic colour."""
+def _reference_records(files: list[dict] | dict | None) -> list[dict]:
+    """The reference uploads (Gradio upload records) that name a file."""
     records = [files] if isinstance(files, dict) else files or []
-    paths = [r["path"] for r in records if isinstance(r, dict) and r.get("path")]
-    return paths or None
+    return [r for r in records if isinstance(r, dict) and r.get("path")]
+
+
+def _reference_paths(files: list[dict] | dict | None) -> list[str] | None:
+    """The reference uploads' paths, or None for none: exactly the automatic colour."""
+    return [r["path"] for r in _reference_records(files)] or None
 
 
 def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_BUDGET_MB) -> gr.Blocks:
@@ -276,8 +288,8 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
     variants = list(colorizers)
     gate = MemoryGate(memory_budget_mb * 2**20)
 
-    def pick(variant: str) -> Colorizer:
-        if variant not in colorizers:
+    def pick(variant: object) -> Colorizer:
+        if not isinstance(variant, str) or variant not in colorizers:  # the API may send a list, a number ...
             raise _user_error(html.escape(f"Unknown model {variant!r}; choose one of {', '.join(variants)}."))
         return colorizers[variant]
 
@@ -311,7 +323,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                 # 16-bit or CMYK scans (which browsers can't show) look right
                 before = gray_of(image)
             except ColorizerError as err:
-                raise _user_error(_user_message(err, path, name)) from None
+                raise _user_error(_user_message(err, path, name, reference)) from None
             with _new_folder() as folder:
                 result = str(provenance.save(after, folder / _result_name(name)))  # says what it is
         notes += after.info.get(NOTES, [])
@@ -349,7 +361,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                             notes += [f"{upload_name}: {note}" for note in result.info.get(NOTES, [])]
                             name, n = _result_name(upload_name), 2
                             while name in archive.namelist():  # two uploads with the same name
-                                name, n = f"{Path(upload_name).stem}-{n}-colorized.png", n + 1
+                                name, n = fitted_name(Path(upload_name).stem, f"-{n}-colorized.png"), n + 1
                             with archive.open(name, "w") as fh:
                                 result.save(fh, format="PNG", **provenance.metadata_params(result, "PNG"))
                     progress((done, len(files)), desc="Colorizing", unit="photos")
@@ -377,10 +389,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
         render_size, strength, notes = _checked(render_size, strength)
         path, name = film["path"], film.get("orig_name") or Path(film["path"]).name
         try:
-            info = probe(path, MAX_FILM_PIXELS)
-            if info.frames > MAX_FILM_FRAMES:
-                raise _user_error(html.escape(f"{name}: {info.frames} frames is more than {MAX_FILM_FRAMES} "
-                                              "at once; cut it shorter, or use the command line"))
+            info = probe(path, MAX_FILM_PIXELS, MAX_FILM_FRAMES)  # a film too long is refused before it waits
             estimate = FILM_BATCH * estimate_request_bytes(info.width, info.height, render_size, bool(restore))
             with _new_folder() as folder:
                 result = folder / _film_name(name)
@@ -395,7 +404,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                 before = gray_of(Image.fromarray(read_frame(path, middle)))
                 after = Image.fromarray(read_frame(result, middle))
         except ColorizerError as err:
-            raise _user_error(_user_message(err, path, name)) from None
+            raise _user_error(_user_message(err, path, name, reference)) from None
         notes += report.notes
         return (before, after), str(result), str(result), "\n".join(f"- {html.escape(note)}" for note in notes)
 
@@ -412,7 +421,8 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
         with gr.Row():
             render_size = gr.Slider(MIN_RENDER_SIZE, MAX_RENDER_SIZE, value=DEFAULT_RENDER_SIZE, step=32,
                                     label="Render size (pixels, long side)",
-                                    info="How large the model sees your photo. Higher is slower, and with the "
+                                    info="How large the model sees your photo (never larger than the photo "
+                                    "itself). Higher is slower, and with the "
                                     f"built-in model no better ({DEFAULT_RENDER_SIZE} measured best); the result "
                                     "always has your photo's full size.")
             strength = gr.Slider(MIN_STRENGTH, MAX_STRENGTH, value=1.0, step=0.05, label="Colour strength",
@@ -481,7 +491,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                         preprocess=False, concurrency_limit=CONCURRENCY, concurrency_id="model")
         run_film.click(colorize_film, [film, *controls, film_reference], [film_slider, film_out, film_download, film_note],
                        api_name="colorize_film", preprocess=False, concurrency_limit=CONCURRENCY,
-                       concurrency_id="model")
+                       concurrency_id="model", show_progress_on=film_out)  # one bar, not one per panel
     return demo.queue(max_size=QUEUE_SIZE)
 
 

@@ -12,6 +12,9 @@
    join with full-res L -> encode (PNG and JPEG), per stage.
 3. Peak memory of colorizing a 50-megapixel photo, in a fresh process (ru_maxrss; on a GPU, also
    torch's peak allocation there, which is what runs out first on a card).
+4. A render size above the photo's own size (`--above-own-size`): a 512 px photo colorized at the
+   default and at render size 2048, which the pipeline lowers to the photo's own 512 (the whole CLI
+   run, and colorize() alone), against the model run at 2048 regardless, as it was before that cap.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from colorizer.errors import DeviceError
 from colorizer.io.images import read_photo
 from colorizer.models.generator import PRESETS, Generator, preset
 from colorizer.pipelines.colorizer import Colorizer
-from colorizer.pipelines.photo import join_lightness, resolve_device
+from colorizer.pipelines.photo import join_lightness, render_shape, resize_lightness, resolve_device
 from colorizer.settings import DEFAULT_RENDER_SIZE
 
 
@@ -108,6 +111,42 @@ def end_to_end(megapixels: float, render_size: int, repeats: int, weights: str |
     print(f"| **total with JPEG** | **{core + stages['encode JPEG (q95)']:.3f}** |")
 
 
+def above_own_size(long_side: int, render_size: int, repeats: int, weights: str | None, device: torch.device) -> None:
+    """A photo of `long_side` pixels at the default render size and at `render_size`, which the pipeline lowers
+    to the photo's own size: the whole CLI run as a user times it (a fresh process: start, model load,
+    colorize, save), colorize() alone in this process, and the model alone at `render_size` regardless, as
+    it ran before the cap (timed once: minutes on a CPU)."""
+    photo = gray_coffee(None)
+    photo = photo.resize((long_side, round(long_side * photo.height / photo.width)), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    photo.save(buffer, format="PNG")
+    data = buffer.getvalue()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "photo.png"
+        path.write_bytes(data)
+        for size in (DEFAULT_RENDER_SIZE, render_size):
+            command = [sys.executable, "-m", "colorizer", str(path), "-o", str(Path(tmp) / "out"), "--overwrite",
+                       "--render-size", str(size), "--device", str(device)] + (["--weights", weights] if weights else [])
+            rows.append((f"`python -m colorizer photo.png -o out --render-size {size}` (whole run)",
+                         best_of(lambda: subprocess.run(command, check=True, capture_output=True), repeats)))
+    colorizer = Colorizer.from_pretrained(weights, device=str(device))
+    for size in (DEFAULT_RENDER_SIZE, render_size):
+        rows.append((f"colorize() at render size {size}, in one process",
+                     best_of(synced(lambda: colorizer.colorize(data, render_size=size), device), repeats)))
+    [note] = [n for n in colorizer.colorize(data, render_size=render_size).info["notes"] if "lowered" in n]
+    small = resize_lightness(read_photo(data).lightness, render_shape(*photo.size, render_size))
+    start = time.perf_counter()
+    synced(lambda: colorizer.predict_at([small]), device)()
+    rows.append((f"the model alone at {render_size}, as before the cap (one run)", time.perf_counter() - start))
+    print(f"\n## Render size above the photo's own size: a {photo.width}x{photo.height} photo, on {device}\n")
+    print("| run | seconds (best of runs) |")
+    print("|---|---:|")
+    for name, seconds in rows:
+        print(f"| {name} | {seconds:.3f} |")
+    print(f"\nnote: {note}")
+
+
 def peak_memory(megapixels: float, render_size: int, weights: str | None, device: torch.device) -> None:
     """Run in a child so its ru_maxrss is this job alone."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,6 +189,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (best is kept)")
     parser.add_argument("--skip-memory", action="store_true", help="skip the 50 MP memory run")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--above-own-size", action="store_true",
+                        help="only section 4: render size 2048 on a 512 px photo (minutes on a CPU)")
     args = parser.parse_args()
     try:
         device = resolve_device(args.device)
@@ -157,6 +198,9 @@ def main() -> None:
         parser.error(str(err))
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, python {platform.python_version()}")
+    if args.above_own_size:
+        above_own_size(512, 2048, args.repeats, args.weights, device)
+        return
     model_ratios(args.size, args.repeats, device)
     end_to_end(args.megapixels, args.render_size, args.repeats, args.weights, device)
     if not args.skip_memory:

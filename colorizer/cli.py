@@ -12,9 +12,12 @@ A rerun skips the results that already exist (writes are atomic: one that exists
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -93,8 +96,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    "the embedded default on the CPU (faster, same colours), else PyTorch [%(default)s]")
     p.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE, metavar="N",
                    help="long side, in pixels, at which the model sees the photo (rounded to a multiple of 32; "
-                   "higher = slower, and with the embedded weights no better: the default measured best; "
-                   "output size is unaffected) [%(default)s]")
+                   "higher = slower, and with the embedded weights no better: the default measured best; never "
+                   "above the photo's own size, to which a larger one is lowered with a note; output size is "
+                   "unaffected) [%(default)s]")
     p.add_argument("--strength", type=float, default=1.0, metavar="X",
                    help="colour strength from 0 to 2: 0 gray, 1 as predicted, >1 more vivid [%(default)s]")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... [cuda if available, else cpu]")
@@ -114,8 +118,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
                    help="film quality, H.264 constant rate factor from 0 (lossless, huge) to 51 (worst); "
                    "18 looks like the source, +6 halves the size [%(default)s]")
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
-                   help="refuse films longer than N frames, counted as they are decoded (a raw stream's header "
-                   "states none) [no limit]")
+                   help="refuse films longer than N frames, before any work (a raw stream's header states no "
+                   "count: its packets are counted) [no limit]")
     p.add_argument("--mark", action="store_true",
                    help="put a small visible 'AI colorized' mark in the bottom-right corner (every result "
                    "carries its provenance in its metadata anyway: see python -m colorizer.inspect)")
@@ -162,20 +166,6 @@ def c2pa_signing(opts: Options) -> provenance.C2paSigning | None:
     signing = provenance.C2paSigning(opts.c2pa_cert, opts.c2pa_key)
     signing.check()  # a refused certificate is reported now, not after the first photo
     return signing
-
-
-def plan_outputs(images: list[Path], outdir: Path, suffix: str) -> list[Path]:
-    """OUTDIR/<stem>.<suffix>, with -2, -3 ... when two inputs share a stem."""
-    taken: set[Path] = set()
-    outputs = []
-    for image in images:
-        target, n = outdir / f"{image.stem}.{suffix}", 1
-        while target in taken:
-            n += 1
-            target = outdir / f"{image.stem}-{n}.{suffix}"
-        taken.add(target)
-        outputs.append(target)
-    return outputs
 
 
 @dataclass
@@ -226,8 +216,9 @@ def summary(tallies: list[Tally], output: Path) -> str:
 
 
 def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Processes, tally: Tally) -> int:
-    from colorizer.io.inputs import find_images
     from colorizer.io.files import remove_stale_temps
+    from colorizer.io.inputs import find_images
+    from colorizer.io.outputs import plan_outputs, result_target
 
     for temp in remove_stale_temps(opts.output):  # a live process's temporary files are left alone
         log.warning("removed %s, left by an earlier run that was killed while writing", temp)
@@ -241,7 +232,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
     films = {path for path in images if is_video(path)}
     photos = [path for path in images if path not in films]
     images = photos + [path for path in images if path in films]
-    outputs = plan_outputs(photos, opts.output, opts.format) + plan_outputs(images[len(photos):], opts.output, "mp4")
+    plans = plan_outputs(photos, opts.output, opts.format) + plan_outputs(images[len(photos):], opts.output, "mp4")
     try:
         per_image = _hints_per_image(opts.hints, images)
     except ColorizerError as err:
@@ -254,10 +245,13 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
         return 2
     todo = []
     inputs = {image.resolve() for image in images}
-    planned = list(zip(images, outputs))
+    planned = list(zip(images, plans))
     # shared before anything is checked: which process takes a file never depends on what the others wrote
     mine = processes.share(planned[:len(photos)]) + processes.share(planned[len(photos):])
-    for image, target in mine:
+    for image, (plain, first) in mine:
+        target = result_target(image, plain, first)
+        if target != plain:
+            log.info("%s: its result is %s (%s is another input's)", image, target.name, plain.name)
         if target.resolve() in inputs:  # its own input, or another's (a.jpg's result is a.png, also an input)
             log.error("skipped %s: its result %s would overwrite an input; choose another OUTDIR", image, target)
             failures += 1
@@ -289,7 +283,7 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
     written: list[Path] = []
     try:
         with tqdm(total=len(photo_todo), unit="photo", desc="colorizing",
-                  disable=not photo_todo or not processes.is_main) as bar:  # one bar: the main process's share
+                  disable=not photo_todo or not processes.is_main) as bar, ticking(bar):  # the main process's share
             for (image, target), result in zip(photo_todo, results):
                 if isinstance(result, ColorizerError):
                     tqdm.write(f"skipped: {result}", file=sys.stderr)
@@ -323,6 +317,25 @@ def _run(opts: Options, signing: provenance.C2paSigning | None, processes: Proce
     return 1 if failures else 0
 
 
+@contextlib.contextmanager
+def ticking(bar: tqdm, every_s: float = 1.0) -> Iterator[None]:
+    """Redraw `bar` every second while the block runs: its clock keeps moving through a photo that takes
+    minutes (a large render size on a large photo), rather than a bar frozen at 0/1 that looks hung."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(every_s):
+            bar.refresh()
+
+    thread = threading.Thread(target=tick, name="progress-clock", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, written: list[Path],
                     per_film: dict[Path, list], references: list[Path] | None) -> int:
     """Each film in turn, with a frames/s and ETA bar; appends to `written`, returns the failures."""
@@ -331,7 +344,7 @@ def _colorize_films(colorizer, todo: list[tuple[Path, Path]], opts: Options, wri
     failures = 0
     for film, target in todo:
         try:
-            total = probe(film, opts.max_pixels).frames or None
+            total = probe(film, opts.max_pixels, opts.max_frames).frames or None  # too long: refused here
             with tqdm(total=total, unit="frame", desc=film.name, dynamic_ncols=True) as bar:
                 report = colorizer.colorize_video(film, target, opts.render_size, opts.strength, opts.max_pixels,
                                                   opts.restore, opts.crf, opts.batch_size,

@@ -3,7 +3,8 @@ function that checks them, so every entry point treats them the same way.
 
 Not a number, NaN and infinity are refused with a SettingsError that says which setting and why.
 A finite number outside its range is clamped to it, with a note saying so: the CLI and Python log
-the note as a warning, the app shows it next to the result. Gradio does not enforce slider ranges on
+the note as a warning, the app shows it next to the result. A limit (max pixels, max frames) below
+its minimum is refused instead: clamped to 1 it would refuse every photo or film, after the work. Gradio does not enforce slider ranges on
 API calls, so this is the only place ranges are enforced. No heavy imports: `--help` stays instant.
 """
 
@@ -34,6 +35,7 @@ class Range:
     high: float
     integer: bool = False
     step: int = 1  # whole-number settings are rounded to a multiple of this
+    limit: bool = False  # a limit on the input: below `low` it is refused, not clamped (it would refuse all)
 
     def check(self, value: object) -> tuple[int | float, str | None]:
         """(the value to use, a note when it had to be clamped); SettingsError when it is no number."""
@@ -46,6 +48,9 @@ class Range:
         if not math.isfinite(number):
             raise SettingsError(f"{self.name} must be a finite number from {self.low:g} to {self.high:g}, "
                                 f"not {value}")
+        if self.limit and number < self.low:
+            raise SettingsError(f"{self.name} must be at least {self.low:g}, not {value}: "
+                                "nothing could be colorized under that limit")
         used: int | float = min(max(number, self.low), self.high)
         if self.integer:
             used = int(min(max(round(used / self.step) * self.step, self.low), self.high))
@@ -59,10 +64,10 @@ class Range:
 RANGES = {
     "render_size": Range("render size", MIN_RENDER_SIZE, MAX_RENDER_SIZE, integer=True, step=32),
     "strength": Range("colour strength", MIN_STRENGTH, MAX_STRENGTH),
-    "max_pixels": Range("max pixels", 1, MAX_MAX_PIXELS, integer=True),
+    "max_pixels": Range("max pixels", 1, MAX_MAX_PIXELS, integer=True, limit=True),
     "batch_size": Range("batch size", 1, MAX_BATCH_SIZE, integer=True),
     "crf": Range("CRF", MIN_CRF, MAX_CRF, integer=True),
-    "max_frames": Range("max frames", 1, MAX_MAX_FRAMES, integer=True),
+    "max_frames": Range("max frames", 1, MAX_MAX_FRAMES, integer=True, limit=True),
 }
 
 
@@ -75,7 +80,7 @@ class Settings:
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger inputs are refused unread
     batch_size: int = DEFAULT_BATCH_SIZE  # photos or frames per model call
     crf: int = DEFAULT_CRF  # films' H.264 quality
-    max_frames: int | None = None  # films: refuse one with more frames, counted as decoded (None: any length)
+    max_frames: int | None = None  # films: refuse one with more frames, before any work (None: any length)
 
 
 def check_settings(base: Settings | None = None, render_limit: int | None = None,

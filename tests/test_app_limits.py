@@ -6,8 +6,10 @@ test (the memory budget is tested in test_app.py, whose requests may wait longer
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from tests.conftest import real_photo
 from tests.test_app import _assert_colorized
 from app import APP_MARK, GRADIO_FOLDER
 from tools.app_server import running_app
+from tools.test_film import packets_of, write_stream
 
 RESULT_MAX_AGE_S = 6  # short, to see the cleanup (every 3 s); uploads waiting in the queue are kept all the same
 
@@ -102,11 +105,73 @@ def test_animated_gif_says_only_the_first_frame_was_used(client, tmp_path):
     assert "spin.gif: the file holds 3 frames" in summary
 
 
+def test_upload_names_up_to_255_bytes_give_results_with_the_name_cut_short(app, tmp_path, photo):
+    """The result's name (stem + "-colorized.png") and its temporary name are longer than the upload's: they
+    are cut short, the extension kept, instead of failing once the work is done. Sent as a browser sends
+    them (gradio_client shortens long names itself)."""
+    film = tmp_path / "reel.ts"
+    write_stream(film, "mpegts", [(32, 32, 4)])
+
+    def record(path: Path, name: str) -> dict:
+        return {"path": _upload(app, path), "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+
+    long_name = "é" * 125 + "x"  # 255 bytes in UTF-8 with ".png"
+    events = _call_raw(app, "colorize", [record(photo, long_name + ".png"), 64, 1.0, "default", False, None, None, None])
+    _assert_colorized(_completed(events)[1]["path"], photo)  # Gradio serves it under a shorter name of its own
+    events = _call_raw(app, "colorize_batch", [[record(photo, long_name + ".png")] * 2, 64, 1.0, "default", False])
+    zip_path, summary = _completed(events)
+    assert "Colorized 2 of 2 photos" in summary
+    with zipfile.ZipFile(zip_path["path"]) as archive:
+        assert archive.namelist() == ["é" * 120 + "-colorized.png", "é" * 119 + "-2-colorized.png"]
+    events = _call_raw(app, "colorize_film", [record(film, "f" * 252 + ".ts"), 64, 1.0, "default", False, None])
+    assert len(packets_of(_completed(events)[2]["path"], "video")) == 4
+
+
+def _completed(events: str) -> list:
+    """The outputs of a call's event stream (_call_raw) that completed."""
+    assert "event: complete" in events, events
+    return json.loads(events.split("event: complete\ndata: ", 1)[1].splitlines()[0])
+
+
+def test_bad_model_names_and_file_names_get_clear_messages(app, client, tmp_path, photo):
+    with pytest.raises(AppError, match=r"Unknown model \[&#x27;default&#x27;\]; choose one of default"):
+        client.predict(handle_file(photo), 64, 1.0, ["default"], api_name="/colorize")
+    record = {"path": _upload(app, photo), "orig_name": "old\x00photo.png", "meta": {"_type": "gradio.FileData"}}
+    events = _call_raw(app, "colorize", [record, 64, 1.0, "default", False, None, None, None])
+    assert "event: complete" in events and "old_photo-colorized.png" in events
+
+
+def test_a_bad_reference_is_named_by_its_own_name_not_the_servers_path(app, client, tmp_path, photo):
+    notes = tmp_path / "grandma-1950.jpg"
+    notes.write_text("not a photo")
+    film = tmp_path / "reel.ts"
+    write_stream(film, "mpegts", [(32, 32, 4)])
+    for api_name, upload in (("/colorize", photo), ("/colorize_film", film)):
+        with pytest.raises(AppError) as refused:
+            client.predict(handle_file(upload), 64, reference=[handle_file(notes)], api_name=api_name)
+        message = str(refused.value)
+        assert "grandma-1950.jpg: not an image" in message and str(app["tmp"]) not in message
+
+
+def test_a_render_size_above_the_photos_own_is_lowered_with_a_note(client, photo):
+    _, download, note = client.predict(handle_file(photo), 2048, api_name="/colorize")
+    _assert_colorized(download, photo)
+    assert "render size 2048 lowered to 384: the picture is 160x107" in note  # the default: never below it
+
+
+def test_a_raw_stream_over_the_frame_limit_is_refused_before_any_frame_is_colorized(client, tmp_path):
+    """3,100 frames against the app's 3,000: its header states no count, so the packets are counted first."""
+    raw = tmp_path / "long.h264"
+    write_stream(raw, "h264", [(32, 32, 3100)])  # tiny frames: 3,100 of them are cheap to make
+    with pytest.raises(AppError, match=r"long.h264: more than 3000 frames, the limit \(counted before any was"):
+        client.predict(handle_file(raw), 64, api_name="/colorize_film")
+
+
 def test_an_upload_waiting_in_the_queue_longer_than_the_age_limit_is_kept(client, tmp_path):
     """Both model slots busy for longer than RESULT_MAX_AGE_S plus a cleanup round: the third request's
     upload waits that long, and is still there when its turn comes."""
     slow = tmp_path / "slow.png"
-    real_photo("coffee.png", size=512).convert("L").save(slow)
+    real_photo("coffee.png", size=None).convert("L").resize((1024, 683)).save(slow)  # its own size: rendered at 1024
     busy = [client.submit([handle_file(slow)] * 2, 1024, api_name="/colorize_batch") for _ in range(2)]
     time.sleep(1)  # both running before the third is queued
     waiting = tmp_path / "waiting.png"

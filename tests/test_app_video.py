@@ -75,3 +75,12 @@ def test_film_tab_says_when_a_film_ends_early_and_refuses_a_photo(client, film, 
     real_photo("camera.png", size=64).save(photo, format="PNG")
     with pytest.raises(AppError, match="holiday.mp4: is an image, not a film"):
         client.predict(handle_file(photo), 64, api_name="/colorize_film")
+
+
+def test_film_progress_shows_in_one_panel_not_in_each(client):
+    """Gradio shows an event's progress on every output unless told; the film tab's three panels would
+    each show the same bar."""
+    [film_event] = [d for d in client.config["dependencies"] if d.get("api_name") == "colorize_film"]
+    shown_on = film_event.get("show_progress_on") or film_event["outputs"]
+    player = next(c["id"] for c in client.config["components"] if c.get("props", {}).get("elem_id") == "film-out")
+    assert shown_on == [player]

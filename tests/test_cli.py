@@ -1,5 +1,6 @@
 """The command line, run as a user runs it: a real subprocess over real files."""
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from colorizer.io import provenance
 from tests.conftest import CHECKOUT_ENV, REPO, lightness_of, png_claiming, real_photo, run_cli
+from tools.test_film import write_stream
 
 
 def test_folder_with_a_corrupt_file(tmp_path, tiny_weights):
@@ -64,7 +67,8 @@ def test_no_input_is_overwritten_by_another_inputs_result(tmp_path, tiny_weights
     result = run_cli(str(tmp_path), "-o", str(tmp_path), "--weights", str(tiny_weights), "--overwrite")
     assert result.returncode == 1 and "a.png would overwrite an input" in result.stderr
     assert all((tmp_path / name).read_bytes() == data for name, data in before.items())
-    assert (tmp_path / "a-2.png").is_file()  # a.png's own result, under a free name
+    digest = hashlib.sha256((tmp_path / "a.png").read_bytes()).hexdigest()[:8]
+    assert (tmp_path / f"a-{digest}.png").is_file()  # a.png's own result, under a name a.jpg's never takes
 
 
 def test_only_this_tools_own_temporaries_are_cleaned_from_the_output_folder(tmp_path, tiny_weights):
@@ -88,7 +92,8 @@ def test_globs_same_stems_and_missing_inputs(tmp_path, tiny_weights):
     result = run_cli(str(tmp_path / "*" / "photo.jpg"), str(tmp_path / "missing.jpg"), "-o", str(out),
                      "--weights", str(tiny_weights), "--format", "jpg")
     assert result.returncode == 1 and "missing.jpg" in result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["photo-2.jpg", "photo.jpg"]
+    digest = hashlib.sha256((tmp_path / "y" / "photo.jpg").read_bytes()).hexdigest()[:8]  # no later run takes it
+    assert sorted(p.name for p in out.iterdir()) == sorted(["photo.jpg", f"photo-{digest}.jpg"])
 
 
 def test_damaged_weights_fail_cleanly(tmp_path):
@@ -270,6 +275,8 @@ def test_pillow_bomb_limit_follows_max_pixels(tmp_path, tiny_weights):
     (["-o", ""], "an empty folder name"),
     (["-o", "out", "--max-pixels", "2.5"], "not a whole number of pixels"),
     (["-o", "out", "--max-pixels", "lots"], "not a number"),
+    (["-o", "out", "--max-pixels", "0"], "max pixels must be at least 1, not 0: nothing could be colorized"),
+    (["-o", "out", "--max-frames", "0"], "max frames must be at least 1, not 0: nothing could be colorized"),
 ])
 def test_an_empty_output_folder_or_a_bad_pixel_count_is_refused_before_any_work(tmp_path, args, message):
     """An unset shell variable in -o "$OUT" must not mean "write into the current folder"."""
@@ -287,3 +294,56 @@ def test_animated_gif_says_only_the_first_frame_was_used(tmp_path, tiny_weights)
     assert "anim.gif: the file holds 3 frames (an animation or several pages): only the first was colorized" \
         in result.stderr
     assert Image.open(tmp_path / "out" / "anim.png").size == frames[0].size
+
+
+def test_a_rerun_tells_its_own_results_from_another_inputs_with_the_same_name(tmp_path, tiny_weights):
+    """a/x.jpg, then b/x.jpg into the same folder: b's photo is colorized (not skipped as done, nor written
+    over a's result), and a rerun of both skips both."""
+    for folder, name in (("a", "coffee.png"), ("b", "camera.png")):
+        (tmp_path / folder).mkdir()
+        real_photo(name, size=48).save(tmp_path / folder / "x.jpg")
+    out = tmp_path / "out"
+    first = run_cli(str(tmp_path / "a" / "x.jpg"), "-o", str(out), "--weights", str(tiny_weights))
+    assert first.returncode == 0, first.stderr
+    a_result = (out / "x.png").read_bytes()
+    second = run_cli(str(tmp_path / "b" / "x.jpg"), "-o", str(out), "--weights", str(tiny_weights))
+    assert second.returncode == 0 and "1 written" in second.stderr, second.stderr
+    [b_result] = [p for p in out.iterdir() if p.name != "x.png"]
+    assert b_result.name.startswith("x-") and b_result.suffix == ".png" and b_result.name in second.stderr
+    assert (out / "x.png").read_bytes() == a_result
+    assert Image.open(b_result).size == Image.open(tmp_path / "b" / "x.jpg").size
+    both = run_cli(str(tmp_path / "a" / "x.jpg"), str(tmp_path / "b" / "x.jpg"), "-o", str(out),
+                   "--weights", str(tiny_weights))
+    assert both.returncode == 0 and "0 written" in both.stderr and "2 already done, skipped" in both.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(["x.png", b_result.name])
+
+
+def test_names_up_to_255_bytes_work_and_derived_names_are_cut_short_keeping_the_extension(tmp_path, tiny_weights):
+    """An output name is the input's stem plus its suffix, and the temporary name beside it longer still: a
+    name at the file system's limit must neither fail after the work nor lose its extension."""
+    photos = tmp_path / "in"
+    photos.mkdir()
+    long_photo = photos / ("é" * 125 + "x.jpg")  # 255 bytes in UTF-8
+    real_photo("coffee.png", size=48).save(long_photo)
+    long_film = photos / ("f" * 252 + ".ts")  # its result, .mp4, is one byte longer
+    write_stream(long_film, "mpegts", [(32, 32, 4)])
+    out = tmp_path / "out"
+    args = (str(photos), "-o", str(out), "--weights", str(tiny_weights), "--render-size", "64")
+    result = run_cli(*args)
+    assert result.returncode == 0 and "2 written" in result.stderr, result.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([long_photo.stem + ".png", "f" * 251 + ".mp4"])
+    assert all(len(name.encode()) <= 255 for name in names)
+    again = run_cli(*args)
+    assert again.returncode == 0 and "2 already done, skipped" in again.stderr
+
+
+def test_a_render_size_above_the_photos_own_is_lowered_to_it_with_a_note(tmp_path, tiny_weights):
+    """Above its own size the model sees only the photo's pixels spread thinner, for many times the time."""
+    real_photo("coffee.png", size=512).save(tmp_path / "a.png")  # 512x341
+    result = run_cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights),
+                     "--render-size", "2048")
+    assert result.returncode == 0, result.stderr
+    assert "render size 2048 lowered to 512: the picture is 512x341" in result.stderr
+    facts = provenance.read(tmp_path / "out" / "a.png")
+    assert facts.render_size == 512 and Image.open(tmp_path / "out" / "a.png").size == (512, 341)

@@ -23,7 +23,7 @@ from colorizer.io.video import transcode
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.film import InBetween, MotionAwareAverage, TemporalOptions, camera_shift, translate
 from colorizer.pipelines.photo import SERIAL_PIXELS, join_lightness, resize_lightness
-from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film
+from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film, write_stream
 
 RENDER = 64
 STILL, AFTER_CUT = 5, 6
@@ -196,10 +196,13 @@ def _stopped_in(stage: str):
 @pytest.mark.parametrize("stage", ["decode", "transform", "finish"])
 def test_a_failure_in_any_stage_is_raised_and_leaves_no_thread_and_no_file(film, tmp_path, stage):
     transform, finish = _stopped_in(stage)
-    max_frames = 2 if stage == "decode" else None  # the decoding thread refuses the third frame
-    message = {"decode": "more than 2 frames", "transform": "transform stopped", "finish": "join stopped"}[stage]
+    source, max_pixels = film, None
+    if stage == "decode":  # the decoding thread refuses a frame that grows past the limit midway
+        source, max_pixels = tmp_path / "broadcast.ts", 64 * 48
+        write_stream(source, "mpegts", [(64, 48, 8), (128, 96, 2)])
+    message = {"decode": "frame 8 is 128x96", "transform": "transform stopped", "finish": "join stopped"}[stage]
     with pytest.raises(VideoError, match=message):
-        transcode(film, tmp_path / "out" / "reel.mp4", transform, max_frames=max_frames, finish=finish, ahead=1)
+        transcode(source, tmp_path / "out" / "reel.mp4", transform, max_pixels=max_pixels, finish=finish, ahead=1)
     assert list((tmp_path / "out").iterdir()) == []
     assert _pipeline_threads() == []
 

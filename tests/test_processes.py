@@ -22,7 +22,7 @@ def test_torchrun_splits_an_archive_and_a_rerun_skips_it(tmp_path):
     photos = tmp_path / "archive"
     photos.mkdir()
     for name in PHOTOS:
-        real_photo(name, size=256).save(photos / f"{name[:-4]}.jpg")
+        real_photo(name, size=512).save(photos / f"{name[:-4]}.jpg")  # their own size: rendered at about 512
     expected = sorted(f"{name[:-4]}.png" for name in PHOTOS)
     # Starting a process (torch, the weights, the process group) costs about 4 s of CPU here, so the photos
     # must cost more than that for the split to show: PyTorch at render size 512. Work done twice would

@@ -207,6 +207,25 @@ def test_a_raw_stream_is_counted_as_decoded_against_max_frames(colorizer, tmp_pa
     assert colorizer.colorize_video(raw, tmp_path / "all.mp4", render_size=RENDER, max_frames=14).frames == 14
 
 
+def test_a_raw_stream_too_long_is_refused_before_any_frame_is_colorized(colorizer, tmp_path):
+    """Its header states no count, so its packets are counted first: decoding to the limit would colour
+    3,000 frames only to throw them away."""
+    raw = tmp_path / "long.h264"
+    write_stream(raw, "h264", [(32, 32, 3100)])  # tiny frames: 3,100 of them are cheap to make
+    written: list[int] = []
+    with pytest.raises(VideoError, match="long.h264: more than 3000 frames, the limit .counted before any was"):
+        colorizer.colorize_video(raw, tmp_path / "out.mp4", render_size=RENDER, max_frames=3000,
+                                 progress=written.append)
+    assert written == [] and not (tmp_path / "out.mp4").exists()
+    assert probe(raw, max_frames=3100).frames == 3100  # within the limit: counted, and the count kept
+
+
+def test_a_render_size_above_the_frames_own_is_lowered_with_a_note(colorizer, film, tmp_path):
+    report = colorizer.colorize_video(film, tmp_path / "out.mp4", render_size=2048)
+    assert "render size 2048 lowered to 384: the picture is 64x48, and a larger render adds nothing" in report.notes[0]
+    assert provenance.read(tmp_path / "out.mp4").render_size == 384
+
+
 def test_frames_that_change_size_midway_are_scaled_with_a_note_or_refused(colorizer, tmp_path):
     """An MPEG-TS whose frames grow midway: each frame's size is checked, never only the first's."""
     jump = tmp_path / "broadcast.ts"

@@ -40,12 +40,33 @@ def encodable(image: Image.Image, fmt: str) -> Image.Image:
     return image.convert("RGB") if fmt == "JPEG" and image.mode == "RGBA" else image
 
 
+NAME_MAX = 255  # bytes in one file name (Linux, macOS; NTFS counts UTF-16 units, never more than UTF-8 bytes)
+_UNNAMEABLE = re.compile(r"[\x00-\x1f\x7f/\\]")  # NUL, control characters, folder separators
+
+
+def fitted_name(stem: str, tail: str = "", max_bytes: int = NAME_MAX) -> str:
+    """`stem + tail` as one file name the file system takes: at most max_bytes in UTF-8, the stem cut short
+    at a character boundary and the tail (an extension, "-colorized.png") kept whole, so the name still
+    says what the file is. NUL, control characters and slashes (which no name may hold, or which would
+    make it a path) become "_"; so does an empty stem.
+
+    Names derived from a person's own (an upload's, an input's) get longer than theirs, and the longest
+    allowed name plus a suffix is too long: without this the work is done and then fails on its name."""
+    stem, tail = _UNNAMEABLE.sub("_", stem), _UNNAMEABLE.sub("_", tail)
+    room = max_bytes - len(tail.encode())
+    if room < 1:
+        raise ValueError(f"no room for a name before {tail!r} in {max_bytes} bytes")
+    cut = stem.encode()[:room].decode(errors="ignore")  # a character cut in half is dropped whole
+    return (cut or "_") + tail
+
+
 @contextmanager
 def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary file to write instead of `path`, renamed to `path` when the block ends without an
     error and removed when it raises: a crash or a full disk never leaves a half-written file at `path`.
 
-    The temporary file is `.<name>.<pid>.<random>.tmp` next to `path`; if the process is killed
+    The temporary file is `.<name>.<pid>.<random>.tmp` next to `path` (<name> cut short, its extension
+    kept, when that would be too long a name: fitted_name); if the process is killed
     (kill -9, power loss) before it is renamed, `remove_stale_temps` removes it on the next run.
     It is created with mode 0666 less the umask, as any new file (0644 under the usual 022):
     not mkstemp's 0600, which would leave results only their owner can read.
@@ -55,7 +76,7 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     tmp: Path | None = None
     try:  # the creation too: a Ctrl-C that lands just after os.open must not leave the file behind
         while True:
-            tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            tmp = path.parent / fitted_name(f".{path.stem}", f"{path.suffix}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
             try:
                 os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
                 break

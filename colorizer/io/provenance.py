@@ -16,6 +16,7 @@ container's metadata can hold.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -50,6 +51,25 @@ _NS = {
 }
 for _prefix, _uri in _NS.items():  # the prefixes readers expect, rather than ns0, ns1 ...
     ET.register_namespace(_prefix, _uri)
+
+
+SOURCE_KEY = "source_sha256"  # Provenance.extra: the SHA-256 of the file a result was made from, when it was one
+
+
+def source_digest(source: object) -> str | None:
+    """The SHA-256 (hex) of an original given as a path or as bytes; None for anything else (an image in
+    memory, a file object) or a file that cannot be read. A result carries it (SOURCE_KEY), so a
+    result tells which original it belongs to: the CLI tells a rerun's own results from those of
+    another input with the same name."""
+    if isinstance(source, bytes):
+        return hashlib.sha256(source).hexdigest()
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    try:
+        with open(source, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 @dataclass

@@ -170,19 +170,45 @@ def _info(container: av.container.InputContainer, name: str) -> FilmInfo:
     return FilmInfo(name, stream.codec_context.width, stream.codec_context.height, int(frames), Fraction(rate), 0)
 
 
-def probe(path: str | os.PathLike, max_pixels: int | None = None) -> FilmInfo:
+def probe(path: str | os.PathLike, max_pixels: int | None = None, max_frames: int | None = None) -> FilmInfo:
     """The film's header facts (and the first frame's rotation); VideoError if it is no usable film,
-    or if its frames are above `max_pixels` (the photo limit, applied per frame)."""
+    if its frames are above `max_pixels` (the photo limit, applied per frame), or if it has more than
+    `max_frames` frames. A header that states no frame count (a raw .h264 stream, most MKVs) is not
+    trusted for that: the video packets are counted (demuxed, not decoded: a fraction of a second for
+    minutes of film, stopping one past the limit), so a film too long is refused before any work on it.
+    transcode still counts the frames it decodes, for a header that lies."""
     name = os.fspath(path)
     with _open_input(path) as container:
         info = _info(container, name)
         _check_size(info, max_pixels)
+        stated = container.streams.video[0].frames  # 0 when the header does not say
         try:
             first = next(container.decode(video=0))
             info.rotation = int(first.rotation)
         except (StopIteration, av.FFmpegError):
             raise VideoError(f"{name}: no frame of its video stream can be decoded") from None
+    if max_frames is not None:
+        if not stated:
+            with _open_input(path) as container:
+                info.frames = _count_packets(container, max_frames + 1)
+        if info.frames > max_frames:
+            said = (f"{info.frames} frames, more than the limit of {max_frames}" if stated
+                    else f"more than {max_frames} frames, the limit (counted before any was colorized)")
+            raise VideoError(f"{name}: {said}; cut it shorter")
     return info
+
+
+def _count_packets(container: av.container.InputContainer, stop: int) -> int:
+    """The video stream's packets (one per frame, after FFmpeg's parser), counted up to `stop`."""
+    count = 0
+    try:
+        for packet in container.demux(video=0):
+            count += packet.size > 0  # the demuxer's empty flush packet is no frame
+            if count >= stop:
+                break
+    except av.FFmpegError:  # damaged further on: what was counted stands, decoding reports the damage
+        pass
+    return count
 
 
 def _check_size(info: FilmInfo, max_pixels: int | None) -> None:
@@ -283,8 +309,9 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
     (decoded, and transformed) may wait for the next stage; the transform's batch size keeps it busy.
     `progress(n)` is called on the calling thread with the number of frames written so far. `tags` go
     into the container's metadata as JSON under PROVENANCE_KEY. Raises VideoError for a file that is no usable
-    film, has a frame above `max_pixels` or more than `max_frames` frames (counted as decoded: a raw
-    stream's header states none); DST is then untouched. Frames of another size than the film's are
+    film, has a frame above `max_pixels` or more than `max_frames` frames (as the header states, or as its
+    packets count when it states none, before any work; and counted as decoded, for a header that lies);
+    DST is then untouched. Frames of another size than the film's are
     scaled to it, and a film that ends early or stops decoding on an error is written as far as it
     goes: both are said in the report's notes (report.ended_early for the latter).
     """
@@ -292,7 +319,7 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
     fmt = OUTPUT_FORMATS.get(dst.suffix.lower())
     if fmt is None:
         raise VideoError(f"{dst}: unknown film extension {dst.suffix!r}; use one of {', '.join(OUTPUT_FORMATS)}")
-    info = probe(src, max_pixels)  # rotation is on the first frame; the header is written before it arrives
+    info = probe(src, max_pixels, max_frames)  # rotation is on the first frame; the header is written before it
     with _open_input(src) as container, atomic_target(dst) as tmp:
         report = _transcode(container, info, str(tmp), fmt, transform, finish, crf, progress, preset, tags or {},
                             max_pixels, max_frames, ahead)

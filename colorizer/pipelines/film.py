@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 from colorizer import color
 from colorizer.errors import SettingsError
-from colorizer.io.video import FilmReport, transcode
+from colorizer.io.video import FilmReport, probe, transcode
 from colorizer.pipelines import hints as hinting
 from colorizer.pipelines.photo import SERIAL_PIXELS, PhotoPipeline, join_lightness, resize_lightness
 from colorizer.pipelines.reference import FilmReferences
@@ -244,7 +244,8 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
     motion-aware average over frames: grain is temporal). `progress(frames_done)` is called per frame.
     hints: colour hints in the first frame's pixels (as stored, before any display rotation), kept
     through the first shot (ShotHints); None or [] gives exactly the hint-free film.
-    max_frames: refuse a film with more frames, counted as decoded (None: any length).
+    max_frames: refuse a film with more frames, before any work (colorizer.io.video.probe) and as decoded
+    (None: any length).
     reference: colour photos (one or a list; a colourist's keyframes): a set, not a timeline. Every frame
     draws on whichever of them match it (colorizer.pipelines.reference), before the temporal filter, so
     the lent colour is as steady as the rest; None gives exactly the reference-free film.
@@ -259,6 +260,9 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
         checked.render_size, checked.strength, checked.batch_size, checked.max_pixels, checked.crf, checked.max_frames)
     options = temporal or TemporalOptions()
     parsed = hinting.parse_hints(hints)
+    info = probe(src, max_pixels, max_frames)  # a film too long or too large is refused before any work
+    render_size, size_note = colorizer.render_size_for(info.width, info.height, render_size)
+    notes += [size_note] if size_note else []
     references, reference_notes = colorizer.read_references(reference, render_size, max_pixels)
     restore_options = None
     if restore:
@@ -332,7 +336,8 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
         """On the encoding thread, beside the model's next batch: full-size colour frame (H, W, 3) uint8."""
         return join_lightness(*item, strip_pixels=join_strip)
 
-    facts = colorizer.facts(render_size, strength, bool(restore), hints=bool(parsed), reference=bool(references))
+    facts = colorizer.facts(render_size, strength, bool(restore), hints=bool(parsed), reference=bool(references),
+                            source=src)
     report = transcode(src, dst, transform, crf, max_pixels, progress, tags=facts.as_dict(), max_frames=max_frames,
                        finish=finish, ahead=batch_size * stride)
     report.notes[:0] = notes + reference_notes

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -139,9 +139,24 @@ class PhotoPipeline:
 
     def model_shape(self, width: int, height: int, render_size: int) -> tuple[int, int]:
         """(h, w) the model runs at for a width x height picture: an ONNX model's fixed shape when it was
-        exported at one, else render_shape within the model's limit."""
+        exported at one, else render_shape at render_size_for."""
         fixed = getattr(self.generator, "fixed_shape", None)
-        return fixed or render_shape(width, height, min(render_size, self._render_limit or MAX_RENDER_SIZE))
+        return fixed or render_shape(width, height, self.render_size_for(width, height, render_size)[0])
+
+    def render_size_for(self, width: int, height: int, render_size: int) -> tuple[int, str | None]:
+        """The render size a width x height picture runs at, and a note when that is below `render_size`.
+
+        Within the model's limit, and no larger than the picture itself (its long side, rounded up to a
+        multiple of 32) unless that is below the default: above its own size the model sees only the
+        picture's pixels spread thinner, for many times the time (docs/BENCHMARKS.md, "Render size above
+        the photo's own size"). A small picture is still seen at the default, the scale that measured best.
+        """
+        own = max(DEFAULT_RENDER_SIZE, -(-max(width, height) // 32) * 32)
+        used = min(render_size, self._render_limit or MAX_RENDER_SIZE, own)
+        if used >= render_size or getattr(self.generator, "fixed_shape", None):
+            return render_size, None
+        return used, (f"render size {render_size} lowered to {used}: the picture is {width}x{height}, and a larger "
+                      "render adds nothing the model can see, only time")
 
     @property
     def can_restore(self) -> bool:
@@ -179,8 +194,10 @@ class PhotoPipeline:
         references, reference_notes = self.read_references(reference, render_size, int(max_pixels))
         photo = self._read(image, int(max_pixels), restore)
         hinting.check_inside(parsed, *photo.size, _source_name(image))
-        photo.notes[:0] = notes + reference_notes
-        facts = self.facts(render_size, strength, bool(restore), hints=bool(parsed), reference=bool(references))
+        used, size_note = self.render_size_for(*photo.size, render_size)
+        photo.notes[:0] = notes + reference_notes + ([size_note] if size_note else [])
+        facts = self.facts(used, strength, bool(restore), hints=bool(parsed), reference=bool(references),
+                           source=image)
         [small] = self._shrink([photo], render_size)
         [(ab, features)] = self.predict_at([small])
         return self._finish(photo, small, ab, strength, facts, parsed, references, features)
@@ -204,35 +221,36 @@ class PhotoPipeline:
         render_size, strength = checked.render_size, checked.strength
         references, reference_notes = self.read_references(reference, render_size, checked.max_pixels)
         notes = notes + reference_notes
-        facts = self.facts(render_size, strength, bool(restore), reference=bool(references))
-        pending: list[tuple[Photo, list[hinting.Hint]] | ColorizerError] = []
+        pending: list[tuple[Photo, list[hinting.Hint], provenance.Provenance] | ColorizerError] = []
         per_image = iter(hints) if hints is not None else None
         for image in images:
             try:
                 parsed = hinting.parse_hints(next(per_image, None) if per_image is not None else None)
                 photo = self._read(image, checked.max_pixels, restore)
                 hinting.check_inside(parsed, *photo.size, _source_name(image))
-                photo.notes[:0] = notes
-                pending.append((photo, parsed))
+                used, size_note = self.render_size_for(*photo.size, render_size)
+                photo.notes[:0] = notes + ([size_note] if size_note else [])
+                facts = self.facts(used, strength, bool(restore), hints=bool(parsed), reference=bool(references),
+                                   source=image)
+                pending.append((photo, parsed, facts))
             except ColorizerError as err:
                 pending.append(err)
             if sum(isinstance(p, tuple) for p in pending) == checked.batch_size:
-                yield from self._colorize_pending(pending, render_size, strength, facts, references)
+                yield from self._colorize_pending(pending, render_size, strength, references)
                 pending = []
-        yield from self._colorize_pending(pending, render_size, strength, facts, references)
+        yield from self._colorize_pending(pending, render_size, strength, references)
 
-    def _colorize_pending(self, pending: list[tuple[Photo, list[hinting.Hint]] | ColorizerError], render_size: int,
-                          strength: float, facts: provenance.Provenance,
-                          references: referencing.ReferenceFeatures | None) -> Iterator[Image.Image | ColorizerError]:
+    def _colorize_pending(self, pending: list[tuple[Photo, list[hinting.Hint], provenance.Provenance] | ColorizerError],
+                          render_size: int, strength: float, references: referencing.ReferenceFeatures | None
+                          ) -> Iterator[Image.Image | ColorizerError]:
         photos = [item[0] for item in pending if isinstance(item, tuple)]
         smalls = self._shrink(photos, render_size)
         results = zip(smalls, self.predict_at(smalls))  # none for a batch of failures only
         for item in pending:
             if isinstance(item, tuple):
-                photo, hints = item
+                photo, hints, facts = item
                 small, (ab, features) = next(results)
-                yield self._finish(photo, small, ab, strength, replace(facts, hints=bool(hints)), hints, references,
-                                   features)
+                yield self._finish(photo, small, ab, strength, facts, hints, references, features)
             else:
                 yield item
 
@@ -276,13 +294,16 @@ class PhotoPipeline:
         return out  # type: ignore[return-value]
 
     def facts(self, render_size: int, strength: float, restored: bool, hints: bool = False,
-              reference: bool = False) -> provenance.Provenance:
+              reference: bool = False, source: object = None) -> provenance.Provenance:
         """The facts a result of these settings carries into its file (see colorizer.io.provenance): the
-        weights file that ran, and its engine."""
+        weights file that ran, and its engine; and the original's SHA-256 when `source` is a file or bytes."""
         weights = self.generator.weights_at(render_size) if isinstance(self.generator, AutoGenerator) else self.weights
+        extra = {"engine": weights.engine}
+        if digest := provenance.source_digest(source):
+            extra[provenance.SOURCE_KEY] = digest
         return provenance.Provenance(weights=weights.name, weights_sha256=weights.sha256, render_size=render_size,
                                      strength=strength, restored=restored, hints=hints, reference=reference,
-                                     extra={"engine": weights.engine})
+                                     extra=extra)
 
     def read_references(self, reference: object, render_size: int, max_pixels: int
                         ) -> tuple[referencing.ReferenceFeatures | None, list[str]]:
