@@ -69,3 +69,24 @@ def test_the_rebalanced_pixel_loss_punishes_a_miss_on_a_rare_colour_more() -> No
         plain(brown_target[:, 1:] + miss, brown_target)[0].item(), rel=1e-4)
     with pytest.raises(ValueError, match="colour-rarity weights"):
         FeatureLoss(config)
+
+
+def test_a_run_with_balanced_sources_and_rarity_weights_trains_and_exports(tmp_path) -> None:
+    from test_data import make_photo_folder
+    from test_train import one_process, run
+
+    from colorizer.pipelines.colorizer import Colorizer
+
+    photos = make_photo_folder(tmp_path / "photos", colour=10)
+    for i, photo in enumerate(sorted(photos.glob("photo-*.jpg"))):
+        photo.rename(photos / f"{'big' if i < 8 else 'small'}__{photo.name}")
+    output, log = tmp_path / "run", tmp_path / "run.log"
+    run(one_process(output, photos, "--phase", "pretrain-g", "--loss.rebalance", "0.5", "--data.max_source_share",
+                    "0.5"), log)
+    text = log.read_text()
+    # big 8, small 2 and the three unnamed files: small and the unnamed repeated once each
+    assert "balanced 13 photos of 3 sources into an epoch of 18; largest source 'big' at 44%" in text
+    assert "colour-rarity weights from 10 photos" in text  # every colour photo; gray and broken ones skipped
+    photo = Image.open(photos / "gray.png").convert("RGB")
+    assert Colorizer.from_pretrained(str(output / "pretrain-g" / "generator"), device="cpu").colorize(
+        photo, render_size=64).size == photo.size

@@ -49,7 +49,7 @@ from colorizer import color
 from colorizer.errors import ColorizerError, first_line
 from colorizer.evaluate.degrade import DegradeConfig, degrade, photograph
 from colorizer.io.images import GRAY_TOLERANCE, is_grayscale
-from train.sources import balanced_files
+from train.sources import MAX_REPEATS, balanced_files
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +79,8 @@ class DataConfig:
     decode_threads: int = field(default=4, metadata={"help": "threads per process that decode and degrade photos"})
     max_source_share: float = field(default=1.0, metadata={
         "help": "for a local folder of SOURCE__name files (tools/collect_photos.py): repeat the photos of smaller "
-                "sources until no source is above this share of an epoch (1: every photo once)"})
-    max_repeats: int = field(default=4, metadata={
-        "help": "the most times one photo appears in an epoch when balancing sources (max_source_share)"})
+                "sources (each at most MAX_REPEATS times) until no source is above this share of an epoch "
+                "(1: every photo once)"})
     decode_processes: int = field(default=0, metadata={
         "help": "worker processes per training process that decode and degrade photos, instead of threads "
                 "(0: use decode_threads); threads share one core's worth of Python, so a GPU needs processes"})
@@ -91,8 +90,8 @@ class DataConfig:
             raise ValueError("min_crop must be in (0, 1]")
         if self.decode_threads < 0 or self.decode_processes < 0:
             raise ValueError("decode_threads and decode_processes must be 0 or more")
-        if not 0.0 < self.max_source_share <= 1.0 or self.max_repeats < 1:
-            raise ValueError("max_source_share must be in (0, 1] and max_repeats at least 1")
+        if not 0.0 < self.max_source_share <= 1.0:
+            raise ValueError("max_source_share must be in (0, 1]")
 
 
 @dataclass
@@ -139,7 +138,7 @@ def open_source(config: DataConfig, *, seed: int, rank: int = 0, world_size: int
             root = folder / config.split if (folder / config.split).is_dir() else folder
             files: str | list[str] = str(root / "**")
             if config.max_source_share < 1.0:
-                files = balanced_files(_image_files(root), config.max_source_share, config.max_repeats)
+                files = balanced_files(_image_files(root), config.max_source_share, MAX_REPEATS)
             ds = datasets.load_dataset("imagefolder", data_files={config.split: files}, split=config.split,
                                        streaming=True, drop_labels=True)
         elif name.startswith((".", "/", "~")) or name.count("/") > 1:

@@ -56,8 +56,6 @@ class FeatureLossConfig:
     rebalance: float = field(default=0.0, metadata={
         "help": "weigh the ab pixel loss by colour rarity (Zhang et al. 2016): the share of uniform mixed into "
                 "the training photos' ab prior (0.5 is theirs; 0: every pixel alike)"})
-    rebalance_photos: int = field(default=256, metadata={
-        "help": "photos from the start of the data stream that the ab prior of --loss.rebalance is measured on"})
     weights_file: str | None = field(default=None, metadata={
         "help": "a VGG16 state dict (.pth) to use; default: torchvision's cached ImageNet weights"})
 
@@ -68,8 +66,8 @@ class FeatureLossConfig:
             raise ValueError("feature loss: give one weight per layer")
         if not 0.5 <= self.target_saturation <= 2.0:
             raise ValueError("feature loss: target_saturation must be in [0.5, 2]")
-        if not 0.0 <= self.rebalance <= 1.0 or self.rebalance_photos < 1:
-            raise ValueError("feature loss: rebalance must be in [0, 1] and rebalance_photos at least 1")
+        if not 0.0 <= self.rebalance <= 1.0:
+            raise ValueError("feature loss: rebalance must be in [0, 1]")
 
 
 def resolve_net(config: FeatureLossConfig) -> str:

@@ -33,6 +33,7 @@ BIN = 10.0  # ab units per histogram cell (Zhang et al.'s grid)
 CELLS = int(2 * color.AB_SCALE / BIN)  # cells per axis over [-AB_SCALE, AB_SCALE]
 SIGMA = 5.0  # ab units of the Gaussian that smooths the histogram
 PRIOR_SIDE = 64  # photos are measured at this short side
+PRIOR_PHOTOS = 256  # colour photos from the start of the stream the prior is measured on: seconds, and stable
 
 
 def ab_histogram(photos: list[Image.Image]) -> torch.Tensor:

@@ -26,7 +26,7 @@ from train.data import PairStream, StreamState, decode, open_source
 from train.losses import FeatureNetError
 from train.phases import Gan, Phase, PretrainCritic, PretrainGenerator, Stage
 from train.publish import Publisher, generator_shape
-from train.rebalance import measure_prior
+from train.rebalance import PRIOR_PHOTOS, measure_prior
 from train.trainer import Trainer, Window, data_totals, sample_grid
 
 log = logging.getLogger("nogan")
@@ -125,8 +125,8 @@ class Run:
         rarity = None
         if config.loss.rebalance:  # every process measures the whole stream's start: the same weights everywhere
             whole = open_source(config.data, seed=config.seed)
-            rarity = measure_prior((r[config.data.image_column] for r in whole), decode,
-                                   config.loss.rebalance_photos, config.loss.rebalance)
+            rarity = measure_prior((r[config.data.image_column] for r in whole), decode, PRIOR_PHOTOS,
+                                   config.loss.rebalance)
         set_seed(config.seed)
         generator, encoder_source = initial_generator(config, self.phases[0])
         self.trainer = Trainer(config.loss, accelerator, generator, initial_critic(config, self.phases[0]),

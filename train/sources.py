@@ -17,6 +17,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SEPARATOR = "__"  # SOURCE__name.jpg
+MAX_REPEATS = 6  # times one photo may appear in a balanced epoch: more would learn a tiny source by heart
 
 
 def source_of(name: str | Path) -> str:
