@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from colorizer import color
-from train.losses import FeatureLoss, FeatureLossConfig
-from train.rebalance import ab_histogram, measure_prior, pixel_weights, smoothed_prior, weights_from_histogram
+from train.losses import (FeatureLoss, FeatureLossConfig, ab_histogram, measure_prior, pixel_weights, smoothed_prior,
+                          weights_from_histogram)
 
 torch.set_num_threads(1)
 BROWN, GREEN = (130, 100, 70), (40, 150, 50)
@@ -86,7 +86,8 @@ def test_a_run_with_balanced_sources_and_rarity_weights_trains_and_exports(tmp_p
     text = log.read_text()
     # big 8, small 2 and the three unnamed files: small and the unnamed repeated once each
     assert "balanced 13 photos of 3 sources into an epoch of 18; largest source 'big' at 44%" in text
-    assert "colour-rarity weights from 10 photos" in text  # every colour photo; gray and broken ones skipped
+    # the balanced epoch's colour photos (the small source's twice), gray and broken ones skipped
+    assert "colour-rarity weights from 12 photos" in text
     photo = Image.open(photos / "gray.png").convert("RGB")
     assert Colorizer.from_pretrained(str(output / "pretrain-g" / "generator"), device="cpu").colorize(
         photo, render_size=64).size == photo.size

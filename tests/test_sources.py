@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from train.data import DataConfig, open_source
-from train.sources import balanced_files, source_of
+from colorizer.evaluate.report import source_of
+from train.data import DataConfig, balanced_files, open_source
 
 
 def _files(sizes: dict[str, int]) -> list[str]:
@@ -20,7 +20,7 @@ def _files(sizes: dict[str, int]) -> list[str]:
 def test_the_source_is_the_name_before_the_double_underscore() -> None:
     assert source_of("/x/endless-sky__moon_03.jpg") == "endless-sky"
     assert source_of(Path("a/b/scratch__beach.jpg")) == "scratch"
-    assert source_of("/x/holiday.jpg") == ""
+    assert source_of("/x/holiday.jpg") is None
 
 
 def test_no_source_is_above_its_share_and_every_photo_stays() -> None:
@@ -44,7 +44,7 @@ def test_a_source_is_not_lifted_past_the_share_itself() -> None:
 
 def test_when_repeats_cannot_reach_the_share_the_list_says_how_far_it_got(caplog) -> None:
     files = _files({"big": 30, "small": 2})
-    with caplog.at_level("INFO", logger="train.sources"):
+    with caplog.at_level("INFO", logger="train.data"):
         out = balanced_files(files, max_share=0.2, max_repeats=3)
     assert Counter(map(source_of, out)) == {"big": 30, "small": 6}
     assert "above 20%" in caplog.text

@@ -9,6 +9,9 @@ The film (`degrade.photograph`) is the eye's lightness or an old emulsion's colo
 undamaged gray is the lightness target: restoring removes the damage, not the film's own tones,
 just as colorizing keeps a photo's tones and adds the scene's colour.
 
+A local collection's sources can be balanced: smaller sources' photos repeated in each epoch until no
+source is above a share of it (`max_source_share`).
+
 Grayscale photos are skipped (there is no colour to learn from), so are photos too small to crop
 (short side under half the crop size: enlarged past twice, a crop is blur, not a photo), and so is a
 record that will not decode: all are counted, none stops training, but a shard that yields no usable
@@ -34,6 +37,7 @@ import multiprocessing
 import os
 import queue
 import threading
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -48,8 +52,8 @@ from PIL import Image, ImageOps
 from colorizer import color
 from colorizer.errors import ColorizerError, first_line
 from colorizer.evaluate.degrade import DegradeConfig, degrade, photograph
+from colorizer.evaluate.report import source_of
 from colorizer.io.images import GRAY_TOLERANCE, is_grayscale
-from train.sources import MAX_REPEATS, balanced_files
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +164,53 @@ def open_source(config: DataConfig, *, seed: int, rank: int = 0, world_size: int
     if config.shuffle_buffer > 0:
         ds = ds.shuffle(seed=seed, buffer_size=config.shuffle_buffer)
     return split_dataset_by_node(ds, rank=rank, world_size=world_size)
+
+
+# Balancing sources. The collection that tools/collect_photos.py writes names each file SOURCE__name.jpg.
+# Its sources differ a hundredfold in size (one game's landing scenery is 43% of the training photos), and a
+# model that sees one source that often learns its palette as "the" colour of what it does not recognise.
+# So an epoch repeats the photos of smaller sources (each repeat a new crop and new damage) until no source
+# is more than a given share of it: every photo stays in every epoch, none is dropped.
+MAX_REPEATS = 6  # times one photo may appear in a balanced epoch: more would learn a tiny source by heart
+
+
+def balanced_files(files: list[str], max_share: float, max_repeats: int) -> list[str]:
+    """`files` with the photos of smaller sources repeated, so that no source is above `max_share` of
+    the list where repeats of at most `max_repeats` each allow it.
+
+    The smallest source (by its count in the list so far) gets one more repeat at a time, as long as
+    that keeps it within the share itself, so small sources rise together and none is repeated more
+    than it needs. Order: as given, repeats after.
+    """
+    if not 0.0 < max_share <= 1.0 or max_repeats < 1:
+        raise ValueError("max_share must be in (0, 1] and max_repeats at least 1")
+    groups: dict[str | None, list[str]] = defaultdict(list)
+    for file in files:
+        groups[source_of(file)].append(file)
+    repeats = dict.fromkeys(groups, 1)
+
+    def count(source: str | None) -> int:
+        return len(groups[source]) * repeats[source]
+
+    while True:
+        total = sum(map(count, groups))
+        over = {s for s in groups if count(s) > max_share * total}
+        liftable = [s for s in groups if repeats[s] < max_repeats
+                    and count(s) + len(groups[s]) <= max_share * (total + len(groups[s]))]
+        if not over or not liftable:
+            break
+        repeats[min(liftable, key=lambda s: (count(s), s or ""))] += 1
+    out = list(files)
+    for source, times in repeats.items():
+        out += groups[source] * (times - 1)
+    if len(groups) > 1:
+        largest, n = Counter(map(source_of, out)).most_common(1)[0]
+        share = n / len(out)
+        log.info("balanced %d photos of %d sources into an epoch of %d; largest source %r at %.0f%%%s",
+                 len(files), len(groups), len(out), largest, 100 * share,
+                 "" if share <= max_share + 1e-9 else f" (above {100 * max_share:.0f}%: repeats capped at "
+                 f"{max_repeats})")
+    return out
 
 
 def _image_files(root: Path) -> list[str]:

@@ -23,10 +23,9 @@ from train import checkpoints
 from train.config import TrainConfig, flatten, to_dict
 from train.critic import Critic
 from train.data import PairStream, StreamState, decode, open_source
-from train.losses import FeatureNetError
+from train.losses import PRIOR_PHOTOS, FeatureNetError, measure_prior
 from train.phases import Gan, Phase, PretrainCritic, PretrainGenerator, Stage
 from train.publish import Publisher, generator_shape
-from train.rebalance import PRIOR_PHOTOS, measure_prior
 from train.trainer import Trainer, Window, data_totals, sample_grid
 
 log = logging.getLogger("nogan")
