@@ -91,12 +91,42 @@ def test_no_bleeding_across_a_strong_edge():
     assert change[48, 60] > 40 and change[:, 40:80].mean() > 10  # while its own region took the colour
 
 
-def test_hint_spreads_in_a_flat_region_but_not_without_end():
+def test_a_lone_hint_colours_its_own_place_of_a_flat_region_and_not_the_rest():
+    """One point says what is there, not what the whole photo is: full strength beside it, nothing far off."""
     h = w = 256
     out = apply_hints(torch.zeros(2, h, w), torch.full((1, h, w), 50.0), [Point(5, 5, (220, 40, 40))], (w, h))
     change = torch.linalg.vector_norm(out, dim=0)
-    assert change[5, 5] > 50 and change[20, 20] > 0.9 * change[5, 5]  # full strength near the hint
-    assert change[-1, -1] < 0.6 * change[5, 5]  # fades far from it: the model's colour comes back
+    assert change[5, 5] > 50 and change[15, 15] > 0.9 * change[5, 5]  # full strength near the hint
+    assert change[128:, 128:].max() < 2  # the far half of the photo keeps the model's colour
+
+
+def test_one_short_stroke_colours_its_place_on_a_real_photo_and_leaves_the_rest(colorizer):
+    """A red stroke w/20 long on the coffee photo's table: the stroke's place turns red, and most of the
+    photo (the cup, the saucer, the rest of the table) keeps the automatic colour."""
+    gray = real_photo("coffee.png", 256).convert("L")
+    stroke = Stroke(((200.0, 20.0), (213.0, 20.0)), "#b02010")
+    plain, hinted = (lab_of(colorizer.colorize(gray, render_size=256, hints=h)) for h in (None, [stroke]))
+    moved = np.hypot(*(hinted[1:] - plain[1:])) > 10
+    assert moved.mean() < 0.3, moved.mean()  # the spread of before moved half of this photo
+    assert np.hypot(*(hinted[1:, 20, 200:214].mean(axis=1) - hint_ab((0xB0, 0x20, 0x10)))) < 15
+    assert moved[20, 200:214].all()
+
+
+def test_twenty_true_colours_still_carry_across_a_real_photo(colorizer):
+    """Points of many colours that agree the model is off the same way correct the photo far beyond
+    themselves: the error drops over the whole photo, not only beside the points."""
+    photo = real_photo("astronaut.png", 192)
+    original, gray = np.asarray(photo), photo.convert("L")
+    rng = np.random.default_rng(0)
+    xs, ys = rng.integers(0, photo.width, 20), rng.integers(0, photo.height, 20)
+    given = [(int(x), int(y), tuple(int(v) for v in original[y, x])) for x, y in zip(xs, ys)]
+    truth = lab_of(photo)[1:]
+    far = np.ones(truth.shape[1:], bool)
+    for x, y in zip(xs, ys):
+        far[max(0, y - 12):y + 13, max(0, x - 12):x + 13] = False  # more than 12 px from every point
+    error = {name: np.hypot(*(lab_of(colorizer.colorize(gray, render_size=192, hints=h))[1:] - truth))[far].mean()
+             for name, h in (("plain", None), ("hinted", given))}
+    assert error["hinted"] < 0.85 * error["plain"], error
 
 
 def test_many_scattered_hints_each_hold_their_own_neighbourhood():

@@ -6,32 +6,40 @@ A hint is a Point or a Stroke (a polyline) in the input photo's pixels, with an 
 (r, g, b) in 0-255 or "#rrggbb". Only the colour's chroma (Lab a, b) is used: the photo's own
 lightness is never changed.
 
-How hints spread (`apply_hints`), at the model's render size, on top of any weights, in three steps:
+How hints spread (`apply_hints`), at the model's render size, on top of any weights. A hint is local
+by default: it colours its region and what looks like it nearby, and stops at strong edges. It
+reaches further only as far as the hints themselves show it (`_carry`, "carry" below): each colour
+group of hints is predicted from the others by the wide spread, and the weight in [0, 1] that
+predicts them best is how far all of them carry. One stroke, or strokes of one colour, predict
+nothing but themselves and carry nowhere; twenty true colours that agree the model is off the same
+way carry across the photo. Three steps:
  0. The photo's cast (`_fit_cast`): an affine map of the model's ab (a gain, a turn of hue, a shift)
     fitted to the hints by ridge regression towards "no change", and applied to the whole photo only
-    as far as the hints confirm it: each group of hints of one colour is predicted from the others
-    (leave-one-out), and the map's weight is the one that predicts them best, between 0 and 1. One
-    colour, however many strokes of it, confirms nothing and changes nothing away from its region.
+    as far as the hints confirm it, by the same leave-one-colour-out test. One colour, however many
+    strokes of it, confirms nothing and changes nothing away from its region.
  1. Look-alikes (`_spread_to_lookalikes`): a hint's correction t = hint ab - model ab goes, in part,
     to every pixel that looks like the hinted one to the model: similar lightness AND similar model
-    colour (the rest of the grass the model painted beige, the other patch of the same sky), near or
-    far (a wide spatial fall-off), weighed against LOOKALIKE_PRIOR, the weight of the model's own
-    colour. Pixels of another lightness are untouched, so nothing crosses a strong edge.
+    colour (the rest of the grass the model painted beige, the other patch of the same sky), within
+    LOOKALIKE_NEAR of the long side, and as far as LOOKALIKE_REACH as the hints carry, weighed against
+    LOOKALIKE_PRIOR, the weight of the model's own colour. Pixels of another lightness are untouched,
+    so nothing crosses a strong edge.
  2. Edge-aware (what is left of each hint's correction, on the step-1 colour):
     propagation S = (I + L / mu)^-1, L the graph Laplacian of Levin, Lischinski & Weiss (2004)
                 "Colorization using optimization": 4-neighbour affinities exp(-dL^2 / 2 sigma^2)
                 from the lightness, so colour flows along regions of similar lightness and
-                stops at strong edges; 1 / sqrt(mu) is the reach, in pixels: REACH of the long
-                side for hints in one place, shorter as they cover more of the photo (each
-                hint's neighbours then know the colour there better than it does).
-    blend       ab = ab1 + conf * S(m t) / S(m),  conf = min(1, S(m) / S_point(REACH_FULL))
+                stops at strong edges; 1 / sqrt(mu) is the reach, in pixels: REACH_NEAR of the
+                long side for hints that carry nowhere; as they carry, up to REACH for hints in
+                one place, shorter as they cover more of the photo (each hint's neighbours then
+                know the colour there better than it does).
+    blend       ab = ab1 + conf * S(m t) / S(m),  conf = min(1, S(m) / S_point(full)), full from
+                FULL_NEAR to REACH_FULL as the hints carry
 The ratio S(m t) / S(m) is an edge-aware weighted average of the nearby hints' corrections (it
 has no dip between hints, as a harmonic interpolation of single pixels has in 2-D); the
-confidence S(m) says how much hint evidence reaches a pixel: full within REACH_FULL pixels of
-a lone hint, fading beyond, and next to nothing across a strong edge, where the model's own
-colour stays. `gaussian_blend` is step 2 with a plain (edge-blind) Gaussian and no steps 0 and 1,
+confidence S(m) says how much hint evidence reaches a pixel: full near a hint, fading beyond, and
+next to nothing across a strong edge, where the model's own colour stays. `gaussian_blend` is step 2 with a plain (edge-blind) Gaussian and no steps 0 and 1,
 the baseline the evaluation compares against (`colorizer.evaluate.hints`). The steps and their
-constants were chosen on training photos (docs/BENCHMARKS.md, "Colour hints").
+constants were chosen on training photos (docs/experiments/hint-spread-steps.md), the local ones
+on examples/ and tests/data/holdout (docs/experiments/hints-local-by-default.md).
 
 Speed: S is solved by a sparse LU (scipy.sparse.linalg.splu, one factorisation for the three
 right-hand sides) on a grid COARSE times smaller than the render size, brought back to render size
@@ -71,9 +79,11 @@ EDGE_SIGMA = 4.0  # L units: neighbours this far apart in lightness are linked b
 REACH = 0.5  # of the render size's long side: the decay length of a hint's pull (1 / sqrt(mu)) ...
 SITE_GRID, REACH_MIN = 8, 0.1  # ... divided by sqrt(cells of an 8-per-long-side grid with hints), down to 0.1
 REACH_FULL = 0.15  # of the long side: within this of a lone hint the hint's correction applies in full
+REACH_NEAR, FULL_NEAR = 0.08, 0.04  # the same two for hints that carry nowhere (_carry): their own region
 GAUSS_SIGMA, GAUSS_FULL = 0.12, 0.06  # the baseline's Gaussian and full-confidence radius (its best found)
 LOOKALIKE_L, LOOKALIKE_AB = 8.0, 8.0  # L and ab units: how alike two pixels must look to share a correction
-LOOKALIKE_REACH = 0.5  # of the long side: the spatial fall-off (sigma) of step 1
+LOOKALIKE_REACH = 0.5  # of the long side: the spatial fall-off (sigma) of step 1, as far as hints carry ...
+LOOKALIKE_NEAR = 0.08  # ... and where they carry nowhere: look-alikes nearby
 LOOKALIKE_PRIOR = 0.3  # the model's own colour counts as this many perfectly alike hinted pixels
 LOOKALIKE_SAMPLES = 48  # at most this many hinted pixels drive step 1 (a long stroke is thinned evenly)
 CAST_PRIOR = 3.0  # "no change" counts as this many hints in the fit of the photo's cast (ridge) ...
@@ -369,11 +379,55 @@ def steer(ab: torch.Tensor, lightness: torch.Tensor, mask: np.ndarray, target: n
     `mask` may weigh the hinted pixels in [0, 1] rather than mark them: a film's hints let go, a
     pixel at a time, where the picture has changed since the hinted frame (colorizer.pipelines.film)."""
     h, w = ab.shape[-2:]
-    reach, full = max(REACH_MIN, REACH / math.sqrt(_sites(mask))) * max(h, w), REACH_FULL * max(h, w)
-    luma = lightness[0].double().numpy()
-    model_ab = _spread_to_lookalikes(_fit_cast(ab.double().numpy(), mask, target), luma, mask, target)
+    luma, model = lightness[0].double().numpy(), ab.double().numpy()
+    carry = _carry(model, luma, mask, target)
+    wide = max(REACH_MIN, REACH / math.sqrt(_sites(mask)))
+    reach = (REACH_NEAR + carry * (wide - REACH_NEAR)) * max(h, w)
+    full = (FULL_NEAR + carry * (REACH_FULL - FULL_NEAR)) * max(h, w)
+    model_ab = _spread_to_lookalikes(_fit_cast(model, mask, target), luma, mask, target, carry)
     out = _blend(model_ab, mask, target, lambda s: smooth(luma, s, reach), _lone_point_level(reach, full))
     return torch.from_numpy(out).float()
+
+
+def _samples(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of at most LOOKALIKE_SAMPLES hinted pixels, evenly along them, so a long stroke
+    counts, but boundedly."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) > LOOKALIKE_SAMPLES:
+        keep = np.linspace(0, len(rows) - 1, LOOKALIKE_SAMPLES).round().astype(int)
+        rows, cols = rows[keep], cols[keep]
+    return rows, cols
+
+
+def _carry(ab: np.ndarray, luma: np.ndarray, mask: np.ndarray, target: np.ndarray) -> float:
+    """How far the hints show that a correction carries beyond its own place, in [0, 1]: 0 keeps every
+    hint to its region and its look-alikes nearby, 1 lets it reach across the photo.
+
+    Each colour group of hints (as in _fit_cast) is predicted from the others by the wide look-alike
+    spread (LOOKALIKE_REACH); the weight is the least-squares one for those predictions, clipped. One
+    colour, however many strokes of it, predicts nothing but itself, so it carries nowhere; hints that
+    contradict one another carry nowhere either; twenty true colours that agree the model is off the
+    same way carry far."""
+    rows, cols = _samples(mask)
+    if len(rows) < 2:
+        return 0.0
+    goal = target[:, rows, cols].T  # (n, 2)
+    group = np.unique(np.round(goal / CAST_GROUP), axis=0, return_inverse=True)[1].reshape(-1)
+    if group.max() == 0:
+        return 0.0
+    h, w = luma.shape
+    l, a, b = luma[rows, cols], ab[0, rows, cols], ab[1, rows, cols]
+    exponent = (l[:, None] - l[None]) ** 2 / (2 * LOOKALIKE_L**2)
+    exponent += ((a[:, None] - a[None]) ** 2 + (b[:, None] - b[None]) ** 2) / (2 * LOOKALIKE_AB**2)
+    exponent += ((rows[:, None] - rows[None]) ** 2 + (cols[:, None] - cols[None]) ** 2) / (
+        2 * (LOOKALIKE_REACH * max(h, w)) ** 2)
+    k = mask[rows, cols][None] * np.exp(-exponent) * (group[:, None] != group[None])  # (n, n): others only
+    wanted = goal - np.column_stack([a, b])  # (n, 2) each hint's correction
+    predicted = (k @ wanted) / (LOOKALIKE_PRIOR + k.sum(axis=1))[:, None]
+    weight = mask[rows, cols] / np.bincount(group, weights=mask[rows, cols])[group]  # each group counts once
+    spread = float((weight[:, None] * predicted * predicted).sum())
+    agree = float((weight[:, None] * predicted * wanted).sum())
+    return min(1.0, max(0.0, agree / spread)) if spread > 1e-9 else 0.0
 
 
 def _sites(mask: np.ndarray) -> int:
@@ -420,24 +474,24 @@ def _fit_cast(ab: np.ndarray, mask: np.ndarray, target: np.ndarray) -> np.ndarra
     return ab + alpha * (np.einsum("kc,khw->chw", affine[:2], ab) + affine[2][:, None, None] - ab)
 
 
-def _spread_to_lookalikes(ab: np.ndarray, luma: np.ndarray, mask: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _spread_to_lookalikes(ab: np.ndarray, luma: np.ndarray, mask: np.ndarray, target: np.ndarray,
+                          carry: float) -> np.ndarray:
     """Step 1 (module docstring): (2, h, w) ab with each hint's correction shared by the pixels that look
     like the hinted one, ab + sum_i k_i t_i / (LOOKALIKE_PRIOR + sum_i k_i), where
-    k_i = exp(-dL^2 / 2 LOOKALIKE_L^2 - dab^2 / 2 LOOKALIKE_AB^2 - d^2 / 2 (LOOKALIKE_REACH long side)^2)."""
-    rows, cols = np.nonzero(mask)
-    if len(rows) > LOOKALIKE_SAMPLES:  # evenly along the hinted pixels, so a long stroke counts, but boundedly
-        keep = np.linspace(0, len(rows) - 1, LOOKALIKE_SAMPLES).round().astype(int)
-        rows, cols = rows[keep], cols[keep]
+    k_i = exp(-dL^2 / 2 LOOKALIKE_L^2 - dab^2 / 2 LOOKALIKE_AB^2) g(d), g the spatial fall-off: a Gaussian
+    of LOOKALIKE_NEAR of the long side, and of LOOKALIKE_REACH as far as the hints carry (_carry)."""
+    rows, cols = _samples(mask)
     h, w = luma.shape
-    sigma_xy = LOOKALIKE_REACH * max(h, w)
+    near, far = LOOKALIKE_NEAR * max(h, w), LOOKALIKE_REACH * max(h, w)
     luma32, ab32 = luma.astype(np.float32), ab.astype(np.float32)
     ys, xs = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
     shift, weight = np.zeros((2, h, w), np.float32), np.full((h, w), LOOKALIKE_PRIOR, np.float32)
     for r, c in zip(rows, cols):
         exponent = (luma32 - luma32[r, c]) ** 2 / (2 * LOOKALIKE_L**2)
         exponent += ((ab32[0] - ab32[0, r, c]) ** 2 + (ab32[1] - ab32[1, r, c]) ** 2) / (2 * LOOKALIKE_AB**2)
-        exponent += ((ys - r) ** 2 + (xs - c) ** 2) / (2 * sigma_xy**2)
-        k = np.float32(mask[r, c]) * np.exp(-exponent)
+        d2 = (ys - r) ** 2 + (xs - c) ** 2
+        fall_off = (1 - carry) * np.exp(-d2 / (2 * near**2)) + carry * np.exp(-d2 / (2 * far**2))
+        k = np.float32(mask[r, c]) * np.exp(-exponent) * fall_off
         shift += k * (target[:, r, c] - ab[:, r, c]).astype(np.float32)[:, None, None]
         weight += k
     return ab + shift / weight
