@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
 import logging
 import os
 import shutil
@@ -37,7 +36,7 @@ from PIL import Image
 
 from colorizer import settings
 from colorizer.io import provenance
-from colorizer.pipelines import hints as hinting
+from colorizer.io import hints as hinting
 from colorizer.settings import (DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MAX_STRENGTH, MIN_RENDER_SIZE,
                                 MIN_STRENGTH)
 from colorizer.color import gray_of
@@ -245,14 +244,10 @@ def _checked(render_size: object, strength: object) -> tuple[int, float, list[st
 
 
 def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) -> list[hinting.Hint]:
-    """Hints from the API's JSON string and the strokes painted in the editor (its layers), for a
-    photo of `size`; HintError for malformed JSON or hints, or a layer that is no usable image."""
-    parsed: list[hinting.Hint] = []
-    if hints_json and hints_json.strip():
-        try:
-            parsed = hinting.parse_hints(json.loads(hints_json))
-        except json.JSONDecodeError as err:
-            raise HintError(f"hints: not valid JSON ({err})") from None
+    """Hints from the API's JSON string and the regions painted in the editor (its layers), for a
+    photo of `size`; HintError for a text too long, malformed JSON or hints, or a layer that is no
+    usable image."""
+    parsed = hinting.hints_from_text(hints_json)
     for layer in (painted or {}).get("layers") or []:
         path = layer.get("path") if isinstance(layer, dict) else None
         if path:
@@ -260,8 +255,8 @@ def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) 
                 paint = open_image(path, MAX_PIXELS)
             except ColorizerError as err:
                 raise HintError(f"painted hints: {str(err).replace(path, 'the painted layer')}") from None
-            parsed += hinting.strokes_from_paint(paint, size)
-    return parsed
+            parsed += hinting.regions_from_paint(paint, size)
+    return hinting.parse_hints(parsed)
 
 
 def _reference_paths(files: list[dict] | dict | None) -> list[str] | None:
@@ -292,7 +287,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
         "Error". `photo` is Gradio's upload record ({"path": ..., "orig_name": ...}); the file is
         decoded here by colorizer.io.images, under the pixel limit, with messages meant for people.
         hints: colour hints as JSON (the CLI's --hints format for one photo); painted: the hint
-        editor's value, whose painted layers become strokes (colorizer.pipelines.hints.strokes_from_paint).
+        editor's value, whose painted layers become regions (colorizer.io.hints.regions_from_paint).
         reference: colour photos of the same place or people (upload records), whose colour is lent where
         they match (colorizer.pipelines.reference).
         """
@@ -438,6 +433,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                             brush=gr.Brush(default_size=12, color_mode="defaults",
                                            colors=["#a52a2a", "#2e5e8c", "#3f7f3f", "#d9b38c", "#f2d16b"]))
                         hints = gr.Textbox(label="Or hints as JSON", elem_id="hints-json", lines=2,
+                                           max_length=hinting.MAX_HINTS_TEXT,
                                            placeholder='[{"x": 120, "y": 340, "color": "#8b1a1a"}, '
                                            '{"points": [[10, 5], [60, 5]], "color": [40, 90, 160]}]',
                                            info="x, y in the photo's pixels; only the colour is used, "

@@ -32,6 +32,7 @@ import torch
 from colorizer import color
 from colorizer.evaluate.hints import point_rng
 from colorizer.evaluate.report import gray_input, readable_images
+from colorizer.io.hints import Stroke
 from colorizer.io.images import is_grayscale, read_photo
 from colorizer.pipelines import hints
 from colorizer.pipelines.colorizer import Colorizer
@@ -43,11 +44,11 @@ MOVED_AB = 10.0  # ab units: a change a person sees
 REGION_L = 10.0  # L units: how alike in lightness the stroke's region is to the stroke
 
 
-def place_stroke(width: int, height: int, rng: np.random.Generator) -> hints.Stroke:
+def place_stroke(width: int, height: int, rng: np.random.Generator) -> Stroke:
     """Two points w/20 apart on one row, wholly inside the photo."""
     length = max(1, width // 20)
     x, y = int(rng.integers(0, width - length)), int(rng.integers(0, height))
-    return hints.Stroke(((float(x), float(y)), (float(x + length), float(y))), STROKE_COLOUR)
+    return Stroke(((float(x), float(y)), (float(x + length), float(y))), STROKE_COLOUR)
 
 
 def reachable_ab(lightness: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
@@ -58,7 +59,7 @@ def reachable_ab(lightness: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
     return color.lab_of_rgb8(rgb8, torch.float64)[1:, 0].numpy()
 
 
-def score_stroke(auto: np.ndarray, hinted: np.ndarray, lightness: np.ndarray, stroke: hints.Stroke
+def score_stroke(auto: np.ndarray, hinted: np.ndarray, lightness: np.ndarray, stroke: Stroke
                  ) -> tuple[float, float, float]:
     """(moved share, mean ab distance at the stroke, the same over its region) for (H, W, 3) uint8 outputs."""
     auto_ab = color.lab_of_rgb8(auto, torch.float64)[1:].numpy()

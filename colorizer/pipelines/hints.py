@@ -2,9 +2,9 @@
 
     colorizer.colorize("grandpa.jpg", hints=[(120, 340, "#8b1a1a"), Stroke([(10, 5), (60, 5)], (40, 90, 160))])
 
-A hint is a Point or a Stroke (a polyline) in the input photo's pixels, with an sRGB colour:
-(r, g, b) in 0-255 or "#rrggbb". Only the colour's chroma (Lab a, b) is used: the photo's own
-lightness is never changed.
+A hint is a Point, a Stroke (a polyline) or a painted Region in the input photo's pixels, with an
+sRGB colour (colorizer.io.hints: their spellings, limits and files). Only the colour's chroma
+(Lab a, b) is used: the photo's own lightness is never changed.
 
 How hints spread (`apply_hints`), at the model's render size, on top of any weights. A hint is local
 by default: it colours its region and what looks like it nearby, and stops at strong edges. It
@@ -54,13 +54,8 @@ would learn what a hint implies beyond its region (a red coat, so a red hat?); s
 from __future__ import annotations
 
 import functools
-import json
 import math
-import os
-import re
-from collections.abc import Mapping, Sequence, Sized
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -68,12 +63,9 @@ import scipy.sparse.linalg as spl
 from scipy import ndimage, special
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from colorizer import color
-from colorizer.errors import HintError
-
-RGB = tuple[int, int, int]
+from colorizer.io.hints import RGB, Hint, Point, Region
 
 EDGE_SIGMA = 4.0  # L units: neighbours this far apart in lightness are linked by exp(-1/2); 20 apart: 4e-6
 REACH = 0.5  # of the render size's long side: the decay length of a hint's pull (1 / sqrt(mu)) ...
@@ -91,131 +83,6 @@ CAST_SCALE = 10.0  # ... with its gain and turn of hue costing like a shift of t
 CAST_GROUP = 4.0  # ab units: hinted pixels whose colours round alike on this grid are one hint in the fit
 COARSE = 3  # the sparse solve runs on a grid this many times smaller than the render size
 REFINE_SWEEPS = 12  # Jacobi sweeps at render size after the coarse solve
-# A person hints a few dozen colours; these caps keep a request from holding a model slot for minutes
-# (a million points took 323 s). Checked on the list's length before any hint is parsed.
-MAX_HINTS = 1_000  # points and strokes per photo
-MAX_STROKE_POINTS = 10_000  # all the strokes' points together
-_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
-
-
-@dataclass(frozen=True)
-class Point:
-    """One pixel (x to the right, y down, in the input photo's pixels) that should have `color`."""
-
-    x: float
-    y: float
-    color: RGB
-
-
-@dataclass(frozen=True)
-class Stroke:
-    """A polyline through `points` ((x, y) in the input photo's pixels), all of one `color`."""
-
-    points: tuple[tuple[float, float], ...]
-    color: RGB
-
-
-Hint = Point | Stroke
-
-
-def parse_color(value: object, where: str = "colour") -> RGB:
-    """(r, g, b) with 0-255 integers, or "#rrggbb" -> (r, g, b); HintError naming `where` otherwise."""
-    if isinstance(value, str):
-        if not _HEX.match(value.strip()):
-            raise HintError(f"{where}: colour {value!r} is not \"#rrggbb\" or [r, g, b]")
-        text = value.strip()
-        return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
-    if (isinstance(value, (list, tuple)) and len(value) == 3
-            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)):
-        return int(value[0]), int(value[1]), int(value[2])
-    raise HintError(f"{where}: colour {value!r} is not \"#rrggbb\" or [r, g, b] with whole numbers 0-255")
-
-
-def _coordinate(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise HintError(f"{where}: coordinate {value!r} is not a finite number")
-    return float(value)
-
-
-def parse_hint(item: object, where: str = "hint") -> Hint:
-    """One hint from any of its spellings; HintError naming `where` when it is none of them.
-
-    Point: Point, (x, y, color) or {"x": x, "y": y, "color": color}.
-    Stroke: Stroke or {"points": [[x, y], ...], "color": color}.
-    """
-    if isinstance(item, (Point, Stroke)):
-        item = {"x": item.x, "y": item.y, "color": item.color} if isinstance(item, Point) else \
-            {"points": item.points, "color": item.color}
-    if isinstance(item, (list, tuple)) and len(item) == 3:
-        item = {"x": item[0], "y": item[1], "color": item[2]}
-    if not isinstance(item, Mapping):
-        raise HintError(f"{where}: {item!r} is not a point (x, y, color) or a stroke {{\"points\": ..., \"color\": ...}}")
-    if "color" not in item:
-        raise HintError(f"{where}: no \"color\"")
-    rgb = parse_color(item["color"], where)
-    if "points" in item:
-        points = item["points"]
-        if not isinstance(points, (list, tuple)) or not points:
-            raise HintError(f"{where}: \"points\" must be a non-empty list of [x, y]")
-        parsed = []
-        for i, p in enumerate(points):
-            if not isinstance(p, (list, tuple)) or len(p) != 2:
-                raise HintError(f"{where}: point {i} {p!r} is not [x, y]")
-            parsed.append((_coordinate(p[0], where), _coordinate(p[1], where)))
-        return Stroke(tuple(parsed), rgb)
-    if "x" not in item or "y" not in item:
-        raise HintError(f"{where}: a point needs \"x\" and \"y\" (or a stroke \"points\")")
-    return Point(_coordinate(item["x"], where), _coordinate(item["y"], where), rgb)
-
-
-def parse_hints(items: object, where: str = "hint") -> list[Hint]:
-    """A list of hints (see parse_hint); None means none. Errors name the hint by its index."""
-    if items is None:
-        return []
-    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
-        raise HintError(f"hints must be a list of points and strokes, not {type(items).__name__}")
-    if len(items) > MAX_HINTS:
-        raise HintError(f"{len(items)} hints is more than {MAX_HINTS}; give fewer points, or strokes")
-    stroke_points = sum(len(points) for points in map(_stroke_points, items) if points is not None)
-    if stroke_points > MAX_STROKE_POINTS:
-        raise HintError(f"the strokes have {stroke_points} points together, more than {MAX_STROKE_POINTS}; "
-                        "a stroke needs only its corners")
-    return [parse_hint(item, f"{where} {i}") for i, item in enumerate(items)]
-
-
-def _stroke_points(item: object) -> Sized | None:
-    """A stroke's points as given (unchecked: parse_hint does that), or None for anything else."""
-    points = item.points if isinstance(item, Stroke) else item.get("points") if isinstance(item, Mapping) else None
-    return points if isinstance(points, Sized) else None
-
-
-def check_inside(hints: Sequence[Hint], width: int, height: int, name: str = "image") -> None:
-    """HintError naming the first hint with a point outside the width x height photo."""
-    for i, hint in enumerate(hints):
-        points = [(hint.x, hint.y)] if isinstance(hint, Point) else hint.points
-        for x, y in points:
-            if not (0 <= x < width and 0 <= y < height):
-                raise HintError(f"hint {i} at ({x:g}, {y:g}) is outside {name} ({width}x{height} pixels; "
-                                f"x from 0 to {width - 1}, y from 0 to {height - 1})")
-
-
-def load_hints_file(path: str | os.PathLike) -> list[Hint] | dict[str, list[Hint]]:
-    """A hints JSON file: a list of hints (one photo), or {file name: list of hints} (a batch).
-
-    HintError naming the file when it cannot be read, is not JSON, or holds a malformed hint."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise HintError(f"hints file {os.fspath(path)}: cannot be read ({err.__class__.__name__}: "
-                        f"{getattr(err, 'strerror', None) or err})") from None
-    except json.JSONDecodeError as err:
-        raise HintError(f"hints file {os.fspath(path)}: not valid JSON ({err})") from None
-    if isinstance(data, dict):
-        return {str(name): parse_hints(items, f"{os.fspath(path)}: {name}: hint") for name, items in data.items()}
-    if isinstance(data, list):
-        return parse_hints(data, f"{os.fspath(path)}: hint")
-    raise HintError(f"hints file {os.fspath(path)}: must hold a list of hints or an object mapping file names "
-                    f"to lists, not {type(data).__name__}")
 
 
 def hint_ab(rgb: RGB) -> tuple[float, float]:
@@ -229,14 +96,17 @@ def rasterize(hints: Sequence[Hint], image_size: tuple[int, int], shape: tuple[i
               ) -> tuple[np.ndarray, np.ndarray]:
     """Hints in image pixels ((width, height)) -> (mask (h, w), target ab (2, h, w)) on a grid of `shape`.
 
-    A point marks the cell it falls in; a stroke every cell along its segments. Where hints
-    overlap, their ab are averaged."""
+    A point marks the cell it falls in; a stroke every cell along its segments; a region the cells
+    it covers. Where hints overlap, their ab are averaged."""
     (width, height), (h, w) = image_size, shape
     count = np.zeros((h, w))
     total = np.zeros((2, h, w))
     for hint in hints:
-        points = [(hint.x, hint.y)] if isinstance(hint, Point) else list(hint.points)
-        xs, ys = _along(np.array(points, dtype=np.float64))
+        if isinstance(hint, Region):
+            xs, ys = _covered(hint, (width / w, height / h))
+        else:
+            xs, ys = _along(np.array([(hint.x, hint.y)] if isinstance(hint, Point) else list(hint.points),
+                                     dtype=np.float64))
         cols = np.clip(np.floor(xs * w / width), 0, w - 1).astype(int)
         rows = np.clip(np.floor(ys * h / height), 0, h - 1).astype(int)
         cells = np.unique(rows * w + cols)
@@ -246,6 +116,24 @@ def rasterize(hints: Sequence[Hint], image_size: tuple[int, int], shape: tuple[i
         np.add.at(total[1].ravel(), cells, b)
     mask = (count > 0).astype(np.float64)
     return mask, total / np.maximum(count, 1.0)
+
+
+def _covered(region: Region, cell: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """x and y (image pixels) of the points that mark a region's cells, for cells `cell` (width, height)
+    image pixels wide: its painted pixels' centres, and the centres of the cells whose centre it paints
+    (so a region finer than the grid marks the cells it falls in, and a coarser one every cell it covers)."""
+    left, top, right, bottom = region.box
+    rows, cols = region.mask.shape
+    px, py = (right - left) / cols, (bottom - top) / rows  # image pixels per mask pixel
+    r, c = np.nonzero(region.mask)
+    xs, ys = [left + (c + 0.5) * px], [top + (r + 0.5) * py]
+    cx = (np.floor(left / cell[0]) + 0.5 + np.arange(int(math.ceil((right - left) / cell[0])) + 1)) * cell[0]
+    cy = (np.floor(top / cell[1]) + 0.5 + np.arange(int(math.ceil((bottom - top) / cell[1])) + 1)) * cell[1]
+    gx, gy = np.meshgrid(cx[(cx >= left) & (cx < right)], cy[(cy >= top) & (cy < bottom)])
+    mi = np.clip(((gy - top) / py).astype(int), 0, rows - 1)
+    mj = np.clip(((gx - left) / px).astype(int), 0, cols - 1)
+    painted = region.mask[mi, mj]
+    return np.concatenate([*xs, gx[painted]]), np.concatenate([*ys, gy[painted]])
 
 
 def _along(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -523,57 +411,3 @@ def _gaussian(maps: np.ndarray, sigma: float) -> np.ndarray:
     small = ndimage.gaussian_filter(_resize(maps, shape, "area") * cells, sigma=(0, sigma / factor, sigma / factor),
                                     mode="constant", truncate=3.0)
     return _resize(small * (2 * math.pi * (sigma / factor) ** 2), (h, w), "bilinear")  # peak 1 again
-
-
-def hints_per_image(loaded: list[Hint] | dict[str, list[Hint]], images: Sequence[Path],
-                    source: str = "hints file") -> list[list[Hint]]:
-    """One hint list per image from a hints file's content (see load_hints_file).
-
-    A list applies to the one image there is; a mapping's keys are matched with each image's path
-    as given, or its file name. HintError naming the culprit when a list meets several images, a
-    key matches no image (or several), or nothing at all."""
-    if isinstance(loaded, list):
-        if len(images) != 1:
-            raise HintError(f"{source}: a plain list of hints needs exactly one photo, not {len(images)}; "
-                            "for a batch, map file names to hint lists: {\"photo.jpg\": [...]}")
-        return [loaded]
-    out: list[list[Hint]] = [[] for _ in images]
-    for key, hints in loaded.items():
-        matches = [i for i, path in enumerate(images) if key in (str(path), path.as_posix())]
-        matches = matches or [i for i, path in enumerate(images) if path.name == key]
-        if not matches:
-            raise HintError(f"{source}: {key!r} is not among the photos being colorized")
-        if len(matches) > 1:
-            raise HintError(f"{source}: {key!r} names {len(matches)} photos ({', '.join(str(images[i]) for i in matches)}); "
-                            "use the path as given instead")
-        out[matches[0]] = hints
-    return out
-
-
-PAINT_GRID = 512  # painted layers are read at most this many pixels on the long side (finer than any render)
-
-
-def strokes_from_paint(layer: Image.Image, size: tuple[int, int]) -> list[Stroke]:
-    """Colour painted on a transparent layer -> strokes in the (width, height) photo's pixels.
-
-    Every horizontal run of opaque pixels of one colour becomes a two-point stroke: exact, and
-    compact for brush paint. The layer may have another size than the photo (an editor's canvas);
-    it is scaled to it. Half-transparent brush edges are left out."""
-    scale = min(1.0, PAINT_GRID / max(layer.size))
-    grid = (max(1, round(layer.width * scale)), max(1, round(layer.height * scale)))
-    rgba = np.asarray(layer.convert("RGBA").resize(grid, Image.Resampling.NEAREST)).astype(np.int64)
-    painted = rgba[..., 3] >= 128
-    key = np.where(painted, (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2], -1)  # (h, w) colour id
-    sx, sy = size[0] / grid[0], size[1] / grid[1]
-    strokes = []
-    for row in np.flatnonzero(painted.any(axis=1)):
-        line = key[row]
-        starts = np.flatnonzero(np.diff(np.concatenate([[-1], line])) != 0)
-        ends = np.concatenate([starts[1:], [len(line)]])
-        y = min((row + 0.5) * sy, size[1] - 1)
-        for start, end in zip(starts, ends):
-            if line[start] >= 0:
-                rgb = (int(line[start] >> 16), int(line[start] >> 8 & 255), int(line[start] & 255))
-                xs = (min((start + 0.5) * sx, size[0] - 1), min((end - 0.5) * sx, size[0] - 1))
-                strokes.append(Stroke(((float(xs[0]), float(y)), (float(xs[1]), float(y))), rgb))
-    return strokes

@@ -23,6 +23,7 @@ from PIL import Image
 from colorizer import color
 from colorizer.color import STRIP_PIXELS
 from colorizer.errors import ColorizerError, DeviceError, WeightsError
+from colorizer.io import hints as hint_input
 from colorizer.io import provenance
 from colorizer.io.images import ImageSource, Photo, read_photo
 from colorizer.models import hub
@@ -175,10 +176,10 @@ class PhotoPipeline:
         """
         checked, notes = self.check_settings(render_size=render_size, strength=strength, max_pixels=max_pixels)
         render_size, strength, max_pixels = checked.render_size, checked.strength, checked.max_pixels
-        parsed = hinting.parse_hints(hints)
+        parsed = hint_input.parse_hints(hints)
         references, reference_notes = self.read_references(reference, render_size, int(max_pixels))
         photo = self._read(image, int(max_pixels), restore)
-        hinting.check_inside(parsed, *photo.size, _source_name(image))
+        hint_input.check_inside(parsed, *photo.size, _source_name(image))
         photo.notes[:0] = notes + reference_notes
         facts = self.facts(render_size, strength, bool(restore), hints=bool(parsed), reference=bool(references))
         [small] = self._shrink([photo], render_size)
@@ -205,13 +206,13 @@ class PhotoPipeline:
         references, reference_notes = self.read_references(reference, render_size, checked.max_pixels)
         notes = notes + reference_notes
         facts = self.facts(render_size, strength, bool(restore), reference=bool(references))
-        pending: list[tuple[Photo, list[hinting.Hint]] | ColorizerError] = []
+        pending: list[tuple[Photo, list[hint_input.Hint]] | ColorizerError] = []
         per_image = iter(hints) if hints is not None else None
         for image in images:
             try:
-                parsed = hinting.parse_hints(next(per_image, None) if per_image is not None else None)
+                parsed = hint_input.parse_hints(next(per_image, None) if per_image is not None else None)
                 photo = self._read(image, checked.max_pixels, restore)
-                hinting.check_inside(parsed, *photo.size, _source_name(image))
+                hint_input.check_inside(parsed, *photo.size, _source_name(image))
                 photo.notes[:0] = notes
                 pending.append((photo, parsed))
             except ColorizerError as err:
@@ -221,7 +222,7 @@ class PhotoPipeline:
                 pending = []
         yield from self._colorize_pending(pending, render_size, strength, facts, references)
 
-    def _colorize_pending(self, pending: list[tuple[Photo, list[hinting.Hint]] | ColorizerError], render_size: int,
+    def _colorize_pending(self, pending: list[tuple[Photo, list[hint_input.Hint]] | ColorizerError], render_size: int,
                           strength: float, facts: provenance.Provenance,
                           references: referencing.ReferenceFeatures | None) -> Iterator[Image.Image | ColorizerError]:
         photos = [item[0] for item in pending if isinstance(item, tuple)]
@@ -298,7 +299,7 @@ class PhotoPipeline:
         return referencing.ReferenceFeatures(references, self.generator, self.device), notes
 
     def _finish(self, photo: Photo, lightness: torch.Tensor, ab_small: torch.Tensor, strength: float,
-                facts: provenance.Provenance, hints: Sequence[hinting.Hint] = (),
+                facts: provenance.Provenance, hints: Sequence[hint_input.Hint] = (),
                 references: referencing.ReferenceFeatures | None = None,
                 features: EncoderFeatures | None = None) -> Image.Image:
         """Join full-res L with upsampled ab (moved toward the references' colour, then steered by hints,
