@@ -33,6 +33,7 @@ from pathlib import Path
 
 import gradio as gr
 from PIL import Image
+from starlette.middleware import Middleware
 
 from colorizer import settings
 from colorizer.io import provenance
@@ -45,10 +46,14 @@ from colorizer.io.images import NOTES, open_image
 from colorizer.io.video import probe, read_frame
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
+from request_limit import RequestSizeLimit
 
 WEIGHTS_ENV = "COLORIZER_WEIGHTS"  # comma-separated Hub repo ids or local folders
 MAX_PIXELS = 50_000_000  # at most 1.25 GiB per request (measured, docs/BENCHMARKS.md); larger is refused unread
 MAX_FILE_SIZE_MB = 50  # enforced by Gradio at upload
+# Any other request (an API call's JSON): refused unread when larger (request_limit.py). The largest a call
+# needs is a hints text (colorizer.io.hints.MAX_HINTS_TEXT) and a few numbers and file references.
+MAX_REQUEST_BYTES = 2 * hinting.MAX_HINTS_TEXT
 MAX_BATCH_FILES = 50
 MAX_FILM_PIXELS = 1920 * 1080  # per frame: a film is many photos, so far fewer pixels each than a photo may have
 # two minutes at 25 frames/s: minutes of work on a CPU Space; counted as frames are decoded, since a
@@ -489,7 +494,11 @@ def launch(demo: gr.Blocks, **options) -> None:
     prune_work_folders()
     prune_gradio_files(gradio_folder)
     threading.Thread(target=_prune_forever, args=(demo, gradio_folder), name="prune-results", daemon=True).start()
-    demo.launch(max_file_size=f"{MAX_FILE_SIZE_MB}mb", theme=gr.themes.Soft(), css=CSS, **options)
+    too_large = (f"The request is larger than {MAX_REQUEST_BYTES:,} bytes: colour hints are at most "
+                 f"{hinting.MAX_HINTS_TEXT:,} characters (paint larger strokes rather than many dots).")
+    limit = Middleware(RequestSizeLimit, limit=MAX_REQUEST_BYTES, message=too_large)
+    demo.launch(max_file_size=f"{MAX_FILE_SIZE_MB}mb", theme=gr.themes.Soft(), css=CSS,
+                app_kwargs={"middleware": [limit]}, **options)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ falls back to the embedded default, and the tests' tiny weights as a second mode
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import subprocess
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import gradio
+import httpx
 import numpy as np
 import pytest
 import yaml
@@ -255,20 +257,30 @@ def test_nested_and_huge_number_hints_are_one_line_messages(client, photo, text,
     assert str(error.value).startswith(message) and "\n" not in str(error.value) and len(str(error.value)) < 300
 
 
-def test_huge_hints_texts_are_refused_and_memory_stays_in_budget(app, client, photo):
-    """Four 76 MB hints texts at once: each refused on its length, unparsed; the app stays under 3 GiB."""
+def test_huge_hints_texts_are_refused_unread_and_memory_stays_in_budget(app, server, client, photo):
+    """Four 76 MB hints texts at once are refused from their size, before Gradio reads them (413, with what
+    to do), and the app stays under 3 GiB; a text over the hints' own limit but not the request's is
+    refused by the hints' check, in one line."""
+    from app import MAX_REQUEST_BYTES
     from colorizer.io.hints import MAX_HINTS_TEXT
 
     huge = "[" + ",".join(['[1, 1, "#ff0000"]'] * 4_500_000) + "]"
     assert len(huge) > 76_000_000
+    body = json.dumps({"data": [None, 256, 1.0, UNREACHABLE_REPO, False, huge, None, None]})
     pid = app[1].pid
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
-    jobs = [client.submit(handle_file(photo), 256, 1.0, UNREACHABLE_REPO, False, huge, api_name="/colorize")
-            for _ in range(4)]
-    for job in jobs:
-        with pytest.raises(AppError, match=f"characters is more than {MAX_HINTS_TEXT:,}"):
-            job.result(timeout=300)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: httpx.post(server + "gradio_api/call/colorize", content=body,
+                                                     headers={"content-type": "application/json"}, timeout=60),
+                                range(4)))
+    for answer in answers:
+        assert answer.status_code == 413
+        assert f"colour hints are at most {MAX_HINTS_TEXT:,} characters" in answer.json()["detail"]
     assert vm_kib("VmHWM", pid) * 1024 < 3 * 2**30, f"peak {vm_kib('VmHWM', pid) / 2**20:.2f} GiB"
+    over = "[" + " " * MAX_HINTS_TEXT + "]"
+    assert len(over) < MAX_REQUEST_BYTES
+    with pytest.raises(AppError, match=f"hints: {len(over):,} characters is more than {MAX_HINTS_TEXT:,}"):
+        client.predict(handle_file(photo), 256, 1.0, UNREACHABLE_REPO, False, over, api_name="/colorize")
     _assert_colorized(client.predict(handle_file(photo), 64, api_name="/colorize")[1], photo)  # still answering
 
 
