@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import logging
 import os
 import shutil
@@ -45,6 +46,7 @@ from colorizer.errors import ColorizerError, HintError
 from colorizer.io.images import NOTES, open_image
 from colorizer.io.video import probe, read_frame
 from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines import suggest as suggesting
 from colorizer.pipelines.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
 from request_limit import RequestSizeLimit
 
@@ -264,6 +266,29 @@ def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) 
     return hinting.parse_hints(parsed)
 
 
+def swatches(found: list[dict], x: float, y: float) -> str:
+    """Suggested colours as a row of labelled swatches (HTML)."""
+    cells = "".join(
+        f'<span style="display:inline-block;margin:2px;text-align:center;font-size:12px">'
+        f'<span style="display:block;width:48px;height:32px;border-radius:4px;border:1px solid #8884;'
+        f'background:{html.escape(s["color"])}"></span>{html.escape(s["color"])}</span>' for s in found)
+    return f"<div>Likely colours at ({x:.0f}, {y:.0f}), most likely first:</div><div>{cells}</div>"
+
+
+def add_point_hint(hints_json: str | None, point: list[float], colour: str | None) -> str:
+    """The hints text with a point hint of `colour` at `point` added (the text as it was when it is not
+    a list of hints: the person's own text is never thrown away)."""
+    if not colour or len(point) != 2:
+        return hints_json or ""
+    try:
+        given = hinting.read_hints_text(hints_json) if hints_json and hints_json.strip() else []
+    except HintError:
+        return hints_json or ""
+    if not isinstance(given, list):
+        return hints_json or ""
+    return json.dumps([*given, {"x": round(point[0]), "y": round(point[1]), "color": colour}])
+
+
 def _reference_paths(files: list[dict] | dict | None) -> list[str] | None:
     """The reference uploads' paths (Gradio upload records), or None for none: exactly the automatic colour."""
     records = [files] if isinstance(files, dict) else files or []
@@ -316,6 +341,30 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                 result = str(provenance.save(after, folder / _result_name(name)))  # says what it is
         notes += after.info.get(NOTES, [])
         return (before, result), result, "\n".join(f"- {html.escape(note)}" for note in notes)
+
+    def suggest_colours(photo: dict | None, x: float, y: float, variant: str = variants[0]) -> list[dict]:
+        """The likely colours at pixel (x, y) of the photo (colorizer.suggest), best first, as
+        [{"color": "#rrggbb", "share": ...}]: the `/suggest` endpoint, and the swatches a click shows."""
+        if not photo or not photo.get("path"):
+            raise _user_error("Add a photo first, then click on it where you want colours suggested.")
+        model = pick(variant)
+        try:
+            x, y = float(x), float(y)
+        except (TypeError, ValueError):
+            raise _user_error(html.escape(f"x and y must be numbers, not {x!r}, {y!r}")) from None
+        path, name = photo["path"], photo.get("orig_name") or Path(photo["path"]).name
+        with gate.admit(estimate_request_bytes(*_photo_size(path), max(suggesting.RENDER_SIZES), False)):
+            try:
+                found = suggesting.suggest(open_image(path, MAX_PIXELS), x, y, model)
+            except ColorizerError as err:
+                raise _user_error(_user_message(err, path, name)) from None
+        return [{"color": s.hex, "share": s.share} for s in found]
+
+    def on_click(photo: dict | None, variant: str, event: gr.SelectData) -> tuple[str, dict, list[float]]:
+        """A click on the photo: its likely colours as swatches, and as choices that add a hint there."""
+        x, y = event.index[:2]
+        found = suggest_colours(photo, x, y, variant)
+        return swatches(found, x, y), gr.update(choices=[s["color"] for s in found], value=None, visible=True), [x, y]
 
     def colorize_batch(files: list[dict] | None, render_size: float = DEFAULT_RENDER_SIZE, strength: float = 1.0,
                        variant: str = variants[0], restore: bool = False,
@@ -431,6 +480,15 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                         label="Optional: colour photos of the same place, people or things (colour it like these)",
                         file_count="multiple", file_types=["image"], elem_id="photo-reference")
                     run = gr.Button("Colorize", variant="primary")
+                    gr.Markdown("Click on the photo to see the colours the model finds likely there.")
+                    suggested = gr.HTML(elem_id="suggestions")
+                    use_colour = gr.Radio([], label="Use one as a hint at that point", visible=False,
+                                          elem_id="use-suggestion")
+                    clicked = gr.State([])
+                    with gr.Row(visible=False):  # the `/suggest` endpoint's inputs and output, for API users
+                        at_x, at_y = gr.Number(label="x"), gr.Number(label="y")
+                        suggestion_list = gr.JSON()
+                        suggest_button = gr.Button()
                     with gr.Accordion("Colour hints: paint the colours you know, then Colorize again", open=False):
                         painter = gr.ImageEditor(
                             label="Paint over your photo", type="filepath", sources=[], elem_id="hints-paint",
@@ -475,6 +533,11 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                     film_note = gr.Markdown(elem_id="film-note")
         controls = [render_size, strength, variant, restore]
         photo.change(lambda path: path, photo, painter, api_name=False)  # paint over the photo itself
+        photo.select(on_click, [photo, variant], [suggested, use_colour, clicked], api_name=False, preprocess=False,
+                     concurrency_limit=CONCURRENCY, concurrency_id="model")
+        use_colour.input(add_point_hint, [hints, clicked, use_colour], hints, api_name=False)
+        suggest_button.click(suggest_colours, [photo, at_x, at_y, variant], suggestion_list, api_name="suggest",
+                             preprocess=False, concurrency_limit=CONCURRENCY, concurrency_id="model")
         run.click(colorize, [photo, *controls, hints, painter, photo_reference], [slider, download, note], api_name="colorize",
                   preprocess=False,
                   concurrency_limit=CONCURRENCY, concurrency_id="model")

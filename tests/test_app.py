@@ -297,3 +297,23 @@ def test_bad_paint_layers_are_clear_errors(client, photo, tmp_path):
         editor = {"background": handle_file(photo), "layers": [handle_file(layer)], "composite": None}
         with pytest.raises(AppError, match=message):
             client.predict(handle_file(photo), 256, 1.0, UNREACHABLE_REPO, False, "", editor, api_name="/colorize")
+
+
+def test_suggestions_through_the_api_and_one_taken_as_a_hint(client, photo):
+    """`/suggest` gives the likely colours at a point, the automatic one first; one of them, added as a point
+    hint the way a click on a swatch adds it, colours that point."""
+    from app import add_point_hint
+
+    found = client.predict(handle_file(photo), 60, 40, UNREACHABLE_REPO, api_name="/suggest")
+    assert 2 <= len(found) <= 5 and all(len(s["color"]) == 7 and s["color"].startswith("#") for s in found)
+    plain = client.predict(handle_file(photo), 384, 1.0, UNREACHABLE_REPO, api_name="/colorize")[1]
+    first = lab_of(Image.new("RGB", (1, 1), found[0]["color"]))[1:, 0, 0]
+    assert np.hypot(*(first - _chroma_at(plain, 60, 40))) < 8
+    hints = add_point_hint('[{"x": 5, "y": 5, "color": "#102030"}]', [60, 40], found[1]["color"])
+    assert json.loads(hints) == [{"x": 5, "y": 5, "color": "#102030"}, {"x": 60, "y": 40, "color": found[1]["color"]}]
+    assert add_point_hint("my notes, not JSON", [60, 40], found[1]["color"]) == "my notes, not JSON"  # never lost
+    hinted = client.predict(handle_file(photo), 384, 1.0, UNREACHABLE_REPO, False, hints, api_name="/colorize")[1]
+    wanted = lab_of(Image.new("RGB", (1, 1), found[1]["color"]))[1:, 0, 0]
+    assert np.hypot(*(_chroma_at(hinted, 60, 40) - wanted)) < 6
+    with pytest.raises(AppError, match=r"\(999, 5\) is outside the photo"):
+        client.predict(handle_file(photo), 999, 5, UNREACHABLE_REPO, api_name="/suggest")
