@@ -168,7 +168,7 @@ class PhotoPipeline:
         infinity raise SettingsError); `result.info["notes"]` lists what was clamped and anything
         else worth knowing about the input (e.g. only the first frame of an animation was used).
         hints: colour hints in this image's pixels, [(x, y, color), Stroke(...), ...] (see
-        colorizer.pipelines.hints); None or [] gives exactly the hint-free result. A bad hint raises HintError.
+        colorizer.io.hints); None or [] gives exactly the hint-free result. A bad hint raises HintError.
         reference: a colour photo (path, bytes, PIL image) or a list of up to 16, of the same place, person
         or things: their colour is lent where they match (colorizer.pipelines.reference); hints win where
         they are. None gives exactly the automatic result. A bad reference raises ReferenceImageError; a
