@@ -35,10 +35,11 @@ from pathlib import Path
 
 import gradio as gr
 from PIL import Image
+from starlette.middleware import Middleware
 
 from colorizer import settings
 from colorizer.io import provenance
-from colorizer.pipelines import hints as hinting
+from colorizer.io import hints as hinting
 from colorizer.settings import (DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MAX_STRENGTH, MIN_RENDER_SIZE,
                                 MIN_STRENGTH)
 from colorizer.color import gray_of
@@ -47,11 +48,16 @@ from colorizer.io.files import fitted_name
 from colorizer.io.images import NOTES, open_image
 from colorizer.io.video import probe, read_frame
 from colorizer.pipelines.colorizer import Colorizer
+from colorizer.pipelines import suggest as suggesting
 from colorizer.pipelines.memory import MemoryGate, estimate_request_bytes, return_freed_memory_to_the_os
+from request_limit import RequestSizeLimit
 
 WEIGHTS_ENV = "COLORIZER_WEIGHTS"  # comma-separated Hub repo ids or local folders
 MAX_PIXELS = 50_000_000  # at most 1.25 GiB per request (measured, docs/BENCHMARKS.md); larger is refused unread
 MAX_FILE_SIZE_MB = 50  # enforced by Gradio at upload
+# Any other request (an API call's JSON): refused unread when larger (request_limit.py). The largest a call
+# needs is a hints text (colorizer.io.hints.MAX_HINTS_TEXT) and a few numbers and file references.
+MAX_REQUEST_BYTES = 2 * hinting.MAX_HINTS_TEXT
 MAX_BATCH_FILES = 50
 MAX_FILM_PIXELS = 1920 * 1080  # per frame: a film is many photos, so far fewer pixels each than a photo may have
 # two minutes at 25 frames/s: minutes of work on a CPU Space; checked before the work (a raw .h264 stream's
@@ -253,14 +259,10 @@ def _checked(render_size: object, strength: object) -> tuple[int, float, list[st
 
 
 def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) -> list[hinting.Hint]:
-    """Hints from the API's JSON string and the strokes painted in the editor (its layers), for a
-    photo of `size`; HintError for malformed JSON or hints, or a layer that is no usable image."""
-    parsed: list[hinting.Hint] = []
-    if hints_json and hints_json.strip():
-        try:
-            parsed = hinting.parse_hints(json.loads(hints_json))
-        except json.JSONDecodeError as err:
-            raise HintError(f"hints: not valid JSON ({err})") from None
+    """Hints from the API's JSON string and the regions painted in the editor (its layers), for a
+    photo of `size`; HintError for a text too long, malformed JSON or hints, or a layer that is no
+    usable image."""
+    parsed = hinting.hints_from_text(hints_json)
     for layer in (painted or {}).get("layers") or []:
         path = layer.get("path") if isinstance(layer, dict) else None
         if path:
@@ -268,8 +270,31 @@ def _hints(hints_json: str | None, painted: dict | None, size: tuple[int, int]) 
                 paint = open_image(path, MAX_PIXELS)
             except ColorizerError as err:
                 raise HintError(f"painted hints: {str(err).replace(path, 'the painted layer')}") from None
-            parsed += hinting.strokes_from_paint(paint, size)
-    return parsed
+            parsed += hinting.regions_from_paint(paint, size)
+    return hinting.parse_hints(parsed)
+
+
+def swatches(found: list[dict], x: float, y: float) -> str:
+    """Suggested colours as a row of labelled swatches (HTML)."""
+    cells = "".join(
+        f'<span style="display:inline-block;margin:2px;text-align:center;font-size:12px">'
+        f'<span style="display:block;width:48px;height:32px;border-radius:4px;border:1px solid #8884;'
+        f'background:{html.escape(s["color"])}"></span>{html.escape(s["color"])}</span>' for s in found)
+    return f"<div>Likely colours at ({x:.0f}, {y:.0f}), most likely first:</div><div>{cells}</div>"
+
+
+def add_point_hint(hints_json: str | None, point: list[float], colour: str | None) -> str:
+    """The hints text with a point hint of `colour` at `point` added (the text as it was when it is not
+    a list of hints: the person's own text is never thrown away)."""
+    if not colour or len(point) != 2:
+        return hints_json or ""
+    try:
+        given = hinting.read_hints_text(hints_json) if hints_json and hints_json.strip() else []
+    except HintError:
+        return hints_json or ""
+    if not isinstance(given, list):
+        return hints_json or ""
+    return json.dumps([*given, {"x": round(point[0]), "y": round(point[1]), "color": colour}])
 
 
 def _reference_records(files: list[dict] | dict | None) -> list[dict]:
@@ -304,7 +329,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
         "Error". `photo` is Gradio's upload record ({"path": ..., "orig_name": ...}); the file is
         decoded here by colorizer.io.images, under the pixel limit, with messages meant for people.
         hints: colour hints as JSON (the CLI's --hints format for one photo); painted: the hint
-        editor's value, whose painted layers become strokes (colorizer.pipelines.hints.strokes_from_paint).
+        editor's value, whose painted layers become regions (colorizer.io.hints.regions_from_paint).
         reference: colour photos of the same place or people (upload records), whose colour is lent where
         they match (colorizer.pipelines.reference).
         """
@@ -328,6 +353,30 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                 result = str(provenance.save(after, folder / _result_name(name)))  # says what it is
         notes += after.info.get(NOTES, [])
         return (before, result), result, "\n".join(f"- {html.escape(note)}" for note in notes)
+
+    def suggest_colours(photo: dict | None, x: float, y: float, variant: str = variants[0]) -> list[dict]:
+        """The likely colours at pixel (x, y) of the photo (colorizer.suggest), best first, as
+        [{"color": "#rrggbb", "share": ...}]: the `/suggest` endpoint, and the swatches a click shows."""
+        if not photo or not photo.get("path"):
+            raise _user_error("Add a photo first, then click on it where you want colours suggested.")
+        model = pick(variant)
+        try:
+            x, y = float(x), float(y)
+        except (TypeError, ValueError):
+            raise _user_error(html.escape(f"x and y must be numbers, not {x!r}, {y!r}")) from None
+        path, name = photo["path"], photo.get("orig_name") or Path(photo["path"]).name
+        with gate.admit(estimate_request_bytes(*_photo_size(path), max(suggesting.RENDER_SIZES), False)):
+            try:
+                found = suggesting.suggest(open_image(path, MAX_PIXELS), x, y, model)
+            except ColorizerError as err:
+                raise _user_error(_user_message(err, path, name)) from None
+        return [{"color": s.hex, "share": s.share} for s in found]
+
+    def on_click(photo: dict | None, variant: str, event: gr.SelectData) -> tuple[str, dict, list[float]]:
+        """A click on the photo: its likely colours as swatches, and as choices that add a hint there."""
+        x, y = event.index[:2]
+        found = suggest_colours(photo, x, y, variant)
+        return swatches(found, x, y), gr.update(choices=[s["color"] for s in found], value=None, visible=True), [x, y]
 
     def colorize_batch(files: list[dict] | None, render_size: float = DEFAULT_RENDER_SIZE, strength: float = 1.0,
                        variant: str = variants[0], restore: bool = False,
@@ -441,6 +490,15 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                         label="Optional: colour photos of the same place, people or things (colour it like these)",
                         file_count="multiple", file_types=["image"], elem_id="photo-reference")
                     run = gr.Button("Colorize", variant="primary")
+                    gr.Markdown("Click on the photo to see the colours the model finds likely there.")
+                    suggested = gr.HTML(elem_id="suggestions")
+                    use_colour = gr.Radio([], label="Use one as a hint at that point", visible=False,
+                                          elem_id="use-suggestion")
+                    clicked = gr.State([])
+                    with gr.Row(visible=False):  # the `/suggest` endpoint's inputs and output, for API users
+                        at_x, at_y = gr.Number(label="x"), gr.Number(label="y")
+                        suggestion_list = gr.JSON()
+                        suggest_button = gr.Button()
                     with gr.Accordion("Colour hints: paint the colours you know, then Colorize again", open=False):
                         painter = gr.ImageEditor(
                             label="Paint over your photo", type="filepath", sources=[], elem_id="hints-paint",
@@ -448,6 +506,7 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                             brush=gr.Brush(default_size=12, color_mode="defaults",
                                            colors=["#a52a2a", "#2e5e8c", "#3f7f3f", "#d9b38c", "#f2d16b"]))
                         hints = gr.Textbox(label="Or hints as JSON", elem_id="hints-json", lines=2,
+                                           max_length=hinting.MAX_HINTS_TEXT,
                                            placeholder='[{"x": 120, "y": 340, "color": "#8b1a1a"}, '
                                            '{"points": [[10, 5], [60, 5]], "color": [40, 90, 160]}]',
                                            info="x, y in the photo's pixels; only the colour is used, "
@@ -484,6 +543,11 @@ def build_demo(colorizers: dict[str, Colorizer], memory_budget_mb: int = MEMORY_
                     film_note = gr.Markdown(elem_id="film-note")
         controls = [render_size, strength, variant, restore]
         photo.change(lambda path: path, photo, painter, api_name=False)  # paint over the photo itself
+        photo.select(on_click, [photo, variant], [suggested, use_colour, clicked], api_name=False, preprocess=False,
+                     concurrency_limit=CONCURRENCY, concurrency_id="model")
+        use_colour.input(add_point_hint, [hints, clicked, use_colour], hints, api_name=False)
+        suggest_button.click(suggest_colours, [photo, at_x, at_y, variant], suggestion_list, api_name="suggest",
+                             preprocess=False, concurrency_limit=CONCURRENCY, concurrency_id="model")
         run.click(colorize, [photo, *controls, hints, painter, photo_reference], [slider, download, note], api_name="colorize",
                   preprocess=False,
                   concurrency_limit=CONCURRENCY, concurrency_id="model")
@@ -503,7 +567,11 @@ def launch(demo: gr.Blocks, **options) -> None:
     prune_work_folders()
     prune_gradio_files(gradio_folder)
     threading.Thread(target=_prune_forever, args=(demo, gradio_folder), name="prune-results", daemon=True).start()
-    demo.launch(max_file_size=f"{MAX_FILE_SIZE_MB}mb", theme=gr.themes.Soft(), css=CSS, **options)
+    too_large = (f"The request is larger than {MAX_REQUEST_BYTES:,} bytes: colour hints are at most "
+                 f"{hinting.MAX_HINTS_TEXT:,} characters (paint larger strokes rather than many dots).")
+    limit = Middleware(RequestSizeLimit, limit=MAX_REQUEST_BYTES, message=too_large)
+    demo.launch(max_file_size=f"{MAX_FILE_SIZE_MB}mb", theme=gr.themes.Soft(), css=CSS,
+                app_kwargs={"middleware": [limit]}, **options)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 
 Times, on one real photo (examples/, its long side scaled to the render size), the best of
 --repeats calls after a warm-up: `Colorizer.colorize` without hints, `hints.apply_hints` alone for
-1 point, 20 points and a painted patch (strokes_from_paint), and the plain Gaussian blend.
+1 point, 20 points and a painted patch (regions_from_paint), and the plain Gaussian blend.
 The issue's bar: a hint solve adds at most 0.5 s at render size 512 on 2 cores. Prints a markdown table.
 """
 
@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from bench.timing import best_of
+from colorizer.io.hints import Point, regions_from_paint
 from colorizer.io.images import read_photo
 from colorizer.pipelines import hints
 from colorizer.pipelines.colorizer import Colorizer
@@ -43,13 +44,13 @@ def main(argv: list[str] | None = None) -> None:
     size = image.size
     rng = np.random.default_rng(0)
 
-    def points(n: int) -> list[hints.Hint]:
+    def points(n: int) -> list[Point]:
         xs, ys = rng.integers(0, size[0], n), rng.integers(0, size[1], n)
-        return [hints.Point(float(x), float(y), (160, 60, 40)) for x, y in zip(xs, ys)]
+        return [Point(float(x), float(y), (160, 60, 40)) for x, y in zip(xs, ys)]
 
     paint = Image.new("RGBA", size, (0, 0, 0, 0))
     paint.paste((40, 90, 160, 255), (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 4 + 24))
-    cases = {"1 point": points(1), "20 points": points(20), "painted patch": hints.strokes_from_paint(paint, size)}
+    cases = {"1 point": points(1), "20 points": points(20), "painted patch": regions_from_paint(paint, size)}
     rows = [("colorize, no hints", best_of(lambda: colorizer.colorize(image, args.render_size), args.repeats))]
     for name, given in cases.items():
         rows.append((f"apply_hints, {name} ({len(given)} hints)",

@@ -16,6 +16,11 @@ _EXPORTS = {
     "ColorizerError": "colorizer.errors",
     "ImageError": "colorizer.errors",
     "WeightsError": "colorizer.errors",
+    "Point": "colorizer.io.hints",
+    "Stroke": "colorizer.io.hints",
+    "Region": "colorizer.io.hints",
+    "HintError": "colorizer.errors",
+    "suggest": "colorizer.pipelines.suggest",
     "save": "colorizer.io.provenance",
     "Provenance": "colorizer.io.provenance",
 }

@@ -391,7 +391,7 @@ def _hints_per_image(hints_file: Path | None, images: list[Path]) -> dict[Path, 
     """image -> its hints from --hints (empty without); HintError when the file or a key is wrong."""
     if hints_file is None:
         return {image: [] for image in images}
-    from colorizer.pipelines import hints
+    from colorizer.io import hints
 
     return dict(zip(images, hints.hints_per_image(hints.load_hints_file(hints_file), images, str(hints_file))))
 

@@ -28,7 +28,7 @@ class VideoError(ColorizerError):
 
 
 class HintError(ColorizerError):
-    """A colour hint is malformed, outside its photo, or names a photo that is not there (see colorizer.pipelines.hints)."""
+    """A colour hint is malformed, outside its photo, or names a photo that is not there (see colorizer.io.hints)."""
 
 
 class DeviceError(ColorizerError):

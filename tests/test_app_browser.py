@@ -65,3 +65,21 @@ def test_upload_colorize_and_see_the_result(app_url, tmp_path):
     assert screenshot.stat().st_size > 10_000  # a real page, not a blank
     if os.environ.get("UPDATE_SCREENSHOT"):  # refresh the README's picture on request, never as a side effect
         shutil.copyfile(screenshot, REPO / "docs" / "app-screenshot.png")
+
+
+def test_a_click_on_the_photo_shows_swatches_and_one_becomes_a_hint(app_url):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(app_url)
+        page.locator("#photo input[type=file]").set_input_files(PHOTO)
+        shown = page.locator("#photo img").first
+        expect(shown).to_be_visible(timeout=30_000)
+        shown.click(position={"x": 60, "y": 60})
+        expect(page.locator("#suggestions")).to_contain_text("Likely colours at", timeout=60_000)
+        swatches = page.locator("#suggestions span span")
+        assert swatches.count() >= 2
+        page.locator("#use-suggestion label").first.click()
+        page.get_by_text("Colour hints: paint the colours you know").click()  # open the accordion
+        expect(page.locator("#hints-json textarea")).to_have_value(re.compile(r'"color": "#[0-9a-f]{6}"'), timeout=30_000)
+        browser.close()

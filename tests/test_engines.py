@@ -15,7 +15,7 @@ from colorizer.models import engines, hub
 from colorizer.models.engines import AUTO_ONNX_MAX_SIDE, AutoGenerator
 from colorizer.models.generator import Generator
 from colorizer.pipelines.colorizer import Colorizer
-from colorizer.pipelines.hints import Stroke
+from colorizer.io.hints import Stroke
 from tests.conftest import real_photo
 
 CPU = torch.device("cpu")

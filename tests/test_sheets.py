@@ -57,3 +57,20 @@ def test_examples_sheet_colorizes_every_shipped_example(tmp_path, tiny_weights):
                       "--render-size", "64")
     assert result.returncode == 0, result.stderr
     assert Image.open(tmp_path / "examples.png").size[1] > 3 * 64  # a row per example photo
+
+
+def test_hint_stroke_sheet_shows_the_stroke_colour_its_place_only(tmp_path):
+    """The README's one-stroke picture: the third panel differs from the first where the stroke is, and
+    the table far from it is as it was."""
+    import numpy as np
+
+    result = run_tool("hint_stroke_sheet.py", "--out", str(tmp_path / "stroke.png"))
+    assert result.returncode == 0, result.stderr
+    sheet = np.asarray(Image.open(tmp_path / "stroke.png").convert("RGB"), dtype=int)
+    third = (sheet.shape[1] + 4) // 3  # each panel's width with its gap
+    automatic, hinted = sheet[16:, :third - 4], sheet[16:, 2 * third:]
+    scale = automatic.shape[1] / 600  # the coffee example is 600 px wide
+    saucer = (round(270 * scale), round(115 * scale))  # (row, column) beside the stroke
+    table = (round(60 * scale), round(560 * scale))  # the table's far corner
+    assert np.abs(hinted[saucer] - automatic[saucer]).max() > 20
+    assert np.abs(hinted[table] - automatic[table]).max() <= 3

@@ -26,6 +26,7 @@ from colorizer import color
 from colorizer.errors import ColorizerError
 from colorizer.evaluate import metrics
 from colorizer.evaluate.report import EvaluationReport, fmt, gray_input, mean_of, readable_images
+from colorizer.io.hints import Point
 from colorizer.io.images import is_grayscale
 from colorizer.pipelines import hints
 from colorizer.pipelines.colorizer import Colorizer
@@ -118,7 +119,7 @@ def evaluate_hints(images_dir: str | Path, colorizer: Colorizer, counts: Sequenc
         for count in counts:
             rng = point_rng(seed, count, name)
             xs, ys = rng.integers(0, width, count), rng.integers(0, height, count)
-            given = [hints.Point(float(x), float(y), tuple(int(v) for v in original[y, x])) for x, y in zip(xs, ys)]
+            given = [Point(float(x), float(y), tuple(int(v) for v in original[y, x])) for x, y in zip(xs, ys)]
             steered = {"edge_aware": hints.apply_hints(ab, lightness, given, (width, height)),
                        "gaussian": hints.gaussian_blend(ab, given, (width, height))}
             for method, method_ab in steered.items():

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from colorizer import color
 from colorizer.errors import SettingsError
+from colorizer.io import hints as hint_input
 from colorizer.io.video import FilmReport, probe, transcode
 from colorizer.pipelines import hints as hinting
 from colorizer.pipelines.photo import SERIAL_PIXELS, PhotoPipeline, join_lightness, resize_lightness
@@ -206,7 +207,7 @@ class ShotHints:
     scene is not what the person hinted.
     """
 
-    def __init__(self, hints: list[hinting.Hint], frame_size: tuple[int, int]):
+    def __init__(self, hints: list[hint_input.Hint], frame_size: tuple[int, int]):
         self.hints, self.frame_size = hints, frame_size
         self.active = bool(hints)
         self.first: torch.Tensor | None = None  # the first frame's guide (smoothed L at render size)
@@ -259,7 +260,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
     render_size, strength, batch_size, max_pixels, crf, max_frames = (
         checked.render_size, checked.strength, checked.batch_size, checked.max_pixels, checked.crf, checked.max_frames)
     options = temporal or TemporalOptions()
-    parsed = hinting.parse_hints(hints)
+    parsed = hint_input.parse_hints(hints)
     info = probe(src, max_pixels, max_frames)  # a film too long or too large is refused before any work
     render_size, size_note = colorizer.render_size_for(info.width, info.height, render_size)
     notes += [size_note] if size_note else []
@@ -293,7 +294,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
         while batch := list(islice(grays, batch_size * stride)):  # about batch_size frames for the model
             if steer is None:
                 height, width = batch[0].shape
-                hinting.check_inside(parsed, width, height, "the film's frames")
+                hint_input.check_inside(parsed, width, height, "the film's frames")
                 steer = ShotHints(parsed, (width, height))
                 shape = colorizer.model_shape(width, height, render_size)
             # (B, H, W) uint8 -> (B, 1, H, W) L in [0, 100]

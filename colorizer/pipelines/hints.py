@@ -2,36 +2,44 @@
 
     colorizer.colorize("grandpa.jpg", hints=[(120, 340, "#8b1a1a"), Stroke([(10, 5), (60, 5)], (40, 90, 160))])
 
-A hint is a Point or a Stroke (a polyline) in the input photo's pixels, with an sRGB colour:
-(r, g, b) in 0-255 or "#rrggbb". Only the colour's chroma (Lab a, b) is used: the photo's own
-lightness is never changed.
+A hint is a Point, a Stroke (a polyline) or a painted Region in the input photo's pixels, with an
+sRGB colour (colorizer.io.hints: their spellings, limits and files). Only the colour's chroma
+(Lab a, b) is used: the photo's own lightness is never changed.
 
-How hints spread (`apply_hints`), at the model's render size, on top of any weights, in three steps:
+How hints spread (`apply_hints`), at the model's render size, on top of any weights. A hint is local
+by default: it colours its region and what looks like it nearby, and stops at strong edges. It
+reaches further only as far as the hints themselves show it (`_carry`, "carry" below): each colour
+group of hints is predicted from the others by the wide spread, and the weight in [0, 1] that
+predicts them best is how far all of them carry. One stroke, or strokes of one colour, predict
+nothing but themselves and carry nowhere; twenty true colours that agree the model is off the same
+way carry across the photo. Three steps:
  0. The photo's cast (`_fit_cast`): an affine map of the model's ab (a gain, a turn of hue, a shift)
     fitted to the hints by ridge regression towards "no change", and applied to the whole photo only
-    as far as the hints confirm it: each group of hints of one colour is predicted from the others
-    (leave-one-out), and the map's weight is the one that predicts them best, between 0 and 1. One
-    colour, however many strokes of it, confirms nothing and changes nothing away from its region.
+    as far as the hints confirm it, by the same leave-one-colour-out test. One colour, however many
+    strokes of it, confirms nothing and changes nothing away from its region.
  1. Look-alikes (`_spread_to_lookalikes`): a hint's correction t = hint ab - model ab goes, in part,
     to every pixel that looks like the hinted one to the model: similar lightness AND similar model
-    colour (the rest of the grass the model painted beige, the other patch of the same sky), near or
-    far (a wide spatial fall-off), weighed against LOOKALIKE_PRIOR, the weight of the model's own
-    colour. Pixels of another lightness are untouched, so nothing crosses a strong edge.
+    colour (the rest of the grass the model painted beige, the other patch of the same sky), within
+    LOOKALIKE_NEAR of the long side, and as far as LOOKALIKE_REACH as the hints carry, weighed against
+    LOOKALIKE_PRIOR, the weight of the model's own colour. Pixels of another lightness are untouched,
+    so nothing crosses a strong edge.
  2. Edge-aware (what is left of each hint's correction, on the step-1 colour):
     propagation S = (I + L / mu)^-1, L the graph Laplacian of Levin, Lischinski & Weiss (2004)
                 "Colorization using optimization": 4-neighbour affinities exp(-dL^2 / 2 sigma^2)
                 from the lightness, so colour flows along regions of similar lightness and
-                stops at strong edges; 1 / sqrt(mu) is the reach, in pixels: REACH of the long
-                side for hints in one place, shorter as they cover more of the photo (each
-                hint's neighbours then know the colour there better than it does).
-    blend       ab = ab1 + conf * S(m t) / S(m),  conf = min(1, S(m) / S_point(REACH_FULL))
+                stops at strong edges; 1 / sqrt(mu) is the reach, in pixels: REACH_NEAR of the
+                long side for hints that carry nowhere; as they carry, up to REACH for hints in
+                one place, shorter as they cover more of the photo (each hint's neighbours then
+                know the colour there better than it does).
+    blend       ab = ab1 + conf * S(m t) / S(m),  conf = min(1, S(m) / S_point(full)), full from
+                FULL_NEAR to REACH_FULL as the hints carry
 The ratio S(m t) / S(m) is an edge-aware weighted average of the nearby hints' corrections (it
 has no dip between hints, as a harmonic interpolation of single pixels has in 2-D); the
-confidence S(m) says how much hint evidence reaches a pixel: full within REACH_FULL pixels of
-a lone hint, fading beyond, and next to nothing across a strong edge, where the model's own
-colour stays. `gaussian_blend` is step 2 with a plain (edge-blind) Gaussian and no steps 0 and 1,
+confidence S(m) says how much hint evidence reaches a pixel: full near a hint, fading beyond, and
+next to nothing across a strong edge, where the model's own colour stays. `gaussian_blend` is step 2 with a plain (edge-blind) Gaussian and no steps 0 and 1,
 the baseline the evaluation compares against (`colorizer.evaluate.hints`). The steps and their
-constants were chosen on training photos (docs/BENCHMARKS.md, "Colour hints").
+constants were chosen on training photos (docs/experiments/hint-spread-steps.md), the local ones
+on examples/ and tests/data/holdout (docs/experiments/hints-local-by-default.md).
 
 Speed: S is solved by a sparse LU (scipy.sparse.linalg.splu, one factorisation for the three
 right-hand sides) on a grid COARSE times smaller than the render size, brought back to render size
@@ -46,13 +54,8 @@ would learn what a hint implies beyond its region (a red coat, so a red hat?); s
 from __future__ import annotations
 
 import functools
-import json
 import math
-import os
-import re
-from collections.abc import Mapping, Sequence, Sized
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,20 +63,19 @@ import scipy.sparse.linalg as spl
 from scipy import ndimage, special
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from colorizer import color
-from colorizer.errors import HintError
-
-RGB = tuple[int, int, int]
+from colorizer.io.hints import RGB, Hint, Point, Region
 
 EDGE_SIGMA = 4.0  # L units: neighbours this far apart in lightness are linked by exp(-1/2); 20 apart: 4e-6
 REACH = 0.5  # of the render size's long side: the decay length of a hint's pull (1 / sqrt(mu)) ...
 SITE_GRID, REACH_MIN = 8, 0.1  # ... divided by sqrt(cells of an 8-per-long-side grid with hints), down to 0.1
 REACH_FULL = 0.15  # of the long side: within this of a lone hint the hint's correction applies in full
+REACH_NEAR, FULL_NEAR = 0.08, 0.04  # the same two for hints that carry nowhere (_carry): their own region
 GAUSS_SIGMA, GAUSS_FULL = 0.12, 0.06  # the baseline's Gaussian and full-confidence radius (its best found)
 LOOKALIKE_L, LOOKALIKE_AB = 8.0, 8.0  # L and ab units: how alike two pixels must look to share a correction
-LOOKALIKE_REACH = 0.5  # of the long side: the spatial fall-off (sigma) of step 1
+LOOKALIKE_REACH = 0.5  # of the long side: the spatial fall-off (sigma) of step 1, as far as hints carry ...
+LOOKALIKE_NEAR = 0.08  # ... and where they carry nowhere: look-alikes nearby
 LOOKALIKE_PRIOR = 0.3  # the model's own colour counts as this many perfectly alike hinted pixels
 LOOKALIKE_SAMPLES = 48  # at most this many hinted pixels drive step 1 (a long stroke is thinned evenly)
 CAST_PRIOR = 3.0  # "no change" counts as this many hints in the fit of the photo's cast (ridge) ...
@@ -81,131 +83,6 @@ CAST_SCALE = 10.0  # ... with its gain and turn of hue costing like a shift of t
 CAST_GROUP = 4.0  # ab units: hinted pixels whose colours round alike on this grid are one hint in the fit
 COARSE = 3  # the sparse solve runs on a grid this many times smaller than the render size
 REFINE_SWEEPS = 12  # Jacobi sweeps at render size after the coarse solve
-# A person hints a few dozen colours; these caps keep a request from holding a model slot for minutes
-# (a million points took 323 s). Checked on the list's length before any hint is parsed.
-MAX_HINTS = 1_000  # points and strokes per photo
-MAX_STROKE_POINTS = 10_000  # all the strokes' points together
-_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
-
-
-@dataclass(frozen=True)
-class Point:
-    """One pixel (x to the right, y down, in the input photo's pixels) that should have `color`."""
-
-    x: float
-    y: float
-    color: RGB
-
-
-@dataclass(frozen=True)
-class Stroke:
-    """A polyline through `points` ((x, y) in the input photo's pixels), all of one `color`."""
-
-    points: tuple[tuple[float, float], ...]
-    color: RGB
-
-
-Hint = Point | Stroke
-
-
-def parse_color(value: object, where: str = "colour") -> RGB:
-    """(r, g, b) with 0-255 integers, or "#rrggbb" -> (r, g, b); HintError naming `where` otherwise."""
-    if isinstance(value, str):
-        if not _HEX.match(value.strip()):
-            raise HintError(f"{where}: colour {value!r} is not \"#rrggbb\" or [r, g, b]")
-        text = value.strip()
-        return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
-    if (isinstance(value, (list, tuple)) and len(value) == 3
-            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)):
-        return int(value[0]), int(value[1]), int(value[2])
-    raise HintError(f"{where}: colour {value!r} is not \"#rrggbb\" or [r, g, b] with whole numbers 0-255")
-
-
-def _coordinate(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise HintError(f"{where}: coordinate {value!r} is not a finite number")
-    return float(value)
-
-
-def parse_hint(item: object, where: str = "hint") -> Hint:
-    """One hint from any of its spellings; HintError naming `where` when it is none of them.
-
-    Point: Point, (x, y, color) or {"x": x, "y": y, "color": color}.
-    Stroke: Stroke or {"points": [[x, y], ...], "color": color}.
-    """
-    if isinstance(item, (Point, Stroke)):
-        item = {"x": item.x, "y": item.y, "color": item.color} if isinstance(item, Point) else \
-            {"points": item.points, "color": item.color}
-    if isinstance(item, (list, tuple)) and len(item) == 3:
-        item = {"x": item[0], "y": item[1], "color": item[2]}
-    if not isinstance(item, Mapping):
-        raise HintError(f"{where}: {item!r} is not a point (x, y, color) or a stroke {{\"points\": ..., \"color\": ...}}")
-    if "color" not in item:
-        raise HintError(f"{where}: no \"color\"")
-    rgb = parse_color(item["color"], where)
-    if "points" in item:
-        points = item["points"]
-        if not isinstance(points, (list, tuple)) or not points:
-            raise HintError(f"{where}: \"points\" must be a non-empty list of [x, y]")
-        parsed = []
-        for i, p in enumerate(points):
-            if not isinstance(p, (list, tuple)) or len(p) != 2:
-                raise HintError(f"{where}: point {i} {p!r} is not [x, y]")
-            parsed.append((_coordinate(p[0], where), _coordinate(p[1], where)))
-        return Stroke(tuple(parsed), rgb)
-    if "x" not in item or "y" not in item:
-        raise HintError(f"{where}: a point needs \"x\" and \"y\" (or a stroke \"points\")")
-    return Point(_coordinate(item["x"], where), _coordinate(item["y"], where), rgb)
-
-
-def parse_hints(items: object, where: str = "hint") -> list[Hint]:
-    """A list of hints (see parse_hint); None means none. Errors name the hint by its index."""
-    if items is None:
-        return []
-    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
-        raise HintError(f"hints must be a list of points and strokes, not {type(items).__name__}")
-    if len(items) > MAX_HINTS:
-        raise HintError(f"{len(items)} hints is more than {MAX_HINTS}; give fewer points, or strokes")
-    stroke_points = sum(len(points) for points in map(_stroke_points, items) if points is not None)
-    if stroke_points > MAX_STROKE_POINTS:
-        raise HintError(f"the strokes have {stroke_points} points together, more than {MAX_STROKE_POINTS}; "
-                        "a stroke needs only its corners")
-    return [parse_hint(item, f"{where} {i}") for i, item in enumerate(items)]
-
-
-def _stroke_points(item: object) -> Sized | None:
-    """A stroke's points as given (unchecked: parse_hint does that), or None for anything else."""
-    points = item.points if isinstance(item, Stroke) else item.get("points") if isinstance(item, Mapping) else None
-    return points if isinstance(points, Sized) else None
-
-
-def check_inside(hints: Sequence[Hint], width: int, height: int, name: str = "image") -> None:
-    """HintError naming the first hint with a point outside the width x height photo."""
-    for i, hint in enumerate(hints):
-        points = [(hint.x, hint.y)] if isinstance(hint, Point) else hint.points
-        for x, y in points:
-            if not (0 <= x < width and 0 <= y < height):
-                raise HintError(f"hint {i} at ({x:g}, {y:g}) is outside {name} ({width}x{height} pixels; "
-                                f"x from 0 to {width - 1}, y from 0 to {height - 1})")
-
-
-def load_hints_file(path: str | os.PathLike) -> list[Hint] | dict[str, list[Hint]]:
-    """A hints JSON file: a list of hints (one photo), or {file name: list of hints} (a batch).
-
-    HintError naming the file when it cannot be read, is not JSON, or holds a malformed hint."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise HintError(f"hints file {os.fspath(path)}: cannot be read ({err.__class__.__name__}: "
-                        f"{getattr(err, 'strerror', None) or err})") from None
-    except json.JSONDecodeError as err:
-        raise HintError(f"hints file {os.fspath(path)}: not valid JSON ({err})") from None
-    if isinstance(data, dict):
-        return {str(name): parse_hints(items, f"{os.fspath(path)}: {name}: hint") for name, items in data.items()}
-    if isinstance(data, list):
-        return parse_hints(data, f"{os.fspath(path)}: hint")
-    raise HintError(f"hints file {os.fspath(path)}: must hold a list of hints or an object mapping file names "
-                    f"to lists, not {type(data).__name__}")
 
 
 def hint_ab(rgb: RGB) -> tuple[float, float]:
@@ -219,14 +96,17 @@ def rasterize(hints: Sequence[Hint], image_size: tuple[int, int], shape: tuple[i
               ) -> tuple[np.ndarray, np.ndarray]:
     """Hints in image pixels ((width, height)) -> (mask (h, w), target ab (2, h, w)) on a grid of `shape`.
 
-    A point marks the cell it falls in; a stroke every cell along its segments. Where hints
-    overlap, their ab are averaged."""
+    A point marks the cell it falls in; a stroke every cell along its segments; a region the cells
+    it covers. Where hints overlap, their ab are averaged."""
     (width, height), (h, w) = image_size, shape
     count = np.zeros((h, w))
     total = np.zeros((2, h, w))
     for hint in hints:
-        points = [(hint.x, hint.y)] if isinstance(hint, Point) else list(hint.points)
-        xs, ys = _along(np.array(points, dtype=np.float64))
+        if isinstance(hint, Region):
+            xs, ys = _covered(hint, (width / w, height / h))
+        else:
+            xs, ys = _along(np.array([(hint.x, hint.y)] if isinstance(hint, Point) else list(hint.points),
+                                     dtype=np.float64))
         cols = np.clip(np.floor(xs * w / width), 0, w - 1).astype(int)
         rows = np.clip(np.floor(ys * h / height), 0, h - 1).astype(int)
         cells = np.unique(rows * w + cols)
@@ -236,6 +116,24 @@ def rasterize(hints: Sequence[Hint], image_size: tuple[int, int], shape: tuple[i
         np.add.at(total[1].ravel(), cells, b)
     mask = (count > 0).astype(np.float64)
     return mask, total / np.maximum(count, 1.0)
+
+
+def _covered(region: Region, cell: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """x and y (image pixels) of the points that mark a region's cells, for cells `cell` (width, height)
+    image pixels wide: its painted pixels' centres, and the centres of the cells whose centre it paints
+    (so a region finer than the grid marks the cells it falls in, and a coarser one every cell it covers)."""
+    left, top, right, bottom = region.box
+    rows, cols = region.mask.shape
+    px, py = (right - left) / cols, (bottom - top) / rows  # image pixels per mask pixel
+    r, c = np.nonzero(region.mask)
+    xs, ys = [left + (c + 0.5) * px], [top + (r + 0.5) * py]
+    cx = (np.floor(left / cell[0]) + 0.5 + np.arange(int(math.ceil((right - left) / cell[0])) + 1)) * cell[0]
+    cy = (np.floor(top / cell[1]) + 0.5 + np.arange(int(math.ceil((bottom - top) / cell[1])) + 1)) * cell[1]
+    gx, gy = np.meshgrid(cx[(cx >= left) & (cx < right)], cy[(cy >= top) & (cy < bottom)])
+    mi = np.clip(((gy - top) / py).astype(int), 0, rows - 1)
+    mj = np.clip(((gx - left) / px).astype(int), 0, cols - 1)
+    painted = region.mask[mi, mj]
+    return np.concatenate([*xs, gx[painted]]), np.concatenate([*ys, gy[painted]])
 
 
 def _along(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -369,11 +267,55 @@ def steer(ab: torch.Tensor, lightness: torch.Tensor, mask: np.ndarray, target: n
     `mask` may weigh the hinted pixels in [0, 1] rather than mark them: a film's hints let go, a
     pixel at a time, where the picture has changed since the hinted frame (colorizer.pipelines.film)."""
     h, w = ab.shape[-2:]
-    reach, full = max(REACH_MIN, REACH / math.sqrt(_sites(mask))) * max(h, w), REACH_FULL * max(h, w)
-    luma = lightness[0].double().numpy()
-    model_ab = _spread_to_lookalikes(_fit_cast(ab.double().numpy(), mask, target), luma, mask, target)
+    luma, model = lightness[0].double().numpy(), ab.double().numpy()
+    carry = _carry(model, luma, mask, target)
+    wide = max(REACH_MIN, REACH / math.sqrt(_sites(mask)))
+    reach = (REACH_NEAR + carry * (wide - REACH_NEAR)) * max(h, w)
+    full = (FULL_NEAR + carry * (REACH_FULL - FULL_NEAR)) * max(h, w)
+    model_ab = _spread_to_lookalikes(_fit_cast(model, mask, target), luma, mask, target, carry)
     out = _blend(model_ab, mask, target, lambda s: smooth(luma, s, reach), _lone_point_level(reach, full))
     return torch.from_numpy(out).float()
+
+
+def _samples(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of at most LOOKALIKE_SAMPLES hinted pixels, evenly along them, so a long stroke
+    counts, but boundedly."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) > LOOKALIKE_SAMPLES:
+        keep = np.linspace(0, len(rows) - 1, LOOKALIKE_SAMPLES).round().astype(int)
+        rows, cols = rows[keep], cols[keep]
+    return rows, cols
+
+
+def _carry(ab: np.ndarray, luma: np.ndarray, mask: np.ndarray, target: np.ndarray) -> float:
+    """How far the hints show that a correction carries beyond its own place, in [0, 1]: 0 keeps every
+    hint to its region and its look-alikes nearby, 1 lets it reach across the photo.
+
+    Each colour group of hints (as in _fit_cast) is predicted from the others by the wide look-alike
+    spread (LOOKALIKE_REACH); the weight is the least-squares one for those predictions, clipped. One
+    colour, however many strokes of it, predicts nothing but itself, so it carries nowhere; hints that
+    contradict one another carry nowhere either; twenty true colours that agree the model is off the
+    same way carry far."""
+    rows, cols = _samples(mask)
+    if len(rows) < 2:
+        return 0.0
+    goal = target[:, rows, cols].T  # (n, 2)
+    group = np.unique(np.round(goal / CAST_GROUP), axis=0, return_inverse=True)[1].reshape(-1)
+    if group.max() == 0:
+        return 0.0
+    h, w = luma.shape
+    l, a, b = luma[rows, cols], ab[0, rows, cols], ab[1, rows, cols]
+    exponent = (l[:, None] - l[None]) ** 2 / (2 * LOOKALIKE_L**2)
+    exponent += ((a[:, None] - a[None]) ** 2 + (b[:, None] - b[None]) ** 2) / (2 * LOOKALIKE_AB**2)
+    exponent += ((rows[:, None] - rows[None]) ** 2 + (cols[:, None] - cols[None]) ** 2) / (
+        2 * (LOOKALIKE_REACH * max(h, w)) ** 2)
+    k = mask[rows, cols][None] * np.exp(-exponent) * (group[:, None] != group[None])  # (n, n): others only
+    wanted = goal - np.column_stack([a, b])  # (n, 2) each hint's correction
+    predicted = (k @ wanted) / (LOOKALIKE_PRIOR + k.sum(axis=1))[:, None]
+    weight = mask[rows, cols] / np.bincount(group, weights=mask[rows, cols])[group]  # each group counts once
+    spread = float((weight[:, None] * predicted * predicted).sum())
+    agree = float((weight[:, None] * predicted * wanted).sum())
+    return min(1.0, max(0.0, agree / spread)) if spread > 1e-9 else 0.0
 
 
 def _sites(mask: np.ndarray) -> int:
@@ -420,24 +362,24 @@ def _fit_cast(ab: np.ndarray, mask: np.ndarray, target: np.ndarray) -> np.ndarra
     return ab + alpha * (np.einsum("kc,khw->chw", affine[:2], ab) + affine[2][:, None, None] - ab)
 
 
-def _spread_to_lookalikes(ab: np.ndarray, luma: np.ndarray, mask: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _spread_to_lookalikes(ab: np.ndarray, luma: np.ndarray, mask: np.ndarray, target: np.ndarray,
+                          carry: float) -> np.ndarray:
     """Step 1 (module docstring): (2, h, w) ab with each hint's correction shared by the pixels that look
     like the hinted one, ab + sum_i k_i t_i / (LOOKALIKE_PRIOR + sum_i k_i), where
-    k_i = exp(-dL^2 / 2 LOOKALIKE_L^2 - dab^2 / 2 LOOKALIKE_AB^2 - d^2 / 2 (LOOKALIKE_REACH long side)^2)."""
-    rows, cols = np.nonzero(mask)
-    if len(rows) > LOOKALIKE_SAMPLES:  # evenly along the hinted pixels, so a long stroke counts, but boundedly
-        keep = np.linspace(0, len(rows) - 1, LOOKALIKE_SAMPLES).round().astype(int)
-        rows, cols = rows[keep], cols[keep]
+    k_i = exp(-dL^2 / 2 LOOKALIKE_L^2 - dab^2 / 2 LOOKALIKE_AB^2) g(d), g the spatial fall-off: a Gaussian
+    of LOOKALIKE_NEAR of the long side, and of LOOKALIKE_REACH as far as the hints carry (_carry)."""
+    rows, cols = _samples(mask)
     h, w = luma.shape
-    sigma_xy = LOOKALIKE_REACH * max(h, w)
+    near, far = LOOKALIKE_NEAR * max(h, w), LOOKALIKE_REACH * max(h, w)
     luma32, ab32 = luma.astype(np.float32), ab.astype(np.float32)
     ys, xs = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
     shift, weight = np.zeros((2, h, w), np.float32), np.full((h, w), LOOKALIKE_PRIOR, np.float32)
     for r, c in zip(rows, cols):
         exponent = (luma32 - luma32[r, c]) ** 2 / (2 * LOOKALIKE_L**2)
         exponent += ((ab32[0] - ab32[0, r, c]) ** 2 + (ab32[1] - ab32[1, r, c]) ** 2) / (2 * LOOKALIKE_AB**2)
-        exponent += ((ys - r) ** 2 + (xs - c) ** 2) / (2 * sigma_xy**2)
-        k = np.float32(mask[r, c]) * np.exp(-exponent)
+        d2 = (ys - r) ** 2 + (xs - c) ** 2
+        fall_off = (1 - carry) * np.exp(-d2 / (2 * near**2)) + carry * np.exp(-d2 / (2 * far**2))
+        k = np.float32(mask[r, c]) * np.exp(-exponent) * fall_off
         shift += k * (target[:, r, c] - ab[:, r, c]).astype(np.float32)[:, None, None]
         weight += k
     return ab + shift / weight
@@ -469,57 +411,3 @@ def _gaussian(maps: np.ndarray, sigma: float) -> np.ndarray:
     small = ndimage.gaussian_filter(_resize(maps, shape, "area") * cells, sigma=(0, sigma / factor, sigma / factor),
                                     mode="constant", truncate=3.0)
     return _resize(small * (2 * math.pi * (sigma / factor) ** 2), (h, w), "bilinear")  # peak 1 again
-
-
-def hints_per_image(loaded: list[Hint] | dict[str, list[Hint]], images: Sequence[Path],
-                    source: str = "hints file") -> list[list[Hint]]:
-    """One hint list per image from a hints file's content (see load_hints_file).
-
-    A list applies to the one image there is; a mapping's keys are matched with each image's path
-    as given, or its file name. HintError naming the culprit when a list meets several images, a
-    key matches no image (or several), or nothing at all."""
-    if isinstance(loaded, list):
-        if len(images) != 1:
-            raise HintError(f"{source}: a plain list of hints needs exactly one photo, not {len(images)}; "
-                            "for a batch, map file names to hint lists: {\"photo.jpg\": [...]}")
-        return [loaded]
-    out: list[list[Hint]] = [[] for _ in images]
-    for key, hints in loaded.items():
-        matches = [i for i, path in enumerate(images) if key in (str(path), path.as_posix())]
-        matches = matches or [i for i, path in enumerate(images) if path.name == key]
-        if not matches:
-            raise HintError(f"{source}: {key!r} is not among the photos being colorized")
-        if len(matches) > 1:
-            raise HintError(f"{source}: {key!r} names {len(matches)} photos ({', '.join(str(images[i]) for i in matches)}); "
-                            "use the path as given instead")
-        out[matches[0]] = hints
-    return out
-
-
-PAINT_GRID = 512  # painted layers are read at most this many pixels on the long side (finer than any render)
-
-
-def strokes_from_paint(layer: Image.Image, size: tuple[int, int]) -> list[Stroke]:
-    """Colour painted on a transparent layer -> strokes in the (width, height) photo's pixels.
-
-    Every horizontal run of opaque pixels of one colour becomes a two-point stroke: exact, and
-    compact for brush paint. The layer may have another size than the photo (an editor's canvas);
-    it is scaled to it. Half-transparent brush edges are left out."""
-    scale = min(1.0, PAINT_GRID / max(layer.size))
-    grid = (max(1, round(layer.width * scale)), max(1, round(layer.height * scale)))
-    rgba = np.asarray(layer.convert("RGBA").resize(grid, Image.Resampling.NEAREST)).astype(np.int64)
-    painted = rgba[..., 3] >= 128
-    key = np.where(painted, (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2], -1)  # (h, w) colour id
-    sx, sy = size[0] / grid[0], size[1] / grid[1]
-    strokes = []
-    for row in np.flatnonzero(painted.any(axis=1)):
-        line = key[row]
-        starts = np.flatnonzero(np.diff(np.concatenate([[-1], line])) != 0)
-        ends = np.concatenate([starts[1:], [len(line)]])
-        y = min((row + 0.5) * sy, size[1] - 1)
-        for start, end in zip(starts, ends):
-            if line[start] >= 0:
-                rgb = (int(line[start] >> 16), int(line[start] >> 8 & 255), int(line[start] & 255))
-                xs = (min((start + 0.5) * sx, size[0] - 1), min((end - 0.5) * sx, size[0] - 1))
-                strokes.append(Stroke(((float(xs[0]), float(y)), (float(xs[1]), float(y))), rgb))
-    return strokes

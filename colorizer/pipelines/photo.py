@@ -23,6 +23,7 @@ from PIL import Image
 from colorizer import color
 from colorizer.color import STRIP_PIXELS
 from colorizer.errors import ColorizerError, DeviceError, WeightsError
+from colorizer.io import hints as hint_input
 from colorizer.io import provenance
 from colorizer.io.images import ImageSource, Photo, read_photo
 from colorizer.models import hub
@@ -182,7 +183,7 @@ class PhotoPipeline:
         infinity raise SettingsError); `result.info["notes"]` lists what was clamped and anything
         else worth knowing about the input (e.g. only the first frame of an animation was used).
         hints: colour hints in this image's pixels, [(x, y, color), Stroke(...), ...] (see
-        colorizer.pipelines.hints); None or [] gives exactly the hint-free result. A bad hint raises HintError.
+        colorizer.io.hints); None or [] gives exactly the hint-free result. A bad hint raises HintError.
         reference: a colour photo (path, bytes, PIL image) or a list of up to 16, of the same place, person
         or things: their colour is lent where they match (colorizer.pipelines.reference); hints win where
         they are. None gives exactly the automatic result. A bad reference raises ReferenceImageError; a
@@ -190,10 +191,10 @@ class PhotoPipeline:
         """
         checked, notes = self.check_settings(render_size=render_size, strength=strength, max_pixels=max_pixels)
         render_size, strength, max_pixels = checked.render_size, checked.strength, checked.max_pixels
-        parsed = hinting.parse_hints(hints)
+        parsed = hint_input.parse_hints(hints)
         references, reference_notes = self.read_references(reference, render_size, int(max_pixels))
         photo = self._read(image, int(max_pixels), restore)
-        hinting.check_inside(parsed, *photo.size, _source_name(image))
+        hint_input.check_inside(parsed, *photo.size, _source_name(image))
         used, size_note = self.render_size_for(*photo.size, render_size)
         photo.notes[:0] = notes + reference_notes + ([size_note] if size_note else [])
         facts = self.facts(used, strength, bool(restore), hints=bool(parsed), reference=bool(references),
@@ -221,13 +222,13 @@ class PhotoPipeline:
         render_size, strength = checked.render_size, checked.strength
         references, reference_notes = self.read_references(reference, render_size, checked.max_pixels)
         notes = notes + reference_notes
-        pending: list[tuple[Photo, list[hinting.Hint], provenance.Provenance] | ColorizerError] = []
+        pending: list[tuple[Photo, list[hint_input.Hint], provenance.Provenance] | ColorizerError] = []
         per_image = iter(hints) if hints is not None else None
         for image in images:
             try:
-                parsed = hinting.parse_hints(next(per_image, None) if per_image is not None else None)
+                parsed = hint_input.parse_hints(next(per_image, None) if per_image is not None else None)
                 photo = self._read(image, checked.max_pixels, restore)
-                hinting.check_inside(parsed, *photo.size, _source_name(image))
+                hint_input.check_inside(parsed, *photo.size, _source_name(image))
                 used, size_note = self.render_size_for(*photo.size, render_size)
                 photo.notes[:0] = notes + ([size_note] if size_note else [])
                 facts = self.facts(used, strength, bool(restore), hints=bool(parsed), reference=bool(references),
@@ -240,7 +241,8 @@ class PhotoPipeline:
                 pending = []
         yield from self._colorize_pending(pending, render_size, strength, references)
 
-    def _colorize_pending(self, pending: list[tuple[Photo, list[hinting.Hint], provenance.Provenance] | ColorizerError],
+    def _colorize_pending(self, pending: list[tuple[Photo, list[hint_input.Hint], provenance.Provenance]
+                                              | ColorizerError],
                           render_size: int, strength: float, references: referencing.ReferenceFeatures | None
                           ) -> Iterator[Image.Image | ColorizerError]:
         photos = [item[0] for item in pending if isinstance(item, tuple)]
@@ -319,7 +321,7 @@ class PhotoPipeline:
         return referencing.ReferenceFeatures(references, self.generator, self.device), notes
 
     def _finish(self, photo: Photo, lightness: torch.Tensor, ab_small: torch.Tensor, strength: float,
-                facts: provenance.Provenance, hints: Sequence[hinting.Hint] = (),
+                facts: provenance.Provenance, hints: Sequence[hint_input.Hint] = (),
                 references: referencing.ReferenceFeatures | None = None,
                 features: EncoderFeatures | None = None) -> Image.Image:
         """Join full-res L with upsampled ab (moved toward the references' colour, then steered by hints,
