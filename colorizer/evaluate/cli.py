@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p = argparse.ArgumentParser(
         prog="python -m colorizer.evaluate",
         description="Turn each colour photo in DIR gray, colorize it, and score the result against the "
-        "original (PSNR, SSIM, ab error, colourfulness) beside two baselines: the gray photo and a constant "
+        "original (hue hits, colourfulness, PSNR, SSIM, ab error) beside two baselines: the gray photo and a constant "
         "mean chroma. Prints a table; writes JSON and a contact sheet (gray | ours | original). "
         "With --degrade, score restoration instead: damage each photo's gray (colour or gray photos), restore "
         "it, and score its lightness against the clean gray (PSNR, SSIM) beside no restoration and classical "
