@@ -36,22 +36,24 @@ def test_a_point_outside_the_photo_is_a_hint_error(colorizer):
 
 
 def test_the_true_colour_is_among_the_first_three_more_often_than_it_is_the_automatic_one(colorizer):
-    """On the test holdout's colour photos, at 8 random points each: the first three suggestions hold the
-    true colour (within 15 ab) more often than the automatic colour alone is it."""
+    """On the test holdout's colour photos and three of scikit-image's, at 6 random points each: the first
+    three suggestions hold the true colour (within 15 ab) clearly more often than the automatic colour
+    alone is it (on photos of unseen sources: 65.0 % against 44.3 %, docs/BENCHMARKS.md)."""
     from PIL import Image
 
     from colorizer.color import gray_of
 
+    photos = [Image.open(p).convert("RGB") for p in sorted((REPO / "tests" / "data" / "holdout").glob("*.jpg"))]
+    photos += [real_photo(name, 256) for name in ("astronaut.png", "chelsea.png", "coffee.png")]
     hits = np.zeros(2)
-    for path in sorted((REPO / "tests" / "data" / "holdout").glob("*.jpg")):
-        original = Image.open(path).convert("RGB")
+    for original in photos:
         gray, truth = gray_of(original), lab_of(original)[1:]
         rng = np.random.default_rng(0)
-        for x, y in zip(rng.integers(0, original.width, 8), rng.integers(0, original.height, 8)):
+        for x, y in zip(rng.integers(0, original.width, 6), rng.integers(0, original.height, 6)):
             near = [np.hypot(s.ab[0] - truth[0, y, x], s.ab[1] - truth[1, y, x]) <= 15
                     for s in suggest(gray, int(x), int(y), colorizer, count=3)]
             hits += [near[0], any(near)]
-    assert hits[1] >= hits[0] + 4, hits  # of 40 points
+    assert hits[1] >= hits[0] + 3, hits  # of 48 points (the default: 28 against 23)
 
 
 def _swatch(rgb: tuple[int, int, int]):
