@@ -296,6 +296,8 @@ def _patches(rgb: np.ndarray, painted: np.ndarray) -> tuple[np.ndarray, int]:
     """(h, w, 3) colours and (h, w) painted -> (labels (h, w): 0 unpainted, 1..n the patches; n). Painted
     4-neighbours whose colours differ by at most PAINT_TOLERANCE a channel share a label."""
     h, w = painted.shape
+    if not painted.any():
+        return np.zeros((h, w), np.int64), 0
     index = np.arange(h * w).reshape(h, w)
     right = painted[:, :-1] & painted[:, 1:] & (np.abs(rgb[:, :-1] - rgb[:, 1:]).max(axis=-1) <= PAINT_TOLERANCE)
     down = painted[:-1] & painted[1:] & (np.abs(rgb[:-1] - rgb[1:]).max(axis=-1) <= PAINT_TOLERANCE)
@@ -303,8 +305,6 @@ def _patches(rgb: np.ndarray, painted: np.ndarray) -> tuple[np.ndarray, int]:
     cols = np.concatenate([index[:, 1:][right], index[1:][down]])
     graph = sp.coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(h * w, h * w))
     component = csgraph.connected_components(graph, directed=False)[1]
-    if not painted.any():
-        return np.zeros((h, w), np.int64), 0
     _, labels = np.unique(component[painted.ravel()], return_inverse=True)
     out = np.zeros(h * w, np.int64)
     out[painted.ravel()] = labels.reshape(-1) + 1

@@ -39,8 +39,7 @@ def result_target(image: Path, plain: Path, first: bool) -> Path:
         except Exception:  # noqa: BLE001 - unreadable: as one that says nothing of its original
             facts = None
         theirs = facts.extra.get(provenance.SOURCE_KEY) if facts else None
-        if theirs is None:
-            return plain if first else by_content(provenance.source_digest(image))
-        mine = provenance.source_digest(image)
-        return plain if mine in (theirs, None) else by_content(mine)
+        if theirs is not None:
+            mine = provenance.source_digest(image)
+            return plain if mine in (theirs, None) else by_content(mine)
     return plain if first else by_content(provenance.source_digest(image))

@@ -299,7 +299,7 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
               max_pixels: int | None = None, progress: Callable[[int], None] | None = None,
               preset: str = "medium", tags: dict[str, str] | None = None,
               max_frames: int | None = None, finish: Callable[[Any], np.ndarray] | None = None,
-              ahead: int = AHEAD) -> FilmReport:
+              ahead: int = AHEAD, probed: FilmInfo | None = None) -> FilmReport:
     """Decode SRC, pass its frames through `transform`, encode the result into DST atomically.
 
     transform: gray frames (H, W) uint8, in order -> one item per frame, same order; it may hold a few
@@ -311,7 +311,8 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
     into the container's metadata as JSON under PROVENANCE_KEY. Raises VideoError for a file that is no usable
     film, has a frame above `max_pixels` or more than `max_frames` frames (as the header states, or as its
     packets count when it states none, before any work; and counted as decoded, for a header that lies);
-    DST is then untouched. Frames of another size than the film's are
+    DST is then untouched. probed: what probe(src, max_pixels, max_frames) returned, when the caller has
+    it, so the film is not opened and counted a second time. Frames of another size than the film's are
     scaled to it, and a film that ends early or stops decoding on an error is written as far as it
     goes: both are said in the report's notes (report.ended_early for the latter).
     """
@@ -319,7 +320,7 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
     fmt = OUTPUT_FORMATS.get(dst.suffix.lower())
     if fmt is None:
         raise VideoError(f"{dst}: unknown film extension {dst.suffix!r}; use one of {', '.join(OUTPUT_FORMATS)}")
-    info = probe(src, max_pixels, max_frames)  # rotation is on the first frame; the header is written before it
+    info = probed or probe(src, max_pixels, max_frames)  # rotation: on the first frame, before the header
     with _open_input(src) as container, atomic_target(dst) as tmp:
         report = _transcode(container, info, str(tmp), fmt, transform, finish, crf, progress, preset, tags or {},
                             max_pixels, max_frames, ahead)

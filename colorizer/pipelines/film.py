@@ -340,7 +340,7 @@ def colorize_video(colorizer: PhotoPipeline, src: str | os.PathLike, dst: str | 
     facts = colorizer.facts(render_size, strength, bool(restore), hints=bool(parsed), reference=bool(references),
                             source=src)
     report = transcode(src, dst, transform, crf, max_pixels, progress, tags=facts.as_dict(), max_frames=max_frames,
-                       finish=finish, ahead=batch_size * stride)
+                       finish=finish, ahead=batch_size * stride, probed=info)
     report.notes[:0] = notes + reference_notes
     return report
 
