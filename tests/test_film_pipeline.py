@@ -29,8 +29,8 @@ RENDER = 64
 STILL, AFTER_CUT = 5, 6
 CUT = 0.2  # histogram distance that marks the cut: 0.28 at this film's cut, under 0.06 between grainy frames
 # A frame that holds a neighbour's colour joins it with its own grainy lightness, which moves vivid colour a
-# little (gamut and 8-bit rounding): it lies a third or less of the way to a model pass of its own (0.21-0.40
-# with the defaults so far), never half.
+# little (gamut and 8-bit rounding): 0.21-0.40 of the way to a model pass of its own with the defaults so
+# far, where a pass of its own would be all of it.
 HELD = 0.5
 
 
