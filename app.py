@@ -55,8 +55,8 @@ from colorizer.io.request_limit import RequestSizeLimit
 WEIGHTS_ENV = "COLORIZER_WEIGHTS"  # comma-separated Hub repo ids or local folders
 MAX_PIXELS = 50_000_000  # at most 1.25 GiB per request (measured, docs/BENCHMARKS.md); larger is refused unread
 MAX_FILE_SIZE_MB = 50  # enforced by Gradio at upload
-# Any other request (an API call's JSON): refused unread when larger (colorizer/io/request_limit.py). The largest a call
-# needs is a hints text (colorizer.io.hints.MAX_HINTS_TEXT) and a few numbers and file references.
+# Any other request (an API call's JSON): refused unread when larger (colorizer/io/request_limit.py). The
+# largest a call needs is a hints text (colorizer.io.hints.MAX_HINTS_TEXT) and a few numbers and file references.
 MAX_REQUEST_BYTES = 2 * hinting.MAX_HINTS_TEXT
 MAX_BATCH_FILES = 50
 MAX_FILM_PIXELS = 1920 * 1080  # per frame: a film is many photos, so far fewer pixels each than a photo may have

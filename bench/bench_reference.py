@@ -14,7 +14,7 @@ at the default render size on a CPU. Prints a markdown table.
 --film: tools/test_film.py's film (still shot, pan, hard cut, still shot; grain) at 426x240, colorized
 automatically and with one colour still per shot given as a set (each a zoomed, shifted crop of its
 shot's photo, in the opposite order), each with the default temporal filter and frame by frame:
-PSNR against the clean colour frames, and flicker (bench.bench_video.flicker: frame-to-frame ab change
+PSNR against the clean colour frames, and flicker (tools.test_film.flicker: frame-to-frame ab change
 on aligned pixels, 8x8 block means, Lab units) over the still shot and the pan.
 """
 
@@ -32,7 +32,6 @@ import skimage.data
 import torch
 from PIL import Image
 
-from bench.bench_video import flicker
 from bench.timing import best_of
 from colorizer import color
 from colorizer.evaluate import metrics
@@ -40,7 +39,7 @@ from colorizer.evaluate.reference import views
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.film import TemporalOptions
 from colorizer.settings import DEFAULT_RENDER_SIZE
-from tools.test_film import FilmScript, ab_of, default_photos, frames_of, write_film
+from tools.test_film import FilmScript, ab_of, default_photos, flicker, frames_of, write_film
 
 PER_SHOT = 8  # frames of each of the film's three shots
 

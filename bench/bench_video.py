@@ -44,7 +44,7 @@ from colorizer.pipelines.photo import join_lightness
 from colorizer.settings import DEFAULT_CRF, DEFAULT_RENDER_SIZE
 from bench.timing import best_of
 from tools.proc_status import vm_kib
-from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film
+from tools.test_film import FilmScript, ab_of, default_photos, flicker, frames_of, packets_of, write_film
 
 WAYS = {
     "each frame alone": TemporalOptions(memory=0.0, stride=1),
@@ -56,22 +56,6 @@ WAYS = {
 }
 BLOCK = 8
 CRF = 12  # near-transparent, so the codec adds little to what is measured
-
-
-def flicker(abs_: list[np.ndarray], script: FilmScript, frames: range, block: int = 1) -> float:
-    """Mean |ab_t - ab_t-1| (Euclidean, Lab units) over pixels showing the same point of the scene,
-    after averaging ab over block x block squares."""
-    changes = []
-    for t in frames:
-        shift = script.shift(t)
-        if shift is None:
-            continue
-        now, before = abs_[t][:, :, : script.width - shift], abs_[t - 1][:, :, shift:]
-        if block > 1:
-            now, before = (torch.nn.functional.avg_pool2d(torch.from_numpy(x)[None], block)[0].numpy()
-                           for x in (now, before))
-        changes.append(float(np.sqrt(((now - before) ** 2).sum(axis=0)).mean()))
-    return float(np.mean(changes))
 
 
 def ideal(film: Path, out: Path, script: FilmScript) -> None:

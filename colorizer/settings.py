@@ -5,7 +5,8 @@ Not a number, NaN and infinity are refused with a SettingsError that says which 
 A finite number outside its range is clamped to it, with a note saying so: the CLI and Python log
 the note as a warning, the app shows it next to the result. A limit (max pixels, max frames) below
 its minimum is refused instead: clamped to 1 it would refuse every photo or film, after the work. Gradio
-does not enforce slider ranges on API calls, so this is the only place ranges are enforced. No heavy imports: `--help` stays instant.
+does not enforce slider ranges on API calls, so this is the only place ranges are enforced. No heavy
+imports: `--help` stays instant.
 """
 
 from __future__ import annotations

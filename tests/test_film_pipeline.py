@@ -23,7 +23,8 @@ from colorizer.io.video import transcode
 from colorizer.pipelines.colorizer import Colorizer
 from colorizer.pipelines.film import InBetween, MotionAwareAverage, TemporalOptions, camera_shift, translate
 from colorizer.pipelines.photo import SERIAL_PIXELS, join_lightness, resize_lightness
-from tools.test_film import FilmScript, ab_of, default_photos, frames_of, packets_of, write_film, write_stream
+from tools.test_film import (FilmScript, ab_of, block_means, default_photos, frames_of, packets_of, write_film,
+                              write_stream)
 
 RENDER = 64
 STILL, AFTER_CUT = 5, 6
@@ -84,15 +85,9 @@ def _ab_of_frames(path: Path) -> list[np.ndarray]:
     return [ab_of(frame) for frame in frames_of(path)]
 
 
-def _blocks(ab: np.ndarray) -> np.ndarray:
-    """4x4 block means of an ab frame: 8-bit rounding on grainy lightness moves each pixel's ab by about a
-    unit (more where the colour is vivid), which the blocks average out; colour from another frame does not."""
-    return F.avg_pool2d(torch.from_numpy(ab)[None], 4)[0].numpy()
-
-
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean ab distance on 4x4 block means (_blocks)."""
-    return float(np.linalg.norm(_blocks(a) - _blocks(b), axis=0).mean())
+    """Mean ab distance on 4x4 block means (block_means)."""
+    return float(np.linalg.norm(block_means(a, 4) - block_means(b, 4), axis=0).mean())
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +115,7 @@ def test_the_model_colours_every_other_frame_and_the_frames_between_take_their_n
     for t in (0, 2, 4, 5, 7, 9):
         assert _distance(got[t], alone[t]) < 0.2
     for t in (1, 3, 6, 8):  # within its neighbours' colours, on 4x4 blocks as _distance (8-bit rounding)
-        before, between, after = (_blocks(x) for x in (alone[t - 1], got[t], alone[t + 1]))
+        before, between, after = (block_means(x, 4) for x in (alone[t - 1], got[t], alone[t + 1]))
         low, high = np.minimum(before, after), np.maximum(before, after)
         outside = np.maximum(low - between, 0) + np.maximum(between - high, 0)
         assert outside.mean() < 0.5, t

@@ -7,7 +7,7 @@ Three shots: a still shot of photo A with fresh film grain on every frame, a pan
 film is the photos' lightness alone (black and white, as colorizer.color defines it) plus grain,
 encoded losslessly (H.264 qp 0) so the codec adds nothing to what is measured, with a 440 Hz tone
 as its sound track (AAC). tests/test_video.py, tests/test_app_video.py and bench/bench_video.py
-build their films here, and read them back with frames_of, packets_of and ab_of.
+build their films here, read them back with frames_of, packets_of and ab_of, and measure flicker.
 Default photos: scikit-image's bundled `coffee` and `astronaut` (its data is BSD/public domain).
 """
 
@@ -171,6 +171,27 @@ def packets_of(path: Path | str, kind: str = "audio") -> list[bytes]:
 def ab_of(rgb: np.ndarray) -> np.ndarray:
     """ab (2, H, W), Lab units, of an (H, W, 3) uint8 frame: the colour, without the lightness."""
     return color.lab_of_rgb8(rgb)[1:].numpy()
+
+
+def block_means(ab: np.ndarray, block: int) -> np.ndarray:
+    """ab (2, H, W) averaged over block x block squares: the colour one sees, without the per-pixel unit or so
+    that 8-bit rounding and the gamut add where vivid colour meets grainy lightness."""
+    return torch.nn.functional.avg_pool2d(torch.from_numpy(ab)[None], block)[0].numpy()
+
+
+def flicker(abs_: list[np.ndarray], script: FilmScript, frames: range, block: int = 1) -> float:
+    """Mean |ab_t - ab_t-1| (Euclidean, Lab units) over pixels showing the same point of the scene,
+    after averaging ab over block x block squares."""
+    changes = []
+    for t in frames:
+        shift = script.shift(t)
+        if shift is None:
+            continue
+        now, before = abs_[t][:, :, : script.width - shift], abs_[t - 1][:, :, shift:]
+        if block > 1:
+            now, before = block_means(now, block), block_means(before, block)
+        changes.append(float(np.sqrt(((now - before) ** 2).sum(axis=0)).mean()))
+    return float(np.mean(changes))
 
 
 def main(argv: list[str] | None = None) -> None:
